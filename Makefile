@@ -1,0 +1,51 @@
+# Two commands: `make run` (set up everything, serve the demo) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+GRAPHSVC := $(BIN)/graphsvc
+HOST ?= 127.0.0.1
+PORT ?= 5000
+DEMO_HOUSEHOLDS ?= 400
+
+.PHONY: install run test stop bench constraints translations clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d web/translations >/dev/null
+
+## install: the Python environment, the translations, Neo4j from Maven Central (no server started)
+install: $(VENV)/.installed translations
+	$(GRAPHSVC) neo4j install
+
+## run: install, start Neo4j, apply the schema, load the demo when empty, serve on http://$(HOST):$(PORT)
+run: install
+	$(GRAPHSVC) neo4j start
+	$(GRAPHSVC) schema apply
+	$(GRAPHSVC) demo --households $(DEMO_HOUSEHOLDS) --if-empty
+	$(GRAPHSVC) serve --host $(HOST) --port $(PORT)
+
+## test: the whole suite against a Neo4j of its own (instance `test`, port 7688)
+test: $(VENV)/.installed translations
+	$(GRAPHSVC) neo4j --instance test install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## stop: stop the local Neo4j that `make run` started
+stop:
+	$(GRAPHSVC) neo4j stop
+
+## bench: the import benchmark (100,000 households; several minutes)
+bench: install
+	$(BIN)/python bench/import.py
+
+constraints:
+	$(BIN)/pip freeze --exclude-editable | grep -v '^graphsvc' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .artifacts bench/out

@@ -1,0 +1,94 @@
+// Batched upserts used by `graphsvc import`: each takes $rows, a list of already validated
+// maps (dates as Date values, enums canonical), and is idempotent, so that importing the
+// same files twice changes nothing and an interrupted import can simply be run again.
+
+// name: import_users
+UNWIND $rows AS row
+MERGE (u:User {username: row.username})
+SET u.role = row.role, u.districts = row.districts;
+
+// name: import_households
+UNWIND $rows AS row
+MERGE (h:Household {id: row.id})
+SET h.code = row.code, h.district = row.district, h.arrived_on = row.arrived_on,
+    h.status = row.status;
+
+// name: import_people
+// A person belongs to one household: a row naming another household moves them.
+UNWIND $rows AS row
+MATCH (h:Household {id: row.household_id})
+MERGE (p:Person {id: row.id})
+SET p.code_name = row.code_name, p.legal_name = row.legal_name, p.phone = row.phone,
+    p.address = row.address
+WITH p, h
+CALL (p, h) {
+  MATCH (p)-[old:MEMBER_OF]->(other:Household) WHERE other <> h
+  DELETE old
+}
+MERGE (p)-[:MEMBER_OF]->(h);
+
+// name: import_user_people
+// Link users to the person they are (users.csv `person_id`); an empty person_id unlinks.
+UNWIND $rows AS row
+MATCH (u:User {username: row.username})
+CALL (u, row) {
+  MATCH (u)-[old:IS]->(other:Person) WHERE other.id <> coalesce(row.person_id, '')
+  DELETE old
+}
+WITH u, row WHERE row.person_id IS NOT NULL
+MATCH (p:Person {id: row.person_id})
+MERGE (u)-[:IS]->(p);
+
+// name: import_introductions
+UNWIND $rows AS row
+MATCH (a:Person {id: row.introducer_id})
+MATCH (b:Person {id: row.introduced_id})
+MERGE (a)-[r:INTRODUCED]->(b)
+SET r.on = row.introduced_on, r.relation = row.relation;
+
+// name: import_visits
+UNWIND $rows AS row
+MATCH (h:Household {id: row.household_id})
+MATCH (u:User {username: row.visitor})
+MERGE (v:Visit {id: row.id})
+SET v.on = row.visited_on, v.outcome = row.outcome, v.materials = row.materials,
+    v.notes = row.notes
+WITH v, h, u
+CALL (v, h, u) {
+  MATCH (v)-[old:AT]->(other:Household) WHERE other <> h
+  DELETE old
+}
+CALL (v, h, u) {
+  MATCH (by:User)-[old:MADE]->(v) WHERE by <> u
+  DELETE old
+}
+MERGE (v)-[:AT]->(h)
+MERGE (u)-[:MADE]->(v);
+
+// --- what the validator asks of the database before anything is written ----------------
+
+// name: known_households
+UNWIND $ids AS id
+MATCH (h:Household {id: id})
+RETURN h.id AS id;
+
+// name: known_household_codes
+UNWIND $codes AS code
+MATCH (h:Household {code: code})
+RETURN h.code AS code, h.id AS id;
+
+// name: known_people
+UNWIND $ids AS id
+MATCH (p:Person {id: id})
+RETURN p.id AS id;
+
+// name: known_users
+UNWIND $usernames AS username
+MATCH (u:User {username: username})
+RETURN u.username AS username;
+
+// name: known_introductions
+// Every introduction in the database, as (introduced, introducer): the validator needs
+// them all to find a second introducer or a cycle that the new rows would close.
+MATCH (a:Person)-[:INTRODUCED]->(b:Person)
+RETURN b.id AS introduced_id, a.id AS introducer_id;

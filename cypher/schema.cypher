@@ -1,0 +1,36 @@
+// The schema: uniqueness constraints (each also an index) and lookup indexes.
+// Every statement is idempotent (IF NOT EXISTS); `graphsvc schema apply` runs them in order.
+
+// name: constraint_household_id
+CREATE CONSTRAINT household_id IF NOT EXISTS FOR (h:Household) REQUIRE h.id IS UNIQUE;
+
+// name: constraint_household_code
+CREATE CONSTRAINT household_code IF NOT EXISTS FOR (h:Household) REQUIRE h.code IS UNIQUE;
+
+// name: constraint_person_id
+CREATE CONSTRAINT person_id IF NOT EXISTS FOR (p:Person) REQUIRE p.id IS UNIQUE;
+
+// name: constraint_visit_id
+CREATE CONSTRAINT visit_id IF NOT EXISTS FOR (v:Visit) REQUIRE v.id IS UNIQUE;
+
+// name: constraint_user_username
+CREATE CONSTRAINT user_username IF NOT EXISTS FOR (u:User) REQUIRE u.username IS UNIQUE;
+
+// name: index_household_district
+CREATE INDEX household_district IF NOT EXISTS FOR (h:Household) ON (h.district);
+
+// name: index_household_status
+CREATE INDEX household_status IF NOT EXISTS FOR (h:Household) ON (h.status);
+
+// name: index_person_code_name
+CREATE INDEX person_code_name IF NOT EXISTS FOR (p:Person) ON (p.code_name);
+
+// name: index_visit_on
+CREATE INDEX visit_on IF NOT EXISTS FOR (v:Visit) ON (v.on);
+
+// name: index_introduced_on
+CREATE INDEX introduced_on IF NOT EXISTS FOR ()-[r:INTRODUCED]-() ON (r.on);
+
+// name: schema_await_indexes
+// Wait until the indexes above are online, so that imports right after use them.
+CALL db.awaitIndexes(300);

@@ -1,0 +1,85 @@
+"""Settings from the environment, in one place.
+
+Every setting has a default that works on a developer's machine after ``make install``;
+the README's configuration table lists them. Nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+NEO4J_VERSION = "5.26.31"
+
+
+@dataclass(frozen=True)
+class LocalNeo4j:
+    """Where and how the project's own Neo4j instance runs."""
+
+    base: Path  # the .neo4j/ folder: jars and instances
+    name: str  # instance name: "dev" for `make run`, "test" for the test suite
+    bolt_port: int
+    version: str = NEO4J_VERSION
+    heap: str = "384m"
+    pagecache: str = "256m"
+    java_home: str | None = None
+
+    @property
+    def home(self) -> Path:
+        return self.base / "instances" / self.name
+
+    @property
+    def uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.bolt_port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # An external server (docker-compose, Aura, a cluster). When unset, the local instance.
+    neo4j_uri: str | None
+    neo4j_user: str
+    neo4j_password: str | None
+    neo4j_database: str
+    local: LocalNeo4j
+    cypher_dir: Path
+    batch_size: int = 5000
+    secret_key: str | None = None
+
+    @property
+    def uses_local(self) -> bool:
+        return not self.neo4j_uri
+
+    def with_instance(self, name: str, bolt_port: int) -> "Settings":
+        return replace(self, local=replace(self.local, name=name, bolt_port=bolt_port))
+
+
+DEFAULT_PORTS = {"dev": 7687, "test": 7688, "bench": 7689}
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    instance = env.get("GRAPHSVC_NEO4J_INSTANCE", "dev")
+    port = int(env.get("GRAPHSVC_NEO4J_PORT") or DEFAULT_PORTS.get(instance, 7687))
+    local = LocalNeo4j(
+        base=Path(env.get("GRAPHSVC_NEO4J_DIR") or PROJECT_ROOT / ".neo4j"),
+        name=instance,
+        bolt_port=port,
+        version=env.get("GRAPHSVC_NEO4J_VERSION") or NEO4J_VERSION,
+        heap=env.get("GRAPHSVC_NEO4J_HEAP") or "384m",
+        pagecache=env.get("GRAPHSVC_NEO4J_PAGECACHE") or "256m",
+        java_home=env.get("JAVA_HOME") or None,
+    )
+    return Settings(
+        neo4j_uri=env.get("NEO4J_URI") or None,
+        neo4j_user=env.get("NEO4J_USER") or "neo4j",
+        neo4j_password=env.get("NEO4J_PASSWORD") or None,
+        neo4j_database=env.get("NEO4J_DATABASE") or "neo4j",
+        local=local,
+        cypher_dir=Path(env.get("GRAPHSVC_CYPHER_DIR") or PROJECT_ROOT / "cypher"),
+        batch_size=int(env.get("GRAPHSVC_BATCH_SIZE") or 5000),
+        secret_key=env.get("GRAPHSVC_SECRET_KEY") or None,
+    )

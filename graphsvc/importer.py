@@ -1,0 +1,532 @@
+"""CSV → validated rows → batched writes.
+
+``validate`` reads a folder of CSV files and checks every row, against the other files and
+against what the database already holds, before anything is written. Each problem is a
+``file:line: reason``. Only when there is none does ``write`` send the rows to Neo4j, in
+batches of ``UNWIND`` statements (one transaction per batch), in the order in which rows
+refer to each other. Every write is an upsert by id, so importing the same files twice
+changes nothing, and an import interrupted half-way (a lost connection) completes when it
+is run again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import csvio, model
+from .csvio import TABLES
+
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MATERIAL_RE = re.compile(r"^([^:;]+):(\d{1,4})$")
+
+MAX_LEN = {"notes": 4000, "address": 500}
+DEFAULT_MAX_LEN = 200
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@dataclass
+class Plan:
+    """Validated rows ready to write, or the problems that forbid writing."""
+
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(rows) for name, rows in self.rows.items()}
+
+
+class Lookup:
+    """What the validator asks of the database; the database-free variant knows nothing."""
+
+    def households(self, ids: list[str]) -> set[str]:
+        return set()
+
+    def household_codes(self, codes: list[str]) -> dict[str, str]:
+        return {}
+
+    def people(self, ids: list[str]) -> set[str]:
+        return set()
+
+    def users(self, usernames: list[str]) -> set[str]:
+        return set()
+
+    def introductions(self) -> dict[str, str]:
+        """introduced id → introducer id, for every introduction already stored."""
+        return {}
+
+
+class DatabaseLookup(Lookup):
+    def __init__(self, db):
+        self.db = db
+
+    def households(self, ids):
+        return {r["id"] for r in self.db.read("known_households", ids=ids)} if ids else set()
+
+    def household_codes(self, codes):
+        return {r["code"]: r["id"] for r in self.db.read("known_household_codes", codes=codes)} if codes else {}
+
+    def people(self, ids):
+        return {r["id"] for r in self.db.read("known_people", ids=ids)} if ids else set()
+
+    def users(self, usernames):
+        return {r["username"] for r in self.db.read("known_users", usernames=usernames)} if usernames else set()
+
+    def introductions(self):
+        return {r["introduced_id"]: r["introducer_id"] for r in self.db.stream("known_introductions")}
+
+
+# --- field checks ----------------------------------------------------------------------
+
+
+class _Rows:
+    """Validation of one file: collects problems with the file name and line."""
+
+    def __init__(self, plan: Plan, table: csvio.Table):
+        self.plan = plan
+        self.table = table
+        self.file = table.filename
+
+    def problem(self, line: int, message: str) -> None:
+        self.plan.problems.append(Problem(self.file, line, message))
+
+    def text(self, line: int, row: dict[str, str], col: str) -> str | None:
+        value = row.get(col, "")
+        if value == "":
+            if col in self.table.required:
+                self.problem(line, f"{col} is empty")
+            return None
+        limit = MAX_LEN.get(col, DEFAULT_MAX_LEN)
+        if len(value) > limit:
+            self.problem(line, f"{col} is longer than {limit} characters")
+            return None
+        if any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
+            self.problem(line, f"{col} contains a control character")
+            return None
+        return value
+
+    def ident(self, line: int, row: dict[str, str], col: str, pattern: re.Pattern = ID_RE) -> str | None:
+        value = self.text(line, row, col)
+        if value is not None and not pattern.match(value):
+            self.problem(
+                line,
+                f"{col} {value!r} is not a valid id (letters, digits, '.', '_', ':', '-'; at most 64)",
+            )
+            return None
+        return value
+
+    def date(self, line: int, row: dict[str, str], col: str) -> dt.date | None:
+        value = self.text(line, row, col)
+        if value is None:
+            return None
+        if DATE_RE.match(value):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        self.problem(line, f"{col} {value!r} is not a date (YYYY-MM-DD)")
+        return None
+
+    def enum(self, line: int, row: dict[str, str], col: str, vocab: model.Vocabulary) -> str | None:
+        value = self.text(line, row, col)
+        if value is None:
+            return None
+        canonical = model.normalise(vocab, value)
+        if canonical is None:
+            self.problem(line, f"{col} {value!r} is not one of: {vocab.describe()}")
+        return canonical
+
+
+def parse_materials(raw: str) -> tuple[str | None, str | None]:
+    """Canonical ``item:n;item:n`` text, or an error message.
+
+    >>> parse_materials(" bible : 1 ; 찬송가:2 ")
+    ('bible:1;찬송가:2', None)
+    >>> parse_materials("bible:0")[1]
+    "materials 'bible:0': quantity must be at least 1"
+    """
+    items: list[str] = []
+    seen: set[str] = set()
+    for part in raw.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        name, _, qty = (p.strip() for p in part.partition(":"))
+        match = MATERIAL_RE.match(f"{name}:{qty}")
+        if not match or not name:
+            return None, f"materials {raw!r}: expected item:count;item:count (e.g. bible:1;hymnal:2)"
+        if int(qty) < 1:
+            return None, f"materials {raw!r}: quantity must be at least 1"
+        if name in seen:
+            return None, f"materials {raw!r}: {name!r} is listed twice"
+        seen.add(name)
+        items.append(f"{name}:{int(qty)}")
+    return (";".join(items) or None), None
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def read_folder(folder: Path, plan: Plan) -> dict[str, list[tuple[int, dict[str, str]]]]:
+    """Read every CSV file of the format that the folder holds; header problems go to the plan."""
+    raw: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    if not folder.is_dir():
+        plan.problems.append(Problem(str(folder), 0, "no such folder"))
+        return raw
+    for name, table in TABLES.items():
+        path = folder / table.filename
+        if not path.exists():
+            if name in csvio.REQUIRED_FILES:
+                plan.problems.append(Problem(table.filename, 0, "file is missing"))
+            continue
+        try:
+            header, rows = csvio.read_rows(path)
+            rows = list(rows)
+        except UnicodeDecodeError as exc:
+            plan.problems.append(Problem(table.filename, 0, f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
+            continue
+        except Exception as exc:  # csv.Error: a malformed quote and the like
+            plan.problems.append(Problem(table.filename, 0, f"not a readable CSV file: {exc}"))
+            continue
+        if not header:
+            plan.problems.append(Problem(table.filename, 1, "file is empty (no header line)"))
+            continue
+        missing = [c for c in table.required if c not in header]
+        if missing:
+            plan.problems.append(Problem(table.filename, 1, f"missing column(s): {', '.join(missing)}"))
+            continue
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        if dupes:
+            plan.problems.append(Problem(table.filename, 1, f"column(s) named twice: {', '.join(dupes)}"))
+            continue
+        extra = [h for h in header if h not in table.columns]
+        if extra:
+            plan.notices.append(f"{table.filename}: ignored column(s): {', '.join(extra)}")
+        raw[name] = []
+        for line, row in rows:
+            if "__width__" in row:
+                plan.problems.append(
+                    Problem(table.filename, line, f"{row['__width__']} values, but the header has {len(header)} columns")
+                )
+                continue
+            raw[name].append((line, row))
+    return raw
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def validate(folder: Path, lookup: Lookup | None = None) -> Plan:
+    """Check every file of ``folder``; return the rows to write or the problems found."""
+    lookup = lookup or Lookup()
+    plan = Plan()
+    raw = read_folder(folder, plan)
+    if any(p.line <= 1 for p in plan.problems):
+        return plan  # unreadable files or headers first: rows checked against them would only add noise
+
+    users = _validate_users(plan, raw.get("users", []))
+    households = _validate_households(plan, raw.get("households", []), lookup)
+    people = _validate_people(plan, raw.get("people", []), households, lookup)
+    _check_user_people(plan, raw.get("users", []), users, people, lookup)
+    introductions = _validate_introductions(plan, raw.get("introductions", []), people, lookup)
+    visits = _validate_visits(plan, raw.get("visits", []), households, users, lookup)
+
+    plan.problems.sort(key=lambda p: (list(TABLES).index(p.file[:-4]) if p.file[:-4] in TABLES else -1, p.line))
+    plan.rows = {
+        "users": list(users.values()),
+        "households": list(households.values()),
+        "people": list(people.values()),
+        "introductions": introductions,
+        "visits": visits,
+    }
+    return plan
+
+
+def _first_seen(v: _Rows, seen: dict[str, int], key: str, line: int, what: str) -> bool:
+    if key in seen:
+        v.problem(line, f"duplicate {what} {key!r} (first on line {seen[key]})")
+        return False
+    seen[key] = line
+    return True
+
+
+def _validate_users(plan: Plan, rows) -> dict[str, dict[str, Any]]:
+    v = _Rows(plan, TABLES["users"])
+    out: dict[str, dict[str, Any]] = {}
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        username = v.ident(line, row, "username", USERNAME_RE)
+        role = v.enum(line, row, "role", model.ROLE)
+        raw_districts = v.text(line, row, "districts") or ""
+        districts = [d.strip() for d in raw_districts.split(";") if d.strip()]
+        if role in ("coordinator", "visitor") and not districts:
+            v.problem(line, f"a {role} needs at least one district (districts, separated by ';')")
+            continue
+        person_id = v.ident(line, row, "person_id") if row.get("person_id") else None
+        if username is None or role is None or not _first_seen(v, seen, username, line, "username"):
+            continue
+        out[username] = {"username": username, "role": role, "districts": districts,
+                         "person_id": person_id, "_line": line}
+    return out
+
+
+def _validate_households(plan: Plan, rows, lookup: Lookup) -> dict[str, dict[str, Any]]:
+    v = _Rows(plan, TABLES["households"])
+    out: dict[str, dict[str, Any]] = {}
+    seen: dict[str, int] = {}
+    codes: dict[str, int] = {}
+    for line, row in rows:
+        hid = v.ident(line, row, "id")
+        code = v.text(line, row, "code")
+        district = v.text(line, row, "district")
+        arrived_on = v.date(line, row, "arrived_on")
+        status = v.enum(line, row, "status", model.HOUSEHOLD_STATUS)
+        if hid is None or not _first_seen(v, seen, hid, line, "household id"):
+            continue
+        if code is not None and not _first_seen(v, codes, code, line, "household code"):
+            continue
+        if None in (code, district, status):
+            continue
+        out[hid] = {"id": hid, "code": code, "district": district, "arrived_on": arrived_on,
+                    "status": status, "_line": line}
+    taken = lookup.household_codes([h["code"] for h in out.values()])
+    for hid, h in list(out.items()):
+        owner = taken.get(h["code"])
+        if owner is not None and owner != hid:
+            v.problem(h["_line"], f"code {h['code']!r} already belongs to household {owner!r} in the database")
+            del out[hid]
+    return out
+
+
+def _validate_people(plan: Plan, rows, households, lookup: Lookup) -> dict[str, dict[str, Any]]:
+    v = _Rows(plan, TABLES["people"])
+    out: dict[str, dict[str, Any]] = {}
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        pid = v.ident(line, row, "id")
+        code_name = v.text(line, row, "code_name")
+        household_id = v.ident(line, row, "household_id")
+        identity = {c: v.text(line, row, c) for c in ("legal_name", "phone", "address")}
+        if pid is None or not _first_seen(v, seen, pid, line, "person id"):
+            continue
+        if code_name is None or household_id is None:
+            continue
+        out[pid] = {"id": pid, "code_name": code_name, "household_id": household_id, **identity, "_line": line}
+    unknown = sorted({p["household_id"] for p in out.values()} - set(households))
+    known = lookup.households(unknown)
+    for pid, p in list(out.items()):
+        if p["household_id"] not in households and p["household_id"] not in known:
+            v.problem(p["_line"], f"household_id {p['household_id']!r} is not a known household")
+            del out[pid]
+    return out
+
+
+def _check_user_people(plan: Plan, rows, users, people, lookup: Lookup) -> None:
+    v = _Rows(plan, TABLES["users"])
+    wanted = sorted({u["person_id"] for u in users.values() if u["person_id"]} - set(people))
+    known = lookup.people(wanted)
+    linked: dict[str, int] = {}
+    for username, u in list(users.items()):
+        pid = u["person_id"]
+        if pid is None:
+            continue
+        if pid not in people and pid not in known:
+            v.problem(u["_line"], f"person_id {pid!r} is not a known person")
+            del users[username]
+        elif not _first_seen(v, linked, pid, u["_line"], "person_id"):
+            del users[username]
+
+
+def _validate_introductions(plan: Plan, rows, people, lookup: Lookup) -> list[dict[str, Any]]:
+    v = _Rows(plan, TABLES["introductions"])
+    candidates: list[dict[str, Any]] = []
+    for line, row in rows:
+        a = v.ident(line, row, "introducer_id")
+        b = v.ident(line, row, "introduced_id")
+        on = v.date(line, row, "introduced_on")
+        relation = v.enum(line, row, "relation", model.RELATION)
+        if a is None or b is None or relation is None:
+            continue
+        if a == b:
+            v.problem(line, f"{a!r} cannot introduce themselves")
+            continue
+        candidates.append({"introducer_id": a, "introduced_id": b, "introduced_on": on,
+                           "relation": relation, "_line": line})
+    if not candidates and not rows:
+        return []
+
+    wanted = sorted({c[k] for c in candidates for k in ("introducer_id", "introduced_id")} - set(people))
+    known = lookup.people(wanted)
+    stored = lookup.introductions() if candidates else {}
+    parent: dict[str, str] = dict(stored)
+    first_line: dict[str, int] = {}
+    accepted: list[dict[str, Any]] = []
+    for c in candidates:
+        a, b, line = c["introducer_id"], c["introduced_id"], c["_line"]
+        bad = False
+        for col, pid in (("introducer_id", a), ("introduced_id", b)):
+            if pid not in people and pid not in known:
+                v.problem(line, f"{col} {pid!r} is not a known person")
+                bad = True
+        if bad:
+            continue
+        if b in first_line:
+            earlier = parent[b]
+            if earlier == a:
+                v.problem(line, f"duplicate introduction of {b!r} by {a!r} (first on line {first_line[b]})")
+            else:
+                v.problem(line, f"{b!r} already has an introducer, {earlier!r} (line {first_line[b]}): "
+                                "a person has at most one introducer")
+            continue
+        if b in stored and stored[b] != a:
+            v.problem(line, f"{b!r} already has an introducer in the database, {stored[b]!r}: "
+                            "a person has at most one introducer")
+            continue
+        first_line[b] = line
+        parent[b] = a
+        accepted.append(c)
+
+    # Each person has at most one introducer now, so the introductions form a functional
+    # graph: walk up from every newly introduced person; coming back to it is a cycle.
+    state: dict[str, int] = {}  # 1: on the current walk, 2: known to reach a seed
+    for c in accepted:
+        start = c["introduced_id"]
+        if state.get(start) == 2:
+            continue
+        walk: list[str] = []
+        node: str | None = start
+        while node is not None and state.get(node) is None:
+            state[node] = 1
+            walk.append(node)
+            node = parent.get(node)
+        if node is not None and state.get(node) == 1:
+            loop = walk[walk.index(node):]
+            chain = loop[::-1]  # introducer → introduced, starting at the smallest id
+            first = chain.index(min(chain))
+            chain = chain[first:] + chain[:first]
+            path = " → ".join(chain + [chain[0]])
+            lines = sorted(first_line[p] for p in loop if p in first_line)
+            v.problem(lines[-1], f"introduction cycle: {path}")
+            for p in loop:
+                parent.pop(p, None)
+        for p in walk:
+            state[p] = 2
+    bad_lines = {p.line for p in plan.problems if p.file == v.file}
+    return [c for c in accepted if c["_line"] not in bad_lines]
+
+
+def _validate_visits(plan: Plan, rows, households, users, lookup: Lookup) -> list[dict[str, Any]]:
+    v = _Rows(plan, TABLES["visits"])
+    seen: dict[str, int] = {}
+    out: list[dict[str, Any]] = []
+    for line, row in rows:
+        vid = v.ident(line, row, "id")
+        household_id = v.ident(line, row, "household_id")
+        visitor = v.ident(line, row, "visitor", USERNAME_RE)
+        on = v.date(line, row, "visited_on")
+        outcome = v.enum(line, row, "outcome", model.VISIT_OUTCOME)
+        materials, error = parse_materials(row.get("materials", ""))
+        if error:
+            v.problem(line, error)
+        notes = v.text(line, row, "notes")
+        if vid is None or not _first_seen(v, seen, vid, line, "visit id"):
+            continue
+        if None in (household_id, visitor, on, outcome) or error:
+            continue
+        out.append({"id": vid, "household_id": household_id, "visitor": visitor, "visited_on": on,
+                    "outcome": outcome, "materials": materials, "notes": notes, "_line": line})
+    known_h = lookup.households(sorted({x["household_id"] for x in out} - set(households)))
+    known_u = lookup.users(sorted({x["visitor"] for x in out} - set(users)))
+    kept = []
+    for x in out:
+        ok = True
+        if x["household_id"] not in households and x["household_id"] not in known_h:
+            v.problem(x["_line"], f"household_id {x['household_id']!r} is not a known household")
+            ok = False
+        if x["visitor"] not in users and x["visitor"] not in known_u:
+            v.problem(x["_line"], f"visitor {x['visitor']!r} is not a known user "
+                                  "(add them with users.csv or `graphsvc users add`)")
+            ok = False
+        if ok:
+            kept.append(x)
+    return kept
+
+
+# --- writing ---------------------------------------------------------------------------
+
+Progress = Callable[[str, int, int], None]
+
+# (table, named statement): the order in which rows may refer to earlier ones.
+WRITE_ORDER = (
+    ("users", "import_users"),
+    ("households", "import_households"),
+    ("people", "import_people"),
+    ("users", "import_user_people"),
+    ("introductions", "import_introductions"),
+    ("visits", "import_visits"),
+)
+
+
+def _clean(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+
+
+def write(db, plan: Plan, batch_size: int = 5000, progress: Progress | None = None) -> dict[str, float]:
+    """Send a valid plan to Neo4j in batches; return seconds spent per step."""
+    if not plan.ok:
+        raise ValueError("refusing to write a plan with problems")
+    timings: dict[str, float] = {}
+    for table, statement in WRITE_ORDER:
+        rows = _clean(plan.rows.get(table, []))
+        started = time.perf_counter()
+        query = db.queries[statement]
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start:start + batch_size]
+            db.write_tx(lambda tx, b: tx.run(query, rows=b).consume(), batch)
+            if progress:
+                progress(statement, min(start + batch_size, len(rows)), len(rows))
+        timings[statement] = time.perf_counter() - started
+    return timings
+
+
+@dataclass
+class Report:
+    plan: Plan
+    written: bool
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.plan.ok
+
+
+def import_folder(db, folder: Path, dry_run: bool = False, batch_size: int = 5000,
+                  progress: Progress | None = None) -> Report:
+    """Validate ``folder`` against the database and, unless dry-run or invalid, write it."""
+    started = time.perf_counter()
+    plan = validate(Path(folder), DatabaseLookup(db))
+    written = False
+    if plan.ok and not dry_run:
+        write(db, plan, batch_size, progress)
+        written = True
+    return Report(plan, written, time.perf_counter() - started)

@@ -1,0 +1,63 @@
+"""The vocabulary of the data model: the allowed values of every enumerated field.
+
+Canonical values are English identifiers (stored in Neo4j, written by the exporter).
+Coordinators' spreadsheets may also use the Korean words listed as aliases; the
+importer normalises them to the canonical value.
+
+>>> normalise(HOUSEHOLD_STATUS, "이사")
+'moved'
+>>> normalise(RELATION, "neighbor")
+'neighbour'
+>>> normalise(RELATION, "cousin") is None
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    field: str
+    values: tuple[str, ...]
+    aliases: dict[str, str]
+
+    def describe(self) -> str:
+        return ", ".join(self.values)
+
+
+HOUSEHOLD_STATUS = Vocabulary(
+    "status",
+    ("active", "moved", "closed", "do_not_visit"),
+    {"활동": "active", "이사": "moved", "종결": "closed", "방문금지": "do_not_visit", "방문 금지": "do_not_visit"},
+)
+
+RELATION = Vocabulary(
+    "relation",
+    ("family", "friend", "neighbour", "other"),
+    {"neighbor": "neighbour", "가족": "family", "친구": "friend", "이웃": "neighbour", "기타": "other"},
+)
+
+VISIT_OUTCOME = Vocabulary(
+    "outcome",
+    # met: the visit took place; not_home: nobody answered; refused: the household declined;
+    # moved: the household no longer lives there; other: see the notes.
+    ("met", "not_home", "refused", "moved", "other"),
+    {"만남": "met", "부재": "not_home", "거절": "refused", "이사": "moved", "기타": "other"},
+)
+
+ROLE = Vocabulary(
+    "role",
+    ("admin", "coordinator", "visitor"),
+    {"관리자": "admin", "코디네이터": "coordinator", "방문자": "visitor"},
+)
+
+
+def normalise(vocab: Vocabulary, raw: str) -> str | None:
+    """Return the canonical value for ``raw`` (case-insensitive), or None if unknown."""
+    value = raw.strip()
+    lowered = value.lower().replace("-", "_").replace(" ", "_")
+    if lowered in vocab.values:
+        return lowered
+    return vocab.aliases.get(value) or vocab.aliases.get(value.lower())

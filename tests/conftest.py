@@ -1,0 +1,95 @@
+"""Fixtures: a real Neo4j of the tests' own, and a clean database for every test.
+
+The tests never touch the database of `make run`: they use the local instance `test`
+(its own data folder under .neo4j/instances/test and port 7688), started here when it is
+not running and stopped at the end if this session started it. To run them against
+another server instead, set GRAPHSVC_TEST_NEO4J_URI (+ _USER, _PASSWORD): its database is
+wiped by every test. NEO4J_URI is deliberately ignored here, so that a developer's shell
+pointing at real data cannot be wiped by a test run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from graphsvc import neo4j_local
+from graphsvc.config import DEFAULT_PORTS, Settings, load_settings
+from graphsvc.db import Database
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TEST_PORT = int(os.environ.get("GRAPHSVC_TEST_NEO4J_PORT") or DEFAULT_PORTS["test"])
+
+
+def test_env() -> dict[str, str]:
+    """The environment that makes graphsvc (library, CLI, web app) use the test database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_") and not k.startswith("GRAPHSVC_NEO4J")}
+    if os.environ.get("GRAPHSVC_TEST_NEO4J_URI"):
+        env["NEO4J_URI"] = os.environ["GRAPHSVC_TEST_NEO4J_URI"]
+        env["NEO4J_USER"] = os.environ.get("GRAPHSVC_TEST_NEO4J_USER", "neo4j")
+        env["NEO4J_PASSWORD"] = os.environ.get("GRAPHSVC_TEST_NEO4J_PASSWORD", "")
+    else:
+        env["GRAPHSVC_NEO4J_INSTANCE"] = "test"
+        env["GRAPHSVC_NEO4J_PORT"] = str(TEST_PORT)
+        env["GRAPHSVC_NEO4J_HEAP"] = os.environ.get("GRAPHSVC_TEST_NEO4J_HEAP", "384m")
+        env["GRAPHSVC_NEO4J_PAGECACHE"] = os.environ.get("GRAPHSVC_TEST_NEO4J_PAGECACHE", "128m")
+    return env
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings pointing at the test database; starts (and later stops) the local test server."""
+    env = test_env()
+    s = load_settings(env)
+    started = False
+    if s.uses_local:
+        if not neo4j_local.is_installed(s.local):
+            neo4j_local.install(s.local)
+        if neo4j_local.running_pid(s.local) is None:
+            started = True
+        neo4j_local.start(s.local)
+    yield s
+    if started:
+        neo4j_local.stop(s.local)
+
+
+@pytest.fixture(scope="session")
+def session_db(settings: Settings) -> Database:
+    db = Database.connect(settings)
+    db.apply_schema()
+    yield db
+    db.close()
+
+
+@pytest.fixture()
+def db(session_db: Database) -> Database:
+    """The test database, emptied before the test."""
+    session_db.run_autocommit("wipe_all")
+    return session_db
+
+
+@pytest.fixture()
+def cli_env(settings: Settings, monkeypatch) -> dict[str, str]:
+    """Point the process environment (CLI runner, subprocesses) at the test database."""
+    env = test_env()
+    for key in [k for k in os.environ if k.startswith("NEO4J_") or k.startswith("GRAPHSVC_NEO4J")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture()
+def small(tmp_path: Path) -> Path:
+    """A copy of the small valid network (Korean text, with and without BOM) to edit freely."""
+    target = tmp_path / "small"
+    shutil.copytree(FIXTURES / "small", target)
+    return target
+
+
+def snapshot(db: Database) -> dict:
+    """Everything the database holds, by stable ids: for 'nothing changed' comparisons."""
+    return db.read("snapshot")[0]
