@@ -19,3 +19,7 @@ RETURN h.id AS household, u.username AS visitor, v.on AS on, v.outcome AS outcom
 MATCH (u:User {username: $username})
 OPTIONAL MATCH (u)-[:IS]->(p:Person)
 RETURN u.role AS role, u.districts AS districts, p.id AS person;
+
+// name: test_schema_objects
+SHOW CONSTRAINTS YIELD name, type
+RETURN name, type;

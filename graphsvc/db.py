@@ -148,9 +148,9 @@ class Database:
             return session.execute_read(work, *args)
 
     def ping(self) -> dict[str, str]:
-        """Raise if the server does not answer; else its name, version and edition."""
-        rows = self.read("server_components")
-        row = rows[0]
+        """Raise at once if the server does not answer (no retries); else its name, version, edition."""
+        with self.driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as session:
+            row = session.run(self.queries["server_components"]).single(strict=True).data()
         return {"name": row["name"], "version": row["versions"][0], "edition": row["edition"]}
 
     def apply_schema(self) -> list[str]:

@@ -87,7 +87,7 @@ def password_file(local: LocalNeo4j) -> Path:
 
 
 def pid_file(local: LocalNeo4j) -> Path:
-    return local.home / "run" / "graphsvc-neo4j.pid"
+    return local.home / "server.pid"
 
 
 def log_file(local: LocalNeo4j) -> Path:
@@ -237,11 +237,16 @@ def running_pid(local: LocalNeo4j) -> int | None:
         return None
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except FileNotFoundError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
         return None
+    if state in ("Z", "X"):
+        return None  # exited, not yet reaped
+    if not cmdline:
+        return pid  # a live process whose command line is not readable yet (during exec)
     if ENTRY_CLASS in cmdline and str(local.home) in cmdline:
         return pid
-    return None
+    return None  # the pid was reused by another program
 
 
 def _bolt_answers(local: LocalNeo4j, password: str) -> bool:
@@ -273,9 +278,15 @@ def start(local: LocalNeo4j, timeout: float = 180, say: Say = _say) -> int:
         raise Neo4jError(f"Neo4j {local.version} is not installed: run `graphsvc neo4j install`")
     password = read_password(local)
     pid = running_pid(local)
-    if pid is not None and _bolt_answers(local, password):
-        say(f"Neo4j '{local.name}' already runs (pid {pid}) at {local.uri}")
-        return pid
+    if pid is not None:
+        # Running, or still starting, or shutting down: wait until it answers or is gone.
+        deadline = time.monotonic() + timeout
+        while running_pid(local) == pid and time.monotonic() < deadline:
+            if _bolt_answers(local, password):
+                say(f"Neo4j '{local.name}' already runs (pid {pid}) at {local.uri}")
+                return pid
+            time.sleep(0.5)
+        pid = running_pid(local)
     if pid is None:
         write_conf(local)
         heap = local.heap
@@ -295,6 +306,7 @@ def start(local: LocalNeo4j, timeout: float = 180, say: Say = _say) -> int:
         say(f"starting Neo4j {local.version} '{local.name}' (pid {pid}) on {local.uri} …")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        _reap(pid)
         if running_pid(local) is None:
             raise Neo4jError(f"Neo4j '{local.name}' exited during start-up\n{log_tail(local)}")
         if _bolt_answers(local, password):

@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 from flask import Flask, g, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 
 from graphsvc.config import Settings, load_settings
 
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     )
     app.config.update(config)
     Babel(app, locale_selector=select_locale)
+    app.jinja_env.globals["get_locale"] = get_locale
 
     from . import health, home, neo
 

@@ -1,0 +1,112 @@
+"""The app as a person sees it: gunicorn serving, a real headless Chromium looking.
+
+Chromium is Debian's (/usr/bin/chromium, installed by .ci/run); Playwright drives it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / ".artifacts"
+CHROMIUM = os.environ.get("GRAPHSVC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(settings, tmp_path_factory):
+    """`graphsvc serve` (gunicorn) on a free loopback port, its output in a log file."""
+    from .conftest import test_env
+
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("serve") / "gunicorn.log"
+    graphsvc = Path(sys.executable).with_name("graphsvc")
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(graphsvc), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            env=test_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("gunicorn did not serve:\n" + log_path.read_text(errors="replace")[-3000:])
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM}: .ci/run must install Debian's chromium")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_start_page_renders_in_both_languages_and_requests_only_the_server(server, browser):
+    page = browser.new_page(locale="ko-KR", viewport={"width": 390, "height": 844})  # a phone
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    page.goto(server + "/")
+    assert page.locator("h1").inner_text() == "방문 네트워크"
+    assert page.locator("html").get_attribute("lang") == "ko"
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(247, 248, 250)"  # CSS loaded
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "start-ko.png"), full_page=True)
+
+    page.get_by_role("link", name="English").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Visitation network"
+    page.screenshot(path=str(ARTIFACTS / "start-en.png"), full_page=True)
+
+    page.goto(server + "/")  # the choice sticks
+    assert page.locator("h1").inner_text() == "Visitation network"
+
+    assert requested and all(url.startswith(server + "/") for url in requested), requested
+    assert not errors, errors
+    page.close()
