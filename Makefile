@@ -45,7 +45,9 @@ bench: install
 	$(BIN)/python bench/import.py
 
 constraints:
-	$(BIN)/pip freeze --exclude-editable | grep -v '^graphsvc' > constraints.txt
+	{ echo '# Pinned versions of every Python package (direct and transitive) for reproducible installs.'; \
+	  echo '# Regenerate with: make constraints'; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v '^graphsvc'; } > constraints.txt
 
 clean:
 	rm -rf $(VENV) .artifacts bench/out
