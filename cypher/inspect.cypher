@@ -23,3 +23,6 @@ RETURN u.role AS role, u.districts AS districts, p.id AS person;
 // name: test_schema_objects
 SHOW CONSTRAINTS YIELD name, type
 RETURN name, type;
+
+// name: test_drop_constraint_household_code
+DROP CONSTRAINT household_code IF EXISTS;

@@ -62,3 +62,10 @@ def test_security_headers_on_every_response(client):
 def test_pages_reference_nothing_outside_the_server(client):
     page = client.get("/").get_data(as_text=True)
     assert "http://" not in page and "https://" not in page and "//" not in page.replace("<!doctype", "")
+
+
+def test_the_app_applies_the_schema_on_first_connection(db, settings):
+    db.write("test_drop_constraint_household_code")
+    assert "household_code" not in {r["name"] for r in db.read("test_schema_objects")}
+    assert create_app(settings, TESTING=True).test_client().get("/readyz").status_code == 200
+    assert "household_code" in {r["name"] for r in db.read("test_schema_objects")}

@@ -1,4 +1,9 @@
-"""The one Neo4j driver of a web process, opened on first use and closed at exit."""
+"""The one Neo4j driver of a web process, opened on first use and closed at exit.
+
+The first successful connection also applies the schema (idempotent), so that a server
+pointed at a new database is ready without a separate step; until that succeeds every
+request that needs the database fails (and /readyz answers 503).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,12 @@ def get_db() -> Database:
             db = app.extensions.get("graphsvc_db")
             if db is None:
                 db = Database.connect(app.config["GRAPHSVC_SETTINGS"])
+                try:
+                    db.ping()
+                    db.apply_schema()
+                except Exception:
+                    db.close()
+                    raise
                 app.extensions["graphsvc_db"] = db
                 atexit.register(db.close)
     return db
