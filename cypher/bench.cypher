@@ -85,6 +85,40 @@ CALL (row) {
   MERGE (u)-[:MADE]->(v)
 } IN TRANSACTIONS OF 5000 ROWS;
 
+// --- import_user_people: a plan-stable candidate and the plan it avoids ---------------------
+// import_user_people's `MATCH (u)-[old:IS]->(other:Person) WHERE other.id <> …` lets the
+// planner start from the Person(id) index. When that index's statistics are stale and say it
+// is empty (right after a first import of people into a new or wiped database, until the
+// background sampler catches up), it does: a scan of every person for every user row.
+// bench_alt_user_people has the same semantics ('Person' IN labels(other) is other:Person)
+// but no label or property predicate that an index could solve, so it can only expand from u.
+
+// name: bench_alt_user_people
+UNWIND $rows AS row
+MATCH (u:User {username: row.username})
+CALL (u, row) {
+  MATCH (u)-[old:IS]->(other)
+  WHERE 'Person' IN labels(other) AND other.id <> coalesce(row.person_id, '')
+  DELETE old
+}
+WITH u, row WHERE row.person_id IS NOT NULL
+MATCH (p:Person {id: row.person_id})
+MERGE (u)-[:IS]->(p);
+
+// name: bench_user_people_index_scan
+// import_user_people forced onto the plan that stale statistics make the planner choose
+// (the hint needs `other.id IS NOT NULL`, which `<>` implies anyway).
+UNWIND $rows AS row
+MATCH (u:User {username: row.username})
+CALL (u, row) {
+  MATCH (u)-[old:IS]->(other:Person) USING INDEX other:Person(id)
+  WHERE other.id IS NOT NULL AND other.id <> coalesce(row.person_id, '')
+  DELETE old
+}
+WITH u, row WHERE row.person_id IS NOT NULL
+MATCH (p:Person {id: row.person_id})
+MERGE (u)-[:IS]->(p);
+
 // --- helpers of the benchmark ------------------------------------------------------------
 
 // name: bench_csv_header
@@ -101,3 +135,18 @@ CALL () { MATCH (:User)-[r:IS]->(:Person) RETURN count(r) AS is_person }
 CALL () { MATCH (:Visit)-[r:AT]->(:Household) RETURN count(r) AS at }
 CALL () { MATCH (:User)-[r:MADE]->(:Visit) RETURN count(r) AS made }
 RETURN member_of, is_person, at, made;
+
+// name: bench_unlink_users
+// Remove every User-[:IS]->Person link (the plan check links them again).
+MATCH (:User)-[r:IS]->(:Person)
+DELETE r;
+
+// name: bench_clear_query_caches
+// Forget cached plans, so that each method plans its statements against the database as it is.
+CALL db.clearQueryCaches();
+
+// name: bench_person_index_stats
+// What the planner believes about the Person(id) index: its last sample, and updates since.
+CALL db.stats.retrieve('GRAPH COUNTS') YIELD data
+RETURN [i IN data.indexes WHERE i.labels = ['Person'] AND i.properties = ['id'] | i.totalSize][0] AS sampled_size,
+       [i IN data.indexes WHERE i.labels = ['Person'] AND i.properties = ['id'] | i.updatesSinceEstimation][0] AS updates_since;

@@ -31,6 +31,20 @@ CREATE INDEX visit_on IF NOT EXISTS FOR (v:Visit) ON (v.on);
 // name: index_introduced_on
 CREATE INDEX introduced_on IF NOT EXISTS FOR ()-[r:INTRODUCED]-() ON (r.on);
 
+
+// name: constraint_audit_seq
+// The audit log: one event per sequence number (audit.py keeps the chain and its head).
+CREATE CONSTRAINT audit_event_seq IF NOT EXISTS FOR (e:AuditEvent) REQUIRE e.seq IS UNIQUE;
+
+// name: index_audit_actor
+CREATE INDEX audit_event_actor IF NOT EXISTS FOR (e:AuditEvent) ON (e.actor);
+
+// name: index_audit_at
+CREATE INDEX audit_event_at IF NOT EXISTS FOR (e:AuditEvent) ON (e.at);
+
+// name: index_audit_action
+CREATE INDEX audit_event_action IF NOT EXISTS FOR (e:AuditEvent) ON (e.action);
+
 // name: schema_await_indexes
 // Wait until the indexes above are online, so that imports right after use them.
 CALL db.awaitIndexes(300);

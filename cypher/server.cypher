@@ -12,24 +12,3 @@ CALL () { MATCH (:Person)-[r:INTRODUCED]->(:Person) RETURN count(r) AS introduct
 CALL () { MATCH (v:Visit) RETURN count(v) AS visits }
 CALL () { MATCH (u:User) RETURN count(u) AS users }
 RETURN households, people, introductions, visits, users;
-
-// name: wipe_all
-// Delete every node and relationship, in batches (tests and benchmarks only; needs an
-// auto-commit transaction).
-MATCH (n)
-CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS;
-
-// name: snapshot
-// The whole graph as sorted lists of labels, properties and (start, type, end, properties),
-// so that two states can be compared for equality (tests: "nothing changed").
-CALL () {
-  MATCH (n)
-  WITH n ORDER BY labels(n)[0], coalesce(n.id, n.username)
-  RETURN collect([labels(n), properties(n)]) AS nodes
-}
-CALL () {
-  MATCH (a)-[r]->(b)
-  WITH a, r, b ORDER BY coalesce(a.id, a.username), type(r), coalesce(b.id, b.username)
-  RETURN collect([coalesce(a.id, a.username), type(r), coalesce(b.id, b.username), properties(r)]) AS rels
-}
-RETURN nodes, rels;

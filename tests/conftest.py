@@ -21,6 +21,8 @@ from graphsvc.config import DEFAULT_PORTS, Settings, load_settings
 from graphsvc.db import Database
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# Another instance name and port let two test runs go on at once without wiping each other.
+TEST_INSTANCE = os.environ.get("GRAPHSVC_TEST_INSTANCE", "test")
 TEST_PORT = int(os.environ.get("GRAPHSVC_TEST_NEO4J_PORT") or DEFAULT_PORTS["test"])
 
 
@@ -32,7 +34,7 @@ def test_env() -> dict[str, str]:
         env["NEO4J_USER"] = os.environ.get("GRAPHSVC_TEST_NEO4J_USER", "neo4j")
         env["NEO4J_PASSWORD"] = os.environ.get("GRAPHSVC_TEST_NEO4J_PASSWORD", "")
     else:
-        env["GRAPHSVC_NEO4J_INSTANCE"] = "test"
+        env["GRAPHSVC_NEO4J_INSTANCE"] = TEST_INSTANCE
         env["GRAPHSVC_NEO4J_PORT"] = str(TEST_PORT)
         env["GRAPHSVC_NEO4J_HEAP"] = os.environ.get("GRAPHSVC_TEST_NEO4J_HEAP", "384m")
         env["GRAPHSVC_NEO4J_PAGECACHE"] = os.environ.get("GRAPHSVC_TEST_NEO4J_PAGECACHE", "128m")

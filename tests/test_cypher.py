@@ -47,3 +47,11 @@ def test_no_cypher_is_built_in_python():
         if pattern.search(line)
     ]
     assert not offenders
+
+
+def test_testing_statements_are_not_used_by_the_application():
+    testing = set(Queries(ROOT / "cypher").by_file["testing"])
+    used = set()
+    for path in list((ROOT / "graphsvc").rglob("*.py")) + list((ROOT / "web").rglob("*.py")):
+        used |= set(re.findall(r"\"([a-z_]+)\"", path.read_text(encoding="utf-8")))
+    assert testing and not testing & used
