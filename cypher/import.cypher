@@ -92,3 +92,15 @@ RETURN u.username AS username;
 // them all to find a second introducer or a cycle that the new rows would close.
 MATCH (a:Person)-[:INTRODUCED]->(b:Person)
 RETURN b.id AS introduced_id, a.id AS introducer_id;
+
+// name: stored_person_identity
+// The encrypted identity fields already stored for these people: a value whose plaintext
+// did not change keeps its ciphertext (a re-import changes nothing).
+UNWIND $ids AS id
+MATCH (p:Person {id: id})
+RETURN p.id AS id, p.legal_name AS legal_name, p.phone AS phone, p.address AS address;
+
+// name: stored_visit_notes
+UNWIND $ids AS id
+MATCH (v:Visit {id: id})
+RETURN v.id AS id, v.notes AS notes;

@@ -45,6 +45,15 @@ CREATE INDEX audit_event_at IF NOT EXISTS FOR (e:AuditEvent) ON (e.at);
 // name: index_audit_action
 CREATE INDEX audit_event_action IF NOT EXISTS FOR (e:AuditEvent) ON (e.action);
 
+// name: constraint_session_id
+CREATE CONSTRAINT session_id IF NOT EXISTS FOR (s:Session) REQUIRE s.id_hash IS UNIQUE;
+
+// name: constraint_token_hash
+CREATE CONSTRAINT token_hash IF NOT EXISTS FOR (t:Token) REQUIRE t.hash IS UNIQUE;
+
+// name: constraint_throttle_key
+CREATE CONSTRAINT throttle_key IF NOT EXISTS FOR (t:Throttle) REQUIRE t.key IS UNIQUE;
+
 // name: schema_await_indexes
 // Wait until the indexes above are online, so that imports right after use them.
 CALL db.awaitIndexes(300);

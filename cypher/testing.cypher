@@ -9,15 +9,16 @@ MATCH (n)
 CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS;
 
 // name: snapshot
-// The whole graph as sorted lists of labels, properties and (start, type, end, properties),
+// The whole graph but the audit log, as sorted lists of labels, properties and (start, type, end, properties),
 // so that two states can be compared for equality (tests: "nothing changed").
 CALL () {
-  MATCH (n)
+  MATCH (n) WHERE NOT n:AuditEvent AND NOT n:AuditHead
   WITH n ORDER BY labels(n)[0], coalesce(n.id, n.username)
   RETURN collect([labels(n), properties(n)]) AS nodes
 }
 CALL () {
   MATCH (a)-[r]->(b)
+  WHERE NOT a:AuditEvent AND NOT a:AuditHead
   WITH a, r, b ORDER BY coalesce(a.id, a.username), type(r), coalesce(b.id, b.username)
   RETURN collect([coalesce(a.id, a.username), type(r), coalesce(b.id, b.username), properties(r)]) AS rels
 }
@@ -48,3 +49,33 @@ RETURN name, type;
 
 // name: test_drop_constraint_household_code
 DROP CONSTRAINT household_code IF EXISTS;
+
+// name: test_person_raw
+MATCH (p:Person {id: $id})
+RETURN p.legal_name AS legal_name, p.phone AS phone, p.address AS address;
+
+// name: test_write_probe
+// A plaintext control value, to prove that a byte scan of the store would find plaintext.
+CREATE (:Probe {text: $text});
+
+// name: test_age_sessions
+MATCH (s:Session)
+SET s.last_seen_at = datetime() - duration({minutes: $minutes});
+
+// name: test_token_hashes
+MATCH (:User {username: $username})-[:HAS_TOKEN]->(t:Token)
+RETURN properties(t) AS token;
+
+// name: test_block_audit
+// An event that squats on the next sequence number: the next append must fail.
+MATCH (h:AuditHead {id: 'head'})
+CREATE (:AuditEvent {seq: h.seq + 1, hash: 'squatter'});
+
+// name: test_tamper_audit
+// Edit an event's action directly in the database, as an attacker with database access would.
+MATCH (e:AuditEvent {seq: $seq})
+SET e.action = 'nothing.to.see';
+
+// name: test_expire_tokens
+MATCH (:User {username: $username})-[:HAS_TOKEN]->(t:Token)
+SET t.expires_at = datetime() - duration({minutes: 1});

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import click
 
-from . import csvio, neo4j_local
+from . import crypto, csvio, neo4j_local
 from .config import DEFAULT_PORTS, Settings, load_settings
 from .db import Database, connection_params
+from .model import cli_actor
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -179,13 +180,22 @@ def schema_apply(ctx: click.Context) -> None:
     click.echo(f"schema applied: {len(names)} statements")
 
 
+def _keyring() -> crypto.Keyring:
+    try:
+        return crypto.load_keyring()
+    except crypto.CryptoError as exc:
+        _fail(str(exc))
+    raise AssertionError("unreachable")
+
+
 def _run_import(settings: Settings, folder: Path, dry_run: bool) -> None:
     from .importer import import_folder
 
+    keyring = _keyring()
     with _connect(settings) as db:
         db.apply_schema()
-        report = import_folder(db, folder, dry_run=dry_run, batch_size=settings.batch_size,
-                               progress=_Progress())
+        report = import_folder(db, folder, keyring, cli_actor(), dry_run=dry_run,
+                               batch_size=settings.batch_size, progress=_Progress())
     for notice in report.plan.notices:
         click.echo(f"note: {notice}", err=True)
     if not report.ok:
@@ -211,13 +221,15 @@ def import_cmd(ctx: click.Context, folder: Path, dry_run: bool) -> None:
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--bom/--no-bom", default=True, show_default=True,
               help="Start files with a UTF-8 byte-order mark (spreadsheets need it for Korean).")
+@click.option("--redact", is_flag=True, help="Leave identity fields and visit notes out.")
 @click.pass_context
-def export_cmd(ctx: click.Context, folder: Path, bom: bool) -> None:
-    """Write the whole graph as CSV files in the import format."""
+def export_cmd(ctx: click.Context, folder: Path, bom: bool, redact: bool) -> None:
+    """Write the whole graph as CSV files in the import format (identity decrypted unless --redact)."""
     from .exporter import export_folder
 
+    keyring = _keyring()
     with _connect(_settings(ctx)) as db:
-        counts = export_folder(db, folder, bom=bom,
+        counts = export_folder(db, folder, keyring, cli_actor(), bom=bom, redact=redact,
                                progress=lambda f, n: click.echo(f"  {f}: {n:,} rows", err=True))
     click.echo(f"exported {sum(counts.values()):,} rows to {folder}")
 
@@ -258,6 +270,175 @@ def demo_cmd(ctx: click.Context, n: int, seed: int, as_of, out: Path | None, if_
         for name, table in csvio.TABLES.items():
             csvio.write_table(Path(tmp) / table.filename, table, tables[name])
         _run_import(settings, Path(tmp), dry_run=False)
+
+
+# --- accounts ----------------------------------------------------------------------------
+
+
+def _password(stdin: bool, confirm: bool = True) -> str:
+    if stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+
+
+@main.group("users")
+def users_group() -> None:
+    """Accounts: add, list, disable, reset passwords, access tokens."""
+
+
+def _account_call(fn, *args):
+    from .accounts import AccountError
+
+    try:
+        return fn(*args)
+    except AccountError as exc:
+        _fail(str(exc))
+
+
+@users_group.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "coordinator", "visitor"]), required=True)
+@click.option("--district", "districts", multiple=True, help="A district (repeat for several).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of standard input.")
+@click.pass_context
+def users_add(ctx, username: str, role: str, districts: tuple[str, ...], password_stdin: bool) -> None:
+    """Create an account (password: at least 12 characters)."""
+    from . import accounts
+
+    password = _password(password_stdin)
+    with _connect(_settings(ctx)) as db:
+        db.apply_schema()
+        _account_call(accounts.add_user, db, cli_actor(), username, role, list(districts), password)
+    click.echo(f"user {username} ({role}) created")
+
+
+@users_group.command("list")
+@click.pass_context
+def users_list(ctx) -> None:
+    """List accounts (no secrets)."""
+    from . import accounts
+
+    with _connect(_settings(ctx)) as db:
+        rows = accounts.list_users(db)
+    for u in rows:
+        state = "enabled" if u["enabled"] else "disabled"
+        extra = [] if u["has_password"] else ["no password"]
+        if u["totp_enabled"]:
+            extra.append("2FA")
+        if u["live_tokens"]:
+            extra.append(f"{u['live_tokens']} tokens")
+        click.echo(f"{u['username']:<16} {u['role']:<12} {state:<9} {';'.join(u['districts']):<30} {', '.join(extra)}")
+
+
+@users_group.command("disable")
+@click.argument("username")
+@click.pass_context
+def users_disable(ctx, username: str) -> None:
+    """Disable an account: its sessions end and its tokens are revoked."""
+    from . import accounts
+
+    with _connect(_settings(ctx)) as db:
+        _account_call(accounts.set_enabled, db, cli_actor(), username, False)
+    click.echo(f"user {username} disabled")
+
+
+@users_group.command("enable")
+@click.argument("username")
+@click.pass_context
+def users_enable(ctx, username: str) -> None:
+    from . import accounts
+
+    with _connect(_settings(ctx)) as db:
+        _account_call(accounts.set_enabled, db, cli_actor(), username, True)
+    click.echo(f"user {username} enabled")
+
+
+@users_group.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True)
+@click.pass_context
+def users_reset_password(ctx, username: str, password_stdin: bool) -> None:
+    """Set a new password; the account's sessions end."""
+    from . import accounts
+
+    password = _password(password_stdin)
+    with _connect(_settings(ctx)) as db:
+        _account_call(accounts.reset_password, db, cli_actor(), username, password)
+    click.echo(f"password of {username} reset")
+
+
+@users_group.command("token")
+@click.argument("username")
+@click.option("--days", type=int, default=30, show_default=True)
+@click.pass_context
+def users_token(ctx, username: str, days: int) -> None:
+    """Create a personal access token; it is printed once and stored only hashed."""
+    from . import accounts
+
+    with _connect(_settings(ctx)) as db:
+        token = _account_call(accounts.create_token, db, cli_actor(), username, days)
+    click.echo(token)
+
+
+@users_group.command("revoke-tokens")
+@click.argument("username")
+@click.pass_context
+def users_revoke_tokens(ctx, username: str) -> None:
+    from . import accounts
+
+    with _connect(_settings(ctx)) as db:
+        n = _account_call(accounts.revoke_tokens, db, cli_actor(), username)
+    click.echo(f"{n} tokens of {username} revoked")
+
+
+# --- audit and keys -------------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+@click.pass_context
+def audit_verify(ctx) -> None:
+    """Check the whole hash chain; name the first event edited, deleted or re-ordered."""
+    from . import audit
+
+    with _connect(_settings(ctx)) as db:
+        result = audit.verify(db)
+        audit.record(db, **cli_actor().event(), action="audit.verify",
+                     outcome="ok" if result.ok else "failure", detail=result.problem)
+    if result.ok:
+        click.echo(f"audit chain intact: {result.count:,} events verified in {result.seconds:.1f} s")
+    else:
+        click.echo(f"audit chain BROKEN at event {result.first_bad_seq}: {result.problem}")
+        sys.exit(2)
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """The keys that encrypt identity fields (kept outside the database)."""
+
+
+@keys_group.command("rotate")
+@click.pass_context
+def keys_rotate(ctx) -> None:
+    """Make a new key current, re-encrypt every identity field with it, retire the old keys."""
+    from . import rekey
+
+    try:
+        path = crypto.key_file_path()
+        kid = crypto.rotate_key_file(path)
+        keyring = crypto.load_keyring()
+        with _connect(_settings(ctx)) as db:
+            counts = rekey.reencrypt(db, keyring, cli_actor(), progress=_Progress())
+        removed = crypto.retire_keys(path, {kid})
+    except crypto.CryptoError as exc:
+        _fail(str(exc))
+    click.echo(f"new key {kid}; re-encrypted {counts['fields']:,} fields of {counts['records']:,} records; "
+               f"retired {len(removed)} old key(s)")
 
 
 # --- the web app -----------------------------------------------------------------------

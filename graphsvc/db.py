@@ -109,6 +109,7 @@ class Database:
     def connect(cls, settings: Settings, **driver_config: Any) -> "Database":
         uri, auth = connection_params(settings)
         driver_config.setdefault("connection_timeout", 5)
+        driver_config.setdefault("notifications_min_severity", "OFF")
         driver = GraphDatabase.driver(uri, auth=auth, **driver_config)
         return cls(driver, settings.neo4j_database, Queries(settings.cypher_dir), uri)
 

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import csvio, model
+from . import audit, csvio, model
+from .crypto import IDENTITY_FIELDS
 from .csvio import TABLES
+from .model import USERNAME_RE, Actor
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MATERIAL_RE = re.compile(r"^([^:;]+):(\d{1,4})$")
 
@@ -128,10 +129,9 @@ class _Rows:
     def ident(self, line: int, row: dict[str, str], col: str, pattern: re.Pattern = ID_RE) -> str | None:
         value = self.text(line, row, col)
         if value is not None and not pattern.match(value):
-            self.problem(
-                line,
-                f"{col} {value!r} is not a valid id (letters, digits, '.', '_', ':', '-'; at most 64)",
-            )
+            rule = ("lower-case letters, digits, '.', '_', '-'; 2 to 32" if pattern is USERNAME_RE
+                    else "letters, digits, '.', '_', ':', '-'; at most 64")
+            self.problem(line, f"{col} {value!r} is not a valid {'username' if pattern is USERNAME_RE else 'id'} ({rule})")
             return None
         return value
 
@@ -491,18 +491,50 @@ def _clean(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
 
 
-def write(db, plan: Plan, batch_size: int = 5000, progress: Progress | None = None) -> dict[str, float]:
-    """Send a valid plan to Neo4j in batches; return seconds spent per step."""
+def _encrypt_rows(db, plan: Plan, keyring) -> None:
+    """Encrypt identity fields in place; keep a stored ciphertext whose plaintext is unchanged,
+    so that importing the same files twice changes nothing, not even a nonce."""
+    for table, label, statement in (("people", "Person", "stored_person_identity"),
+                                    ("visits", "Visit", "stored_visit_notes")):
+        fields = IDENTITY_FIELDS[label]
+        rows = plan.rows.get(table, [])
+        stored = {r["id"]: r for r in db.read(statement, ids=[row["id"] for row in rows])} if rows else {}
+        for row in rows:
+            old = stored.get(row["id"], {})
+            for field in fields:
+                value = row.get(field)
+                token = old.get(field)
+                if value is not None and token and not keyring.needs_rotation(token) and \
+                        keyring.decrypt(token, label, row["id"], field) == value:
+                    row[field] = token
+                else:
+                    row[field] = keyring.encrypt(value, label, row["id"], field)
+
+
+def write(db, plan: Plan, keyring, actor: Actor, batch_size: int = 5000,
+          progress: Progress | None = None) -> dict[str, float]:
+    """Send a valid plan to Neo4j in batches; return seconds spent per step.
+
+    Identity fields are encrypted first. Each batch is one transaction that also appends
+    an audit event (statement and row count), so that no write goes unrecorded.
+    """
     if not plan.ok:
         raise ValueError("refusing to write a plan with problems")
+    _encrypt_rows(db, plan, keyring)
     timings: dict[str, float] = {}
     for table, statement in WRITE_ORDER:
         rows = _clean(plan.rows.get(table, []))
         started = time.perf_counter()
         query = db.queries[statement]
+
+        def work(tx, batch, first):
+            tx.run(query, rows=batch).consume()
+            audit.append(tx, db, **actor.event(), action="import.batch",
+                         detail=f"{statement}: rows {first + 1}-{first + len(batch)}")
+
         for start in range(0, len(rows), batch_size):
             batch = rows[start:start + batch_size]
-            db.write_tx(lambda tx, b: tx.run(query, rows=b).consume(), batch)
+            db.write_tx(work, batch, start)
             if progress:
                 progress(statement, min(start + batch_size, len(rows)), len(rows))
         timings[statement] = time.perf_counter() - started
@@ -520,13 +552,20 @@ class Report:
         return self.plan.ok
 
 
-def import_folder(db, folder: Path, dry_run: bool = False, batch_size: int = 5000,
-                  progress: Progress | None = None) -> Report:
-    """Validate ``folder`` against the database and, unless dry-run or invalid, write it."""
+def import_folder(db, folder: Path, keyring, actor: Actor, dry_run: bool = False,
+                  batch_size: int = 5000, progress: Progress | None = None) -> Report:
+    """Validate ``folder`` against the database and, unless dry-run or invalid, write it.
+
+    The attempt and its outcome are audited (counts, never the rows' contents).
+    """
     started = time.perf_counter()
     plan = validate(Path(folder), DatabaseLookup(db))
-    written = False
-    if plan.ok and not dry_run:
-        write(db, plan, batch_size, progress)
-        written = True
-    return Report(plan, written, time.perf_counter() - started)
+    counts = ", ".join(f"{n} {name}" for name, n in plan.counts().items())
+    if not plan.ok or dry_run:
+        audit.record(db, **actor.event(), action="import.validate", outcome="ok" if plan.ok else "failure",
+                     detail=f"{len(plan.problems)} problems" if not plan.ok else f"dry run: {counts}")
+        return Report(plan, False, time.perf_counter() - started)
+    audit.record(db, **actor.event(), action="import.start", detail=counts)
+    write(db, plan, keyring, actor, batch_size, progress)
+    audit.record(db, **actor.event(), action="import", detail=counts)
+    return Report(plan, True, time.perf_counter() - started)

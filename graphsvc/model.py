@@ -14,7 +14,11 @@ True
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Usernames: lower-case, 2–32 characters; the same rule for imports and `users add`.
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 
 
 @dataclass(frozen=True)
@@ -61,3 +65,27 @@ def normalise(vocab: Vocabulary, raw: str) -> str | None:
     if lowered in vocab.values:
         return lowered
     return vocab.aliases.get(value) or vocab.aliases.get(value.lower())
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does something, for the audit log: a signed-in user, a token, or the CLI."""
+
+    username: str
+    role: str
+    ip: str = "-"
+    user_agent: str = "-"
+
+    def event(self) -> dict[str, str]:
+        return {"actor": self.username, "role": self.role, "ip": self.ip, "user_agent": self.user_agent}
+
+
+def cli_actor() -> Actor:
+    """The operator at the command line (the OS user), for audit events of CLI commands."""
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except Exception:
+        who = "unknown"
+    return Actor(f"cli:{who}", "operator", "local", "graphsvc-cli")

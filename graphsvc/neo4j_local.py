@@ -220,6 +220,8 @@ def write_conf(local: LocalNeo4j) -> None:
         "db.tx_log.rotation.retention_policy": "2 files",
         "dbms.security.allow_csv_import_from_file_urls": "true",
         "server.logs.debug.enabled": "true",
+        # parameters may carry ids and ciphertext: keep them out of the query log
+        "db.logs.query.parameter_logging_enabled": "false",
     }
     text = "# written by graphsvc on every start: edit graphsvc/neo4j_local.py instead\n"
     text += "".join(f"{k}={v}\n" for k, v in settings.items())

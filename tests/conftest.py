@@ -16,9 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from graphsvc import neo4j_local
+from graphsvc import crypto, neo4j_local
 from graphsvc.config import DEFAULT_PORTS, Settings, load_settings
 from graphsvc.db import Database
+from graphsvc.model import Actor
+
+# The tests never touch the project's own key file or web secret: fixed test keys.
+os.environ.setdefault("GRAPHSVC_DATA_KEY", "ktest:" + "A" * 43)
+os.environ.setdefault("GRAPHSVC_SECRET_KEY", "test-secret-key-not-for-production")
+KEYRING = crypto.load_keyring()
+ACTOR = Actor("tester", "admin", "127.0.0.1", "pytest")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Another instance name and port let two test runs go on at once without wiping each other.
@@ -92,6 +99,15 @@ def small(tmp_path: Path) -> Path:
     return target
 
 
-def snapshot(db: Database) -> dict:
-    """Everything the database holds, by stable ids: for 'nothing changed' comparisons."""
-    return db.read("snapshot")[0]
+def snapshot(db: Database, decrypt: bool = False) -> dict:
+    """Everything the graph holds (the audit log aside), by stable ids: for 'nothing changed'
+    comparisons. With ``decrypt``, encrypted fields are compared by their plaintext (an
+    export → import round trip re-encrypts them with new nonces)."""
+    state = db.read("snapshot")[0]
+    if decrypt:
+        for labels, props in state["nodes"]:
+            key = props.get("id") or props.get("username")
+            for field, value in props.items():
+                if crypto.is_encrypted(value):
+                    props[field] = KEYRING.decrypt(value, labels[0], key, field)
+    return state

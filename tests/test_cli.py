@@ -48,13 +48,13 @@ def test_import_dry_run_then_real(db, cli_env, small):
 
 def test_export_and_import_back(db, cli_env, small, tmp_path):
     assert run("import", str(small)).exit_code == 0
-    before = snapshot(db)
+    before = snapshot(db, decrypt=True)
     out = tmp_path / "export"
     result = run("export", str(out))
     assert result.exit_code == 0 and "exported 22 rows" in result.output
     db.run_autocommit("wipe_all")
     assert run("import", str(out)).exit_code == 0
-    assert snapshot(db) == before
+    assert snapshot(db, decrypt=True) == before
 
 
 def test_demo_loads_only_into_an_empty_database(db, cli_env):

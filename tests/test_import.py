@@ -10,10 +10,18 @@ from pathlib import Path
 import pytest
 
 from graphsvc import csvio, demo
-from graphsvc.exporter import export_folder
-from graphsvc.importer import import_folder, validate
+from graphsvc import exporter, importer
+from graphsvc.importer import validate
 
-from .conftest import snapshot
+from .conftest import ACTOR, KEYRING, snapshot
+
+
+def import_folder(db, folder, **kw):
+    return importer.import_folder(db, folder, KEYRING, ACTOR, **kw)
+
+
+def export_folder(db, folder, **kw):
+    return exporter.export_folder(db, folder, KEYRING, ACTOR, **kw)
 
 
 def rewrite(folder: Path, name: str, edit) -> None:
@@ -54,9 +62,11 @@ def test_small_network_imports_with_korean_text(db, small):
     # a Korean alias in the file becomes the canonical value
     assert db.read("test_person", id="p-005")[0]["relation"] == "neighbour"
     visit = db.read("test_visit", id="v-003")[0]
+    assert visit["notes"].startswith("enc:v1:")  # stored encrypted, bound to this visit
+    assert KEYRING.decrypt(visit["notes"], "Visit", "v-003", "notes") == "처음 방문, 차를 대접받음"
+    visit["notes"] = None
     assert visit == {"household": "h-002", "visitor": "junho", "outcome": "met",
-                     "materials": "rice:2", "notes": "처음 방문, 차를 대접받음",
-                     "on": visit["on"]}
+                     "materials": "rice:2", "notes": None, "on": visit["on"]}
     assert db.read("test_user", username="minji")[0] == {
         "role": "visitor", "districts": ["서울 노원구"], "person": "p-002"}
 
@@ -77,7 +87,12 @@ def test_dry_run_writes_nothing(db, small):
 def test_writes_are_batched(db, small, monkeypatch):
     calls = []
     original = db.write_tx
-    monkeypatch.setattr(db, "write_tx", lambda work, *a: calls.append(len(a[0])) or original(work, *a))
+    def counting(work, *args):
+        if args and isinstance(args[0], list):  # a batch of rows (audit appends pass no list)
+            calls.append(len(args[0]))
+        return original(work, *args)
+
+    monkeypatch.setattr(db, "write_tx", counting)
     assert import_folder(db, small, batch_size=2).ok
     # one transaction per batch of two rows, per statement: users 4 → 2, households 5 → 3,
     # people 6 → 3, user links 4 → 2, introductions 4 → 2, visits 3 → 2
@@ -230,10 +245,10 @@ def test_with_and_without_bom_import_alike(db, small, tmp_path):
     for path in plain.glob("*.csv"):
         path.write_bytes(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
     assert import_folder(db, small).ok
-    with_bom = snapshot(db)
+    with_bom = snapshot(db, decrypt=True)
     db.run_autocommit("wipe_all")
     assert import_folder(db, plain).ok
-    assert snapshot(db) == with_bom
+    assert snapshot(db, decrypt=True) == with_bom
 
 
 def test_export_then_import_into_an_empty_database_gives_the_same_graph(db, tmp_path):
@@ -243,7 +258,7 @@ def test_export_then_import_into_an_empty_database_gives_the_same_graph(db, tmp_
     for name, table in csvio.TABLES.items():
         csvio.write_table(source / table.filename, table, tables[name])
     assert import_folder(db, source).ok
-    original = snapshot(db)
+    original = snapshot(db, decrypt=True)
 
     first = tmp_path / "export1"
     counts = export_folder(db, first)
@@ -251,7 +266,7 @@ def test_export_then_import_into_an_empty_database_gives_the_same_graph(db, tmp_
     db.run_autocommit("wipe_all")
     assert db.read("graph_counts")[0]["households"] == 0
     assert import_folder(db, first).ok
-    assert snapshot(db) == original
+    assert snapshot(db, decrypt=True) == original
 
     second = tmp_path / "export2"
     export_folder(db, second)

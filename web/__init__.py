@@ -7,13 +7,16 @@ process, languages (Korean and English) and the security headers of every respon
 
 from __future__ import annotations
 
+import os
 import secrets
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request
 from flask_babel import Babel, get_locale
 
-from graphsvc.config import Settings, load_settings
+from graphsvc import crypto
+from graphsvc.config import PROJECT_ROOT, Settings, load_settings
 
 LANGUAGES = ("ko", "en")
 LANG_COOKIE = "lang"
@@ -27,10 +30,28 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or "ko"
 
 
+def _web_secret(settings: Settings) -> str:
+    """GRAPHSVC_SECRET_KEY, else a random secret kept in .secrets/web-secret (mode 0600)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(os.environ.get("GRAPHSVC_SECRET_FILE") or PROJECT_ROOT / ".secrets" / "web-secret")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    except FileExistsError:
+        pass
+    return path.read_text().strip()
+
+
 def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app = Flask(__name__)
+    settings = settings or load_settings()
     app.config.update(
-        GRAPHSVC_SETTINGS=settings or load_settings(),
+        GRAPHSVC_SETTINGS=settings,
+        SECRET_KEY=_web_secret(settings),
+        MAX_CONTENT_LENGTH=1024 * 1024,
         BABEL_DEFAULT_LOCALE="ko",
         BABEL_TRANSLATION_DIRECTORIES="translations",
         JSON_AS_ASCII=False,
@@ -39,11 +60,13 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
 
-    from . import health, home, neo
+    from . import admin, api, auth, guard, health, home, neo
 
+    app.extensions["graphsvc_keyring"] = crypto.load_keyring()
     neo.init_app(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(home.bp)
+    guard.init_app(app)
+    for blueprint in (health.bp, home.bp, auth.bp, api.bp, admin.bp):
+        app.register_blueprint(blueprint)
 
     @app.before_request
     def _nonce() -> None:

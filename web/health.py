@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
+from .guard import public
 from .neo import get_db
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@public
 def healthz():
     """The process is up; says nothing of Neo4j."""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@public
 def readyz():
     """Neo4j answers; 503 when it does not, so that traffic is held back."""
     try:

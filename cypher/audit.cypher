@@ -1,0 +1,108 @@
+// The audit log (graphsvc/audit.py): an append-only, hash-chained list of
+// (:AuditEvent {seq, at, actor, role, action, targets, outcome, ip, user_agent, reason,
+// detail, prev, hash}) and one (:AuditHead {id: 'head', seq, hash}) that holds the newest
+// event's seq and hash.
+//
+// RULE: no statement in this file (or any other file but testing.cypher) sets, removes or
+// deletes anything on an AuditEvent node; events are only ever CREATEd. The head is the only
+// node that is updated (tests/test_audit.py scans every .cypher file for this).
+
+// name: audit_lock_head
+// First statement of every append: writing the head takes its write lock, so concurrent
+// appends queue here until the holder commits; the seq and hash read after the lock are
+// those of the newest committed event (0 and 64 zeros for an empty log).
+MERGE (h:AuditHead {id: 'head'})
+  ON CREATE SET h.seq = 0, h.hash = $zeros
+SET h.locked_at = $now
+RETURN h.seq AS seq, h.hash AS hash;
+
+// name: audit_append_event
+// Second statement of an append: the new event (all its properties in $event, null
+// fields left out) and the head moved to it, in the caller's transaction.
+MATCH (h:AuditHead {id: 'head'})
+CREATE (e:AuditEvent $event)
+SET h.seq = $event.seq, h.hash = $event.hash
+RETURN e.seq AS seq;
+
+// name: audit_head
+MATCH (h:AuditHead {id: 'head'})
+RETURN h.seq AS seq, h.hash AS hash;
+
+// name: audit_verify_page
+// One page of events for verify: at most $page events numbered above $after and below
+// $before, oldest first (a range seek on the seq constraint's index, in index order), in
+// one record (far cheaper for the driver than a record per event). Each event is a plain
+// list: the content fields in audit.FIELDS order, the hash, and how many properties the
+// node has (so that a property added by hand is noticed). Reading properties(e) once and
+// picking from the map costs the server less than thirteen property reads.
+MATCH (e:AuditEvent)
+WHERE $after < e.seq < $before
+WITH e ORDER BY e.seq LIMIT $page
+WITH properties(e) AS p
+RETURN collect([p.seq, p.at, p.actor, p.role, p.action, p.targets, p.outcome, p.ip, p.user_agent,
+                p.reason, p.detail, p.prev, p.hash, size(keys(p))]) AS events;
+
+// name: audit_verify_counts
+// After the stream: all AuditEvent nodes and those numbered above the last one streamed
+// (appended meanwhile). The difference to the streamed count are nodes outside the
+// sequence (no seq, or one that is not a number > 0).
+CALL () { MATCH (e:AuditEvent) RETURN count(e) AS total }
+CALL () { MATCH (e:AuditEvent) WHERE e.seq > $last RETURN count(e) AS later }
+RETURN total, later;
+
+// name: audit_query
+// Events newest first, walking the seq index downwards from $before_seq; every filter is
+// optional (null = any). $action_prefix matches actions that start with it.
+MATCH (e:AuditEvent)
+WHERE e.seq < $before_seq
+  AND ($actor IS NULL OR e.actor = $actor)
+  AND ($target IS NULL OR $target IN e.targets)
+  AND ($action IS NULL OR e.action = $action)
+  AND ($action_prefix IS NULL OR e.action STARTS WITH $action_prefix)
+  AND ($outcome IS NULL OR e.outcome = $outcome)
+  AND ($since IS NULL OR e.at >= $since)
+  AND ($until IS NULL OR e.at < $until)
+WITH e ORDER BY e.seq DESC LIMIT $limit
+RETURN properties(e) AS event;
+
+// name: audit_query_actor
+// The same for one actor, through the actor index (a few events among many).
+MATCH (e:AuditEvent {actor: $actor})
+WHERE e.seq < $before_seq
+  AND ($target IS NULL OR $target IN e.targets)
+  AND ($action IS NULL OR e.action = $action)
+  AND ($action_prefix IS NULL OR e.action STARTS WITH $action_prefix)
+  AND ($outcome IS NULL OR e.outcome = $outcome)
+  AND ($since IS NULL OR e.at >= $since)
+  AND ($until IS NULL OR e.at < $until)
+WITH e ORDER BY e.seq DESC LIMIT $limit
+RETURN properties(e) AS event;
+
+// name: audit_export
+// Events oldest first for CSV / JSON-lines export (streamed), same optional filters.
+MATCH (e:AuditEvent)
+WHERE e.seq > 0
+  AND ($actor IS NULL OR e.actor = $actor)
+  AND ($target IS NULL OR $target IN e.targets)
+  AND ($action IS NULL OR e.action = $action)
+  AND ($action_prefix IS NULL OR e.action STARTS WITH $action_prefix)
+  AND ($outcome IS NULL OR e.outcome = $outcome)
+  AND ($since IS NULL OR e.at >= $since)
+  AND ($until IS NULL OR e.at < $until)
+WITH e ORDER BY e.seq
+RETURN properties(e) AS event;
+
+// name: bench_audit_insert
+// BENCHMARKS AND TEST FIXTURES ONLY (bench/audit.py, tests/test_audit.py): insert events
+// whose chain was computed in Python (audit.chain_events), one map of properties per row.
+// Application code appends through audit_lock_head + audit_append_event only.
+UNWIND $rows AS row
+CREATE (:AuditEvent {seq: row.seq, at: row.at, actor: row.actor, role: row.role,
+                     action: row.action, targets: row.targets, outcome: row.outcome,
+                     ip: row.ip, user_agent: row.user_agent, reason: row.reason,
+                     detail: row.detail, prev: row.prev, hash: row.hash});
+
+// name: bench_audit_set_head
+// BENCHMARKS AND TEST FIXTURES ONLY: point the head at the newest inserted event.
+MERGE (h:AuditHead {id: 'head'})
+SET h.seq = $seq, h.hash = $hash;

@@ -1,0 +1,181 @@
+"""Who may see what: one pure policy for every access, decided from (user, action, object).
+
+No database, no Flask: routes and the API ask ``decide`` and act on its answer, and the
+tests check the rules by hand-built cases.
+
+- **admin**: users, audit, imports, everything; reading decrypted identity fields needs a
+  stated reason, which the caller records in the audit log.
+- **coordinator**: households, people and the network of their districts, identity
+  fields included; nothing outside their districts.
+- **visitor**: only households suggested to them, claimed by them or visited by them, with
+  minimal fields; never identity fields, never the network, never other visitors' notes.
+
+>>> visitor = Subject("minji", "visitor", ("서울 노원구",))
+>>> hh = HouseholdFacts("h-1", "서울 노원구", visited_by_subject=True)
+>>> decide(visitor, HOUSEHOLD_READ, hh).fields == VISITOR_HOUSEHOLD_FIELDS
+True
+>>> decide(visitor, HOUSEHOLD_READ, HouseholdFacts("h-2", "서울 노원구")).allowed
+False
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES = ("admin", "coordinator", "visitor")
+
+# --- actions ---------------------------------------------------------------------------
+
+HOUSEHOLD_READ = "household.read"
+HOUSEHOLD_IDENTITY_READ = "household.identity.read"  # decrypted identity of its members
+NETWORK_READ = "network.read"
+VISIT_NOTES_READ = "visit.notes.read"
+SUGGESTIONS_READ = "suggestions.read"
+AUDIT_READ = "audit.read"
+USERS_MANAGE = "users.manage"
+DATA_IMPORT = "data.import"
+DATA_EXPORT = "data.export"
+SELF_READ = "self.read"
+
+ACTIONS = (
+    HOUSEHOLD_READ, HOUSEHOLD_IDENTITY_READ, NETWORK_READ, VISIT_NOTES_READ,
+    SUGGESTIONS_READ, AUDIT_READ, USERS_MANAGE, DATA_IMPORT, DATA_EXPORT, SELF_READ,
+)
+
+# What each role may see of a household it may read.
+FULL_HOUSEHOLD_FIELDS = frozenset({
+    "id", "code", "district", "arrived_on", "status", "members", "introducer",
+    "last_visit", "visits",
+})
+VISITOR_HOUSEHOLD_FIELDS = frozenset({"id", "code", "district", "introducer", "last_visit"})
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The user asking (an account that is enabled and authenticated)."""
+
+    username: str
+    role: str
+    districts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HouseholdFacts:
+    """What the policy needs to know of a household, and of the subject's link to it."""
+
+    id: str
+    district: str
+    suggested_to_subject: bool = False
+    claimed_by_subject: bool = False
+    visited_by_subject: bool = False
+
+
+@dataclass(frozen=True)
+class VisitFacts:
+    id: str
+    district: str
+    author: str | None
+
+
+@dataclass(frozen=True)
+class DistrictScope:
+    """A request over a district (or all of the subject's districts when None)."""
+
+    district: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    why: str
+    fields: frozenset[str] = field(default_factory=frozenset)
+    needs_reason: bool = False  # allowed only with a stated reason, which is audited
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def _deny(why: str) -> Decision:
+    return Decision(False, why)
+
+
+def _allow(why: str, fields: frozenset[str] = frozenset(), needs_reason: bool = False) -> Decision:
+    return Decision(True, why, fields, needs_reason)
+
+
+# Which actions a role can ever be allowed (the route-level check; objects come after).
+ROLE_ACTIONS = {
+    "admin": frozenset(ACTIONS),
+    "coordinator": frozenset({SELF_READ, HOUSEHOLD_READ, HOUSEHOLD_IDENTITY_READ, NETWORK_READ,
+                              VISIT_NOTES_READ}),
+    "visitor": frozenset({SELF_READ, HOUSEHOLD_READ, VISIT_NOTES_READ, SUGGESTIONS_READ}),
+}
+
+
+def role_may(subject: Subject | None, action: str) -> bool:
+    """Whether the subject's role can ever be allowed ``action`` (on some object).
+
+    >>> role_may(Subject("c", "coordinator", ("x",)), AUDIT_READ)
+    False
+    """
+    return subject is not None and action in ROLE_ACTIONS.get(subject.role, frozenset())
+
+
+def decide(subject: Subject | None, action: str, obj: object = None) -> Decision:
+    """Decide one access. Unknown actions, roles and objects are denied."""
+    if subject is None:
+        return _deny("not signed in")
+    if action not in ACTIONS:
+        return _deny(f"unknown action {action!r}")
+    if subject.role not in ROLES:
+        return _deny(f"unknown role {subject.role!r}")
+    if action == SELF_READ:
+        return _allow("everyone may see their own account")
+
+    if subject.role == "admin":
+        if action == HOUSEHOLD_IDENTITY_READ:
+            return _allow("admin, with a stated reason", needs_reason=True)
+        if action == HOUSEHOLD_READ:
+            return _allow("admin", FULL_HOUSEHOLD_FIELDS)
+        return _allow("admin")
+
+    if action in (AUDIT_READ, USERS_MANAGE, DATA_IMPORT, DATA_EXPORT):
+        return _deny("admins only")
+
+    if subject.role == "coordinator":
+        if action in (HOUSEHOLD_READ, HOUSEHOLD_IDENTITY_READ, VISIT_NOTES_READ):
+            if not isinstance(obj, (HouseholdFacts, VisitFacts)):
+                return _deny("no object")
+            if obj.district not in subject.districts:
+                return _deny("outside the coordinator's districts")
+            return _allow("coordinator of the district",
+                          FULL_HOUSEHOLD_FIELDS if action == HOUSEHOLD_READ else frozenset())
+        if action == NETWORK_READ:
+            if not isinstance(obj, DistrictScope):
+                return _deny("no scope")
+            if obj.district is not None and obj.district not in subject.districts:
+                return _deny("outside the coordinator's districts")
+            return _allow("coordinator of the district")
+        return _deny("not for coordinators")
+
+    # visitor
+    if action == SUGGESTIONS_READ:
+        return _allow("visitors get suggestions in their districts")
+    if action == HOUSEHOLD_READ:
+        if not isinstance(obj, HouseholdFacts):
+            return _deny("no object")
+        if obj.district not in subject.districts:
+            return _deny("outside the visitor's districts")
+        if obj.suggested_to_subject or obj.claimed_by_subject or obj.visited_by_subject:
+            return _allow("suggested to, claimed or visited by this visitor", VISITOR_HOUSEHOLD_FIELDS)
+        return _deny("not suggested to, claimed or visited by this visitor")
+    if action == VISIT_NOTES_READ:
+        if isinstance(obj, VisitFacts) and obj.author == subject.username:
+            return _allow("the visitor's own notes")
+        return _deny("another visitor's notes")
+    return _deny("not for visitors")
+
+
+def visible(record: dict, fields: frozenset[str]) -> dict:
+    """Keep only the fields a decision allows (the view's last line of defence)."""
+    return {k: v for k, v in record.items() if k in fields}

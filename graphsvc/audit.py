@@ -1,0 +1,566 @@
+"""The audit log: an append-only, hash-chained record of every access to personal data.
+
+Events
+------
+Each event is one ``(:AuditEvent)`` node with these properties (statements in
+``cypher/audit.cypher``):
+
+==============  =========================================================================
+``seq``         1, 2, 3, … without gaps (unique: the schema's constraint ``audit_event_seq``)
+``at``          UTC time of the append, ``2026-11-25T01:02:03.123456Z`` (always this form,
+                so that string order is time order)
+``actor``       username, ``-`` for anonymous, ``system`` or ``cli:<os user>``
+``role``        the actor's role (optional)
+``action``      short dotted name: ``household.read``, ``login.failure``, ``import``
+``targets``     list of string ids that were shown or changed (may be empty)
+``outcome``     ``ok``, ``denied``, ``failure`` or ``error``
+``ip``          client address (optional)
+``user_agent``  client program (optional)
+``reason``      an admin's stated reason for reading identity fields (optional)
+``detail``      short non-personal text, e.g. ``12 rows`` (optional)
+``prev``        the previous event's ``hash`` (64 zeros for event 1)
+``hash``        see below
+==============  =========================================================================
+
+Callers pass ids only, never personal data. Optional fields that are None are not stored
+(Neo4j stores no nulls), and so they are not part of the hashed content either.
+
+The hash chain (canonical form)
+-------------------------------
+The *content* of an event is the map of all its stored properties except ``hash`` — the
+twelve fields above including ``seq`` and ``prev``, with the optional fields that are None
+left out. Its canonical serialisation is::
+
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+(keys sorted by code point, no whitespace, non-ASCII characters as themselves, integers in
+decimal, ``targets`` a JSON array of strings in stored order), and::
+
+    hash = sha256((prev + canonical).encode("utf-8")).hexdigest()     # lower-case hex
+
+where ``prev`` is the previous event's hash (``"0" * 64`` for event 1). ``seq`` and ``prev``
+are inside the content, so renumbering or re-linking an event changes its hash.
+
+The head ``(:AuditHead {id: 'head', seq, hash})`` holds the newest event's seq and hash and
+is updated in the same transaction as every append, so that deleting the newest events is
+detectable. It is the only node in the log that is ever updated; no code path sets,
+removes or deletes anything on an event (tests/test_audit.py scans every .cypher file).
+
+Appending
+---------
+``append(tx, db, **event)`` appends inside the caller's write transaction, so that a write
+and its audit event commit or fail together. It first *writes* the head (``SET
+h.locked_at``), which takes the head's write lock: concurrent appends queue there until the
+holder commits, then read the committed seq and hash. ``record(db, **event)`` appends in
+a transaction of its own; both raise when the event cannot be written (callers fail closed).
+
+What verification proves — and what it does not
+-----------------------------------------------
+``verify(db)`` recomputes the whole chain and names the first event that was edited,
+deleted, re-ordered or renumbered with Cypher directly in the database, and notices the
+newest events being deleted (the head says more). Someone who can write to the database
+and recomputes *every* later hash and the head can rewrite history undetectably: the chain
+makes tampering evident only against the head hash known from before. An admin should
+note ``VerifyResult.head_hash`` (e.g. in a ticket) to anchor the log at that point.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+import neo4j
+from neo4j.exceptions import ConstraintError
+
+ZERO_HASH = "0" * 64
+
+#: All stored fields of an event, in export order (``prev`` and ``hash`` last).
+FIELDS = ("seq", "at", "actor", "role", "action", "targets", "outcome", "ip", "user_agent",
+          "reason", "detail", "prev", "hash")
+OUTCOMES = ("ok", "denied", "failure", "error")
+
+ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+MAX_ACTION = 64
+MAX_TARGET = 200
+MAX_REASON = 1000
+# Values a client controls (a typed username, its address, its User-Agent) are cut to length
+# rather than refused: an over-long header must not make the audit (and so the request) fail.
+MAX_ACTOR = 200
+MAX_IP = 64
+MAX_USER_AGENT = 256
+MAX_DETAIL = 200
+MAX_LIMIT = 100_000
+
+_NO_SEQ_LIMIT = 2**62  # "before_seq = None": above every seq
+_APPEND_ATTEMPTS = 5  # record(): retries when two first-ever appends race to create the head
+VERIFY_PAGE = 10_000  # events per page read by verify
+
+
+
+def _no_default(value: Any) -> Any:
+    raise TypeError(f"audit: {type(value).__name__} is not part of an event")
+
+
+def _make_canonical():
+    """json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False), fast.
+
+    json.dumps builds a new encoder on every call; verify encodes a million events, so this
+    builds CPython's C encoder once (the very encoder json.dumps uses, without the circular
+    reference check, which event maps do not need). tests/test_audit.py checks that both
+    give the same text. Falls back to the JSONEncoder where there is no C encoder.
+    """
+    from json import encoder as std
+
+    options = dict(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_no_default)
+    if std.c_make_encoder is None or std.c_encode_basestring is None:
+        return json.JSONEncoder(**options).encode
+    chunks = std.c_make_encoder(None, _no_default, std.c_encode_basestring, None, ":", ",",
+                                True, False, True)  # sort_keys, skipkeys, allow_nan
+    join = "".join
+
+    def encode(content: dict[str, Any]) -> str:
+        return join(chunks(content, 0))
+
+    return encode
+
+
+_canonical = _make_canonical()
+
+
+class AuditError(RuntimeError):
+    """The audit log could not be written (the caller must fail closed)."""
+
+
+# --- the chain -----------------------------------------------------------------------------
+
+
+def canonical(content: dict[str, Any]) -> str:
+    """The canonical serialisation of an event's content (its stored fields but ``hash``)."""
+    return _canonical({k: v for k, v in content.items() if k != "hash" and v is not None})
+
+
+def event_hash(prev: str, content: dict[str, Any]) -> str:
+    """sha256(prev + canonical(content)) as lower-case hex."""
+    return hashlib.sha256((prev + canonical(content)).encode("utf-8")).hexdigest()
+
+
+def timestamp(when: dt.datetime | None = None) -> str:
+    """UTC ISO-8601 with microseconds and ``Z``: ``2026-11-25T01:02:03.123456Z``."""
+    when = dt.datetime.now(dt.timezone.utc) if when is None else _utc(when)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _utc(when: dt.datetime) -> dt.datetime:
+    if when.tzinfo is None:
+        return when.replace(tzinfo=dt.timezone.utc)  # naive datetimes are taken as UTC
+    return when.astimezone(dt.timezone.utc)
+
+
+def _cut(value: Any, limit: int, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"audit: {name} must be a string, not {type(value).__name__}")
+    return value[:limit]
+
+
+def _fields(actor: Any, action: Any, outcome: Any, role: Any, targets: Any, ip: Any,
+            user_agent: Any, reason: Any, detail: Any) -> dict[str, Any]:
+    """Check and normalise the caller's fields (without seq, at, prev, hash)."""
+    actor = _cut(actor, MAX_ACTOR, "actor")
+    if not actor:
+        raise ValueError("audit: actor is required ('-' for anonymous)")
+    if not isinstance(action, str) or len(action) > MAX_ACTION or not ACTION_RE.match(action):
+        raise ValueError(f"audit: action must be a short dotted name like 'household.read', not {action!r}")
+    if outcome not in OUTCOMES:
+        raise ValueError(f"audit: outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+    if targets is None:
+        targets = []
+    if isinstance(targets, (str, bytes)) or not isinstance(targets, Iterable):
+        raise ValueError("audit: targets must be a list of string ids")
+    targets = list(targets)
+    for target in targets:
+        if not isinstance(target, str) or not target or len(target) > MAX_TARGET:
+            raise ValueError(f"audit: every target must be a non-empty string id, not {target!r}")
+    if reason is not None:
+        if not isinstance(reason, str):
+            raise ValueError("audit: reason must be a string")
+        reason = reason.strip()
+        if len(reason) > MAX_REASON:
+            raise ValueError(f"audit: a reason is at most {MAX_REASON} characters")
+        reason = reason or None
+    return {
+        "actor": actor,
+        "role": _cut(role, MAX_ACTOR, "role"),
+        "action": action,
+        "targets": targets,
+        "outcome": outcome,
+        "ip": _cut(ip, MAX_IP, "ip"),
+        "user_agent": _cut(user_agent, MAX_USER_AGENT, "user_agent"),
+        "reason": reason,
+        "detail": _cut(detail, MAX_DETAIL, "detail"),
+    }
+
+
+def _seal(seq: int, at: str, prev: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The event as stored: its content (None fields left out) and its hash."""
+    content = {k: v for k, v in fields.items() if v is not None}
+    content.update(seq=seq, at=at, prev=prev)
+    content["hash"] = hashlib.sha256((prev + _canonical(content)).encode("utf-8")).hexdigest()
+    return content
+
+
+def chain_events(events: Iterable[dict[str, Any]], start_seq: int = 1,
+                 prev: str = ZERO_HASH) -> Iterator[dict[str, Any]]:
+    """Number and chain ready-made events (each with ``at`` and the fields of ``append``).
+
+    For the benchmark and test fixtures, which insert many events at once with the bench
+    statements of audit.cypher; the application appends with ``append``/``record`` only.
+    Yields the stored maps (with seq, prev, hash); the last one's seq and hash go in the head.
+    """
+    seq = start_seq
+    for event in events:
+        event = dict(event)
+        at = event.pop("at")
+        at = timestamp(at) if isinstance(at, dt.datetime) else at
+        sealed = _seal(seq, at, prev, _fields(**{k: event.get(k) for k in (
+            "actor", "action", "outcome", "role", "targets", "ip", "user_agent", "reason", "detail")}))
+        yield sealed
+        prev = sealed["hash"]
+        seq += 1
+
+
+# --- appending -----------------------------------------------------------------------------
+
+
+def append(tx: neo4j.ManagedTransaction, db, *, actor: str, action: str, outcome: str = "ok",
+           role: str | None = None, targets: Iterable[str] = (), ip: str | None = None,
+           user_agent: str | None = None, reason: str | None = None,
+           detail: str | None = None) -> int:
+    """Append one event inside the caller's write transaction; return its seq.
+
+    Locks the head first (concurrent appends wait for each other), so the event commits or
+    rolls back with the caller's other writes. Raises ValueError for malformed fields and
+    AuditError when the log cannot be extended.
+    """
+    fields = _fields(actor, action, outcome, role, targets, ip, user_agent, reason, detail)
+    rows = db.run_in_tx(tx, "audit_lock_head", zeros=ZERO_HASH, now=timestamp())
+    if len(rows) != 1:
+        raise AuditError(f"audit: expected one audit head, found {len(rows)}")
+    head_seq, head_hash = rows[0]["seq"], rows[0]["hash"]
+    if type(head_seq) is not int or head_seq < 0 or not isinstance(head_hash, str) or len(head_hash) != 64:
+        raise AuditError("audit: the audit head is damaged; run `verify`")
+    # The time is taken after the lock, so that time order follows seq order.
+    event = _seal(head_seq + 1, timestamp(), head_hash, fields)
+    created = db.run_in_tx(tx, "audit_append_event", event=event)
+    if len(created) != 1:
+        raise AuditError("audit: the event was not written")
+    return event["seq"]
+
+
+def _append_work(tx: neo4j.ManagedTransaction, db, event: dict[str, Any]) -> int:
+    return append(tx, db, **event)
+
+
+def record(db, **event: Any) -> int:
+    """Append one event in a write transaction of its own; return its seq. Raises on failure.
+
+    The driver retries transient errors (deadlocks, lost leaders). A ConstraintError means
+    another transaction took the same seq: only possible while two first-ever appends both
+    create the head; it is retried a few times, then raised as AuditError.
+    """
+    for attempt in range(_APPEND_ATTEMPTS):
+        try:
+            return db.write_tx(_append_work, db, event)
+        except ConstraintError as exc:
+            if attempt == _APPEND_ATTEMPTS - 1:
+                raise AuditError(
+                    "audit: the next seq is taken already (the audit head is missing or behind "
+                    f"the newest event); run `verify`: {exc.message}") from exc
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+# --- verification --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    count: int  # events read: all of them when ok, else up to and including the first bad one
+    first_bad_seq: int | None  # the first event that was edited, deleted or moved, if known
+    problem: str | None  # one sentence naming that event; None when ok
+    seconds: float
+    head_seq: int | None = None  # the head as read at the start (note it to anchor the log)
+    head_hash: str | None = None
+
+
+def _read_head(db) -> tuple[int, str] | None:
+    rows = db.read("audit_head")
+    if not rows:
+        return None
+    if len(rows) > 1:
+        raise _Bad(None, f"there are {len(rows)} audit heads (there must be one)")
+    seq, hsh = rows[0]["seq"], rows[0]["hash"]
+    if type(seq) is not int or not isinstance(hsh, str):
+        raise _Bad(None, "the head is damaged (its seq or hash is not a number or a hash)")
+    return seq, hsh
+
+
+class _Bad(Exception):
+    def __init__(self, seq: int | None, problem: str, count: int = 0):
+        super().__init__(problem)
+        self.seq, self.problem, self.count = seq, problem, count
+
+
+def _check_chain(pages: Iterable[list[list[Any]]], marks: dict[int, str]) -> tuple[int, int, dict[int, str]]:
+    """Walk the events oldest first; raise _Bad at the first problem.
+
+    Each event comes as the list of audit_verify_page: its twelve content fields in FIELDS
+    order, its hash and its number of stored properties (so that an added property is
+    noticed too). Returns (count, last seq, {seq: hash} for the seqs in ``marks``). This
+    loop is the hot path of verify (a million events): one dict, one JSON encoding and one
+    SHA-256 per event.
+    """
+    sha256 = hashlib.sha256
+    encode = _canonical
+    prev_hash = ZERO_HASH
+    expected = 1
+    count = 0
+    seen: dict[int, str] = {}
+    for page in pages:
+        for seq, at, actor, role, action, targets, outcome, ip, user_agent, reason, detail, prev, \
+                stored, n_props in page:
+            count += 1
+            if seq != expected or type(seq) is not int:
+                raise _Bad(*_misplaced(seq, expected), count)
+            # The content as stored: required fields always (a removed one shows as null and
+            # cannot match), optional ones when present — the same map as properties(e).
+            content = {"seq": seq, "at": at, "actor": actor, "action": action, "targets": targets,
+                       "outcome": outcome, "prev": prev}
+            if role is not None:
+                content["role"] = role
+            if ip is not None:
+                content["ip"] = ip
+            if user_agent is not None:
+                content["user_agent"] = user_agent
+            if reason is not None:
+                content["reason"] = reason
+            if detail is not None:
+                content["detail"] = detail
+            if prev != prev_hash:
+                raise _Bad(*_unlinked(seq, prev, stored, content, n_props), count)
+            if n_props != len(content) + 1 or stored != sha256((prev + encode(content)).encode()).hexdigest():
+                raise _Bad(seq, f"event {seq} was edited (its hash does not match its content)", count)
+            if seq in marks:
+                seen[seq] = stored
+            prev_hash = stored
+            expected += 1
+    return count, expected - 1, seen
+
+
+class _Pages:
+    """The events oldest first, as pages fetched ahead of the checking by two threads.
+
+    Events 1 … head seq (known before reading) are fetched as independent seq ranges of
+    ``page`` numbers, several at a time, so that the server reads and sends the next pages
+    while this process decodes and hashes the current one. Whatever lies beyond the head
+    (events appended meanwhile, or forged ones) is then read by keyset paging until a short
+    page. Pages come out in seq order; ``close`` stops the fetching early.
+    """
+
+    AHEAD = 3  # pages requested ahead of the one being checked
+
+    def __init__(self, db, head_seq: int, page: int):
+        self._db, self._head_seq, self._page = db, head_seq, page
+        self._statement = db.queries["audit_verify_page"]
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="audit-verify")
+
+    def _fetch(self, after: Any, before: Any) -> list[dict[str, Any]]:
+        records, _, _ = self._db.driver.execute_query(
+            self._statement, {"after": after, "before": before, "page": self._page},
+            database_=self._db.database, routing_=neo4j.RoutingControl.READ)
+        return records[0][0]
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        pending: deque = deque()
+        after = 0
+        while after < self._head_seq:  # the ranges up to the head: fetched in parallel
+            pending.append(self._pool.submit(self._fetch, after, after + self._page + 1))
+            after += self._page
+            if len(pending) > self.AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+        while True:  # beyond the head: keyset paging
+            events = self._fetch(after, _NO_SEQ_LIMIT)
+            if events:
+                yield events
+            if len(events) < self._page:
+                return
+            after = events[-1][0]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _misplaced(seq: Any, expected: int) -> tuple[int, str]:
+    before = expected - 1
+    if type(seq) is not int:
+        return expected, f"event {expected} was renumbered or edited (an event has the seq {seq!r})"
+    if seq > expected:
+        if expected == 1:
+            which = "event 1 is missing" if seq == 2 else f"events 1 to {seq - 1} are missing"
+            return 1, f"{which} (the log starts at event {seq})"
+        which = f"event {expected} is missing" if seq == expected + 1 else f"events {expected} to {seq - 1} are missing"
+        return expected, f"{which} (sequence jumps from {before} to {seq})"
+    return seq, f"events out of order at {seq} (seq {seq} comes again after event {before})"
+
+
+def _unlinked(seq: int, prev: Any, stored: Any, content: dict[str, Any], n_props: int) -> tuple[int, str]:
+    """The event's prev is not its predecessor's hash: which event was tampered with?"""
+    intact = isinstance(prev, str) and n_props == len(content) + 1 and stored == hashlib.sha256(
+        (prev + _canonical(content)).encode("utf-8")).hexdigest()
+    if intact and seq > 1:
+        # The event is exactly as written, but its predecessor's hash changed: the predecessor
+        # was edited and its own hash recomputed to match (the chain still remembers the old one).
+        return seq - 1, (f"event {seq - 1} was edited (its hash was recomputed, but event {seq}'s "
+                         f"prev still holds the original)")
+    if seq == 1:
+        return 1, "event 1 was edited or replaced (its prev is not the start of the chain)"
+    # Neither its link nor its own hash fits its place: content moved here from elsewhere
+    # (swapped or renumbered events) or its prev was rewritten.
+    return seq, f"events out of order at {seq} (its prev does not match event {seq - 1}'s hash)"
+
+
+def verify(db, page: int = VERIFY_PAGE) -> VerifyResult:
+    """Read every event ordered by seq, recompute the chain, compare with the head.
+
+    Events are read in pages of ``page`` (keyset paging on seq, one record per page) and
+    checked as they arrive; the first problem ends the walk. Safe to run while events are
+    appended: the head is read before and after the walk, and events appended meanwhile are
+    checked when the walk reaches them.
+    """
+    started = time.perf_counter()
+    head = None
+    count = 0
+    try:
+        head = _read_head(db)
+        marks = {head[0]: head[1]} if head else {}
+        pages = _Pages(db, head[0] if head else 0, page)
+        try:
+            count, last, seen = _check_chain(pages, marks)
+        finally:
+            pages.close()
+        _check_head(db, head, count, last, seen)
+    except _Bad as bad:
+        return VerifyResult(False, bad.count or count, bad.seq, bad.problem,
+                            time.perf_counter() - started, *(head or (None, None)))
+    return VerifyResult(True, count, None, None, time.perf_counter() - started, *(head or (None, None)))
+
+
+def _check_head(db, head: tuple[int, str] | None, count: int, last: int, seen: dict[int, str]) -> None:
+    after = _read_head(db)
+    if head is None:
+        if after is None:
+            if count:
+                raise _Bad(None, "the head is missing", count)
+            return
+        head = (0, ZERO_HASH)  # the first event was appended while we read
+    if after is None:
+        raise _Bad(None, "the head is missing", count)
+    head_seq, head_hash = head
+    if last < head_seq:
+        raise _Bad(last + 1, f"the newest event(s) after {last} were deleted (the head says {head_seq})", count)
+    if last > after[0]:
+        raise _Bad(after[0] + 1, f"event {after[0] + 1} is not covered by the head (the head says "
+                   f"{after[0]}): the head was moved back or events were added beside the log", count)
+    if head_seq == 0:
+        if head_hash != ZERO_HASH:
+            raise _Bad(None, "the head was edited (it has a hash but no events)", count)
+    elif seen.get(head_seq) != head_hash:
+        raise _Bad(head_seq, f"event {head_seq} was edited (its hash does not match the head's)", count)
+    counts = db.read("audit_verify_counts", last=last)[0]
+    unnumbered = counts["total"] - count - counts["later"]
+    if unnumbered > 0:
+        raise _Bad(None, f"{unnumbered} audit event node(s) are outside the sequence (no seq, or one "
+                   "that is not a number above 0): renumbered, or added beside the log", count)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _bound(value: Any, end: bool) -> str | None:
+    """A since/until filter as an ``at`` string: datetimes as they are (naive = UTC); a date
+    means its whole day (since: from its midnight; until: up to the next midnight)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(
+                text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"audit: not a date or date-time: {value!r}") from None
+    if isinstance(value, dt.datetime):
+        return timestamp(value)
+    if isinstance(value, dt.date):
+        day = value + dt.timedelta(days=1) if end else value
+        return timestamp(dt.datetime(day.year, day.month, day.day))
+    raise ValueError(f"audit: since/until must be a date or datetime, not {type(value).__name__}")
+
+
+def _filters(actor, target, action, outcome, since, until) -> dict[str, Any]:
+    if action is not None and not isinstance(action, str):
+        raise ValueError("audit: action must be a string")
+    prefix = action if action and action.endswith(".") else None
+    return {
+        "actor": actor,
+        "target": target,
+        "action": None if prefix else (action or None),
+        "action_prefix": prefix,
+        "outcome": outcome,
+        "since": _bound(since, end=False),
+        "until": _bound(until, end=True),
+    }
+
+
+def _row(props: dict[str, Any]) -> dict[str, Any]:
+    return {field: props.get(field) for field in FIELDS}
+
+
+def query(db, actor: str | None = None, target: str | None = None, action: str | None = None,
+          outcome: str | None = None, since: dt.date | dt.datetime | str | None = None,
+          until: dt.date | dt.datetime | str | None = None, limit: int = 500,
+          before_seq: int | None = None) -> list[dict[str, Any]]:
+    """Events newest first (each a dict of FIELDS), all given filters combined with AND.
+
+    ``target``: the id is one of the event's targets. ``action``: exact, or a prefix when it
+    ends with a dot (``household.``). ``since`` is inclusive and ``until`` exclusive; a date
+    stands for its whole day (until 2026-11-25 includes that day). ``before_seq``: only events
+    older than that seq (paging: pass the last seq of the previous page).
+    """
+    if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"audit: limit must be a whole number from 1 to {MAX_LIMIT}")
+    if before_seq is not None and type(before_seq) is not int:
+        raise ValueError("audit: before_seq must be a whole number")
+    params = _filters(actor, target, action, outcome, since, until)
+    params.update(limit=limit, before_seq=_NO_SEQ_LIMIT if before_seq is None else before_seq)
+    name = "audit_query_actor" if actor is not None else "audit_query"
+    return [_row(row["event"]) for row in db.read(name, **params)]
+
+
+def export_rows(db, actor: str | None = None, target: str | None = None, action: str | None = None,
+                outcome: str | None = None, since: dt.date | dt.datetime | str | None = None,
+                until: dt.date | dt.datetime | str | None = None) -> Iterator[dict[str, Any]]:
+    """Events oldest first (dicts of FIELDS), streamed, with the filters of ``query``."""
+    params = _filters(actor, target, action, outcome, since, until)
+    for row in db.stream("audit_export", **params):
+        yield _row(row["event"])

@@ -1,0 +1,483 @@
+"""Field-level encryption of identifying data (AES-256-GCM), and the keys it uses.
+
+A leak of who a household is or where it lives can endanger people and their relatives,
+so the fields in ``IDENTITY_FIELDS`` are encrypted one by one before they reach Neo4j:
+
+* ``Person``: ``legal_name``, ``phone``, ``address``
+* ``Visit``: ``notes``
+
+Everything else (ids, statuses, dates, the referral edges) stays in clear so that the
+graph can be queried; the database never sees the keys.
+
+Token format
+    ``enc:v1:<kid>:<payload>`` where ``kid`` names the key and ``payload`` is the
+    unpadded base64url encoding of ``nonce (12 random bytes) || ciphertext || tag (16)``.
+    Every encryption draws a fresh nonce, so equal plaintexts give different tokens.
+    ``None`` and ``""`` are not encrypted: they stay ``None``.
+
+Associated data
+    Each token is bound to its place: the AAD is ``f"{label}:{record_id}:{field}"``
+    (e.g. ``Person:p-001:legal_name``). A token copied to another record or another
+    field fails authentication, as does a token with any byte changed. Labels and field
+    names must be identifiers (no ``:``), which keeps the AAD unambiguous.
+
+Where the keys live (``load_keyring``), in this order
+    1. ``GRAPHSVC_DATA_KEY``: ``kid:base64url-key`` entries separated by ``,``; the first
+       is current (used to encrypt), the others only decrypt. Use this in deployments
+       (Docker, servers); make an entry with ``python -c "from graphsvc.crypto import
+       new_key_entry; print(new_key_entry())"``.
+    2. else a JSON key file, ``PROJECT_ROOT/.secrets/data-keys.json`` unless
+       ``GRAPHSVC_KEY_FILE`` names another:
+       ``{"current": kid, "keys": {kid: {"key": base64url, "created": iso-time}}}``.
+       It is created on first use with one random key, mode 0600 in a folder created
+       0700, and replaced atomically on every change. A key file that group or others can
+       access is refused. Losing the keys loses the data: back the file up, apart from
+       database backups.
+
+Rotation
+    Key file: ``rotate_key_file()`` adds a new key and makes it current, keeping the old
+    ones so that existing tokens stay readable; re-encrypt every field whose
+    ``Keyring.needs_rotation(token)`` is true (``encrypt(decrypt(token))``), then
+    ``retire_keys(path, keep={new_kid})`` drops the old keys.
+    Environment: put a new entry first, ``GRAPHSVC_DATA_KEY=new:...,old:...``, re-encrypt,
+    then remove the old entry. The key-file functions refuse to run while
+    ``GRAPHSVC_DATA_KEY`` is set, since the file is not the keyring in use then.
+
+Errors never include key material or plaintext: ``DecryptionError`` names the place
+(label, record id, field) and the kid; ``KeyringError`` names the variable or the file.
+
+>>> ring = Keyring.generate("k1")
+>>> token = ring.encrypt("김철수", "Person", "p-001", "legal_name")
+>>> token.startswith("enc:v1:k1:") and is_encrypted(token)
+True
+>>> ring.decrypt(token, "Person", "p-001", "legal_name")
+'김철수'
+>>> ring.decrypt(token, "Person", "p-002", "legal_name")
+Traceback (most recent call last):
+...
+graphsvc.crypto.DecryptionError: cannot decrypt Person p-002 legal_name (key k1): the token was altered or belongs to another record or field
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import os
+import re
+import secrets
+import stat
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from graphsvc.config import PROJECT_ROOT
+
+try:  # POSIX: serialise concurrent writers of the key file
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
+    "Person": ("legal_name", "phone", "address"),
+    "Visit": ("notes",),
+}
+
+ENV_KEYS = "GRAPHSVC_DATA_KEY"
+ENV_KEY_FILE = "GRAPHSVC_KEY_FILE"
+DEFAULT_KEY_FILE = PROJECT_ROOT / ".secrets" / "data-keys.json"
+
+PREFIX = "enc:v1:"
+KEY_BYTES = 32
+NONCE_BYTES = 12
+TAG_BYTES = 16
+
+_KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_TOKEN = re.compile(r"enc:v1:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]+)")
+# the shortest payload: nonce + tag around an empty ciphertext
+_MIN_PAYLOAD_CHARS = -(-(NONCE_BYTES + TAG_BYTES) * 4 // 3)
+
+
+class CryptoError(Exception):
+    """Base class of this module's errors."""
+
+
+class KeyringError(CryptoError):
+    """The keys cannot be loaded or changed (bad variable, unsafe or broken key file)."""
+
+
+class DecryptionError(CryptoError):
+    """A value could not be decrypted: altered, misplaced, unknown key, or not a token."""
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    """Strict unpadded-or-padded base64url; raises ValueError."""
+    body = text.rstrip("=")
+    if not _B64URL.fullmatch(body) or len(text) - len(body) > 2:
+        raise ValueError("not base64url")
+    try:
+        return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except binascii.Error:
+        raise ValueError("not base64url") from None
+
+
+def new_kid() -> str:
+    """A fresh key id: ``k`` + UTC time + a short random suffix, e.g. ``k20261125T010203-9f3a``."""
+    return f"k{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+
+
+def new_key_entry() -> str:
+    """A new ``kid:base64url-key`` entry for ``GRAPHSVC_DATA_KEY``."""
+    return f"{new_kid()}:{_b64encode(os.urandom(KEY_BYTES))}"
+
+
+def is_encrypted(value: object) -> bool:
+    """True when ``value`` has the shape of a token (``enc:v1:<kid>:<payload>``)."""
+    if not isinstance(value, str):
+        return False
+    match = _TOKEN.fullmatch(value)
+    return bool(match) and len(match.group(2)) >= _MIN_PAYLOAD_CHARS
+
+
+class Keyring:
+    """Named AES-256 keys, one of them current; encrypts and decrypts fields.
+
+    The AESGCM objects are built once per key; a Keyring is immutable and safe to share
+    between threads.
+    """
+
+    __slots__ = ("_aead", "_current", "source")
+
+    def __init__(self, keys: Mapping[str, bytes], current: str, *, source: str = "memory") -> None:
+        if not keys:
+            raise KeyringError(f"{source}: no keys")
+        aead: dict[str, AESGCM] = {}
+        for kid, key in keys.items():
+            if not isinstance(kid, str) or not _KID.fullmatch(kid):
+                raise KeyringError(f"{source}: a key id must be 1-64 characters of A-Z a-z 0-9 _ -")
+            if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+                raise KeyringError(f"{source}: key {kid} must be {KEY_BYTES} bytes")
+            aead[kid] = AESGCM(key)
+        if current not in aead:
+            raise KeyringError(f"{source}: the current key {current!r} is not among the keys")
+        self._aead = aead
+        self._current = current
+        self.source = source
+
+    @classmethod
+    def generate(cls, kid: str | None = None) -> "Keyring":
+        """A keyring of one new random key (for tests and tools; not persisted)."""
+        kid = kid or new_kid()
+        return cls({kid: os.urandom(KEY_BYTES)}, kid)
+
+    @property
+    def current_kid(self) -> str:
+        return self._current
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        return tuple(self._aead)
+
+    def __repr__(self) -> str:  # never the keys
+        return f"Keyring(current={self._current!r}, kids={list(self._aead)!r}, source={self.source!r})"
+
+    def encrypt(self, value: str | None, label: str, record_id: str, field: str) -> str | None:
+        """The token for ``value`` under the current key, bound to label/record_id/field."""
+        aad = _aad(label, record_id, field)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise TypeError(f"{label} {record_id} {field}: can only encrypt str, not {type(value).__name__}")
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._aead[self._current].encrypt(nonce, value.encode("utf-8"), aad)
+        return f"{PREFIX}{self._current}:{_b64encode(nonce + sealed)}"
+
+    def decrypt(self, token: str | None, label: str, record_id: str, field: str) -> str | None:
+        """The plaintext of ``token``; raises DecryptionError unless it is an authentic
+        token made for exactly this label/record_id/field."""
+        aad = _aad(label, record_id, field)
+        if token is None or token == "":
+            return None
+        place = f"{label} {record_id} {field}"
+        if not isinstance(token, str) or not token.startswith("enc:"):
+            raise DecryptionError(f"cannot decrypt {place}: the value is not encrypted")
+        match = _TOKEN.fullmatch(token)
+        if not match:
+            raise DecryptionError(f"cannot decrypt {place}: not an enc:v1 token")
+        kid, payload = match.groups()
+        aead = self._aead.get(kid)
+        if aead is None:
+            raise DecryptionError(
+                f"cannot decrypt {place}: unknown key {kid} (keys: {', '.join(self._aead)}; source {self.source})"
+            )
+        try:
+            raw = _b64decode(payload)
+        except ValueError:
+            raise DecryptionError(f"cannot decrypt {place} (key {kid}): malformed payload") from None
+        if len(raw) < NONCE_BYTES + TAG_BYTES:
+            raise DecryptionError(f"cannot decrypt {place} (key {kid}): truncated payload")
+        try:
+            plain = aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+            return plain.decode("utf-8")
+        except (InvalidTag, UnicodeDecodeError):
+            raise DecryptionError(
+                f"cannot decrypt {place} (key {kid}): the token was altered or belongs to another record or field"
+            ) from None
+
+    def needs_rotation(self, token: str | None) -> bool:
+        """True when ``token`` is not a token under the current key (an older key, or not
+        encrypted at all); False for None and ""."""
+        if token is None or token == "":
+            return False
+        match = _TOKEN.fullmatch(token) if isinstance(token, str) else None
+        return match is None or match.group(1) != self._current
+
+
+def _aad(label: str, record_id: str, field: str) -> bytes:
+    if not isinstance(label, str) or not _NAME.fullmatch(label):
+        raise ValueError("label must be an identifier such as 'Person'")
+    if not isinstance(field, str) or not _NAME.fullmatch(field):
+        raise ValueError("field must be an identifier such as 'legal_name'")
+    if not isinstance(record_id, str) or not record_id:
+        raise ValueError(f"{label} {field}: record_id must be a non-empty str")
+    return f"{label}:{record_id}:{field}".encode("utf-8")
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+def key_file_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get(ENV_KEY_FILE) or DEFAULT_KEY_FILE)
+
+
+def load_keyring(env: Mapping[str, str] | None = None) -> Keyring:
+    """The keyring from ``GRAPHSVC_DATA_KEY`` if set, else from the key file (created
+    with a new key on first use)."""
+    env = os.environ if env is None else env
+    if ENV_KEYS in env:
+        return _keyring_from_env(env[ENV_KEYS])
+    path = key_file_path(env)
+    if not path.exists():
+        _create_key_file(path)
+    return _keyring_from_doc(_read_key_file(path), path)
+
+
+def _keyring_from_env(value: str) -> Keyring:
+    fix = "expected kid:base64url-key[,kid:base64url-key...] with 32-byte keys, the current one first"
+    if not value.strip():
+        raise KeyringError(f"{ENV_KEYS} is set but empty; unset it to use the key file ({fix})")
+    entries = value.split(",")
+    keys: dict[str, bytes] = {}
+    for n, entry in enumerate(entries, 1):
+        where = f"{ENV_KEYS}: entry {n} of {len(entries)}"
+        kid, sep, encoded = entry.strip().partition(":")
+        if not sep or not _KID.fullmatch(kid):
+            raise KeyringError(f"{where} is malformed; {fix}")
+        try:
+            key = _b64decode(encoded.strip())
+        except ValueError:
+            raise KeyringError(f"{where} (key id {kid}): the key is not base64url; {fix}") from None
+        if len(key) != KEY_BYTES:
+            raise KeyringError(f"{where} (key id {kid}): the key is {len(key)} bytes, not {KEY_BYTES}; {fix}")
+        if kid in keys:
+            raise KeyringError(f"{where}: key id {kid} appears twice")
+        keys[kid] = key
+    return Keyring(keys, next(iter(keys)), source=f"${ENV_KEYS}")
+
+
+def _keyring_from_doc(doc: dict, path: Path) -> Keyring:
+    keys = {kid: _b64decode(entry["key"]) for kid, entry in doc["keys"].items()}
+    return Keyring(keys, doc["current"], source=str(path))
+
+
+def _read_key_file(path: Path) -> dict:
+    """The validated JSON document of a key file that only its owner can access."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise KeyringError(f"key file {path} does not exist") from None
+    except PermissionError:
+        raise KeyringError(f"key file {path} is not readable by this user") from None
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise KeyringError(f"key file {path} is not a regular file")
+        if mode & 0o077:
+            raise KeyringError(
+                f"key file {path} is accessible by group or others (mode {stat.S_IMODE(mode):04o}); "
+                f"refusing to use it. Fix with: chmod 600 {path}"
+            )
+        raw = f.read()
+    bad = f"key file {path} is not a valid key file"
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise KeyringError(f"{bad} (not JSON)") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), dict) or not doc["keys"]:
+        raise KeyringError(f'{bad} (expected {{"current": kid, "keys": {{kid: {{"key": ..., "created": ...}}}}}})')
+    for kid, entry in doc["keys"].items():
+        if not _KID.fullmatch(kid) or not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+            raise KeyringError(f"{bad} (entry for key id {kid!r})")
+        try:
+            key = _b64decode(entry["key"])
+        except ValueError:
+            raise KeyringError(f"{bad} (key {kid} is not base64url)") from None
+        if len(key) != KEY_BYTES:
+            raise KeyringError(f"{bad} (key {kid} is {len(key)} bytes, not {KEY_BYTES})")
+    if doc.get("current") not in doc["keys"]:
+        raise KeyringError(f"{bad} (current key {doc.get('current')!r} is not among the keys)")
+    return doc
+
+
+def _new_entry() -> tuple[str, dict[str, str]]:
+    return new_kid(), {
+        "key": _b64encode(os.urandom(KEY_BYTES)),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _ensure_folder(folder: Path) -> None:
+    if folder.is_dir():
+        return
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)  # mkdir's mode is reduced by the umask; make it exact
+    except OSError as e:
+        raise KeyringError(
+            f"cannot create the key folder {folder} ({e.strerror}); set {ENV_KEYS} "
+            f"or point {ENV_KEY_FILE} at a writable place"
+        ) from None
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on the key folder, so that concurrent writers do not lose keys."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _write_temp(path: Path, doc: dict) -> Path:
+    """``doc`` in a new 0600 file beside ``path``, flushed to disk."""
+    data = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("ascii")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return tmp
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _create_key_file(path: Path) -> None:
+    """A new key file with one random key; never overwrites an existing one."""
+    _ensure_folder(path.parent)
+    with _locked(path.parent):
+        if path.exists():
+            return  # another process made it meanwhile
+        kid, entry = _new_entry()
+        tmp = _write_temp(path, {"current": kid, "keys": {kid: entry}})
+        try:
+            os.link(tmp, path)  # atomic, and fails rather than replace an existing file
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        _fsync_folder(path.parent)
+
+
+def _replace_key_file(path: Path, doc: dict) -> None:
+    tmp = _write_temp(path, doc)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_folder(path.parent)
+
+
+# --- rotation ------------------------------------------------------------------------
+
+
+def _refuse_with_env(env: Mapping[str, str] | None, action: str) -> None:
+    env = os.environ if env is None else env
+    if ENV_KEYS in env:
+        raise KeyringError(
+            f"cannot {action}: the keys come from {ENV_KEYS}, not from a key file. "
+            f"Rotate by setting {ENV_KEYS}=new:<key>,old:<key> (new first; make an entry with "
+            f"graphsvc.crypto.new_key_entry()), re-encrypt, then drop the old entry"
+        )
+
+
+def rotate_key_file(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> str:
+    """Add a new random key to the key file and make it current; the old keys stay so
+    that existing tokens remain readable. Returns the new key id."""
+    _refuse_with_env(env, "rotate the key file")
+    path = Path(path) if path is not None else key_file_path(env)
+    if not path.exists():
+        raise KeyringError(f"key file {path} does not exist; nothing to rotate")
+    with _locked(path.parent):
+        doc = _read_key_file(path)
+        kid, entry = _new_entry()
+        while kid in doc["keys"]:  # pragma: no cover - same second and same suffix
+            kid, entry = _new_entry()
+        doc["keys"][kid] = entry
+        doc["current"] = kid
+        _replace_key_file(path, doc)
+    return kid
+
+
+def retire_keys(
+    path: str | os.PathLike[str] | None, keep: set[str], *, env: Mapping[str, str] | None = None
+) -> list[str]:
+    """Remove the keys not in ``keep`` from the key file (re-encrypt everything under the
+    kept keys first: tokens of removed keys become unreadable). ``keep`` must include the
+    current key and name only existing keys. Returns the removed key ids."""
+    _refuse_with_env(env, "retire keys")
+    path = Path(path) if path is not None else key_file_path(env)
+    keep = set(keep)
+    with _locked(path.parent):
+        doc = _read_key_file(path)
+        unknown = keep - doc["keys"].keys()
+        if unknown:
+            raise KeyringError(f"key file {path} has no key {', '.join(sorted(unknown))}; nothing removed")
+        if doc["current"] not in keep:
+            raise KeyringError(f"cannot retire the current key {doc['current']} of {path}; nothing removed")
+        removed = sorted(set(doc["keys"]) - keep)
+        if removed:
+            doc["keys"] = {kid: entry for kid, entry in doc["keys"].items() if kid in keep}
+            _replace_key_file(path, doc)
+    return removed

@@ -1,0 +1,355 @@
+"""Field encryption: tokens are confidential, authentic and bound to their place; keys are
+kept safely and can be rotated. Pure: no database."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+
+import pytest
+
+from graphsvc import crypto
+from graphsvc.crypto import (
+    IDENTITY_FIELDS,
+    DecryptionError,
+    Keyring,
+    KeyringError,
+    is_encrypted,
+    load_keyring,
+    retire_keys,
+    rotate_key_file,
+)
+
+NAME = "김영희 (Kim Young-hee)"
+ADDRESS = "서울특별시 양천구 목동로 123, 4동 567호"
+PLACE = ("Person", "p-001", "legal_name")
+
+
+def b64(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@pytest.fixture
+def ring() -> Keyring:
+    return Keyring.generate("k1")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """An environment of our own: no GRAPHSVC_DATA_KEY, the key file under tmp_path."""
+    monkeypatch.delenv("GRAPHSVC_DATA_KEY", raising=False)
+    monkeypatch.delenv("GRAPHSVC_KEY_FILE", raising=False)
+    monkeypatch.setattr(crypto, "DEFAULT_KEY_FILE", tmp_path / "unused-default" / "keys.json")
+    return {"GRAPHSVC_KEY_FILE": str(tmp_path / "secrets" / "data-keys.json")}
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# --- tokens --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [NAME, ADDRESS, "010-1234-5678", "x", "방문 메모: 건강 양호 😊\n둘째 줄"])
+def test_round_trip(ring, text):
+    token = ring.encrypt(text, *PLACE)
+    assert token.startswith("enc:v1:k1:") and is_encrypted(token)
+    assert ring.decrypt(token, *PLACE) == text
+
+
+def test_token_format_is_nonce_ciphertext_tag_unpadded_base64url(ring):
+    token = ring.encrypt("abc", *PLACE)
+    payload = token.split(":", 3)[3]
+    assert "=" not in payload and "+" not in payload and "/" not in payload
+    assert len(unb64(payload)) == 12 + len("abc") + 16
+
+
+def test_the_same_plaintext_gives_different_tokens(ring):
+    tokens = {ring.encrypt(NAME, *PLACE) for _ in range(50)}
+    assert len(tokens) == 50
+    nonces = {unb64(t.split(":", 3)[3])[:12] for t in tokens}
+    assert len(nonces) == 50
+    assert all(ring.decrypt(t, *PLACE) == NAME for t in tokens)
+
+
+def test_the_token_contains_no_plaintext(ring):
+    for text in (NAME, ADDRESS, "Kim Young-hee", "abcdefghijklmnopqrstuvwxyz"):
+        token = ring.encrypt(text, *PLACE)
+        raw = unb64(token.split(":", 3)[3])
+        for part in (text, "Young", "김영희", "목동로", "klmnop"):
+            if part in text:
+                assert part not in token
+                assert part.encode() not in raw
+
+
+def test_none_and_empty_stay_none(ring):
+    assert ring.encrypt(None, *PLACE) is None
+    assert ring.encrypt("", *PLACE) is None
+    assert ring.decrypt(None, *PLACE) is None
+    assert not ring.needs_rotation(None)
+
+
+def test_every_altered_byte_is_detected(ring):
+    token = ring.encrypt(NAME, *PLACE)
+    head, payload = token.rsplit(":", 1)
+    raw = unb64(payload)
+    for i in range(len(raw)):  # nonce, ciphertext and tag alike
+        altered = bytearray(raw)
+        altered[i] ^= 0x01
+        with pytest.raises(DecryptionError, match="Person p-001 legal_name.*k1"):
+            ring.decrypt(f"{head}:{b64(bytes(altered))}", *PLACE)
+
+
+def test_truncated_or_garbled_tokens_are_refused(ring):
+    token = ring.encrypt(NAME, *PLACE)
+    for bad in (token[:-1], token[:-10], token + "A", token[:-1] + "!", "enc:v1:k1:", "enc:v1:k1:AAAA"):
+        with pytest.raises(DecryptionError):
+            ring.decrypt(bad, *PLACE)
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        ("Person", "p-002", "legal_name"),  # another record
+        ("Person", "p-001", "address"),  # another field
+        ("Visit", "p-001", "legal_name"),  # another label
+        ("Person", "p-0011", "legal_name"),
+    ],
+)
+def test_a_token_moved_elsewhere_does_not_decrypt(ring, elsewhere):
+    token = ring.encrypt(NAME, *PLACE)
+    with pytest.raises(DecryptionError) as e:
+        ring.decrypt(token, *elsewhere)
+    assert " ".join(elsewhere) in str(e.value) and "k1" in str(e.value)
+    assert NAME not in str(e.value) and "김영희" not in str(e.value)
+
+
+def test_labels_and_fields_cannot_make_the_aad_ambiguous(ring):
+    with pytest.raises(ValueError):
+        ring.encrypt(NAME, "Person:p-001", "x", "legal_name")
+    with pytest.raises(ValueError):
+        ring.encrypt(NAME, "Person", "p-001", "legal:name")
+    with pytest.raises(ValueError):
+        ring.encrypt(NAME, "Person", "", "legal_name")
+
+
+def test_an_unknown_key_is_an_error(ring):
+    token = Keyring.generate("k9").encrypt(NAME, *PLACE)
+    with pytest.raises(DecryptionError, match="unknown key k9") as e:
+        ring.decrypt(token, *PLACE)
+    assert "Person p-001 legal_name" in str(e.value)
+    # a different key under the same kid fails authentication
+    impostor = Keyring.generate("k1").encrypt(NAME, *PLACE)
+    with pytest.raises(DecryptionError, match="k1"):
+        ring.decrypt(impostor, *PLACE)
+
+
+@pytest.mark.parametrize("plain", [NAME, "010-1234-5678", "enc:v1:k1:" + NAME, "enc:v2:k1:AAAA", "enc:v1:k1"])
+def test_plaintext_is_never_accepted_as_decrypted(ring, plain):
+    assert not is_encrypted(plain)
+    assert ring.needs_rotation(plain)
+    with pytest.raises(DecryptionError) as e:
+        ring.decrypt(plain, *PLACE)
+    assert NAME not in str(e.value) and "1234" not in str(e.value)
+
+
+def test_is_encrypted():
+    assert not is_encrypted(None) and not is_encrypted("") and not is_encrypted(42)
+    assert is_encrypted(Keyring.generate().encrypt("a", *PLACE))
+
+
+def test_keys_never_appear_in_repr():
+    key = os.urandom(32)
+    ring = Keyring({"k1": key}, "k1")
+    assert b64(key) not in repr(ring) and key.hex() not in repr(ring)
+
+
+def test_identity_fields():
+    assert IDENTITY_FIELDS == {"Person": ("legal_name", "phone", "address"), "Visit": ("notes",)}
+
+
+# --- keys from the environment -------------------------------------------------------
+
+
+def test_env_keyring_decrypts_both_and_encrypts_under_the_first(env):
+    new, old = os.urandom(32), os.urandom(32)
+    old_token = Keyring({"k1": old}, "k1").encrypt(NAME, *PLACE)
+    new_token = Keyring({"k2": new}, "k2").encrypt(ADDRESS, *PLACE)
+    env["GRAPHSVC_DATA_KEY"] = f"k2:{b64(new)},k1:{b64(old)}"
+    ring = load_keyring(env)
+    assert ring.current_kid == "k2" and set(ring.kids) == {"k1", "k2"}
+    assert ring.decrypt(old_token, *PLACE) == NAME
+    assert ring.decrypt(new_token, *PLACE) == ADDRESS
+    assert ring.encrypt("x", *PLACE).startswith("enc:v1:k2:")
+    assert ring.needs_rotation(old_token) and not ring.needs_rotation(new_token)
+    assert not os.path.exists(env["GRAPHSVC_KEY_FILE"])  # the env wins; no key file made
+
+
+def test_env_keys_with_padding_and_spaces_are_accepted(env):
+    key = os.urandom(32)
+    padded = base64.urlsafe_b64encode(key).decode()
+    env["GRAPHSVC_DATA_KEY"] = f" k1:{padded} "
+    assert load_keyring(env).current_kid == "k1"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "   ",
+        "{key}",  # no kid
+        "k1:{key},",  # empty entry
+        "k1:{short}",  # 16-byte key
+        "k1:{key}!",  # not base64url
+        "k 1:{key}",  # bad kid
+        "k1:{key},k1:{key2}",  # duplicate kid
+        "k1:{std}",  # standard base64 (+ /), not base64url
+    ],
+)
+def test_a_malformed_env_value_is_a_clear_error_without_key_material(env, value):
+    key, key2, short = os.urandom(32), os.urandom(32), os.urandom(16)
+    std = base64.b64encode(b"\xfb\xff" * 16).decode()  # has + and /
+    value = value.format(key=b64(key), key2=b64(key2), short=b64(short), std=std)
+    env["GRAPHSVC_DATA_KEY"] = value
+    with pytest.raises(KeyringError, match="GRAPHSVC_DATA_KEY") as e:
+        load_keyring(env)
+    message = str(e.value)
+    for secret in (b64(key), b64(key2), b64(short), std):
+        assert secret not in message and secret[:8] not in message
+
+
+# --- the key file --------------------------------------------------------------------
+
+
+def test_the_key_file_is_created_0600_in_a_0700_folder(env):
+    path = env["GRAPHSVC_KEY_FILE"]
+    old_umask = os.umask(0)  # the modes must not depend on the umask
+    try:
+        ring = load_keyring(env)
+    finally:
+        os.umask(old_umask)
+    assert mode(path) == 0o600
+    assert mode(os.path.dirname(path)) == 0o700
+    doc = json.loads(open(path).read())
+    assert doc["current"] == ring.current_kid and set(doc["keys"]) == {ring.current_kid}
+    assert len(unb64(doc["keys"][ring.current_kid]["key"])) == 32
+    assert doc["keys"][ring.current_kid]["created"].startswith("20")
+    assert ring.current_kid.startswith("k2") and "T" in ring.current_kid
+    assert os.listdir(os.path.dirname(path)) == ["data-keys.json"]  # no temp files left
+
+
+def test_the_key_file_is_reused(env):
+    first = load_keyring(env)
+    token = first.encrypt(NAME, *PLACE)
+    second = load_keyring(env)
+    assert second.current_kid == first.current_kid
+    assert second.decrypt(token, *PLACE) == NAME
+
+
+def test_the_default_key_file_is_under_the_project(monkeypatch):
+    monkeypatch.setattr(crypto, "DEFAULT_KEY_FILE", crypto.PROJECT_ROOT / ".secrets" / "data-keys.json")
+    assert crypto.key_file_path({}) == crypto.PROJECT_ROOT / ".secrets" / "data-keys.json"
+    assert crypto.key_file_path({"GRAPHSVC_KEY_FILE": "/x/k.json"}) == crypto.Path("/x/k.json")
+
+
+@pytest.mark.parametrize("loose", [0o640, 0o604, 0o660, 0o644])
+def test_a_key_file_open_to_group_or_others_is_refused(env, loose):
+    path = env["GRAPHSVC_KEY_FILE"]
+    load_keyring(env)
+    os.chmod(path, loose)
+    with pytest.raises(KeyringError, match=f"chmod 600 {path}"):
+        load_keyring(env)
+    with pytest.raises(KeyringError, match="chmod 600"):
+        rotate_key_file(path, env=env)
+    os.chmod(path, 0o600)
+    assert load_keyring(env)
+
+
+def test_a_broken_key_file_is_a_clear_error(env):
+    path = env["GRAPHSVC_KEY_FILE"]
+    load_keyring(env)
+    doc = json.loads(open(path).read())
+    doc["current"] = "nope"
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    with pytest.raises(KeyringError, match="current key 'nope'"):
+        load_keyring(env)
+    with open(path, "w") as f:
+        f.write("{")
+    with pytest.raises(KeyringError, match="not JSON"):
+        load_keyring(env)
+
+
+# --- rotation ------------------------------------------------------------------------
+
+
+def test_rotation_keeps_old_keys_readable_and_makes_the_new_one_current(env):
+    path = env["GRAPHSVC_KEY_FILE"]
+    before = load_keyring(env)
+    old_token = before.encrypt(NAME, *PLACE)
+    new_kid = rotate_key_file(path, env=env)
+    assert new_kid != before.current_kid and new_kid.startswith("k")
+    assert mode(path) == 0o600
+    after = load_keyring(env)
+    assert after.current_kid == new_kid and set(after.kids) == {before.current_kid, new_kid}
+    assert after.decrypt(old_token, *PLACE) == NAME
+    assert after.needs_rotation(old_token)
+    new_token = after.encrypt(after.decrypt(old_token, *PLACE), *PLACE)
+    assert new_token.startswith(f"enc:v1:{new_kid}:") and not after.needs_rotation(new_token)
+    assert sorted(os.listdir(os.path.dirname(path))) == ["data-keys.json"]
+
+
+def test_two_rotations_give_distinct_key_ids(env):
+    path = env["GRAPHSVC_KEY_FILE"]
+    load_keyring(env)
+    kids = {rotate_key_file(path, env=env) for _ in range(3)}
+    assert len(kids) == 3 and len(load_keyring(env).kids) == 4
+
+
+def test_retire_keys_removes_the_others(env):
+    path = env["GRAPHSVC_KEY_FILE"]
+    old = load_keyring(env)
+    old_token = old.encrypt(NAME, *PLACE)
+    new_kid = rotate_key_file(path, env=env)
+    assert retire_keys(path, {new_kid}, env=env) == [old.current_kid]
+    ring = load_keyring(env)
+    assert ring.kids == (new_kid,) and ring.current_kid == new_kid
+    assert mode(path) == 0o600
+    with pytest.raises(DecryptionError, match=f"unknown key {old.current_kid}"):
+        ring.decrypt(old_token, *PLACE)
+    assert retire_keys(path, {new_kid}, env=env) == []
+
+
+def test_retire_keys_refuses_to_drop_the_current_key_or_name_unknown_ones(env):
+    path = env["GRAPHSVC_KEY_FILE"]
+    old = load_keyring(env).current_kid
+    new = rotate_key_file(path, env=env)
+    with pytest.raises(KeyringError, match="current key"):
+        retire_keys(path, {old}, env=env)
+    with pytest.raises(KeyringError, match="no key ktypo"):
+        retire_keys(path, {new, "ktypo"}, env=env)
+    assert set(load_keyring(env).kids) == {old, new}
+
+
+def test_rotation_is_refused_when_the_keys_come_from_the_environment(env):
+    path = env["GRAPHSVC_KEY_FILE"]
+    load_keyring(env)
+    before = open(path).read()
+    env["GRAPHSVC_DATA_KEY"] = f"k1:{b64(os.urandom(32))}"
+    with pytest.raises(KeyringError, match="GRAPHSVC_DATA_KEY=new:"):
+        rotate_key_file(path, env=env)
+    with pytest.raises(KeyringError, match="GRAPHSVC_DATA_KEY=new:"):
+        retire_keys(path, set(), env=env)
+    assert open(path).read() == before
+
+
+def test_rotation_defaults_to_os_environ(env, monkeypatch):
+    monkeypatch.setenv("GRAPHSVC_DATA_KEY", f"k1:{b64(os.urandom(32))}")
+    with pytest.raises(KeyringError, match="GRAPHSVC_DATA_KEY"):
+        rotate_key_file(env["GRAPHSVC_KEY_FILE"])

@@ -1,0 +1,65 @@
+"""Identity fields never reach Neo4j in plaintext: not in properties, not in the store files."""
+
+from __future__ import annotations
+
+import csv
+import secrets
+from pathlib import Path
+
+import pytest
+
+from graphsvc import crypto
+
+from .test_import import append, export_folder, import_folder, rewrite
+
+
+def _unique_identity():
+    # Long enough that Neo4j stores them as plain UTF-8 (short strings get compact encodings
+    # that a byte search would miss); the control value below proves the search finds them.
+    tag = secrets.token_hex(6)
+    return (f"홍길동 {tag} 신원 확인용 이름", f"010-9876-5432 내선 {tag} 전화번호",
+            f"서울 노원구 비밀로 {tag} 아파트 101동", f"비밀 메모 {tag} 가족 소식 있음")
+
+
+def test_plaintext_is_absent_from_the_store(db, settings, small):
+    if not settings.uses_local:
+        pytest.skip("needs the local instance's files")
+    name, phone, address, note = _unique_identity()
+    append(small, "people", ["p-077", "무지개", "h-001", name, phone, address])
+    append(small, "visits", ["v-077", "h-001", "minji", "2025-05-05", "met", "", note])
+    assert import_folder(db, small).ok
+    person = db.read("test_person_raw", id="p-077")[0]
+    assert all(crypto.is_encrypted(person[f]) for f in ("legal_name", "phone", "address"))
+    control = f"평문 대조군 {secrets.token_hex(6)} 이 값은 암호화되지 않음"
+    db.write("test_write_probe", text=control)
+    # Every committed value is in the transaction logs on disk at once (the store files
+    # follow at the next checkpoint): scanning all of data/ and logs/ sees what was written.
+    home = settings.local.home
+    files = [p.read_bytes() for p in list((home / "data").rglob("*")) + list((home / "logs").rglob("*"))
+             if p.is_file()]
+    assert any(control.encode() in data for data in files), "the scan cannot see plaintext at all"
+    hits = [v for v in (name, phone, address, note) if any(v.encode() in data for data in files)]
+    assert not hits, hits
+
+
+def test_redacted_export_has_no_identity_and_full_export_decrypts(db, small, tmp_path):
+    assert import_folder(db, small).ok
+    full, redacted = tmp_path / "full", tmp_path / "redacted"
+    export_folder(db, full)
+    export_folder(db, redacted, redact=True)
+    people = {r["id"]: r for r in csv.DictReader((full / "people.csv").open(encoding="utf-8-sig"))}
+    assert people["p-001"]["legal_name"] == "김영희" and people["p-001"]["phone"] == "010-1234-5678"
+    for row in csv.DictReader((redacted / "people.csv").open(encoding="utf-8-sig")):
+        assert row["legal_name"] == row["phone"] == row["address"] == ""
+        assert row["code_name"]
+    for row in csv.DictReader((redacted / "visits.csv").open(encoding="utf-8-sig")):
+        assert row["notes"] == ""
+    text = "".join(p.read_text(encoding="utf-8-sig") for p in redacted.glob("*.csv"))
+    assert "김영희" not in text and "010-1234-5678" not in text and "아이들이" not in text
+
+
+def test_a_ciphertext_moved_to_another_record_does_not_decrypt(db, small):
+    assert import_folder(db, small).ok
+    token = db.read("test_person_raw", id="p-001")[0]["legal_name"]
+    with pytest.raises(crypto.DecryptionError):
+        crypto.load_keyring().decrypt(token, "Person", "p-002", "legal_name")

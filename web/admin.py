@@ -1,0 +1,91 @@
+"""The admin's pages: the audit log (filters, who-saw-what, export, chain status) and accounts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from graphsvc import access, accounts, audit
+
+from .guard import actor, allow, record
+from .neo import get_db
+from .views import audit_filters, plain
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+EXPORT_COLUMNS = ("seq", "at", "actor", "role", "action", "targets", "outcome", "ip", "user_agent",
+                  "reason", "detail", "prev", "hash")
+
+
+@bp.get("/audit")
+@allow(access.AUDIT_READ)
+def audit_page():
+    filters = audit_filters(request.args)
+    db = get_db()
+    events = audit.query(db, limit=200, **filters)
+    status = audit.verify(db)
+    record("audit.read", detail=f"{len(events)} events")
+    return render_template("admin_audit.html", events=[plain(e) for e in events], filters=request.args,
+                           status=status)
+
+
+def _safe_cell(value) -> str:
+    """Spreadsheet formula injection: a cell starting with = + - @ is prefixed with '."""
+    text = ";".join(value) if isinstance(value, list) else ("" if value is None else str(value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/audit/export.<fmt>")
+@allow(access.AUDIT_READ)
+def audit_export(fmt: str):
+    if fmt not in ("csv", "jsonl"):
+        return redirect(url_for("admin.audit_page"))
+    filters = audit_filters(request.args)
+    rows = [plain(r) for r in audit.export_rows(get_db(), **filters)]
+    record("audit.export", detail=f"{len(rows)} events as {fmt}")
+    if fmt == "jsonl":
+        body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+        mimetype = "application/x-ndjson"
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        for r in rows:
+            writer.writerow([_safe_cell(r.get(c)) for c in EXPORT_COLUMNS])
+        body = "\ufeff" + buffer.getvalue()
+        mimetype = "text/csv"
+    return Response(body, mimetype=mimetype + "; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename=audit.{fmt}"})
+
+
+@bp.get("/users")
+@allow(access.USERS_MANAGE)
+def users_page():
+    users = accounts.list_users(get_db())
+    record("users.read", [u["username"] for u in users])
+    return render_template("admin_users.html", users=[plain(u) for u in users], message=request.args.get("done"))
+
+
+@bp.post("/users/<username>/<verb>")
+@allow(access.USERS_MANAGE)
+def users_change(username: str, verb: str):
+    db = get_db()
+    if accounts.get_user(db, username) is None:
+        return render_template("error.html", status=404, message=_("Not found.")), 404
+    if verb == "disable":
+        if username == g.subject.username:
+            return render_template("error.html", status=400, message=_("You cannot disable your own account.")), 400
+        accounts.set_enabled(db, actor(), username, False)
+    elif verb == "enable":
+        accounts.set_enabled(db, actor(), username, True)
+    elif verb == "revoke-tokens":
+        accounts.revoke_tokens(db, actor(), username)
+    elif verb == "reset-totp":
+        accounts.set_totp(db, actor(), username, None, enabled=False)
+    else:
+        return render_template("error.html", status=404, message=_("Not found.")), 404
+    return redirect(url_for("admin.users_page", done=verb))

@@ -1,0 +1,224 @@
+"""Every request passes here: who is asking, may this route be used, and the audit trail.
+
+Each view declares its rule with one decorator (``public``, ``signed_in`` or
+``allow(action)``); a view without a rule is refused (fail closed) and a test enumerates
+the routes to prove that none lacks one. Object-level checks happen in the views with
+``graphsvc.access.decide``; a refusal there is answered 404 (the caller may not learn that
+the object exists) and audited.
+
+Browsers authenticate with a server-side session (cookie ``gs_session``); scripts with a
+personal access token (``Authorization: Bearer gs_…``), under /api only. Forms carry a
+CSRF token bound to the session (or, before sign-in, to a pre-session cookie).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Callable
+
+from flask import Flask, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from graphsvc import accounts, audit
+from graphsvc.access import Decision, Subject, decide, role_may
+from graphsvc.model import Actor
+
+from .neo import get_db
+
+SESSION_COOKIE = "gs_session"
+PRE_COOKIE = "gs_pre"
+SECOND_FACTOR_ROLES = ("admin", "coordinator")
+# Endpoints a signed-in user may reach before the second factor is done.
+SECOND_FACTOR_ENDPOINTS = ("auth.totp", "auth.totp_enrol", "auth.logout", "static", "home.index")
+
+
+# --- declaring rules ---------------------------------------------------------------------
+
+
+def _rule(kind: str, action: str | None = None) -> Callable:
+    def mark(view: Callable) -> Callable:
+        view.access_rule = (kind, action)
+        return view
+
+    return mark
+
+
+public = _rule("public")
+signed_in = _rule("signed_in")
+
+
+def allow(action: str) -> Callable:
+    """The route needs ``decide(subject, action)`` to allow (object checks come in the view)."""
+    return _rule("action", action)
+
+
+def rule_of(app: Flask, endpoint: str):
+    if endpoint == "static":
+        return ("public", None)
+    view = app.view_functions.get(endpoint)
+    return getattr(view, "access_rule", None)
+
+
+# --- the request cycle ---------------------------------------------------------------------
+
+
+def is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def actor() -> Actor:
+    subject: Subject | None = g.get("subject")
+    ua = (request.headers.get("User-Agent") or "-")[:200]
+    if subject is None:
+        return Actor("-", "-", request.remote_addr or "-", ua)
+    return Actor(subject.username, subject.role, request.remote_addr or "-", ua)
+
+
+def record(action: str, targets=(), outcome: str = "ok", **extra) -> None:
+    """Write an audit event for this request now; raises (and so fails the request) if it cannot."""
+    if g.get("token_prefix"):
+        extra.setdefault("detail", f"token {g.token_prefix}…")
+    audit.record(get_db(), **actor().event(), action=action, targets=list(targets), outcome=outcome, **extra)
+
+
+def deny(action: str, targets=(), status: int = 404, why: str = "") -> None:
+    """Audit a refused access and answer ``status`` (404 hides that the object exists)."""
+    record(action, targets, outcome="denied", detail=why[:200] or None)
+    abort(status)
+
+
+def check(action: str, obj=None, targets=()) -> Decision:
+    decision = decide(g.get("subject"), action, obj)
+    if not decision:
+        deny(action, targets, 404 if obj is not None else 403, decision.why)
+    return decision
+
+
+def _load_subject() -> None:
+    g.subject = None
+    g.session_id = None
+    g.token_prefix = None
+    db = get_db()
+    header = request.headers.get("Authorization", "")
+    if header:
+        if not is_api():
+            abort(400)
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        subject = accounts.token_subject(db, token)
+        if subject is None:
+            record("token.invalid", outcome="denied")
+            abort(401)
+        g.subject = subject
+        g.token_prefix = token[:7]
+        return
+    sid = request.cookies.get(SESSION_COOKIE)
+    info = accounts.session_user(db, sid) if sid else None
+    if info is None:
+        return
+    g.session_id = sid
+    needs_second = info.subject.role in SECOND_FACTOR_ROLES or info.totp_enabled
+    g.second_factor_pending = needs_second and not info.second_factor
+    g.subject = info.subject
+
+
+def csrf_token() -> str:
+    key = current_app.config["SECRET_KEY"]
+    basis = g.get("session_id") or g.get("pre_session") or ""
+    return hmac.new(key.encode(), basis.encode(), hashlib.sha256).hexdigest()
+
+
+def _check_csrf() -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS") or g.get("token_prefix"):
+        return
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    if not (g.get("session_id") or g.get("pre_session")) or not hmac.compare_digest(sent, csrf_token()):
+        record("csrf.rejected", outcome="denied", detail=request.path[:100])
+        abort(400, description="csrf")
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+    @app.before_request
+    def guard():
+        g.pre_session = request.cookies.get(PRE_COOKIE)
+        if not g.pre_session or len(g.pre_session) > 64:
+            g.pre_session = secrets.token_urlsafe(24)
+            g.set_pre_cookie = True
+        endpoint = request.endpoint
+        rule = rule_of(app, endpoint) if endpoint else ("public", None)
+        if endpoint == "static":
+            return None
+        if rule is None:
+            current_app.logger.error("route %s has no access rule: refused", endpoint)
+            abort(403)
+        if endpoint in ("health.healthz", "health.readyz"):
+            return None
+        _load_subject()
+        _check_csrf()
+        kind, action = rule
+        if kind == "public":
+            return None
+        if g.subject is None:
+            if is_api():
+                abort(401)
+            return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        if g.get("second_factor_pending") and endpoint not in SECOND_FACTOR_ENDPOINTS:
+            return redirect(url_for("auth.totp"))
+        if kind == "action" and not role_may(g.subject, action):
+            deny(action, status=403, why=f"not for the role {g.subject.role}")
+        return None
+
+    @app.after_request
+    def cookies_and_cache(response):
+        if g.get("set_pre_cookie"):
+            response.set_cookie(PRE_COOKIE, g.pre_session, httponly=True, samesite="Strict",
+                                secure=request.is_secure)
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Pragma"] = "no-cache"
+        return response
+
+    def _error(status: int, message: str):
+        if is_api():
+            return jsonify(error=message, status=status), status
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(400)
+    def bad_request(e):
+        if getattr(e, "description", "") == "csrf":
+            return _error(400, _("The form expired. Please go back, reload the page and try again."))
+        if getattr(e, "description", "") == "reason":
+            return _error(400, _("Identity fields are shown to admins only with a stated reason."))
+        return _error(400, _("The request was not understood."))
+
+    @app.errorhandler(401)
+    def unauthorized(e):
+        return _error(401, _("Sign-in required."))
+
+    @app.errorhandler(403)
+    def forbidden(e):
+        return _error(403, _("You do not have access to this page."))
+
+    @app.errorhandler(404)
+    def not_found(e):
+        return _error(404, _("Not found."))
+
+    @app.errorhandler(405)
+    def not_allowed(e):
+        return _error(405, _("This method is not allowed here."))
+
+    @app.errorhandler(429)
+    def too_many(e):
+        return _error(429, _("Too many failed attempts. Wait 15 minutes and try again."))
+
+    @app.errorhandler(Exception)
+    def failure(e):
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(e, HTTPException):
+            return _error(e.code or 500, e.name)
+        current_app.logger.exception("request failed")
+        return _error(500, _("Something went wrong. Nothing was shown or changed."))
