@@ -110,3 +110,40 @@ def test_start_page_renders_in_both_languages_and_requests_only_the_server(serve
     assert requested and all(url.startswith(server + "/") for url in requested), requested
     assert not errors, errors
     page.close()
+
+
+def test_admin_signs_in_with_totp_and_reads_the_audit_log(server, browser, db, small):
+    import pyotp
+
+    from graphsvc import accounts
+
+    from .conftest import ACTOR, KEYRING
+    from .test_import import import_folder
+
+    assert import_folder(db, small).ok
+    accounts.add_user(db, ACTOR, "admin", "admin", [], "correct horse battery")
+    secret = pyotp.random_base32()
+    accounts.set_totp(db, ACTOR, "admin", KEYRING.encrypt(secret, "User", "admin", "totp_secret"), True)
+
+    page = browser.new_page(locale="ko-KR", viewport={"width": 1280, "height": 900})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    page.goto(server + "/admin/audit")  # signed out: sent to sign in
+    assert "/login" in page.url
+    page.screenshot(path=str(ARTIFACTS / "login-ko.png"))
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/login/totp**")
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/admin/audit**")
+    assert "체인 정상" in page.locator(".chain").inner_text()
+    assert page.locator("table.events tbody tr").count() >= 3  # import, sign-in, second factor
+    page.screenshot(path=str(ARTIFACTS / "audit-ko.png"), full_page=True)
+    assert all(url.startswith(server + "/") for url in requested), requested
+    assert not errors, errors
+    page.close()
