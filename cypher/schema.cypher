@@ -36,6 +36,10 @@ CREATE INDEX introduced_on IF NOT EXISTS FOR ()-[r:INTRODUCED]-() ON (r.on);
 // The audit log: one event per sequence number (audit.py keeps the chain and its head).
 CREATE CONSTRAINT audit_event_seq IF NOT EXISTS FOR (e:AuditEvent) REQUIRE e.seq IS UNIQUE;
 
+// name: constraint_audit_head
+// One head: two first-ever appends cannot each create one.
+CREATE CONSTRAINT audit_head_id IF NOT EXISTS FOR (h:AuditHead) REQUIRE h.id IS UNIQUE;
+
 // name: index_audit_actor
 CREATE INDEX audit_event_actor IF NOT EXISTS FOR (e:AuditEvent) ON (e.actor);
 

@@ -54,6 +54,20 @@ h.locked_at``), which takes the head's write lock: concurrent appends queue ther
 holder commits, then read the committed seq and hash. ``record(db, **event)`` appends in
 a transaction of its own; both raise when the event cannot be written (callers fail closed).
 
+The very first append creates the head. Without a uniqueness constraint on
+``AuditHead.id`` two first-ever appends can both create one; the unique ``seq`` then lets
+only one commit and the other fails with a ConstraintError (``record`` retries it; a
+caller's own transaction sees it raised). Once the head exists, the lock serialises.
+If the head is deleted, every later append fails (its seq 1 is taken): fail closed.
+
+Verifying
+---------
+``verify(db)`` reads the head, then every event in seq order in pages of 10,000 (one
+record per page, each event a plain list of its fields), fetched by two threads ahead of
+the checking, recomputes each hash, checks each ``prev`` against the previous hash and the
+seq against 1, 2, 3 …, compares the newest event with the head, and counts AuditEvent nodes
+outside the sequence. It stops at the first problem and names that event.
+
 What verification proves — and what it does not
 -----------------------------------------------
 ``verify(db)`` recomputes the whole chain and names the first event that was edited,
@@ -101,7 +115,6 @@ MAX_LIMIT = 100_000
 _NO_SEQ_LIMIT = 2**62  # "before_seq = None": above every seq
 _APPEND_ATTEMPTS = 5  # record(): retries when two first-ever appends race to create the head
 VERIFY_PAGE = 10_000  # events per page read by verify
-
 
 
 def _no_default(value: Any) -> Any:
@@ -389,17 +402,29 @@ class _Pages:
             database_=self._db.database, routing_=neo4j.RoutingControl.READ)
         return records[0][0]
 
-    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
-        pending: deque = deque()
+    def __iter__(self) -> Iterator[list[list[Any]]]:
+        pending: deque = deque()  # (future, the seq its range ends below)
         after = 0
-        while after < self._head_seq:  # the ranges up to the head: fetched in parallel
-            pending.append(self._pool.submit(self._fetch, after, after + self._page + 1))
-            after += self._page
-            if len(pending) > self.AHEAD:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-        while True:  # beyond the head: keyset paging
+        planned = 0
+        while True:  # the ranges up to the head, fetched in parallel
+            while planned < self._head_seq and len(pending) <= self.AHEAD:
+                pending.append((self._pool.submit(self._fetch, planned, planned + self._page + 1),
+                                planned + self._page))
+                planned += self._page
+            if not pending:
+                break
+            future, end = pending.popleft()
+            events = future.result()
+            after = end
+            if not events:
+                # A whole range is empty: the head says more than there is (or a wide gap).
+                # Drop what was planned beyond it; keyset paging finds whatever follows.
+                for rest, _ in pending:
+                    rest.cancel()
+                pending.clear()
+                break
+            yield events
+        while True:  # beyond: keyset paging until a short page
             events = self._fetch(after, _NO_SEQ_LIMIT)
             if events:
                 yield events
@@ -419,7 +444,8 @@ def _misplaced(seq: Any, expected: int) -> tuple[int, str]:
         if expected == 1:
             which = "event 1 is missing" if seq == 2 else f"events 1 to {seq - 1} are missing"
             return 1, f"{which} (the log starts at event {seq})"
-        which = f"event {expected} is missing" if seq == expected + 1 else f"events {expected} to {seq - 1} are missing"
+        which = (f"event {expected} is missing" if seq == expected + 1
+                 else f"events {expected} to {seq - 1} are missing")
         return expected, f"{which} (sequence jumps from {before} to {seq})"
     return seq, f"events out of order at {seq} (seq {seq} comes again after event {before})"
 
