@@ -106,3 +106,8 @@ CREATE (:AuditEvent {seq: row.seq, at: row.at, actor: row.actor, role: row.role,
 // BENCHMARKS AND TEST FIXTURES ONLY: point the head at the newest inserted event.
 MERGE (h:AuditHead {id: 'head'})
 SET h.seq = $seq, h.hash = $hash;
+
+// name: bench_audit_count
+// Benchmarks only: how many events there are (to check that every audited request wrote one).
+MATCH (e:AuditEvent)
+RETURN count(e) AS n;
