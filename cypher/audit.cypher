@@ -24,6 +24,17 @@ CREATE (e:AuditEvent $event)
 SET h.seq = $event.seq, h.hash = $event.hash
 RETURN e.seq AS seq;
 
+// name: audit_append_after
+// record()'s one-statement append: only when the head still holds the seq and hash this
+// process last saw commit (else it changes nothing and the normal append runs). Writing
+// the head takes its lock; a concurrent append with the same idea collides on the seq
+// uniqueness constraint and is retried the normal way.
+MATCH (h:AuditHead {id: 'head'})
+WHERE h.seq = $seq AND h.hash = $hash
+SET h.seq = $event.seq, h.hash = $event.hash, h.locked_at = $event.at
+CREATE (e:AuditEvent $event)
+RETURN e.seq AS seq;
+
 // name: audit_head
 MATCH (h:AuditHead {id: 'head'})
 RETURN h.seq AS seq, h.hash AS hash;

@@ -84,6 +84,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -282,22 +283,58 @@ def _append_work(tx: neo4j.ManagedTransaction, db, event: dict[str, Any]) -> int
     return append(tx, db, **event)
 
 
+# The newest (seq, hash) this process saw commit, per database: record() first tries to
+# append right after it in ONE statement (no separate lock-and-read round trip). The
+# statement checks the head still holds that seq and hash; if another process appended
+# meanwhile it changes nothing and the normal append runs in the same transaction. Two
+# appends that both pass the check cannot both commit: the second one's seq collides on
+# the uniqueness constraint and is retried the normal way.
+_EVENT_KEYS = frozenset({"actor", "action", "outcome", "role", "targets", "ip", "user_agent", "reason", "detail"})
+_last_seen: dict[int, tuple[int, str]] = {}
+_last_seen_lock = threading.Lock()
+
+
+def _fast_work(tx: neo4j.ManagedTransaction, db, event: dict[str, Any], head: tuple[int, str] | None):
+    if head is not None:
+        unknown = set(event) - _EVENT_KEYS
+        if unknown:
+            raise TypeError(f"audit: unknown event field(s): {', '.join(sorted(unknown))}")
+        values = {k: event.get(k) for k in _EVENT_KEYS}
+        values["outcome"] = event.get("outcome", "ok")
+        values["targets"] = event.get("targets", ())
+        fields = _fields(**values)
+        sealed = _seal(head[0] + 1, timestamp(), head[1], fields)
+        if db.run_in_tx(tx, "audit_append_after", event=sealed, seq=head[0], hash=head[1]):
+            return sealed["seq"], sealed["hash"]
+    seq = append(tx, db, **event)
+    row = db.run_in_tx(tx, "audit_head")[0]
+    return seq, row["hash"]
+
+
 def record(db, **event: Any) -> int:
     """Append one event in a write transaction of its own; return its seq. Raises on failure.
 
     The driver retries transient errors (deadlocks, lost leaders). A ConstraintError means
-    another transaction took the same seq: only possible while two first-ever appends both
-    create the head; it is retried a few times, then raised as AuditError.
+    another transaction took the same seq (a stale fast path, or two first-ever appends
+    creating the head): retried on the normal path a few times, then raised as AuditError.
     """
+    key = id(db)
     for attempt in range(_APPEND_ATTEMPTS):
+        with _last_seen_lock:
+            head = _last_seen.get(key) if attempt == 0 else None
         try:
-            return db.write_tx(_append_work, db, event)
+            seq, digest = db.write_tx(_fast_work, db, event, head)
         except ConstraintError as exc:
             if attempt == _APPEND_ATTEMPTS - 1:
                 raise AuditError(
                     "audit: the next seq is taken already (the audit head is missing or behind "
                     f"the newest event); run `verify`: {exc.message}") from exc
             time.sleep(0.01 * (attempt + 1))
+            continue
+        with _last_seen_lock:
+            if seq > _last_seen.get(key, (0, ""))[0]:
+                _last_seen[key] = (seq, digest)
+        return seq
     raise AssertionError("unreachable")
 
 
