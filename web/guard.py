@@ -22,7 +22,7 @@ from flask import Flask, abort, current_app, g, jsonify, redirect, render_templa
 from flask_babel import gettext as _
 
 from graphsvc import accounts, audit
-from graphsvc.access import Decision, Subject, decide, role_may
+from graphsvc.access import Subject, role_may
 from graphsvc.model import Actor
 
 from .neo import get_db
@@ -78,8 +78,9 @@ def actor() -> Actor:
 
 def record(action: str, targets=(), outcome: str = "ok", **extra) -> None:
     """Write an audit event for this request now; raises (and so fails the request) if it cannot."""
-    if g.get("token_prefix"):
-        extra.setdefault("detail", f"token {g.token_prefix}…")
+    if g.get("token_prefix"):  # every token use is on record, with which token
+        via = f"token {g.token_prefix}…"
+        extra["detail"] = f"{extra['detail']}; {via}" if extra.get("detail") else via
     audit.record(get_db(), **actor().event(), action=action, targets=list(targets), outcome=outcome, **extra)
 
 
@@ -87,13 +88,6 @@ def deny(action: str, targets=(), status: int = 404, why: str = "") -> None:
     """Audit a refused access and answer ``status`` (404 hides that the object exists)."""
     record(action, targets, outcome="denied", detail=why[:200] or None)
     abort(status)
-
-
-def check(action: str, obj=None, targets=()) -> Decision:
-    decision = decide(g.get("subject"), action, obj)
-    if not decision:
-        deny(action, targets, 404 if obj is not None else 403, decision.why)
-    return decision
 
 
 def _load_subject() -> None:
