@@ -79,3 +79,8 @@ SET e.action = 'nothing.to.see';
 // name: test_expire_tokens
 MATCH (:User {username: $username})-[:HAS_TOKEN]->(t:Token)
 SET t.expires_at = datetime() - duration({minutes: 1});
+
+// name: test_set_plaintext_phone
+// What a database written before field encryption holds: a plaintext identity field.
+MATCH (p:Person {id: $id})
+SET p.phone = $phone;

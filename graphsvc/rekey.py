@@ -1,7 +1,7 @@
 """Re-encrypt every encrypted field under the keyring's current key (``graphsvc keys rotate``).
 
 Records are read in full, fields not under the current key are decrypted (with whichever
-key they name) and encrypted again, and written back in batches; each batch's transaction
+key they name; plaintext left by an older version is taken as it is) and encrypted again, and written back in batches; each batch's transaction
 carries an audit event. Safe to run again after an interruption: fields already under the
 current key are left as they are.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 from . import audit
+from .crypto import is_encrypted
 from .model import Actor
 
 # (label, read statement, write statement, id key, fields)
@@ -31,7 +32,8 @@ def reencrypt(db, keyring, actor: Actor, batch_size: int = 2000,
             for name in names:
                 token = row[name]
                 if token and keyring.needs_rotation(token):
-                    plain = keyring.decrypt(token, label, row[key], name)
+                    # plaintext written before encryption existed is encrypted too
+                    plain = keyring.decrypt(token, label, row[key], name) if is_encrypted(token) else token
                     changed[name] = keyring.encrypt(plain, label, row[key], name)
             if changed:
                 pending.append({"key": row[key], **{n: changed.get(n, row[n]) for n in names}})

@@ -77,6 +77,7 @@ def test_keys_rotate_reencrypts_everything(db, cli_env, small, tmp_path, monkeyp
     from graphsvc.model import Actor
 
     assert importer.import_folder(db, small, first, Actor("t", "admin")).ok
+    db.write("test_set_plaintext_phone", id="p-002", phone="010-0000-1111")  # left by an old version
     old_kid = first.current_kid
     rotated = run("keys", "rotate")
     assert rotated.exit_code == 0, rotated.output
@@ -85,6 +86,8 @@ def test_keys_rotate_reencrypts_everything(db, cli_env, small, tmp_path, monkeyp
     raw = db.read("test_person_raw", id="p-001")[0]
     assert raw["legal_name"].startswith(f"enc:v1:{second.current_kid}:")
     assert second.decrypt(raw["legal_name"], "Person", "p-001", "legal_name") == "김영희"
+    legacy = db.read("test_person_raw", id="p-002")[0]["phone"]
+    assert second.decrypt(legacy, "Person", "p-002", "phone") == "010-0000-1111"
     assert json.loads(key_file.read_text())["current"] == second.current_kid
     assert audit.query(db, action="keys.reencrypt")
     refused = CliRunner().invoke(main, ["keys", "rotate"], env={"GRAPHSVC_DATA_KEY": "k1:" + "A" * 43})
