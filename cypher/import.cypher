@@ -22,7 +22,8 @@ SET p.code_name = row.code_name, p.legal_name = row.legal_name, p.phone = row.ph
     p.address = row.address
 WITH p, h
 CALL (p, h) {
-  MATCH (p)-[old:MEMBER_OF]->(other:Household) WHERE other <> h
+  // no label on `other`: the plan must expand from p, never scan an index per row
+  MATCH (p)-[old:MEMBER_OF]->(other) WHERE other <> h
   DELETE old
 }
 MERGE (p)-[:MEMBER_OF]->(h);
@@ -32,7 +33,10 @@ MERGE (p)-[:MEMBER_OF]->(h);
 UNWIND $rows AS row
 MATCH (u:User {username: row.username})
 CALL (u, row) {
-  MATCH (u)-[old:IS]->(other:Person) WHERE other.id <> coalesce(row.person_id, '')
+  // no label on `other`: with one, a planner whose Person(id) statistics are stale (right
+  // after the first import) scans that index for every user (bench/RESULTS.md: 107 s
+  // instead of 0.07 s for 671 users)
+  MATCH (u)-[old:IS]->(other) WHERE other.id <> coalesce(row.person_id, '')
   DELETE old
 }
 WITH u, row WHERE row.person_id IS NOT NULL
@@ -55,11 +59,11 @@ SET v.on = row.visited_on, v.outcome = row.outcome, v.materials = row.materials,
     v.notes = row.notes
 WITH v, h, u
 CALL (v, h, u) {
-  MATCH (v)-[old:AT]->(other:Household) WHERE other <> h
+  MATCH (v)-[old:AT]->(other) WHERE other <> h
   DELETE old
 }
 CALL (v, h, u) {
-  MATCH (by:User)-[old:MADE]->(v) WHERE by <> u
+  MATCH (by)-[old:MADE]->(v) WHERE by <> u
   DELETE old
 }
 MERGE (v)-[:AT]->(h)

@@ -141,6 +141,8 @@ BAD_CASES = [
     ("households", ["h-009", "H-009"], "households.csv:7: 2 values, but the header has 5 columns"),
     ("people", ["p-009", "개나리", "h-404", "", "", ""],
      "people.csv:8: household_id 'h-404' is not a known household"),
+    ("people", ["p-009", "개\x07나리", "h-001", "", "", ""],
+     "people.csv:8: code_name contains a control character"),
     ("people", ["p-001", "개나리", "h-001", "", "", ""],
      "people.csv:8: duplicate person id 'p-001' (first on line 2)"),
     ("introductions", ["p-002", "p-003", "2020-01-10", "friend"],
