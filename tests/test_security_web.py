@@ -175,6 +175,21 @@ def test_enrolment_shows_an_inline_svg_qr_code(app, world):
                                                   "csrf_token": csrf(client, "/login/totp/enrol")})
     assert done.status_code == 302
     assert accounts.get_user(world, "coord")["totp_enabled"]
+    before = accounts.get_user(world, "coord")["totp_secret"]
+    again = client.get("/login/totp/enrol").get_data(as_text=True)  # on: nothing is replaced
+    assert "<svg" not in again and accounts.get_user(world, "coord")["totp_secret"] == before
+
+
+def test_visitors_may_turn_on_sign_in_codes(app, world):
+    client = app.test_client()
+    assert sign_in(client, "minji").headers["Location"] == "/"  # no second factor asked
+    page = client.get("/login/totp/enrol").get_data(as_text=True)
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)
+    client.post("/login/totp/enrol", data={"code": pyotp.TOTP(secret).now(),
+                                           "csrf_token": csrf(client, "/login/totp/enrol")})
+    assert accounts.get_user(world, "minji")["totp_enabled"]
+    fresh = app.test_client()
+    assert "/login/totp" in sign_in(fresh, "minji", totp=False).headers["Location"]
 
 
 # --- tokens -----------------------------------------------------------------------------------

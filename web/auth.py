@@ -93,8 +93,11 @@ def totp_enrol():
     db = get_db()
     username = g.subject.username
     user = accounts.get_user(db, username)
-    if user["totp_enabled"] and g.get("second_factor_pending"):
-        return redirect(url_for("auth.totp"))
+    if user["totp_enabled"]:
+        if g.get("second_factor_pending"):
+            return redirect(url_for("auth.totp"))
+        # already on: never replace a working secret from here (an admin resets it)
+        return render_template("totp_enrol.html", qr=None, secret=None, error=None, enabled=True)
     error = None
     if request.method == "POST" and user["totp_secret"]:
         secret = _keyring().decrypt(user["totp_secret"], "User", username, "totp_secret")
