@@ -40,9 +40,11 @@ test: $(VENV)/.installed translations
 stop:
 	$(GRAPHSVC) neo4j stop
 
-## bench: the import benchmark (100,000 households; several minutes)
+## bench: the benchmarks of bench/RESULTS.md (import of 100,000 households, audit; ~15 minutes)
 bench: install
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/audit.py --events 1000000
+	$(BIN)/python bench/audit_cost.py --requests 500
 
 constraints:
 	{ echo '# Pinned versions of every Python package (direct and transitive) for reproducible installs.'; \
