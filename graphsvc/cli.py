@@ -331,27 +331,28 @@ def users_list(ctx) -> None:
         click.echo(f"{u['username']:<16} {u['role']:<12} {state:<9} {';'.join(u['districts']):<30} {', '.join(extra)}")
 
 
+def _set_enabled(ctx, username: str, enabled: bool) -> None:
+    from . import accounts
+
+    with _connect(_settings(ctx)) as db:
+        _account_call(accounts.set_enabled, db, cli_actor(), username, enabled)
+    click.echo(f"user {username} {'enabled' if enabled else 'disabled'}")
+
+
 @users_group.command("disable")
 @click.argument("username")
 @click.pass_context
 def users_disable(ctx, username: str) -> None:
     """Disable an account: its sessions end and its tokens are revoked."""
-    from . import accounts
-
-    with _connect(_settings(ctx)) as db:
-        _account_call(accounts.set_enabled, db, cli_actor(), username, False)
-    click.echo(f"user {username} disabled")
+    _set_enabled(ctx, username, False)
 
 
 @users_group.command("enable")
 @click.argument("username")
 @click.pass_context
 def users_enable(ctx, username: str) -> None:
-    from . import accounts
-
-    with _connect(_settings(ctx)) as db:
-        _account_call(accounts.set_enabled, db, cli_actor(), username, True)
-    click.echo(f"user {username} enabled")
+    """Enable a disabled account again."""
+    _set_enabled(ctx, username, True)
 
 
 @users_group.command("reset-password")
