@@ -42,7 +42,12 @@ _DUMMY_HASH = _hasher.hash("graphsvc-timing-equaliser")
 
 
 class AccountError(ValueError):
-    """A request about an account that cannot be done; the message says why."""
+    """A request about an account that cannot be done; the message says why (in English, for
+    the CLI), and ``code`` names the reason so that the web app can say it in Korean too."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
 
 
 def _sha256(value: str) -> str:
@@ -51,18 +56,18 @@ def _sha256(value: str) -> str:
 
 def check_password(password: str, username: str = "") -> None:
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
+        raise AccountError("password_short", f"the password needs at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
-        raise AccountError(f"the password may have at most {MAX_PASSWORD} characters")
+        raise AccountError("password_long", f"the password may have at most {MAX_PASSWORD} characters")
     if username and username.lower() in password.lower():
-        raise AccountError("the password must not contain the username")
+        raise AccountError("password_username", "the password must not contain the username")
     if len(set(password)) < 4:
-        raise AccountError("the password is too repetitive")
+        raise AccountError("password_repetitive", "the password is too repetitive")
 
 
 def check_username(username: str) -> None:
     if not USERNAME_RE.match(username):
-        raise AccountError("a username has 2–32 characters: lower-case letters, digits, '.', '_', '-'")
+        raise AccountError("username_invalid", "a username has 2–32 characters: lower-case letters, digits, '.', '_', '-'")
 
 
 def _audit(tx, db, actor: Actor, action: str, targets=(), outcome: str = "ok", **extra) -> None:
@@ -75,10 +80,10 @@ def _audit(tx, db, actor: Actor, action: str, targets=(), outcome: str = "ok", *
 def add_user(db, actor: Actor, username: str, role: str, districts: list[str], password: str) -> None:
     check_username(username)
     if role not in ROLES:
-        raise AccountError(f"role must be one of: {', '.join(ROLES)}")
+        raise AccountError("role_invalid", f"role must be one of: {', '.join(ROLES)}")
     districts = [d.strip() for d in districts if d.strip()]
     if role != "admin" and not districts:
-        raise AccountError(f"a {role} needs at least one district (--district)")
+        raise AccountError("district_needed", f"a {role} needs at least one district (--district)")
     check_password(password, username)
     password_hash = _hasher.hash(password)
 
@@ -91,7 +96,7 @@ def add_user(db, actor: Actor, username: str, role: str, districts: list[str], p
         return True
 
     if not db.write_tx(work):
-        raise AccountError(f"user {username!r} already exists")
+        raise AccountError("user_exists", f"user {username!r} already exists")
 
 
 def list_users(db) -> list[dict]:
@@ -105,7 +110,7 @@ def get_user(db, username: str) -> dict | None:
 
 def _require(db, tx, username: str) -> None:
     if not db.run_in_tx(tx, "user_get", username=username):
-        raise AccountError(f"no user {username!r}")
+        raise AccountError("no_user", f"no user {username!r}")
 
 
 def set_enabled(db, actor: Actor, username: str, enabled: bool) -> None:
@@ -291,7 +296,7 @@ def end_session(db, sid: str, actor: Actor) -> None:
 def create_token(db, actor: Actor, username: str, days: int) -> str:
     """A new token for ``username``, valid ``days``; the plain token is returned once."""
     if not 1 <= days <= 366:
-        raise AccountError("a token lives 1 to 366 days")
+        raise AccountError("token_days", "a token lives 1 to 366 days")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
 
     def work(tx):

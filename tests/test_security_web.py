@@ -325,3 +325,33 @@ def test_disabling_a_user_ends_sessions_and_tokens(app, world):
     accounts.set_enabled(world, ACTOR, "minji", False)
     assert client.get("/api/v1/me").status_code == 401
     assert app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_admin_creates_and_disables_accounts_on_the_users_page(app, world):
+    client = app.test_client()
+    sign_in(client, "admin")
+    token = csrf(client, "/admin/users")
+    weak = client.post("/admin/users", data={"username": "jiwoo", "role": "visitor", "districts": "서울 노원구",
+                                             "password": "short", "csrf_token": token})
+    assert weak.status_code == 400 and "12" in weak.get_data(as_text=True)
+    assert "12자 이상" in client.post("/admin/users?lang=ko", data={"username": "jiwoo", "role": "visitor", "districts": "x", "password": "short", "csrf_token": token}).get_data(as_text=True)
+    assert accounts.get_user(world, "jiwoo") is None
+    made = client.post("/admin/users", data={"username": "jiwoo", "role": "visitor", "districts": "서울 노원구",
+                                             "password": "a fine first password", "csrf_token": token})
+    assert made.status_code == 302
+    assert accounts.authenticate(world, "jiwoo", "a fine first password", "1.1.1.1", "t").ok
+    forged = client.post("/admin/users/jiwoo/disable", data={})  # no CSRF token
+    assert forged.status_code == 400 and accounts.get_user(world, "jiwoo")["enabled"]
+    assert client.post("/admin/users/jiwoo/disable", data={"csrf_token": token}).status_code == 302
+    assert not accounts.get_user(world, "jiwoo")["enabled"]
+    assert {"user.create", "user.disable"} <= {e["action"] for e in events(world, target="jiwoo")}
+
+
+def test_session_cookie_is_secure_over_https(app):
+    client = app.test_client()
+    page = client.get("/login", base_url="https://localhost").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    response = client.post("/login", base_url="https://localhost",
+                           data={"username": "minji", "password": PASSWORD, "csrf_token": token})
+    session = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("gs_session="))
+    assert "Secure" in session

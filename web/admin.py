@@ -8,6 +8,7 @@ import json
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from graphsvc import access, accounts, audit
 
@@ -16,6 +17,19 @@ from .neo import get_db
 from .views import audit_filters, plain
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+ACCOUNT_ERRORS = {
+    "password_short": _l("The password needs at least 12 characters."),
+    "password_long": _l("The password is too long."),
+    "password_username": _l("The password must not contain the username."),
+    "password_repetitive": _l("The password is too repetitive."),
+    "username_invalid": _l("A username has 2 to 32 characters: lower-case letters, digits, '.', '_', '-'."),
+    "role_invalid": _l("Choose a role."),
+    "district_needed": _l("Coordinators and visitors need at least one district."),
+    "user_exists": _l("That username is taken."),
+    "no_user": _l("Not found."),
+    "token_days": _l("A token lives 1 to 366 days."),
+}
 
 EXPORT_COLUMNS = ("seq", "at", "actor", "role", "action", "targets", "outcome", "ip", "user_agent",
                   "reason", "detail", "prev", "hash")
@@ -67,7 +81,26 @@ def audit_export(fmt: str):
 def users_page():
     users = accounts.list_users(get_db())
     record("users.read", [u["username"] for u in users])
-    return render_template("admin_users.html", users=[plain(u) for u in users], message=request.args.get("done"))
+    return render_template("admin_users.html", users=[plain(u) for u in users], message=request.args.get("done"),
+                           form={})
+
+
+@bp.post("/users")
+@allow(access.USERS_MANAGE)
+def users_create():
+    """A new account with a first password that the admin hands over (12+ characters)."""
+    form = request.form
+    districts = [d.strip() for d in form.get("districts", "").split(";") if d.strip()]
+    try:
+        accounts.add_user(get_db(), actor(), form.get("username", "").strip().lower(), form.get("role", ""),
+                          districts, form.get("password", ""))
+    except accounts.AccountError as exc:
+        users = accounts.list_users(get_db())
+        record("users.read", [u["username"] for u in users])
+        return render_template("admin_users.html", users=[plain(u) for u in users],
+                               error=ACCOUNT_ERRORS.get(exc.code, _("The request was not understood.")),
+                               form=form), 400
+    return redirect(url_for("admin.users_page", done="create"))
 
 
 @bp.post("/users/<username>/<verb>")
