@@ -144,6 +144,10 @@ def test_admin_signs_in_with_totp_and_reads_the_audit_log(server, browser, db, s
     assert "체인 정상" in page.locator(".chain").inner_text()
     assert page.locator("table.events tbody tr").count() >= 3  # import, sign-in, second factor
     page.screenshot(path=str(ARTIFACTS / "audit-ko.png"), full_page=True)
+    page.click("text=계정 관리")
+    page.wait_for_url("**/admin/users")
+    assert page.locator("table.events tbody tr").count() >= 4
+    page.screenshot(path=str(ARTIFACTS / "users-ko.png"), full_page=True)
     assert all(url.startswith(server + "/") for url in requested), requested
     assert not errors, errors
     page.close()
