@@ -313,9 +313,14 @@ def test_admin_verify_endpoint_names_tampering(app, world):
     client = app.test_client()
     sign_in(client, "admin")
     assert client.get("/api/v1/audit/verify").json["ok"] is True
+    assert "Chain intact" in client.get("/admin/audit?lang=en").get_data(as_text=True)
     world.write("test_tamper_audit", seq=3)
     result = client.get("/api/v1/audit/verify").json
     assert result["ok"] is False and result["first_bad_seq"] == 3
+    cached = client.get("/admin/audit?lang=en").get_data(as_text=True)  # the page's result is a few minutes old
+    assert "Chain intact" in cached and "Check now" in cached
+    fresh = client.get("/admin/audit?lang=en&verify=1").get_data(as_text=True)
+    assert "Chain broken at event 3" in fresh
 
 
 def test_disabling_a_user_ends_sessions_and_tokens(app, world):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import time
 
-from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -41,10 +43,27 @@ def audit_page():
     filters = audit_filters(request.args)
     db = get_db()
     events = audit.query(db, limit=200, **filters)
-    status = audit.verify(db)
+    status, checked_at = _chain_status(db, force=request.args.get("verify") == "1")
     record("audit.read", detail=f"{len(events)} events")
-    return render_template("admin_audit.html", events=[plain(e) for e in events], filters=request.args,
-                           status=status)
+    shown_filters = {k: v for k, v in request.args.items() if k != "verify"}
+    return render_template("admin_audit.html", events=[plain(e) for e in events], filters=shown_filters,
+                           status=status, checked_at=checked_at)
+
+
+VERIFY_MAX_AGE = 300  # seconds a verification result is shown before the page verifies again
+
+
+def _chain_status(db, force: bool):
+    """The chain's verification, at most VERIFY_MAX_AGE old: verify reads every event
+    (about 7 s per million), too much for every page view."""
+    cached = current_app.extensions.get("graphsvc_last_verify")
+    now = time.time()
+    if force or cached is None or now - cached[0] > VERIFY_MAX_AGE:
+        result = audit.verify(db)
+        record("audit.verify", outcome="ok" if result.ok else "failure", detail=result.problem)
+        cached = (now, result)
+        current_app.extensions["graphsvc_last_verify"] = cached
+    return cached[1], dt.datetime.fromtimestamp(cached[0], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _safe_cell(value) -> str:
