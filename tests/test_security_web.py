@@ -360,3 +360,17 @@ def test_session_cookie_is_secure_over_https(app):
                            data={"username": "minji", "password": PASSWORD, "csrf_token": token})
     session = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("gs_session="))
     assert "Secure" in session
+
+
+def test_audit_api_filters_and_pages(app, world):
+    get = _api(app, "admin")
+    _api(app, "coord")("/api/v1/households/h-001")
+    page = get("/api/v1/audit?actor=coord&action=household.&limit=1")
+    assert page.status_code == 200
+    assert [e["action"] for e in page.json["events"]] == ["household.read"]
+    everything = get("/api/v1/audit?limit=3").json
+    older = get(f"/api/v1/audit?limit=3&before_seq={everything['next_before_seq']}").json
+    assert max(e["seq"] for e in older["events"]) < min(e["seq"] for e in everything["events"])
+    for bad in ("limit=0", "limit=abc", "since=2025-13-01", "before_seq=-1"):
+        response = get(f"/api/v1/audit?{bad}")
+        assert response.status_code == 400 and response.json["error"], bad

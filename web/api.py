@@ -39,9 +39,13 @@ def household(household_id: str):
 @allow(access.AUDIT_READ)
 def audit_list():
     filters = views.audit_filters(request.args)
-    rows = audit.query(get_db(), **filters)
+    limit = views.int_arg("limit", 500, 1, 1000)
+    before = views.int_arg("before_seq", None, 1, 2**62)
+    rows = audit.query(get_db(), limit=limit, before_seq=before, **filters)
     record("audit.read", detail=f"{len(rows)} events")
-    return jsonify(events=[views.plain(r) for r in rows])
+    # the next page: ?before_seq=<next_before_seq> with the same filters
+    next_before = rows[-1]["seq"] if len(rows) == limit else None
+    return jsonify(events=[views.plain(r) for r in rows], next_before_seq=next_before)
 
 
 @bp.get("/audit/verify")

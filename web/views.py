@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Mapping
 
-from flask import abort, current_app, g
+from flask import abort, current_app, g, request
 
 from graphsvc import access
 
@@ -101,3 +101,13 @@ def audit_filters(args: Mapping[str, str]) -> dict:
             except ValueError:
                 abort(400)
     return out
+
+
+def int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
+    """An integer request argument within [low, high]; 400 when malformed or out of range."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        abort(400)
+    return int(raw)
