@@ -48,6 +48,9 @@ class Settings:
     cypher_dir: Path
     batch_size: int = 5000
     secret_key: str | None = None
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none),
+    # so that the audit records the client's address and cookies get Secure over HTTPS.
+    proxy_hops: int = 0
 
     @property
     def uses_local(self) -> bool:
@@ -82,4 +85,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cypher_dir=Path(env.get("GRAPHSVC_CYPHER_DIR") or PROJECT_ROOT / "cypher"),
         batch_size=int(env.get("GRAPHSVC_BATCH_SIZE") or 5000),
         secret_key=env.get("GRAPHSVC_SECRET_KEY") or None,
+        proxy_hops=int(env.get("GRAPHSVC_PROXY_HOPS") or 0),
     )

@@ -374,3 +374,16 @@ def test_audit_api_filters_and_pages(app, world):
     for bad in ("limit=0", "limit=abc", "since=2025-13-01", "before_seq=-1"):
         response = get(f"/api/v1/audit?{bad}")
         assert response.status_code == 400 and response.json["error"], bad
+
+
+def test_client_address_behind_a_trusted_proxy(settings, world):
+    from dataclasses import replace
+
+    direct = create_app(settings, TESTING=True).test_client()
+    proxied = create_app(replace(settings, proxy_hops=1), TESTING=True).test_client()
+    token = accounts.create_token(world, ACTOR, "minji", 1)
+    headers = {"Authorization": f"Bearer {token}", "X-Forwarded-For": "203.0.113.7"}
+    direct.get("/api/v1/me", headers=headers)  # not trusted: the header is ignored
+    proxied.get("/api/v1/me", headers=headers)
+    ips = [e["ip"] for e in events(world, action="me.read", actor="minji")]
+    assert ips == ["203.0.113.7", "127.0.0.1"]  # newest first
