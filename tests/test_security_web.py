@@ -79,11 +79,13 @@ def test_roles_by_routes(app, path, visitor, coordinator, admin):
         assert client.get(path).status_code == expected, (username, path)
 
 
-def test_signed_out_requests_go_to_sign_in_or_401(app):
+def test_signed_out_requests_go_to_sign_in_or_401(app, world):
     client = app.test_client()
     assert client.get("/admin/audit").status_code == 302
     response = client.get("/api/v1/me")
     assert response.status_code == 401 and response.json["error"]
+    denied = events(world, action="access.unauthenticated")
+    assert [e["detail"] for e in denied] == ["/api/v1/me", "/admin/audit"]
 
 
 # --- sign-in ------------------------------------------------------------------------------------

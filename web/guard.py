@@ -156,6 +156,7 @@ def init_app(app: Flask) -> None:
         if kind == "public":
             return None
         if g.subject is None:
+            record("access.unauthenticated", outcome="denied", detail=request.path[:100])
             if is_api():
                 abort(401)
             return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
