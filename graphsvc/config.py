@@ -1,7 +1,10 @@
 """Settings from the environment, in one place.
 
 Every setting has a default that works on a developer's machine after ``make install``;
-the README's configuration table lists them. Nothing else reads ``os.environ``.
+the README's configuration table lists them. Nothing else reads ``os.environ``, with one
+deliberate exception: key material (``GRAPHSVC_DATA_KEY``, ``GRAPHSVC_KEY_FILE``, the web
+secret's file) is read where it is used, in crypto.py and web/__init__.py, so that keys
+never sit in a Settings object that could be printed or logged.
 """
 
 from __future__ import annotations
