@@ -2,9 +2,10 @@
 
 Every setting has a default that works on a developer's machine after ``make install``;
 the README's configuration table lists them. Nothing else reads ``os.environ``, with one
-deliberate exception: key material (``GRAPHSVC_DATA_KEY``, ``GRAPHSVC_KEY_FILE``, the web
-secret's file) is read where it is used, in crypto.py and web/__init__.py, so that keys
-never sit in a Settings object that could be printed or logged.
+deliberate exception: the keys that encrypt identity fields (``GRAPHSVC_DATA_KEY``,
+``GRAPHSVC_KEY_FILE``) are read in crypto.py, where they are used, so that they never sit
+in a Settings object that could be printed or logged; web/__init__.py likewise reads the
+location of the web secret's file (``GRAPHSVC_SECRET_FILE``).
 """
 
 from __future__ import annotations
