@@ -24,6 +24,8 @@ def test_users_add_list_disable_reset(db, cli_env):
                 "--password-stdin", input="a long enough pass\n")
     assert added.exit_code == 0, added.output
     assert accounts.authenticate(db, "kim", "a long enough pass", "1.2.3.4", "t").ok
+    stored = accounts.get_user(db, "kim")["password_hash"]
+    assert stored.startswith("$argon2id$") and "a long enough pass" not in stored
     short = run("users", "add", "lee", "--role", "visitor", "--district", "서울 노원구",
                 "--password-stdin", input="short\n")
     assert short.exit_code == 1 and "at least 12 characters" in short.output
