@@ -265,6 +265,18 @@ def append(tx: neo4j.ManagedTransaction, db, *, actor: str, action: str, outcome
     AuditError when the log cannot be extended.
     """
     fields = _fields(actor, action, outcome, role, targets, ip, user_agent, reason, detail)
+    return _append_locked(tx, db, fields)["seq"]
+
+
+def _checked(*, actor: str, action: str, outcome: str = "ok", role: str | None = None,
+             targets: Iterable[str] = (), ip: str | None = None, user_agent: str | None = None,
+             reason: str | None = None, detail: str | None = None) -> dict[str, Any]:
+    """append()'s keyword checks for record(): unknown fields raise TypeError."""
+    return _fields(actor, action, outcome, role, targets, ip, user_agent, reason, detail)
+
+
+def _append_locked(tx: neo4j.ManagedTransaction, db, fields: dict[str, Any]) -> dict[str, Any]:
+    """Lock the head, append the sealed event after it, and return that event."""
     rows = db.run_in_tx(tx, "audit_lock_head", zeros=ZERO_HASH, now=timestamp())
     if len(rows) != 1:
         raise AuditError(f"audit: expected one audit head, found {len(rows)}")
@@ -276,11 +288,7 @@ def append(tx: neo4j.ManagedTransaction, db, *, actor: str, action: str, outcome
     created = db.run_in_tx(tx, "audit_append_event", event=event)
     if len(created) != 1:
         raise AuditError("audit: the event was not written")
-    return event["seq"]
-
-
-def _append_work(tx: neo4j.ManagedTransaction, db, event: dict[str, Any]) -> int:
-    return append(tx, db, **event)
+    return event
 
 
 # The newest (seq, hash) this process saw commit, per database: record() first tries to
@@ -289,26 +297,17 @@ def _append_work(tx: neo4j.ManagedTransaction, db, event: dict[str, Any]) -> int
 # meanwhile it changes nothing and the normal append runs in the same transaction. Two
 # appends that both pass the check cannot both commit: the second one's seq collides on
 # the uniqueness constraint and is retried the normal way.
-_EVENT_KEYS = frozenset({"actor", "action", "outcome", "role", "targets", "ip", "user_agent", "reason", "detail"})
 _last_seen: dict[int, tuple[int, str]] = {}
 _last_seen_lock = threading.Lock()
 
 
-def _fast_work(tx: neo4j.ManagedTransaction, db, event: dict[str, Any], head: tuple[int, str] | None):
+def _fast_work(tx: neo4j.ManagedTransaction, db, fields: dict[str, Any], head: tuple[int, str] | None):
     if head is not None:
-        unknown = set(event) - _EVENT_KEYS
-        if unknown:
-            raise TypeError(f"audit: unknown event field(s): {', '.join(sorted(unknown))}")
-        values = {k: event.get(k) for k in _EVENT_KEYS}
-        values["outcome"] = event.get("outcome", "ok")
-        values["targets"] = event.get("targets", ())
-        fields = _fields(**values)
         sealed = _seal(head[0] + 1, timestamp(), head[1], fields)
         if db.run_in_tx(tx, "audit_append_after", event=sealed, seq=head[0], hash=head[1]):
             return sealed["seq"], sealed["hash"]
-    seq = append(tx, db, **event)
-    row = db.run_in_tx(tx, "audit_head")[0]
-    return seq, row["hash"]
+    event = _append_locked(tx, db, fields)
+    return event["seq"], event["hash"]
 
 
 def record(db, **event: Any) -> int:
@@ -319,11 +318,12 @@ def record(db, **event: Any) -> int:
     creating the head): retried on the normal path a few times, then raised as AuditError.
     """
     key = id(db)
+    fields = _checked(**event)
     for attempt in range(_APPEND_ATTEMPTS):
         with _last_seen_lock:
             head = _last_seen.get(key) if attempt == 0 else None
         try:
-            seq, digest = db.write_tx(_fast_work, db, event, head)
+            seq, digest = db.write_tx(_fast_work, db, fields, head)
         except ConstraintError as exc:
             if attempt == _APPEND_ATTEMPTS - 1:
                 raise AuditError(
