@@ -27,7 +27,10 @@ def test_readyz_answers_when_neo4j_does(client):
 
 def test_readyz_is_503_when_neo4j_is_unreachable(settings):
     down = replace(settings, neo4j_uri="bolt://127.0.0.1:1", neo4j_password="x")
-    response = create_app(down, TESTING=True).test_client().get("/readyz")
+    client = create_app(down, TESTING=True).test_client()
+    assert client.get("/no-such-page").status_code == 404  # routing errors need no database
+    assert client.post("/healthz").status_code == 405
+    response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json == {"status": "unavailable", "neo4j": "unreachable"}
     assert b"127.0.0.1:1" not in response.data  # no internals in the answer

@@ -8,7 +8,7 @@ import io
 import json
 import time
 
-from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -127,7 +127,7 @@ def users_create():
 def users_change(username: str, verb: str):
     db = get_db()
     if accounts.get_user(db, username) is None:
-        return render_template("error.html", status=404, message=_("Not found.")), 404
+        abort(404)
     if verb == "disable":
         if username == g.subject.username:
             return render_template("error.html", status=400, message=_("You cannot disable your own account.")), 400
@@ -139,5 +139,5 @@ def users_change(username: str, verb: str):
     elif verb == "reset-totp":
         accounts.set_totp(db, actor(), username, None, enabled=False)
     else:
-        return render_template("error.html", status=404, message=_("Not found.")), 404
+        abort(404)
     return redirect(url_for("admin.users_page", done=verb))

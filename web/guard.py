@@ -20,12 +20,27 @@ from typing import Callable
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
 
 from graphsvc import accounts, audit
 from graphsvc.access import Subject, role_may
 from graphsvc.model import Actor
 
 from .neo import get_db
+
+# What an error answers, by status (and, for 400, by the reason given to abort()).
+HTTP_MESSAGES = {
+    401: _l("Sign-in required."),
+    403: _l("You do not have access to this page."),
+    404: _l("Not found."),
+    405: _l("This method is not allowed here."),
+    429: _l("Too many failed attempts. Wait 15 minutes and try again."),
+}
+BAD_REQUEST = {
+    "csrf": _l("The form expired. Please go back, reload the page and try again."),
+    "reason": _l("Identity fields are shown to admins only with a stated reason."),
+}
 
 SESSION_COOKIE = "gs_session"
 PRE_COOKIE = "gs_pre"
@@ -142,9 +157,9 @@ def init_app(app: Flask) -> None:
             g.pre_session = secrets.token_urlsafe(24)
             g.set_pre_cookie = True
         endpoint = request.endpoint
-        rule = rule_of(app, endpoint) if endpoint else ("public", None)
-        if endpoint == "static":
-            return None
+        if endpoint is None or endpoint == "static":
+            return None  # no route matched (Flask answers 404/405 next), or a static file
+        rule = rule_of(app, endpoint)
         if rule is None:
             current_app.logger.error("route %s has no access rule: refused", endpoint)
             abort(403)
@@ -181,39 +196,16 @@ def init_app(app: Flask) -> None:
             return jsonify(error=message, status=status), status
         return render_template("error.html", status=status, message=message), status
 
-    @app.errorhandler(400)
-    def bad_request(e):
-        if getattr(e, "description", "") == "csrf":
-            return _error(400, _("The form expired. Please go back, reload the page and try again."))
-        if getattr(e, "description", "") == "reason":
-            return _error(400, _("Identity fields are shown to admins only with a stated reason."))
-        return _error(400, _("The request was not understood."))
-
-    @app.errorhandler(401)
-    def unauthorized(e):
-        return _error(401, _("Sign-in required."))
-
-    @app.errorhandler(403)
-    def forbidden(e):
-        return _error(403, _("You do not have access to this page."))
-
-    @app.errorhandler(404)
-    def not_found(e):
-        return _error(404, _("Not found."))
-
-    @app.errorhandler(405)
-    def not_allowed(e):
-        return _error(405, _("This method is not allowed here."))
-
-    @app.errorhandler(429)
-    def too_many(e):
-        return _error(429, _("Too many failed attempts. Wait 15 minutes and try again."))
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        code = e.code or 500
+        if code == 400:
+            message = BAD_REQUEST.get(e.description, _("The request was not understood."))
+        else:
+            message = HTTP_MESSAGES.get(code, e.name)
+        return _error(code, str(message))
 
     @app.errorhandler(Exception)
     def failure(e):
-        from werkzeug.exceptions import HTTPException
-
-        if isinstance(e, HTTPException):
-            return _error(e.code or 500, e.name)
         current_app.logger.exception("request failed")
         return _error(500, _("Something went wrong. Nothing was shown or changed."))
