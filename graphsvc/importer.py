@@ -515,14 +515,14 @@ def _encrypt_rows(db, plan: Plan, keyring) -> None:
         stored = {r["id"]: r for r in db.read(statement, ids=[row["id"] for row in rows])} if rows else {}
         for row in rows:
             old = stored.get(row["id"], {})
-            for field in fields:
-                value = row.get(field)
-                token = old.get(field)
+            for name in fields:
+                value = row.get(name)
+                token = old.get(name)
                 if value is not None and token and not keyring.needs_rotation(token) and \
-                        keyring.decrypt(token, label, row["id"], field) == value:
-                    row[field] = token
+                        keyring.decrypt(token, label, row["id"], name) == value:
+                    row[name] = token
                 else:
-                    row[field] = keyring.encrypt(value, label, row["id"], field)
+                    row[name] = keyring.encrypt(value, label, row["id"], name)
 
 
 def write(db, plan: Plan, keyring, actor: Actor, batch_size: int = 5000,

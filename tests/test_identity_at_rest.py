@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import secrets
-from pathlib import Path
 
 import pytest
 
 from graphsvc import crypto
 
-from .test_import import append, export_folder, import_folder, rewrite
+from .test_import import append, export_folder, import_folder
 
 
 def _unique_identity():
