@@ -28,6 +28,7 @@ install: $(VENV)/.installed translations
 run: install
 	$(GRAPHSVC) neo4j start
 	$(GRAPHSVC) schema apply
+	$(GRAPHSVC) chains refresh
 	$(GRAPHSVC) demo --households $(DEMO_HOUSEHOLDS) --if-empty
 	$(GRAPHSVC) serve --host $(HOST) --port $(PORT)
 

@@ -11,7 +11,10 @@ SET u.role = row.role, u.districts = row.districts;
 UNWIND $rows AS row
 MERGE (h:Household {id: row.id})
 SET h.code = row.code, h.district = row.district, h.arrived_on = row.arrived_on,
-    h.status = row.status;
+    h.status = row.status
+// the chain index (graphsvc/chains.py) when the importer could place the household
+FOREACH (_ IN CASE WHEN row.placed THEN [1] ELSE [] END |
+  SET h.parent = row.parent, h.chain = row.chain, h.wave = row.wave, h.joined_on = row.joined_on);
 
 // name: import_people
 // A person belongs to one household: a row naming another household moves them.
@@ -96,6 +99,11 @@ RETURN u.username AS username;
 // them all to find a second introducer or a cycle that the new rows would close.
 MATCH (a:Person)-[:INTRODUCED]->(b:Person)
 RETURN b.id AS introduced_id, a.id AS introducer_id;
+
+// name: known_any_chain
+// Whether any introduction or chain placement is stored (a first import places the
+// households itself).
+RETURN EXISTS { ()-[:INTRODUCED]->() } OR EXISTS { MATCH (h:Household) WHERE h.parent IS NOT NULL } AS any;
 
 // name: stored_person_identity
 // The encrypted identity fields already stored for these people: a value whose plaintext

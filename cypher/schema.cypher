@@ -32,6 +32,15 @@ CREATE INDEX visit_on IF NOT EXISTS FOR (v:Visit) ON (v.on);
 CREATE INDEX introduced_on IF NOT EXISTS FOR ()-[r:INTRODUCED]-() ON (r.on);
 
 
+// name: index_household_chain
+// The derived chain index (graphsvc/chains.py): a household's chain root, its parent
+// household and its wave, so that maps and overviews are plain index lookups.
+CREATE INDEX household_chain IF NOT EXISTS FOR (h:Household) ON (h.chain);
+
+// name: index_household_parent
+CREATE INDEX household_parent IF NOT EXISTS FOR (h:Household) ON (h.parent);
+
+
 // name: constraint_audit_seq
 // The audit log: one event per sequence number (audit.py keeps the chain and its head).
 CREATE CONSTRAINT audit_event_seq IF NOT EXISTS FOR (e:AuditEvent) REQUIRE e.seq IS UNIQUE;

@@ -84,3 +84,11 @@ SET t.expires_at = datetime() - duration({minutes: 1});
 // What a database written before field encryption holds: a plaintext identity field.
 MATCH (p:Person {id: $id})
 SET p.phone = $phone;
+
+// name: test_household_placements
+MATCH (h:Household)
+RETURN h.id AS id, h.parent AS parent, h.chain AS chain, h.wave AS wave, h.joined_on AS joined_on
+ORDER BY id;
+
+// name: test_set_household_wave
+MATCH (h:Household {id: $id}) SET h.wave = $wave;

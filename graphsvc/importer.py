@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import audit, csvio, model
+from . import audit, chains, csvio, model, network
 from .crypto import IDENTITY_FIELDS
 from .csvio import TABLES
 from .model import USERNAME_RE, Actor
@@ -50,6 +50,7 @@ class Plan:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    placed: bool = False  # the household rows carry the chain index (no refresh needed)
 
     @property
     def ok(self) -> bool:
@@ -78,6 +79,10 @@ class Lookup:
         """introduced id → introducer id, for every introduction already stored."""
         return {}
 
+    def has_chains(self) -> bool:
+        """Whether the database holds any introduction or stored chain placement."""
+        return False
+
 
 class DatabaseLookup(Lookup):
     def __init__(self, db):
@@ -97,6 +102,9 @@ class DatabaseLookup(Lookup):
 
     def introductions(self):
         return {r["introduced_id"]: r["introducer_id"] for r in self.db.stream("known_introductions")}
+
+    def has_chains(self):
+        return self.db.read("known_any_chain")[0]["any"]
 
 
 # --- field checks ----------------------------------------------------------------------
@@ -266,6 +274,7 @@ def _validate(folder: Path, lookup: Lookup, plan: Plan) -> Plan:
     visits = _validate_visits(plan, raw.get("visits", []), households, users, lookup)
 
     plan.problems.sort(key=lambda p: (list(TABLES).index(p.file[:-4]) if p.file[:-4] in TABLES else -1, p.line))
+    _place_households(plan, households, people, introductions, lookup)
     plan.rows = {
         "users": list(users.values()),
         "households": list(households.values()),
@@ -274,6 +283,31 @@ def _validate(folder: Path, lookup: Lookup, plan: Plan) -> Plan:
         "visits": visits,
     }
     return plan
+
+
+def _place_households(plan: Plan, households, people, introductions, lookup: Lookup) -> None:
+    """Put the chain index (chains.py) into the household rows when the files alone decide it.
+
+    That is the case for a first import: the database holds no introduction and no
+    placement yet, and every introduction and person refers to rows of these files. Then
+    the placements travel with the household upserts for free; otherwise ``write`` runs
+    ``chains.refresh`` after the rows are in (bench/RESULTS.md: 7.6 s for 100,000
+    households, most of a first import's extra cost if it ran there).
+    """
+    if not plan.ok or any(p["household_id"] not in households for p in people.values()):
+        return
+    if any(i[k] not in people for i in introductions for k in ("introducer_id", "introduced_id")):
+        return
+    if lookup.has_chains():
+        return
+    forest = network.household_forest(
+        (people[i["introduced_id"]]["household_id"], people[i["introducer_id"]]["household_id"],
+         i["introduced_on"], i["introduced_id"]) for i in introductions)
+    for hid, row in households.items():
+        p = forest.get(hid)
+        row.update(placed=True, parent=p.parent if p else None, chain=p.chain if p else None,
+                   wave=p.wave if p else None, joined_on=p.joined_on if p else None)
+    plan.placed = True
 
 
 def _first_seen(v: _Rows, seen: dict[str, int], key: str, line: int, what: str) -> bool:
@@ -552,6 +586,12 @@ def write(db, plan: Plan, keyring, actor: Actor, batch_size: int = 5000,
             if progress:
                 progress(statement, min(start + batch_size, len(rows)), len(rows))
         timings[statement] = time.perf_counter() - started
+    # the derived chain index follows the introductions and memberships just written
+    if not plan.placed:
+        placed = chains.refresh(db)
+        timings["chains_refresh"] = placed.seconds
+        if progress:
+            progress("chains_refresh", placed.changed, placed.changed)
     return timings
 
 

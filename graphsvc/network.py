@@ -304,3 +304,82 @@ def household_graph(g: nx.DiGraph) -> nx.DiGraph:
     h.add_nodes_from(d["household"] for d in nodes.values() if d.get("household") is not None)
     h.add_edges_from((a, b, {"count": n}) for (a, b), n in counts.items())
     return h
+
+
+# --- households: how each one came in ------------------------------------------------
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a household sits in the household forest (see ``household_forest``)."""
+
+    parent: HouseholdId | None  # the household it came in through; None for a root
+    chain: HouseholdId  # the root household of its chain (itself for a root)
+    wave: int  # households between it and the root (a root is wave 0)
+    joined_on: date | None  # the date of the introduction it came in through
+
+
+def household_forest(
+    entries: Iterable[tuple[HouseholdId, HouseholdId, date | None, PersonId]],
+) -> dict[HouseholdId, Placement]:
+    """Each household's place among households: parent, chain root, wave, joined date.
+
+    ``entries`` are the introductions that cross households, as ``(introduced household,
+    introducer household, introduced on, introduced person)``. A household came in through
+    its *first* such introduction (earliest date; undated ones after dated ones; ties by
+    person id): that introducer's household is its parent. Households never introduced
+    from another household are roots and are not in the answer (their placement is
+    ``Placement(None, itself, 0, None)``).
+
+    Person-level introductions form a forest, but households need not: two households can
+    each have introduced a member of the other. Such a loop is cut at its smallest
+    household id, which becomes the root.
+
+    >>> f = household_forest([("h2", "h1", date(2024, 1, 5), "b"), ("h3", "h2", None, "c"),
+    ...                       ("h3", "h1", date(2024, 2, 1), "d")])
+    >>> f["h3"]
+    Placement(parent='h1', chain='h1', wave=1, joined_on=datetime.date(2024, 2, 1))
+    >>> sorted(household_forest([("a", "b", None, "p"), ("b", "a", None, "q")]).items())
+    [('b', Placement(parent='a', chain='a', wave=1, joined_on=None))]
+    """
+    first: dict[HouseholdId, tuple] = {}
+    for child, parent, on, person in entries:
+        if child == parent:
+            continue
+        key = (on is None, on or date.min, _sort_key(person))
+        if child not in first or key < first[child][0]:
+            first[child] = (key, parent, on)
+    parent_of = {child: parent for child, (_, parent, _) in first.items()}
+
+    # Cut loops: walk up from every household; meeting the current walk is a loop.
+    state: dict[HouseholdId, int] = {}
+    for start in list(parent_of):
+        walk: list[HouseholdId] = []
+        node = start
+        while node in parent_of and node not in state:
+            state[node] = 1
+            walk.append(node)
+            node = parent_of[node]
+        if state.get(node) == 1:
+            loop = walk[walk.index(node):]
+            del parent_of[min(loop, key=_sort_key)]
+        for n in walk:
+            state[n] = 2
+
+    placed: dict[HouseholdId, tuple[HouseholdId, int]] = {}
+
+    def place(h: HouseholdId) -> tuple[HouseholdId, int]:
+        path = []
+        while h in parent_of and h not in placed:
+            path.append(h)
+            h = parent_of[h]
+        root, wave = placed.get(h, (h, 0))
+        for n in reversed(path):
+            wave += 1
+            placed[n] = (root, wave)
+        return root, wave
+
+    out: dict[HouseholdId, Placement] = {}
+    for child, parent in parent_of.items():
+        root, wave = place(child)
+        out[child] = Placement(parent, root, wave, first[child][2])
+    return out

@@ -1,0 +1,163 @@
+// The introduction network as the map, the lists and the chain API read it.
+//
+// Derived chain index (graphsvc/chains.py keeps it): every household that came in through
+// an introduction from another household has h.parent (that household's id), h.chain (the
+// root household of its chain), h.wave (households from the root; a root is wave 0) and
+// h.joined_on (the date of that introduction). Roots have none of these:
+// coalesce(h.chain, h.id) and coalesce(h.wave, 0) read them.
+//
+// Visit classes, used by the map's colours and filters (one definition, here):
+//   closed  - status moved, closed or do_not_visit
+//   never   - active, never visited
+//   overdue - active, last visit before $overdue_before (today - follow-up interval)
+//   recent  - active, visited since
+// Scope: $districts is the list of districts the caller may see, null for all.
+
+// name: chains_cross_introductions
+// Every introduction between two households, in one record (a list of
+// [introduced household, introducer household, introduced on, introduced person]).
+MATCH (gi:Household)<-[:MEMBER_OF]-(:Person)-[r:INTRODUCED]->(p:Person)-[:MEMBER_OF]->(gp:Household)
+WHERE gi <> gp
+RETURN collect([gp.id, gi.id, r.on, p.id]) AS rows;
+
+// name: chains_stored
+// The placements stored now (roots store none), in one record.
+MATCH (h:Household) WHERE h.parent IS NOT NULL
+RETURN collect([h.id, h.parent, h.chain, h.wave, h.joined_on]) AS rows;
+
+// name: chains_set
+// New placements; a row of nulls turns a household back into a root.
+UNWIND $rows AS row
+MATCH (h:Household {id: row.id})
+SET h.parent = row.parent, h.chain = row.chain, h.wave = row.wave, h.joined_on = row.joined_on;
+
+// name: map_groups
+// Households per (district, chain) among those the filters keep, in one record:
+// [district, chain, households, unvisited (active, never visited), people, deepest wave].
+MATCH (h:Household)
+WHERE ($districts IS NULL OR h.district IN $districts)
+  AND ($chains IS NULL OR coalesce(h.chain, h.id) IN $chains)
+  AND ($wave_min IS NULL OR coalesce(h.wave, 0) >= $wave_min)
+  AND ($wave_max IS NULL OR coalesce(h.wave, 0) <= $wave_max)
+  AND ($joined_since IS NULL OR h.joined_on >= $joined_since)
+  AND ($joined_until IS NULL OR h.joined_on <= $joined_until)
+CALL (h) {
+  OPTIONAL MATCH (h)<-[:AT]-(v:Visit)
+  RETURN max(v.on) AS last
+}
+WITH h, CASE WHEN h.status <> 'active' THEN 'closed'
+             WHEN last IS NULL THEN 'never'
+             WHEN last < $overdue_before THEN 'overdue'
+             ELSE 'recent' END AS class
+WHERE $classes IS NULL OR class IN $classes
+WITH h.district AS district, coalesce(h.chain, h.id) AS chain, count(*) AS households,
+     sum(CASE class WHEN 'never' THEN 1 ELSE 0 END) AS unvisited,
+     sum(COUNT { (h)<-[:MEMBER_OF]-() }) AS people, max(coalesce(h.wave, 0)) AS depth
+RETURN collect([district, chain, households, unvisited, people, depth]) AS rows;
+
+// name: map_households
+// The households the filters keep, with what the map draws, in one record. Each row:
+// [id, code, district, status, arrived_on, parent, chain, wave, joined_on, class,
+//  last visit, visits, members [[id, code_name]], introduced by [[household, district]],
+//  introduced [[household, district]], introductions made].
+MATCH (h:Household)
+WHERE ($districts IS NULL OR h.district IN $districts)
+  AND ($ids IS NULL OR h.id IN $ids)
+  AND ($chains IS NULL OR coalesce(h.chain, h.id) IN $chains)
+  AND ($wave_min IS NULL OR coalesce(h.wave, 0) >= $wave_min)
+  AND ($wave_max IS NULL OR coalesce(h.wave, 0) <= $wave_max)
+  AND ($joined_since IS NULL OR h.joined_on >= $joined_since)
+  AND ($joined_until IS NULL OR h.joined_on <= $joined_until)
+CALL (h) {
+  OPTIONAL MATCH (h)<-[:AT]-(v:Visit)
+  RETURN max(v.on) AS last, count(v) AS visits
+}
+WITH h, last, visits,
+     CASE WHEN h.status <> 'active' THEN 'closed'
+          WHEN last IS NULL THEN 'never'
+          WHEN last < $overdue_before THEN 'overdue'
+          ELSE 'recent' END AS class
+WHERE $classes IS NULL OR class IN $classes
+CALL (h) {
+  MATCH (h)<-[:MEMBER_OF]-(p:Person)
+  WITH p ORDER BY p.id
+  RETURN collect([p.id, p.code_name]) AS members
+}
+CALL (h) {
+  OPTIONAL MATCH (h)<-[:MEMBER_OF]-(:Person)<-[:INTRODUCED]-(:Person)-[:MEMBER_OF]->(g:Household)
+  WHERE g <> h
+  RETURN collect(DISTINCT [g.id, g.district]) AS introduced_by
+}
+CALL (h) {
+  OPTIONAL MATCH (h)<-[:MEMBER_OF]-(:Person)-[r:INTRODUCED]->(:Person)-[:MEMBER_OF]->(g:Household)
+  RETURN collect(DISTINCT CASE WHEN g <> h THEN [g.id, g.district] END) AS introduced,
+         count(r) AS made
+}
+RETURN collect([h.id, h.code, h.district, h.status, h.arrived_on, h.parent,
+                coalesce(h.chain, h.id), coalesce(h.wave, 0), h.joined_on, class, last, visits,
+                members, introduced_by, introduced, made]) AS rows;
+
+// name: map_search
+// Households in scope whose code is $q or one of whose members' code names contains
+// $q (case-insensitive), at most $limit, by id.
+MATCH (h:Household)
+WHERE ($districts IS NULL OR h.district IN $districts)
+  AND (toLower(h.code) = toLower($q)
+       OR EXISTS { (h)<-[:MEMBER_OF]-(p:Person) WHERE toLower(p.code_name) CONTAINS toLower($q) })
+WITH h ORDER BY h.id LIMIT $limit
+RETURN h.id AS id, coalesce(h.chain, h.id) AS chain, h.district AS district;
+
+// name: map_household_ref
+// One household by id or code (the map's "around household X"), with its chain.
+MATCH (h:Household)
+WHERE h.id = $ref OR h.code = $ref
+RETURN h.id AS id, h.district AS district, coalesce(h.chain, h.id) AS chain
+ORDER BY h.id LIMIT 1;
+
+// name: map_chain_labels
+// What an overview may say about chains whose root is visible: the root's code and the
+// code name of its first member.
+UNWIND $ids AS id
+MATCH (h:Household {id: id})
+OPTIONAL CALL (h) {
+  MATCH (h)<-[:MEMBER_OF]-(p:Person)
+  RETURN p.code_name AS code_name ORDER BY p.id LIMIT 1
+}
+RETURN h.id AS id, h.code AS code, h.district AS district, code_name;
+
+// name: map_chain_people
+// The people of the given households and the introductions that touch them, for the
+// person-level view of a chain. Each person: [id, code_name, household, district,
+// introducer id, introducer household, introducer district, introduced on].
+UNWIND $ids AS hid
+MATCH (h:Household {id: hid})<-[:MEMBER_OF]-(p:Person)
+OPTIONAL MATCH (i:Person)-[r:INTRODUCED]->(p)
+OPTIONAL MATCH (i)-[:MEMBER_OF]->(g:Household)
+RETURN collect([p.id, p.code_name, h.id, h.district, i.id, g.id, g.district, r.on]) AS rows;
+
+// name: person_chain
+// One person's introduction path from their seed: the people from the seed down to
+// them, each [id, code_name, household, district], seed first.
+MATCH (p:Person {id: $id})
+MATCH path = (s:Person)-[:INTRODUCED*0..]->(p)
+WHERE NOT EXISTS { ()-[:INTRODUCED]->(s) }
+UNWIND nodes(path) AS n
+OPTIONAL MATCH (n)-[:MEMBER_OF]->(h:Household)
+RETURN collect([n.id, n.code_name, h.id, h.district]) AS path;
+
+// name: unvisited_households
+// Active households never visited, longest waiting first (since they came in through an
+// introduction, else since arrival), in one record.
+MATCH (h:Household)
+WHERE ($districts IS NULL OR h.district IN $districts)
+  AND h.status = 'active' AND NOT EXISTS { (h)<-[:AT]-(:Visit) }
+WITH h, coalesce(h.joined_on, h.arrived_on) AS waiting_since
+ORDER BY waiting_since IS NULL, waiting_since, h.id
+LIMIT $limit
+CALL (h) {
+  MATCH (h)<-[:MEMBER_OF]-(p:Person)
+  WITH p ORDER BY p.id
+  RETURN collect(p.code_name) AS code_names
+}
+RETURN collect([h.id, h.code, h.district, h.arrived_on, h.joined_on, coalesce(h.wave, 0),
+                code_names]) AS rows;
