@@ -33,7 +33,8 @@ SET h.parent = row.parent, h.chain = row.chain, h.wave = row.wave, h.joined_on =
 
 // name: map_groups
 // Households per (district, chain) among those the filters keep, in one record:
-// [district, chain, households, unvisited (active, never visited), people, deepest wave].
+// [district, chain, households, unvisited (active, never visited), people, deepest wave,
+//  sample: the smallest household id of the group (a drill-down reference in scope)].
 MATCH (h:Household)
 WHERE ($districts IS NULL OR h.district IN $districts)
   AND ($chains IS NULL OR coalesce(h.chain, h.id) IN $chains)
@@ -52,8 +53,9 @@ WITH h, CASE WHEN h.status <> 'active' THEN 'closed'
 WHERE $classes IS NULL OR class IN $classes
 WITH h.district AS district, coalesce(h.chain, h.id) AS chain, count(*) AS households,
      sum(CASE class WHEN 'never' THEN 1 ELSE 0 END) AS unvisited,
-     sum(COUNT { (h)<-[:MEMBER_OF]-() }) AS people, max(coalesce(h.wave, 0)) AS depth
-RETURN collect([district, chain, households, unvisited, people, depth]) AS rows;
+     sum(COUNT { (h)<-[:MEMBER_OF]-() }) AS people, max(coalesce(h.wave, 0)) AS depth,
+     min(h.id) AS sample
+RETURN collect([district, chain, households, unvisited, people, depth, sample]) AS rows;
 
 // name: map_households
 // The households the filters keep, with what the map draws, in one record. Each row:
@@ -86,7 +88,7 @@ CALL (h) {
 CALL (h) {
   OPTIONAL MATCH (h)<-[:MEMBER_OF]-(:Person)<-[:INTRODUCED]-(:Person)-[:MEMBER_OF]->(g:Household)
   WHERE g <> h
-  RETURN collect(DISTINCT [g.id, g.district]) AS introduced_by
+  RETURN collect(DISTINCT CASE WHEN g IS NOT NULL THEN [g.id, g.district] END) AS introduced_by
 }
 CALL (h) {
   OPTIONAL MATCH (h)<-[:MEMBER_OF]-(:Person)-[r:INTRODUCED]->(:Person)-[:MEMBER_OF]->(g:Household)
@@ -128,12 +130,17 @@ RETURN h.id AS id, h.code AS code, h.district AS district, code_name;
 // name: map_chain_people
 // The people of the given households and the introductions that touch them, for the
 // person-level view of a chain. Each person: [id, code_name, household, district,
-// introducer id, introducer household, introducer district, introduced on].
+// introducer id, introducer household, introducer district, introduced on,
+// introduced [[person, household, district]]].
 UNWIND $ids AS hid
 MATCH (h:Household {id: hid})<-[:MEMBER_OF]-(p:Person)
 OPTIONAL MATCH (i:Person)-[r:INTRODUCED]->(p)
 OPTIONAL MATCH (i)-[:MEMBER_OF]->(g:Household)
-RETURN collect([p.id, p.code_name, h.id, h.district, i.id, g.id, g.district, r.on]) AS rows;
+CALL (p) {
+  OPTIONAL MATCH (p)-[:INTRODUCED]->(o:Person)-[:MEMBER_OF]->(og:Household)
+  RETURN collect(CASE WHEN o IS NOT NULL THEN [o.id, og.id, og.district] END) AS introduced
+}
+RETURN collect([p.id, p.code_name, h.id, h.district, i.id, g.id, g.district, r.on, introduced]) AS rows;
 
 // name: person_chain
 // One person's introduction path from their seed: the people from the seed down to
@@ -161,3 +168,39 @@ CALL (h) {
 }
 RETURN collect([h.id, h.code, h.district, h.arrived_on, h.joined_on, coalesce(h.wave, 0),
                 code_names]) AS rows;
+
+// name: map_stats
+// Figures over the caller's districts for the map's side panel: households per wave,
+// introductions per month (by the introduced person's household), the ten people who
+// introduced most, and how many households came in through no introduction (roots:
+// chain starters and households whose introducer is unknown) and how many of those
+// started a chain.
+CALL () {
+  MATCH (h:Household) WHERE $districts IS NULL OR h.district IN $districts
+  WITH coalesce(h.wave, 0) AS wave, count(*) AS n ORDER BY wave
+  RETURN collect([wave, n]) AS waves
+}
+CALL () {
+  MATCH (h:Household)<-[:MEMBER_OF]-(:Person)<-[r:INTRODUCED]-()
+  WHERE ($districts IS NULL OR h.district IN $districts) AND r.on IS NOT NULL
+  WITH substring(toString(r.on), 0, 7) AS month, count(*) AS n ORDER BY month
+  RETURN collect([month, n]) AS months
+}
+CALL () {
+  MATCH (h:Household)<-[:MEMBER_OF]-(p:Person)
+  WHERE $districts IS NULL OR h.district IN $districts
+  WITH p, COUNT { (p)-[:INTRODUCED]->() } AS n WHERE n > 0
+  ORDER BY n DESC, p.id LIMIT 10
+  RETURN collect([p.id, p.code_name, n]) AS top
+}
+CALL () {
+  MATCH (h:Household) WHERE ($districts IS NULL OR h.district IN $districts) AND h.parent IS NULL
+  RETURN count(h) AS roots,
+         sum(CASE WHEN EXISTS { MATCH (c:Household {parent: h.id}) } THEN 1 ELSE 0 END) AS chains
+}
+RETURN waves, months, top, roots, chains;
+
+// name: map_districts
+// The districts that hold households (an admin's district choices).
+MATCH (h:Household)
+RETURN DISTINCT h.district AS district ORDER BY district;

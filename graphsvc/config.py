@@ -55,6 +55,10 @@ class Settings:
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none),
     # so that the audit records the client's address and cookies get Secure over HTTPS.
     proxy_hops: int = 0
+    # Visits: a household visited longer ago than this is due a follow-up ("overdue").
+    follow_up_days: int = 90
+    # Households that arrived within this many days are newcomers (marked on the map).
+    newcomer_days: int = 180
 
     @property
     def uses_local(self) -> bool:
@@ -90,4 +94,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         batch_size=int(env.get("GRAPHSVC_BATCH_SIZE") or 5000),
         secret_key=env.get("GRAPHSVC_SECRET_KEY") or None,
         proxy_hops=int(env.get("GRAPHSVC_PROXY_HOPS") or 0),
+        follow_up_days=int(env.get("GRAPHSVC_FOLLOW_UP_DAYS") or 90),
+        newcomer_days=int(env.get("GRAPHSVC_NEWCOMER_DAYS") or 180),
     )

@@ -1,0 +1,438 @@
+"""The coordinator's map as graphs: which nodes, which edges, where each one sits.
+
+Pure functions (no database, no Flask, no pyvis): the web layer runs the named Cypher of
+``cypher/network.cypher``, passes its rows in, and draws what comes out with pyvis.
+
+- ``household_map``: households as nodes, an edge A → B when a member of A introduced a
+  member of B. Households outside the caller's districts become anonymous placeholders
+  (``x1``, ``x2`` … numbered in drawing order): no id, code, name or status of theirs is
+  in the graph.
+- ``people_map``: the same for people, for one chain.
+- ``overview``: one node per (district, chain) when a map would hold too many households.
+- ``tree_layout``: positions computed here, top-down by wave, so that the browser never
+  simulates physics.
+
+>>> rows = [household_row("h1", wave=0), household_row("h2", parent="h1", wave=1,
+...         introduced_by=[["h1", "d"]]), household_row("h3", parent="h9", wave=1,
+...         introduced_by=[["h9", "elsewhere"]])]
+>>> g = household_map(rows, Scope(("d",)))
+>>> sorted(g.nodes), sorted(g.edges)
+(['h1', 'h2', 'h3', 'x1'], [('h1', 'h2'), ('x1', 'h3')])
+>>> g.nodes["x1"]
+{'kind': 'placeholder', 'wave': 0}
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Iterable, Sequence
+
+import networkx as nx
+
+VISIT_CLASSES = ("never", "overdue", "recent", "closed")
+NODE_BUDGET = 2000  # above this many households the map opens on the overview
+MAX_NODES = 10_000  # the most a map may draw when asked to (?max_nodes=)
+WRAP = 16  # children of one node go in rows of at least this many units (see tree_layout)
+COLLAPSE_AT = 150  # branches with more direct children than this start collapsed
+GROUPS_PER_DISTRICT = 40  # overview: the largest chains of a district get a node each
+
+# Layout units (vis-network canvas pixels)
+X_STEP = 70
+LEVEL_STEP = 110
+ASPECT = LEVEL_STEP / X_STEP  # units of width per unit of height for a square box on screen
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The districts the caller may see; ``None`` for all (admins)."""
+
+    districts: tuple[str, ...] | None
+
+    def covers(self, district: str | None) -> bool:
+        return self.districts is None or district in self.districts
+
+
+# --- households -----------------------------------------------------------------------
+
+ROW_FIELDS = ("id", "code", "district", "status", "arrived_on", "parent", "chain", "wave",
+              "joined_on", "visit_class", "last_visit", "visits", "members", "introduced_by",
+              "introduced", "made")
+
+
+def household_row(id: str, **fields: Any) -> list:
+    """A row as ``map_households`` returns it (for examples and tests)."""
+    defaults = {"code": id.upper(), "district": "d", "status": "active", "arrived_on": None,
+                "parent": None, "chain": fields.get("parent") or id, "wave": 0,
+                "joined_on": None, "visit_class": "never", "last_visit": None, "visits": 0,
+                "members": [], "introduced_by": [], "introduced": [], "made": 0}
+    defaults.update(fields, id=id)
+    return [defaults[f] for f in ROW_FIELDS]
+
+
+def household_map(rows: Iterable[Sequence], scope: Scope) -> nx.DiGraph:
+    """Households (node attributes from the row) and introductions between them.
+
+    Edge attribute ``tree`` is True for the link a household came in through (its
+    ``parent``), which the layout follows; other introductions are drawn but do not
+    place anything. A neighbour outside ``scope`` becomes one placeholder node per
+    household (attributes ``kind`` and ``wave`` only). A neighbour in scope that the
+    filters left out is not drawn.
+    """
+    g = nx.DiGraph()
+    records = [dict(zip(ROW_FIELDS, r)) for r in rows]
+    for r in records:
+        r["kind"] = "household"
+        r["members"] = [tuple(m) for m in r["members"]]
+        g.add_node(r["id"], **{k: v for k, v in r.items() if k not in ("id", "introduced_by", "introduced")})
+    placeholders: dict[str, str] = {}  # foreign household id -> placeholder id (never leaves here)
+
+    def other(hid: str, district: str | None, wave: int) -> str | None:
+        if hid in g and g.nodes[hid]["kind"] == "household":
+            return hid
+        if scope.covers(district):
+            return None  # in scope but filtered out
+        ph = placeholders.get(hid)
+        if ph is None:
+            ph = placeholders[hid] = f"x{len(placeholders) + 1}"
+            g.add_node(ph, kind="placeholder", wave=max(wave, 0))
+        else:
+            g.nodes[ph]["wave"] = min(g.nodes[ph]["wave"], max(wave, 0))
+        return ph
+
+    for r in records:
+        h, wave = r["id"], r["wave"] or 0
+        for hid, district in r["introduced_by"]:
+            if hid is None:
+                continue
+            src = other(hid, district, wave - 1)
+            if src is not None:
+                g.add_edge(src, h, tree=(hid == r["parent"]))
+        for hid, district in r["introduced"]:
+            if hid is None or scope.covers(district):
+                continue  # drawn from the other side (or filtered out)
+            dst = other(hid, district, wave + 1)
+            if not g.has_edge(h, dst):
+                g.add_edge(h, dst, tree=False)
+    return g
+
+
+def k_hops(g: nx.DiGraph, centre: str, hops: int) -> nx.DiGraph:
+    """The part of ``g`` within ``hops`` introductions of ``centre``, in either direction.
+
+    >>> g = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "d")])
+    >>> sorted(k_hops(g, "b", 1))
+    ['a', 'b', 'c']
+    """
+    keep = nx.single_source_shortest_path_length(g.to_undirected(as_view=True), centre, cutoff=hops)
+    return g.subgraph(keep).copy()
+
+
+def tree_parents(g: nx.DiGraph) -> dict[str, str]:
+    """One parent per node for the layout: the ``tree`` edge into it, else (for a
+    placeholder) the first household that introduced into it; never a cycle.
+
+    >>> g = nx.DiGraph()
+    >>> g.add_edge("a", "b", tree=True); g.add_edge("b", "x1", tree=False)
+    >>> g.add_node("x1", kind="placeholder")
+    >>> tree_parents(g)
+    {'b': 'a', 'x1': 'b'}
+    """
+    parent: dict[str, str] = {}
+    for u, v, tree in g.edges(data="tree"):
+        if tree and v not in parent:
+            parent[v] = u
+    for v, data in g.nodes(data=True):
+        if v in parent or data.get("kind") != "placeholder":
+            continue
+        for u in sorted(g.pred[v], key=str):
+            node, ok = u, True
+            while node in parent:  # would v become its own ancestor?
+                node = parent[node]
+                if node == v:
+                    ok = False
+                    break
+            if ok and u != v:
+                parent[v] = u
+                break
+    # a placeholder parent may have closed a loop through tree edges set earlier: cut it
+    for start in list(parent):
+        seen = {start}
+        node = parent.get(start)
+        while node is not None:
+            if node in seen:
+                del parent[start]
+                break
+            seen.add(node)
+            node = parent.get(node)
+    return parent
+
+
+def children_of(parent: dict[str, str], order: dict[str, Any]) -> dict[str, list[str]]:
+    kids: dict[str, list[str]] = defaultdict(list)
+    for child, p in parent.items():
+        kids[p].append(child)
+    for p in kids:
+        kids[p].sort(key=lambda n: order.get(n, (1, str(n))))
+    return dict(kids)
+
+
+def tree_layout(nodes: Sequence[str], parent: dict[str, str], level0: dict[str, int] | None = None,
+                order: dict[str, Any] | None = None) -> dict[str, tuple[float, float]]:
+    """Positions for a forest drawn top-down: every node above its children, children in
+    order left to right, a parent centred over them.
+
+    A tidy tree of thousands of households is a thin strip hundreds of screens wide (one
+    seed may have introduced 300). So each node's children are packed into rows, as
+    boxes: a row holds at most ``max(WRAP, widest child, √(area · aspect))`` units, which
+    keeps every branch's box roughly as wide as it is tall on screen; small families stay
+    one row. The roots are packed the same way, the shallowest waves (``level0``) first.
+    Linear in the number of nodes; no recursion.
+
+    >>> pos = tree_layout(["a", "b", "c"], {"b": "a", "c": "a"})
+    >>> pos["a"][0] == (pos["b"][0] + pos["c"][0]) / 2, pos["b"][1] > pos["a"][1]
+    (True, True)
+    >>> fan = tree_layout(["s"] + [f"k{i}" for i in range(200)], {f"k{i}": "s" for i in range(200)})
+    >>> len({y for x, y in fan.values()}) > 3  # 200 children: several rows, not one strip
+    True
+    """
+    order = order or {}
+    level0 = level0 or {}
+    kids = children_of(parent, order)
+    roots = sorted((n for n in nodes if n not in parent),
+                   key=lambda n: (level0.get(n, 0), order.get(n, (1, str(n)))))
+    post: list[str] = []
+    stack = list(reversed(roots))
+    while stack:  # pre-order; reversed it visits children before their parents
+        n = stack.pop()
+        post.append(n)
+        stack.extend(reversed(kids.get(n, ())))
+    post.reverse()
+    box: dict[str, tuple[float, float]] = {}  # (width, height) in units
+    rows_of: dict[str, list[tuple[list[str], float, float]]] = {}
+    for n in post:
+        cs = kids.get(n)
+        if not cs:
+            box[n] = (1.0, 1.0)
+            continue
+        rows = _pack([(c, *box[c]) for c in cs])
+        rows_of[n] = rows
+        box[n] = (max(1.0, max(w for _r, w, _h in rows)), 1.0 + sum(h for _r, _w, h in rows))
+    forest_rows = _pack([(r, *box[r]) for r in roots], gap=1.0)
+    pos: dict[str, tuple[float, float]] = {}
+    y = 0.0
+    todo: list[tuple[str, float, float]] = []
+    for row, width, height in forest_rows:
+        x = 0.0
+        for r in row:
+            todo.append((r, x, y))
+            x += box[r][0] + 1.0
+        y += height + 0.5
+    while todo:
+        n, x0, y0 = todo.pop()
+        w, _h = box[n]
+        pos[n] = ((x0 + w / 2) * X_STEP, y0 * LEVEL_STEP)
+        cy = y0 + 1.0
+        for row, rw, rh in rows_of.get(n, ()):
+            cx = x0 + (w - rw) / 2
+            for c in row:
+                todo.append((c, cx, cy))
+                cx += box[c][0]
+            cy += rh
+    return pos
+
+
+def _pack(items: list[tuple[str, float, float]], gap: float = 0.0) -> list[tuple[list[str], float, float]]:
+    """Items (id, width, height) into rows, in order: [(ids, row width, row height)]."""
+    widest = max(w for _i, w, _h in items)
+    area = sum(w * h for _i, w, h in items)
+    limit = max(WRAP, widest, math.sqrt(area * ASPECT))
+    rows: list[tuple[list[str], float, float]] = []
+    ids: list[str] = []
+    width = height = 0.0
+    for i, w, h in items:
+        if ids and width + gap + w > limit:
+            rows.append((ids, width, height))
+            ids, width, height = [], 0.0, 0.0
+        width += (gap if ids else 0.0) + w
+        height = max(height, h)
+        ids.append(i)
+    rows.append((ids, width, height))
+    return rows
+
+
+def trim_to_budget(g: nx.DiGraph, budget: int) -> tuple[nx.DiGraph, int]:
+    """Keep the households of the lowest waves that fit ``budget`` (whole waves first, the
+    last wave cut by order); return the graph and how many households were left out.
+    Placeholders stay when a kept household links to them.
+    """
+    households = [n for n, d in g.nodes(data=True) if d.get("kind") != "placeholder"]
+    if len(households) <= budget:
+        return g, 0
+    households.sort(key=lambda n: (g.nodes[n].get("wave", 0), str(n)))
+    keep = set(households[:budget])
+    keep |= {n for n, d in g.nodes(data=True) if d.get("kind") == "placeholder"
+             and any(m in keep for m in nx.all_neighbors(g, n))}
+    return g.subgraph(keep).copy(), len(households) - budget
+
+
+def mark_hidden_below(full: nx.DiGraph, shown: nx.DiGraph) -> None:
+    """On each drawn node, ``below``: how many of its tree children were left out."""
+    for n in shown:
+        shown.nodes[n]["below"] = sum(1 for c in full.succ[n] if c not in shown and full.edges[n, c].get("tree"))
+
+
+# --- people of one chain ------------------------------------------------------------
+
+PEOPLE_FIELDS = ("id", "code_name", "household", "district", "introducer", "introducer_household",
+                 "introducer_district", "introduced_on", "introduced")
+
+
+def people_map(rows: Iterable[Sequence], scope: Scope) -> nx.DiGraph:
+    """People as nodes (``kind`` person, ``code_name``, ``household``) and introductions
+    as ``tree`` edges; members nobody introduced hang under their household's first
+    introduced member with a ``family`` edge. Introducers or introduced people outside
+    ``scope`` become one placeholder per household, as in ``household_map``.
+
+    >>> g = people_map([["a", "A", "h1", "d", None, None, None, None, []],
+    ...                 ["b", "B", "h2", "d", "a", "h1", "d", None, [["z", "h9", "far"]]],
+    ...                 ["c", "C", "h2", "d", None, None, None, None, []]], Scope(("d",)))
+    >>> sorted(g.edges(data="kind"))
+    [('a', 'b', 'introduction'), ('b', 'c', 'family'), ('b', 'x1', 'introduction')]
+    """
+    g = nx.DiGraph()
+    records = [dict(zip(PEOPLE_FIELDS, r)) for r in rows]
+    for r in records:
+        g.add_node(r["id"], kind="person", code_name=r["code_name"], household=r["household"],
+                   district=r["district"], wave=0)
+    placeholders: dict[str, str] = {}
+
+    def placeholder(household: str) -> str:
+        ph = placeholders.get(household)
+        if ph is None:
+            ph = placeholders[household] = f"x{len(placeholders) + 1}"
+            g.add_node(ph, kind="placeholder", wave=0)
+        return ph
+
+    for r in records:
+        i = r["introducer"]
+        if i is not None:
+            if i in g:
+                g.add_edge(i, r["id"], tree=True, kind="introduction")
+            elif not scope.covers(r["introducer_district"]):
+                g.add_edge(placeholder(r["introducer_household"]), r["id"], tree=True, kind="introduction")
+        for _pid, household, district in r["introduced"] or ():
+            if not scope.covers(district):
+                ph = placeholder(household)
+                if not g.has_edge(r["id"], ph):
+                    g.add_edge(r["id"], ph, tree=False, kind="introduction")
+    by_household: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_household[r["household"]].append(r)
+    for members in by_household.values():
+        # the member through whom the household came in; else the one who introduced most
+        entry = min(members, key=lambda m: (not g.in_degree(m["id"]), -g.out_degree(m["id"]), str(m["id"])))["id"]
+        for m in members:
+            if m["id"] != entry and not g.in_degree(m["id"]):
+                g.add_edge(entry, m["id"], tree=True, kind="family")
+    # waves along tree edges
+    parent = tree_parents(g)
+    for n in g:
+        depth, node = 0, n
+        while node in parent:
+            node = parent[node]
+            depth += 1
+        g.nodes[n]["wave"] = depth
+    return g
+
+
+# --- overview ----------------------------------------------------------------------
+
+GROUP_FIELDS = ("district", "chain", "households", "unvisited", "people", "depth", "sample")
+
+
+@dataclass(frozen=True)
+class Group:
+    """One overview node: a chain in a district, or the rest of a district's chains."""
+
+    key: str
+    district: str
+    chain: str | None  # the chain's root household id; None for the rest of a district
+    households: int
+    unvisited: int
+    people: int
+    depth: int
+    chains: int  # chains in this node (1 for a chain)
+    sample: str  # a household of this node in the district (the drill-down reference)
+
+    @property
+    def unvisited_share(self) -> float:
+        return self.unvisited / self.households if self.households else 0.0
+
+
+def overview(rows: Iterable[Sequence], per_district: int = GROUPS_PER_DISTRICT) -> list[Group]:
+    """Overview nodes from ``map_groups`` rows: per district, the ``per_district`` chains
+    with the most households (of at least two) get a node each; the rest of the
+    district's chains share one node.
+
+    >>> rows = [["d", "a", 5, 1, 9, 2, "a"], ["d", "b", 1, 1, 1, 0, "b"], ["d", "c", 1, 0, 2, 0, "c"]]
+    >>> [(g.key, g.households, g.chains) for g in overview(rows)]
+    [('d|a', 5, 1), ('d|*', 2, 2)]
+    """
+    by_district: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_district[r[0]].append(dict(zip(GROUP_FIELDS, r)))
+    out: list[Group] = []
+    for district in sorted(by_district, key=lambda d: (-sum(r["households"] for r in by_district[d]), d)):
+        groups = sorted(by_district[district], key=lambda r: (-r["households"], r["chain"]))
+        big = [r for r in groups[:per_district] if r["households"] >= 2]
+        rest = groups[len(big):]
+        for r in big:
+            out.append(Group(f"{district}|{r['chain']}", district, r["chain"], r["households"],
+                             r["unvisited"], r["people"], r["depth"], 1, r["sample"]))
+        if rest:
+            out.append(Group(f"{district}|*", district, None, sum(r["households"] for r in rest),
+                             sum(r["unvisited"] for r in rest), sum(r["people"] for r in rest),
+                             max(r["depth"] for r in rest), len(rest), min(r["sample"] for r in rest)))
+    return out
+
+
+def overview_layout(groups: Sequence[Group], columns: int = 4) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]], dict[str, float]]:
+    """Positions for overview nodes: each district a block (a grid of its nodes, largest
+    first), blocks in rows of ``columns``. Returns node positions, a label position per
+    district and node radii (area ∝ households).
+    """
+    radius = {g.key: 8 + 4 * math.sqrt(g.households) for g in groups}
+    by_district: dict[str, list[Group]] = defaultdict(list)
+    for g in groups:
+        by_district[g.district].append(g)
+    blocks = []
+    for district, gs in by_district.items():
+        cell = 2 * max(radius[g.key] for g in gs) + 30
+        cols = max(1, math.ceil(math.sqrt(len(gs))))
+        rows = math.ceil(len(gs) / cols)
+        blocks.append((district, gs, cell, cols, cols * cell, rows * cell + 60))
+    pos: dict[str, tuple[float, float]] = {}
+    labels: dict[str, tuple[float, float]] = {}
+    x = y = 0.0
+    row_h = 0.0
+    for i, (district, gs, cell, cols, w, h) in enumerate(blocks):
+        if i and i % columns == 0:
+            x, y = 0.0, y + row_h + 80
+            row_h = 0.0
+        labels[district] = (x + w / 2, y)
+        for j, g in enumerate(gs):
+            r, c = divmod(j, cols)
+            pos[g.key] = (x + (c + 0.5) * cell, y + 60 + (r + 0.5) * cell)
+        x += w + 80
+        row_h = max(row_h, h)
+    return pos, labels, radius
+
+
+# --- small helpers -----------------------------------------------------------------
+
+def newcomer(arrived_on: date | None, since: date) -> bool:
+    """Arrived on or after ``since`` (the start of the newcomer window)."""
+    return arrived_on is not None and arrived_on >= since
