@@ -151,3 +151,76 @@ def test_admin_signs_in_with_totp_and_reads_the_audit_log(server, browser, db, s
     assert all(url.startswith(server + "/") for url in requested), requested
     assert not errors, errors
     page.close()
+
+
+def _node_click(page, node_id: str) -> None:
+    """Click a node of the map where vis-network drew it."""
+    point = page.evaluate(
+        "id => { const n = window.graphsvcMap.network; return n.canvasToDOM(n.getPositions([id])[id]); }", node_id)
+    box = page.locator("#map-canvas").bounding_box()
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+
+
+def test_coordinator_map_draws_clicks_and_requests_only_the_server(server, browser, db, small):
+    import pyotp
+
+    from graphsvc import accounts
+
+    from .conftest import ACTOR, KEYRING
+    from .test_import import import_folder
+
+    assert import_folder(db, small).ok
+    accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], "correct horse battery")
+    secret = pyotp.random_base32()
+    accounts.set_totp(db, ACTOR, "coord", KEYRING.encrypt(secret, "User", "coord", "totp_secret"), True)
+
+    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    page.goto(server + "/map")
+    page.fill("input[name=username]", "coord")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/login/totp**")
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/map")
+    page.wait_for_function("document.body.dataset.mapReady === '1'", timeout=10_000)
+    # h-001, h-002, h-005 of 노원, and one placeholder each for the 양천 and 안산 households
+    assert page.locator("#map-canvas").get_attribute("data-nodes-drawn") == "5"
+
+    _node_click(page, "h-005")  # its member's code name is an XSS attempt
+    page.wait_for_function("document.getElementById('map-canvas').dataset.selected === 'h-005'")
+    assert page.locator("#map-details-members li").all_inner_texts() == ["<img src=x onerror=alert(1)>"]
+    assert page.locator("#map-details-title").inner_text() == "<img src=x onerror=alert(1)>"
+    assert page.locator("main img").count() == 0
+    link = page.locator("#map-details-link")
+    assert link.get_attribute("href") == "/households/h-005" and link.is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map-coordinator.png"), full_page=True)
+
+    placeholder = page.evaluate(
+        "Object.entries(JSON.parse(document.getElementById('map-data').textContent).details)"
+        ".filter(([k, d]) => d.kind === 'placeholder').map(([k]) => k)[0]")
+    _node_click(page, placeholder)
+    page.wait_for_function(f"document.getElementById('map-canvas').dataset.selected === '{placeholder}'")
+    assert "another district" in page.locator("#map-details-title").inner_text()
+    assert not page.locator("#map-details-link").is_visible()
+
+    link.wait_for(state="hidden")
+    _node_click(page, "h-005")
+    page.wait_for_function("document.getElementById('map-canvas').dataset.selected === 'h-005'")
+    page.click("#map-details-link")
+    page.wait_for_url("**/households/h-005")
+    assert page.locator("h1").inner_text().startswith("<img src=x onerror=alert(1)>")
+
+    assert not dialogs, dialogs
+    assert not errors, errors
+    assert requested and all(url.startswith(server + "/") for url in requested), \
+        [u for u in requested if not u.startswith(server + "/")]
+    page.close()

@@ -7,12 +7,12 @@ ids it showed before it leaves.
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, abort, g, jsonify, request
 
 from graphsvc import access, audit
 
-from . import views
-from .guard import allow, record
+from . import coordinator, maps, views
+from .guard import allow, deny, record
 from .neo import get_db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -55,3 +55,89 @@ def audit_verify():
     record("audit.verify", outcome="ok" if result.ok else "failure", detail=result.problem)
     return jsonify(ok=result.ok, count=result.count, first_bad_seq=result.first_bad_seq,
                    problem=result.problem, seconds=round(result.seconds, 3))
+
+
+# --- the network (coordinators and admins; their districts) --------------------------------
+
+
+@bp.get("/network")
+@allow(access.NETWORK_READ)
+def network():
+    """``?district=&root=&depth=&status=`` (and the map's other filters) → {nodes, edges, stats}.
+
+    ``root`` is a household (id or code) to draw around, ``depth`` the hops (default 2);
+    too many households for one map answer the overview (one node per chain and district).
+    """
+    args = request.args.to_dict()
+    if "depth" in args:
+        args["hops"] = args.pop("depth")
+    filters = maps.parse_filters(args)
+    result = maps.build(filters, g.subject)
+    record("network.read", result.targets, detail=f"api {result.mode}: {len(result.targets)} ids")
+    return jsonify(maps.api_data(result))
+
+
+@bp.get("/chains")
+@allow(access.NETWORK_READ)
+def chains():
+    """One entry per chain in the caller's districts: seed (the first household, null when
+    it lies in another district), a household of the chain in scope, size (people),
+    depth, households, unvisited. Largest first."""
+    filters = maps.parse_filters({"district": request.args.get("district", "")})
+    scope = maps.authorise(g.subject, filters)
+    db = get_db()
+    params = maps.chain_params(filters, scope)
+    rows = db.read("map_groups", **params)[0]["rows"]
+    merged: dict[str, dict] = {}
+    for district, chain, households, unvisited, people, depth, sample in rows:
+        c = merged.setdefault(chain, {"root": chain, "households": 0, "unvisited": 0, "size": 0,
+                                      "depth": 0, "chain_of": sample, "districts": []})
+        c["households"] += households
+        c["unvisited"] += unvisited
+        c["size"] += people
+        c["depth"] = max(c["depth"], depth)
+        c["chain_of"] = min(c["chain_of"], sample)
+        c["districts"].append(district)
+    roots = {r["id"]: r for r in db.read("map_chain_labels", ids=sorted(merged))}
+    out = []
+    for chain in sorted(merged.values(), key=lambda c: (-c["households"], c["chain_of"])):
+        root = roots.get(chain.pop("root"))
+        visible = root is not None and scope.covers(root["district"])
+        chain["seed"] = root["id"] if visible else None
+        chain["seed_code"] = root["code"] if visible else None
+        chain["seed_code_name"] = root["code_name"] if visible else None
+        chain["districts"] = sorted(chain["districts"])
+        out.append(chain)
+    record("network.chains", [c["seed"] for c in out if c["seed"]], detail=f"{len(out)} chains")
+    return jsonify(chains=out)
+
+
+@bp.get("/people/<person_id>/chain")
+@allow(access.NETWORK_READ)
+def person_chain(person_id: str):
+    """``{id, seed, wave, path}``: the introduction path from the seed to the person. The
+    person must be in the caller's districts (else 404); people on the path who are not
+    are null (their place in the path is kept, nothing about them is said)."""
+    if len(person_id) > 64:
+        abort(404)
+    scope = maps.authorise(g.subject, maps.MapFilters())
+    rows = get_db().read("person_chain", id=person_id)
+    path = rows[0]["path"] if rows else []
+    if not path or not scope.covers(path[-1][3]):
+        deny(access.NETWORK_READ, [person_id], 404, "no such person in scope")
+    shown = [{"id": pid, "code_name": name, "household_id": hid} if scope.covers(district) else None
+             for pid, name, hid, district in path]
+    seed = shown[0]["id"] if shown[0] else None
+    record("network.person_chain", [p["id"] for p in shown if p] + [p["household_id"] for p in shown if p])
+    return jsonify(id=person_id, seed=seed, wave=len(path) - 1, path=[p["id"] if p else None for p in shown],
+                   people=shown)
+
+
+@bp.get("/unvisited")
+@allow(access.NETWORK_READ)
+def unvisited():
+    """Active households never visited, longest waiting first: ``?district=&limit=``."""
+    district = maps._text(request.args, "district")
+    rows = coordinator.unvisited_rows(district, views.int_arg("limit", 500, 1, 10_000))
+    record("network.unvisited", [r["id"] for r in rows], detail=f"api: {len(rows)} households")
+    return jsonify(households=rows)

@@ -21,7 +21,7 @@ from typing import Callable
 from flask import Flask, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from graphsvc import accounts, audit
 from graphsvc.access import Subject, role_may
@@ -41,6 +41,17 @@ BAD_REQUEST = {
     "csrf": _l("The form expired. Please go back, reload the page and try again."),
     "reason": _l("Identity fields are shown to admins only with a stated reason."),
 }
+
+
+
+class BadField(BadRequest):
+    """A malformed request argument or field: 400 with a message naming it."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(description="field")
+        self.field = field
+        self.problem = problem
+
 
 SESSION_COOKIE = "gs_session"
 PRE_COOKIE = "gs_pre"
@@ -191,14 +202,16 @@ def init_app(app: Flask) -> None:
             response.headers["Pragma"] = "no-cache"
         return response
 
-    def _error(status: int, message: str):
+    def _error(status: int, message: str, **extra):
         if is_api():
-            return jsonify(error=message, status=status), status
+            return jsonify(error=message, status=status, **extra), status
         return render_template("error.html", status=status, message=message), status
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         code = e.code or 500
+        if isinstance(e, BadField):
+            return _error(400, _("%(field)s: %(problem)s", field=e.field, problem=e.problem), field=e.field)
         if code == 400:
             message = BAD_REQUEST.get(e.description, _("The request was not understood."))
         else:

@@ -1,0 +1,160 @@
+"""The coordinator's pages: the network map, the unvisited list (and its CSV), one household.
+
+Admins see every district; coordinators theirs. Every page records what it showed in the
+audit log before it leaves (guard.record), with the ids of the households and people on it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, send_from_directory
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+import pyvis
+from graphsvc import access, charts, netmap
+
+from . import maps, views
+from .guard import allow, public, record
+from .neo import get_db
+
+bp = Blueprint("coordinator", __name__)
+
+# vis-network as pyvis ships it, served by this app (pyvis's own templates load it from
+# CDNs): no page makes a request outside the server.
+VIS_DIR = Path(pyvis.__file__).parent / "templates" / "lib" / "vis-9.1.2"
+VIS_FILES = ("vis-network.min.js", "vis-network.css")
+
+
+@bp.get("/vendor/vis-network/<name>")
+@public
+def vis_asset(name: str):
+    if name not in VIS_FILES:
+        abort(404)
+    response = send_from_directory(VIS_DIR, name, max_age=86400)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def labels() -> dict[str, str]:
+    """The words the map's script shows, in the page's language."""
+    return {
+        "status": _("Status"), "district": _("District"), "code": _("Code"), "wave": _("Wave"),
+        "introductions": _("Introductions made"), "last_visit": _("Last visit"),
+        "arrived_on": _("Arrived"), "members": _("Members"), "households": _("Households"),
+        "unvisited_share": _("Never visited"), "never": _("never visited"), "newcomer": _("Newcomer"),
+        "yes": _("yes"), "no": _("no"), "collapse": _("Collapse branch"), "expand": _("Expand branch"),
+        "centre": _("Centre here"), "open_household": _("Open household"),
+        "open_chain": _("Open this chain"), "open_people": _("People of this chain"),
+        "matches": _("{n} matches"), "no_match": _("No match on this map"),
+        "hidden_children": _("+{n}"), "drawn": _("{n} nodes drawn"),
+        "placeholder": _("1 household in another district (no details)"),
+    }
+
+
+def _json(value) -> Markup:
+    """JSON for a <script type="application/json"> block: <, > and & escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def side_stats(filters: maps.MapFilters, scope: netmap.Scope) -> dict:
+    districts = [filters.district] if filters.district else (list(scope.districts) if scope.districts is not None else None)
+    row = get_db().read("map_stats", districts=districts)[0]
+    waves = [(str(w), n) for w, n in row["waves"]]
+    months = [(m, n) for m, n in row["months"]][-36:]
+    top = [(name, n) for _pid, name, n in row["top"]]
+    return {
+        "households": sum(n for _w, n in row["waves"]),
+        "roots": row["roots"], "chains": row["chains"],
+        "top_ids": [pid for pid, _name, _n in row["top"]],
+        "waves_svg": Markup(charts.column_chart(waves, title=_("Households by wave"), empty_text="–")),
+        "months_svg": Markup(charts.column_chart(months, title=_("Introductions per month"), empty_text="–")),
+        "top_svg": Markup(charts.bar_chart(top, title=_("Top introducers"), empty_text="–")),
+    }
+
+
+@bp.get("/map")
+@allow(access.NETWORK_READ)
+def map_page():
+    filters = maps.parse_filters(request.args)
+    result = maps.build(filters, g.subject)
+    data = maps.vis_data(result)
+    scope = maps.scope_of(g.subject)
+    stats = side_stats(filters, scope)
+    districts = list(scope.districts) if scope.districts is not None else \
+        sorted({r["district"] for r in get_db().read("map_districts")})
+    record("network.map", result.targets + stats["top_ids"],
+           detail=f"{result.mode}: {len(data['nodes'])} nodes; {json.dumps(filters.args(), ensure_ascii=False)[:150]}")
+    return render_template("map.html", result=result, filters=filters, stats=stats, districts=districts,
+                           map_json=_json(data), labels_json=_json(labels()), classes=maps.class_names(),
+                           colours=maps.COLOURS, node_count=len(data["nodes"]))
+
+
+# --- unvisited households -------------------------------------------------------------
+
+UNVISITED_COLUMNS = ("code", "code_names", "district", "arrived_on", "joined_on", "wave")
+
+
+def unvisited_rows(district: str | None, limit: int) -> list[dict]:
+    filters = maps.MapFilters(district=district)
+    scope = maps.authorise(g.subject, filters)
+    districts = [district] if district else (list(scope.districts) if scope.districts is not None else None)
+    rows = get_db().read("unvisited_households", districts=districts, limit=limit)[0]["rows"]
+    return [{"id": r[0], "code": r[1], "district": r[2], "arrived_on": views.plain(r[3]),
+             "joined_on": views.plain(r[4]), "wave": r[5], "code_names": r[6]} for r in rows]
+
+
+def spreadsheet_safe(value) -> str:
+    """A cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR (or their
+    full-width forms) would start a formula, so such cells get a leading apostrophe.
+
+    >>> spreadsheet_safe("=HYPERLINK(\\"http://x\\")"), spreadsheet_safe("-3"), spreadsheet_safe("목련")
+    ('\\'=HYPERLINK("http://x")', "'-3", '목련')
+    """
+    text = "" if value is None else str(value)
+    if text and text[0] in "=+-@\t\r＝＋－＠":
+        return "'" + text
+    return text
+
+
+@bp.get("/unvisited")
+@allow(access.NETWORK_READ)
+def unvisited_page():
+    district = maps._text(request.args, "district")
+    rows = unvisited_rows(district, views.int_arg("limit", 500, 1, 10_000))
+    record("network.unvisited", [r["id"] for r in rows], detail=f"{len(rows)} households")
+    scope = maps.scope_of(g.subject)
+    districts = list(scope.districts) if scope.districts is not None else \
+        sorted({r["district"] for r in get_db().read("map_districts")})
+    return render_template("unvisited.html", rows=rows, district=district, districts=districts)
+
+
+@bp.get("/unvisited.csv")
+@allow(access.NETWORK_READ)
+def unvisited_csv():
+    district = maps._text(request.args, "district")
+    rows = unvisited_rows(district, 100_000)
+    out = io.StringIO()
+    out.write("\ufeff")  # spreadsheets read Korean as UTF-8 with a BOM
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(UNVISITED_COLUMNS)
+    for r in rows:
+        writer.writerow([spreadsheet_safe(";".join(r[c]) if c == "code_names" else r[c]) for c in UNVISITED_COLUMNS])
+    record("network.unvisited.export", [r["id"] for r in rows], detail=f"{len(rows)} households as CSV")
+    name = "unvisited.csv"
+    return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# --- one household --------------------------------------------------------------------
+
+@bp.get("/households/<household_id>")
+@allow(access.HOUSEHOLD_READ)
+def household_page(household_id: str):
+    shown = views.household_for(household_id)
+    return render_template("household.html", h=shown, classes=maps.class_names())
