@@ -399,34 +399,51 @@ def overview(rows: Iterable[Sequence], per_district: int = GROUPS_PER_DISTRICT) 
     return out
 
 
-def overview_layout(groups: Sequence[Group], columns: int = 4) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]], dict[str, float]]:
-    """Positions for overview nodes: each district a block (a grid of its nodes, largest
-    first), blocks in rows of ``columns``. Returns node positions, a label position per
-    district and node radii (area ∝ households).
+def overview_layout(groups: Sequence[Group], columns: int = 3) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]], dict[str, float]]:
+    """Positions for overview nodes: each district a block of its nodes packed in shelves
+    (largest first, each shelf as tall as its first node), blocks in rows of ``columns``.
+    Returns node positions, a label position per district and node radii (area ∝
+    households).
+
+    >>> gs = [Group("d|a", "d", "a", 400, 0, 0, 0, 1, "a"), Group("d|b", "d", "b", 4, 0, 0, 0, 1, "b")]
+    >>> pos, labels, radius = overview_layout(gs)
+    >>> pos["d|a"][0] + radius["d|a"] < pos["d|b"][0] - radius["d|b"]  # side by side, apart
+    True
     """
+    gap = 24.0
     radius = {g.key: 8 + 4 * math.sqrt(g.households) for g in groups}
     by_district: dict[str, list[Group]] = defaultdict(list)
     for g in groups:
         by_district[g.district].append(g)
     blocks = []
     for district, gs in by_district.items():
-        cell = 2 * max(radius[g.key] for g in gs) + 30
-        cols = max(1, math.ceil(math.sqrt(len(gs))))
-        rows = math.ceil(len(gs) / cols)
-        blocks.append((district, gs, cell, cols, cols * cell, rows * cell + 60))
+        gs = sorted(gs, key=lambda g: -radius[g.key])
+        limit = max(2 * radius[gs[0].key], math.sqrt(sum((2 * radius[g.key] + gap) ** 2 for g in gs)) * 1.2)
+        local: dict[str, tuple[float, float]] = {}
+        x = y = shelf = width = 0.0
+        for g in gs:
+            d = 2 * radius[g.key]
+            if x and x + d > limit:
+                y += shelf + gap
+                x = shelf = 0.0
+            if not shelf:
+                shelf = d
+            local[g.key] = (x + d / 2, y + shelf / 2)
+            x += d + gap
+            width = max(width, x - gap)
+        blocks.append((district, local, width, y + shelf))
     pos: dict[str, tuple[float, float]] = {}
     labels: dict[str, tuple[float, float]] = {}
-    x = y = 0.0
-    row_h = 0.0
-    for i, (district, gs, cell, cols, w, h) in enumerate(blocks):
+    header = 140.0
+    x = y = row_h = 0.0
+    for i, (district, local, w, h) in enumerate(blocks):
         if i and i % columns == 0:
-            x, y = 0.0, y + row_h + 80
+            x, y = 0.0, y + row_h + header
             row_h = 0.0
-        labels[district] = (x + w / 2, y)
-        for j, g in enumerate(gs):
-            r, c = divmod(j, cols)
-            pos[g.key] = (x + (c + 0.5) * cell, y + 60 + (r + 0.5) * cell)
-        x += w + 80
+        labels[district] = (x + w / 2, y - header / 2)
+        for key, (lx, ly) in local.items():
+            pos[key] = (x + lx, y + ly)
+        x += w + 200
         row_h = max(row_h, h)
     return pos, labels, radius
 

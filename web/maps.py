@@ -307,8 +307,11 @@ def vis_data(result: MapResult) -> dict[str, Any]:
     names = class_names()
     if result.mode == "overview":
         for district, (x, y) in result.district_labels.items():
+            # big enough to read when the whole overview is on screen
             nodes.append(Node(f"district:{district}", "text", district, x=x, y=y,
-                              font={"size": 22, "color": "#1d2330"}).options)
+                              font={"size": 90, "color": "#1d2330"}).options)
+            details[f"district:{district}"] = {"kind": "district", "title": district, "fields": [], "members": [],
+                                               "url": None, "url_label": None, "search": [district]}
         for gr in result.groups:
             x, y = result.positions[gr.key]
             root = result.labels.get(gr.chain) if gr.chain else None
@@ -420,9 +423,9 @@ def _options(pyvis_json: str) -> dict:
 
 
 def _share_colour(share: float) -> dict:
-    """Green (all visited) to amber to red (none visited)."""
-    stops = [(0.0, (0x5c, 0xb8, 0x5c)), (0.5, (0xf0, 0xad, 0x4e)), (1.0, (0xd9, 0x53, 0x4f))]
-    share = min(1.0, max(0.0, share))
+    """Green (all visited) to amber (30% never visited) to red (60% or more)."""
+    stops = [(0.0, (0x5c, 0xb8, 0x5c)), (0.3, (0xf0, 0xad, 0x4e)), (0.6, (0xd9, 0x53, 0x4f))]
+    share = min(0.6, max(0.0, share))
     for (a, ca), (b, cb) in zip(stops, stops[1:]):
         if share <= b:
             t = (share - a) / (b - a)
