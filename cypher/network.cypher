@@ -113,7 +113,8 @@ RETURN h.id AS id, coalesce(h.chain, h.id) AS chain, h.district AS district;
 // One household by id or code (the map's "around household X"), with its chain.
 MATCH (h:Household)
 WHERE h.id = $ref OR h.code = $ref
-RETURN h.id AS id, h.district AS district, coalesce(h.chain, h.id) AS chain
+RETURN h.id AS id, h.district AS district, coalesce(h.chain, h.id) AS chain,
+       coalesce(h.wave, 0) AS wave
 ORDER BY h.id LIMIT 1;
 
 // name: map_chain_labels

@@ -211,6 +211,10 @@ def build(filters: MapFilters, subject: access.Subject) -> MapResult:
         ref = household_ref(filters.root, scope)
         params["chains"] = [ref["chain"]]
         centre = result.focus = ref["id"]
+        # k introductions away is at most k waves away: fetch only that band of the chain
+        low, high = max(0, ref["wave"] - filters.hops), ref["wave"] + filters.hops
+        params["wave_min"] = max(low, params["wave_min"] or 0)
+        params["wave_max"] = min(high, high if params["wave_max"] is None else params["wave_max"])
     if filters.q:
         matches = db.read("map_search", q=filters.q, districts=params["districts"], limit=50)
         if not matches:
