@@ -8,13 +8,13 @@ ON CREATE SET u.created_at = datetime()
 WITH u
 WHERE u.password_hash IS NULL
 SET u.role = $role, u.districts = $districts, u.password_hash = $password_hash,
-    u.enabled = true, u.failed_logins = 0, u.created_at = coalesce(u.created_at, datetime())
+    u.gender = coalesce($gender, u.gender), u.enabled = true, u.failed_logins = 0, u.created_at = coalesce(u.created_at, datetime())
 RETURN u.username AS username;
 
 // name: user_get
 MATCH (u:User {username: $username})
 OPTIONAL MATCH (u)-[:IS]->(p:Person)
-RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts,
+RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
        u.password_hash AS password_hash, coalesce(u.enabled, false) AS enabled,
        u.totp_secret AS totp_secret, coalesce(u.totp_enabled, false) AS totp_enabled,
        u.locked_until AS locked_until, coalesce(u.failed_logins, 0) AS failed_logins,
@@ -24,7 +24,7 @@ RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS dist
 MATCH (u:User)
 OPTIONAL MATCH (u)-[:HAS_TOKEN]->(t:Token)
   WHERE t.revoked_at IS NULL AND t.expires_at > datetime()
-RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts,
+RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
        coalesce(u.enabled, false) AS enabled, u.password_hash IS NOT NULL AS has_password,
        coalesce(u.totp_enabled, false) AS totp_enabled, u.last_login_at AS last_login_at,
        count(t) AS live_tokens
@@ -92,7 +92,7 @@ RETURN s.id_hash AS id_hash;
 MATCH (u:User)-[:HAS_SESSION]->(s:Session {id_hash: $id_hash})
 WHERE s.last_seen_at > datetime() - duration({seconds: $idle_seconds})
   AND coalesce(u.enabled, false)
-RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts,
+RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
        s.second_factor AS second_factor, s.last_seen_at AS last_seen_at,
        coalesce(u.totp_enabled, false) AS totp_enabled;
 
@@ -129,7 +129,7 @@ RETURN t.expires_at AS expires_at;
 // name: token_user
 MATCH (u:User)-[:HAS_TOKEN]->(t:Token {hash: $hash})
 WHERE t.revoked_at IS NULL AND t.expires_at > datetime() AND coalesce(u.enabled, false)
-RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts,
+RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
        t.prefix AS prefix;
 
 // name: token_revoke_all

@@ -4,13 +4,14 @@
 // name: export_users
 MATCH (u:User)
 OPTIONAL MATCH (u)-[:IS]->(p:Person)
-RETURN u.username AS username, u.role AS role, u.districts AS districts, p.id AS person_id
+RETURN u.username AS username, u.role AS role, u.districts AS districts, p.id AS person_id,
+       u.gender AS gender
 ORDER BY username;
 
 // name: export_households
 MATCH (h:Household)
 RETURN h.id AS id, h.code AS code, h.district AS district, h.arrived_on AS arrived_on,
-       h.status AS status
+       h.status AS status, h.women_only AS women_only
 ORDER BY id;
 
 // name: export_people
@@ -31,5 +32,6 @@ MATCH (v:Visit)
 OPTIONAL MATCH (v)-[:AT]->(h:Household)
 OPTIONAL MATCH (u:User)-[:MADE]->(v)
 RETURN v.id AS id, h.id AS household_id, u.username AS visitor, v.on AS visited_on,
-       v.outcome AS outcome, v.materials AS materials, v.notes AS notes
+       v.outcome AS outcome, v.materials AS materials, v.notes AS notes,
+       v.follow_up_on AS follow_up_on
 ORDER BY id;

@@ -5,13 +5,13 @@
 // name: import_users
 UNWIND $rows AS row
 MERGE (u:User {username: row.username})
-SET u.role = row.role, u.districts = row.districts;
+SET u.role = row.role, u.districts = row.districts, u.gender = row.gender;
 
 // name: import_households
 UNWIND $rows AS row
 MERGE (h:Household {id: row.id})
 SET h.code = row.code, h.district = row.district, h.arrived_on = row.arrived_on,
-    h.status = row.status
+    h.status = row.status, h.women_only = row.women_only
 // the chain index (graphsvc/chains.py) when the importer could place the household
 FOREACH (_ IN CASE WHEN row.placed THEN [1] ELSE [] END |
   SET h.parent = row.parent, h.chain = row.chain, h.wave = row.wave, h.joined_on = row.joined_on);
@@ -59,7 +59,7 @@ MATCH (h:Household {id: row.household_id})
 MATCH (u:User {username: row.visitor})
 MERGE (v:Visit {id: row.id})
 SET v.on = row.visited_on, v.outcome = row.outcome, v.materials = row.materials,
-    v.notes = row.notes
+    v.notes = row.notes, v.follow_up_on = row.follow_up_on
 WITH v, h, u
 CALL (v, h, u) {
   MATCH (v)-[old:AT]->(other) WHERE other <> h

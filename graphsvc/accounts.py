@@ -77,10 +77,13 @@ def _audit(tx, db, actor: Actor, action: str, targets=(), outcome: str = "ok", *
 # --- managing accounts -------------------------------------------------------------------
 
 
-def add_user(db, actor: Actor, username: str, role: str, districts: list[str], password: str) -> None:
+def add_user(db, actor: Actor, username: str, role: str, districts: list[str], password: str,
+             gender: str | None = None) -> None:
     check_username(username)
     if role not in ROLES:
         raise AccountError("role_invalid", f"role must be one of: {', '.join(ROLES)}")
+    if gender not in (None, "f", "m"):
+        raise AccountError("gender_invalid", "gender must be f or m")
     districts = [d.strip() for d in districts if d.strip()]
     if role != "admin" and not districts:
         raise AccountError("district_needed", f"a {role} needs at least one district (--district)")
@@ -89,7 +92,7 @@ def add_user(db, actor: Actor, username: str, role: str, districts: list[str], p
 
     def work(tx):
         created = db.run_in_tx(tx, "user_create", username=username, role=role,
-                               districts=districts, password_hash=password_hash)
+                               districts=districts, password_hash=password_hash, gender=gender)
         if not created:
             return False
         _audit(tx, db, actor, "user.create", [username], detail=f"role {role}")
@@ -207,7 +210,7 @@ def authenticate(db, username: str, password: str, ip: str, user_agent: str) -> 
             _audit(tx, db, Actor(username, user["role"], ip, user_agent), "login.password", [username])
 
         db.write_tx(success)
-        subject = Subject(username, user["role"], tuple(user["districts"]))
+        subject = Subject(username, user["role"], tuple(user["districts"]), user.get("gender"))
         return SignIn(True, subject, totp_enabled=user["totp_enabled"], totp_secret=user["totp_secret"])
 
     def failure(tx):
@@ -259,7 +262,7 @@ def session_user(db, sid: str | None) -> SessionInfo | None:
     last_seen = row["last_seen_at"].to_native()
     if (_now() - last_seen).total_seconds() > 60:  # refresh at most once a minute
         db.write("session_touch", id_hash=_sha256(sid))
-    return SessionInfo(Subject(row["username"], row["role"], tuple(row["districts"])),
+    return SessionInfo(Subject(row["username"], row["role"], tuple(row["districts"]), row.get("gender")),
                        bool(row["second_factor"]), bool(row["totp_enabled"]))
 
 
@@ -325,4 +328,4 @@ def token_subject(db, token: str | None) -> Subject | None:
     if not rows:
         return None
     row = rows[0]
-    return Subject(row["username"], row["role"], tuple(row["districts"]))
+    return Subject(row["username"], row["role"], tuple(row["districts"]), row.get("gender"))

@@ -191,10 +191,13 @@ def chains_refresh(ctx: click.Context) -> None:
     """Recompute the chain index from the introductions; writes only what changed."""
     from . import chains
 
+    from . import suggest
+
     with _connect(_settings(ctx)) as db:
         report = chains.refresh(db)
+        summaries = suggest.refresh_visit_summary(db)
     click.echo(f"chains: {report.households:,} households below a root, "
-               f"{report.changed:,} updated in {report.seconds:.1f} s")
+               f"{report.changed:,} updated in {report.seconds:.1f} s; visit summaries of {summaries:,} households")
 
 
 def _keyring() -> crypto.Keyring:
@@ -317,16 +320,19 @@ def _account_call(fn, *args):
 @click.argument("username")
 @click.option("--role", type=click.Choice(["admin", "coordinator", "visitor"]), required=True)
 @click.option("--district", "districts", multiple=True, help="A district (repeat for several).")
+@click.option("--gender", type=click.Choice(["f", "m"]), default=None,
+              help="f or m: households marked women_only are suggested to, claimed by and shown to women only.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from one line of standard input.")
 @click.pass_context
-def users_add(ctx, username: str, role: str, districts: tuple[str, ...], password_stdin: bool) -> None:
+def users_add(ctx, username: str, role: str, districts: tuple[str, ...], gender: str | None,
+              password_stdin: bool) -> None:
     """Create an account (password: at least 12 characters)."""
     from . import accounts
 
     password = _password(password_stdin)
     with _connect(_settings(ctx)) as db:
         db.apply_schema()
-        _account_call(accounts.add_user, db, cli_actor(), username, role, list(districts), password)
+        _account_call(accounts.add_user, db, cli_actor(), username, role, list(districts), password, gender)
     click.echo(f"user {username} ({role}) created")
 
 

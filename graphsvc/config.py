@@ -59,6 +59,8 @@ class Settings:
     follow_up_days: int = 90
     # Households that arrived within this many days are newcomers (marked on the map).
     newcomer_days: int = 180
+    # GRAPHSVC_SUGGEST_* and the two windows above, for suggest.Weights.from_env
+    suggest_env: tuple[tuple[str, str], ...] = ()
 
     @property
     def uses_local(self) -> bool:
@@ -96,4 +98,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         proxy_hops=int(env.get("GRAPHSVC_PROXY_HOPS") or 0),
         follow_up_days=int(env.get("GRAPHSVC_FOLLOW_UP_DAYS") or 90),
         newcomer_days=int(env.get("GRAPHSVC_NEWCOMER_DAYS") or 180),
+        suggest_env=tuple(sorted((k, v) for k, v in env.items()
+                                 if k.startswith("GRAPHSVC_SUGGEST_")
+                                 or k in ("GRAPHSVC_FOLLOW_UP_DAYS", "GRAPHSVC_NEWCOMER_DAYS"))),
     )

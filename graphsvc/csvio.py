@@ -32,10 +32,10 @@ class Table:
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
-        Table("users", ("username", "role", "districts", "person_id"), ("username", "role")),
+        Table("users", ("username", "role", "districts", "person_id", "gender"), ("username", "role")),
         Table(
             "households",
-            ("id", "code", "district", "arrived_on", "status"),
+            ("id", "code", "district", "arrived_on", "status", "women_only"),
             ("id", "code", "district", "status"),
         ),
         Table(
@@ -50,7 +50,8 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "visits",
-            ("id", "household_id", "visitor", "visited_on", "outcome", "materials", "notes"),
+            ("id", "household_id", "visitor", "visited_on", "outcome", "materials", "notes",
+             "follow_up_on"),
             ("id", "household_id", "visitor", "visited_on", "outcome"),
         ),
     )

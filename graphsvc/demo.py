@@ -480,6 +480,20 @@ def generate(households: int, seed: int = 1, as_of: datetime.date | None = None)
         for k, (day, i, _seq, visitor, outcome, materials, notes) in enumerate(raw_visits)
     ]
 
+    # ---- issue-5 fields, from a generator of their own so that adding them left every
+    # table above as it was: visitors' gender (most visitors are women), households that
+    # only women may visit, and follow-up dates set at some visits.
+    extra = random.Random(f"{seed}:extras")
+    for row in user_rows:
+        row["gender"] = ("f" if extra.random() < 0.75 else "m") if row["role"] == _VISITOR else ""
+    for row in household_rows:
+        row["women_only"] = "true" if extra.random() < 0.25 else ""
+    for row in visit_rows:
+        follow = ""
+        if row["outcome"] in ("met", "not_home") and extra.random() < 0.5:
+            follow = iso(datetime.date.fromisoformat(row["visited_on"]).toordinal() + extra.randint(14, 120))
+        row["follow_up_on"] = follow
+
     tables = {
         "users": user_rows,
         "households": household_rows,

@@ -19,6 +19,8 @@ from .model import Actor
 def _text(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list):
         return ";".join(str(v) for v in value)
     if hasattr(value, "to_native"):  # neo4j.time.Date

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import audit, chains, csvio, model, network
+from . import audit, chains, csvio, model, network, suggest
 from .crypto import IDENTITY_FIELDS
 from .csvio import TABLES
 from .model import USERNAME_RE, Actor
@@ -331,10 +331,13 @@ def _validate_users(plan: Plan, rows) -> dict[str, dict[str, Any]]:
             v.problem(line, f"a {role} needs at least one district (districts, separated by ';')")
             continue
         person_id = v.ident(line, row, "person_id") if row.get("person_id") else None
+        gender = v.enum(line, row, "gender", model.GENDER) if row.get("gender") else None
+        if row.get("gender") and gender is None:
+            continue
         if username is None or role is None or not _first_seen(v, seen, username, line, "username"):
             continue
         out[username] = {"username": username, "role": role, "districts": districts,
-                         "person_id": person_id, "_line": line}
+                         "person_id": person_id, "gender": gender, "_line": line}
     return out
 
 
@@ -349,6 +352,9 @@ def _validate_households(plan: Plan, rows, lookup: Lookup) -> dict[str, dict[str
         district = v.text(line, row, "district")
         arrived_on = v.date(line, row, "arrived_on")
         status = v.enum(line, row, "status", model.HOUSEHOLD_STATUS)
+        women_only = v.enum(line, row, "women_only", model.YES_NO) if row.get("women_only") else "false"
+        if women_only is None:
+            continue
         if hid is None or not _first_seen(v, seen, hid, line, "household id"):
             continue
         if code is not None and not _first_seen(v, codes, code, line, "household code"):
@@ -356,7 +362,7 @@ def _validate_households(plan: Plan, rows, lookup: Lookup) -> dict[str, dict[str
         if None in (code, district, status):
             continue
         out[hid] = {"id": hid, "code": code, "district": district, "arrived_on": arrived_on,
-                    "status": status, "_line": line}
+                    "status": status, "women_only": women_only == "true", "_line": line}
     taken = lookup.household_codes([h["code"] for h in out.values()])
     for hid, h in list(out.items()):
         owner = taken.get(h["code"])
@@ -497,12 +503,19 @@ def _validate_visits(plan: Plan, rows, households, users, lookup: Lookup) -> lis
         if error:
             v.problem(line, error)
         notes = v.text(line, row, "notes")
+        follow_up_on = v.date(line, row, "follow_up_on")
+        if row.get("follow_up_on") and follow_up_on is None:
+            continue
+        if follow_up_on is not None and on is not None and follow_up_on < on:
+            v.problem(line, f"follow_up_on {follow_up_on} is before visited_on {on}")
+            continue
         if vid is None or not _first_seen(v, seen, vid, line, "visit id"):
             continue
         if None in (household_id, visitor, on, outcome) or error:
             continue
         out.append({"id": vid, "household_id": household_id, "visitor": visitor, "visited_on": on,
-                    "outcome": outcome, "materials": materials, "notes": notes, "_line": line})
+                    "outcome": outcome, "materials": materials, "notes": notes,
+                    "follow_up_on": follow_up_on, "_line": line})
     known_h = lookup.households(sorted({x["household_id"] for x in out} - set(households)))
     known_u = lookup.users(sorted({x["visitor"] for x in out} - set(users)))
     kept = []
@@ -592,6 +605,12 @@ def write(db, plan: Plan, keyring, actor: Actor, batch_size: int = 5000,
         timings["chains_refresh"] = placed.seconds
         if progress:
             progress("chains_refresh", placed.changed, placed.changed)
+    # the visit summary the suggestions read (it also depends on joined_on, just placed)
+    started = time.perf_counter()
+    touched = sorted({h["id"] for h in plan.rows.get("households", [])}
+                     | {v["household_id"] for v in plan.rows.get("visits", [])})
+    suggest.refresh_visit_summary(db, touched)
+    timings["visit_summary_refresh"] = time.perf_counter() - started
     return timings
 
 

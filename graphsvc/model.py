@@ -51,6 +51,21 @@ VISIT_OUTCOME = Vocabulary(
     {"만남": "met", "부재": "not_home", "거절": "refused", "이사": "moved", "기타": "other"},
 )
 
+GENDER = Vocabulary(
+    "gender",
+    # f / m: used for households that only women may visit (households.csv `women_only`)
+    ("f", "m"),
+    {"여": "f", "여성": "f", "female": "f", "woman": "f", "w": "f",
+     "남": "m", "남성": "m", "male": "m", "man": "m"},
+)
+
+YES_NO = Vocabulary(
+    "yes/no",
+    ("true", "false"),
+    {"yes": "true", "y": "true", "1": "true", "예": "true", "네": "true", "o": "true",
+     "no": "false", "n": "false", "0": "false", "아니요": "false", "아니오": "false", "x": "false"},
+)
+
 ROLE = Vocabulary(
     "role",
     ("admin", "coordinator", "visitor"),

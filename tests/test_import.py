@@ -66,7 +66,7 @@ def test_small_network_imports_with_korean_text(db, small):
     assert KEYRING.decrypt(visit["notes"], "Visit", "v-003", "notes") == "처음 방문, 차를 대접받음"
     visit["notes"] = None
     assert visit == {"household": "h-002", "visitor": "junho", "outcome": "met",
-                     "materials": "rice:2", "notes": None, "on": visit["on"]}
+                     "materials": "rice:2", "notes": None, "on": visit["on"], "follow_up_on": None}
     assert db.read("test_user", username="minji")[0] == {
         "role": "visitor", "districts": ["서울 노원구"], "person": "p-002"}
 
@@ -302,3 +302,42 @@ def test_the_demo_network_is_valid_for_the_importer(db, tmp_path):
     counts = db.read("graph_counts")[0]
     assert counts["households"] == 1500
     assert counts["introductions"] == len(tables["introductions"])
+
+
+def _add_column(folder: Path, name: str, column: str, values: dict[str, str]) -> None:
+    """Add an optional column to one file: ``values`` by the row's first cell."""
+    def edit(rows):
+        rows[0].append(column)
+        for r in rows[1:]:
+            r.append(values.get(r[0], ""))
+    rewrite(folder, name, edit)
+
+
+def test_optional_columns_for_visiting_rules_round_trip(db, small, tmp_path):
+    _add_column(small, "users", "gender", {"minji": "여", "junho": "m"})
+    _add_column(small, "households", "women_only", {"h-001": "예", "h-002": "false"})
+    _add_column(small, "visits", "follow_up_on", {"v-001": "2025-03-01"})
+    assert import_folder(db, small).ok
+    out = tmp_path / "out"
+    export_folder(db, out)
+    def exported(table):
+        rows = csv.DictReader((out / f"{table}.csv").read_text("utf-8-sig").splitlines())
+        return {r["username" if table == "users" else "id"]: r for r in rows}
+
+    assert exported("users")["minji"]["gender"] == "f" and exported("users")["junho"]["gender"] == "m"
+    assert exported("users")["admin"]["gender"] == ""
+    assert [exported("households")[h]["women_only"] for h in ("h-001", "h-002", "h-003")] == ["true", "false", "false"]
+    assert exported("visits")["v-001"]["follow_up_on"] == "2025-03-01" and exported("visits")["v-002"]["follow_up_on"] == ""
+
+
+@pytest.mark.parametrize("name,column,value,expected", [
+    ("users", "gender", "x", "users.csv:3: gender 'x' is not one of: f, m"),
+    ("households", "women_only", "maybe", "households.csv:2: women_only 'maybe' is not one of: true, false"),
+    ("visits", "follow_up_on", "2025-01-01", "visits.csv:2: follow_up_on 2025-01-01 is before visited_on 2025-02-03"),
+    ("visits", "follow_up_on", "someday", "visits.csv:2: follow_up_on 'someday' is not a date"),
+])
+def test_optional_columns_are_checked(db, small, name, column, value, expected):
+    first = {"users": "coord", "households": "h-001", "visits": "v-001"}[name]
+    _add_column(small, name, column, {first: value})
+    found = problems(small, db)
+    assert any(p.startswith(expected) for p in found), found
