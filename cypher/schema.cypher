@@ -67,6 +67,25 @@ CREATE CONSTRAINT token_hash IF NOT EXISTS FOR (t:Token) REQUIRE t.hash IS UNIQU
 // name: constraint_throttle_key
 CREATE CONSTRAINT throttle_key IF NOT EXISTS FOR (t:Throttle) REQUIRE t.key IS UNIQUE;
 
+// name: index_household_unvisited_since
+// The suggestions' candidate streams (cypher/suggest.cypher) read these, never visits.
+CREATE INDEX household_district_unvisited_since IF NOT EXISTS FOR (h:Household) ON (h.district, h.unvisited_since);
+
+// name: index_household_last_visit_on
+CREATE INDEX household_district_last_visit_on IF NOT EXISTS FOR (h:Household) ON (h.district, h.last_visit_on);
+
+// name: index_household_follow_up_on
+CREATE INDEX household_district_follow_up_on IF NOT EXISTS FOR (h:Household) ON (h.district, h.follow_up_on);
+
+// name: index_household_arrived_on
+CREATE INDEX household_district_arrived_on IF NOT EXISTS FOR (h:Household) ON (h.district, h.arrived_on);
+
+// name: index_claim_expires_at
+CREATE INDEX claim_expires_at IF NOT EXISTS FOR (c:Claim) ON (c.expires_at);
+
+// name: constraint_claim_id
+CREATE CONSTRAINT claim_id IF NOT EXISTS FOR (c:Claim) REQUIRE c.id IS UNIQUE;
+
 // name: schema_await_indexes
 // Wait until the indexes above are online, so that imports right after use them.
 CALL db.awaitIndexes(300);

@@ -36,7 +36,7 @@ MATCH (v:Visit {id: $id})
 OPTIONAL MATCH (v)-[:AT]->(h:Household)
 OPTIONAL MATCH (u:User)-[:MADE]->(v)
 RETURN h.id AS household, u.username AS visitor, v.on AS on, v.outcome AS outcome,
-       v.materials AS materials, v.notes AS notes;
+       v.materials AS materials, v.notes AS notes, v.follow_up_on AS follow_up_on;
 
 // name: test_user
 MATCH (u:User {username: $username})
@@ -92,3 +92,41 @@ ORDER BY id;
 
 // name: test_set_household_wave
 MATCH (h:Household {id: $id}) SET h.wave = $wave;
+
+// name: test_live_claims
+MATCH (:Household {id: $household_id})<-[:ON]-(c:Claim)
+WHERE c.ended_at IS NULL AND c.expires_at > $now
+RETURN c.id AS id, c.username AS username;
+
+// name: test_household_status
+MATCH (h:Household {id: $id}) RETURN h.status AS status;
+
+// name: test_suggest_claim
+// A claim as graphsvc/visits.py writes it, with any times (expired or ended ones too).
+MATCH (h:Household {id: $household_id})
+MATCH (u:User {username: $username})
+CREATE (u)-[:CLAIMED]->(:Claim {id: $id, household_id: h.id, username: u.username,
+                               claimed_at: $claimed_at, expires_at: $expires_at,
+                               ended_at: $ended_at, ended_by: $ended_by})-[:ON]->(h);
+
+// name: test_suggest_introduced
+// How many introductions join two people, in either direction.
+MATCH (a:Person {id: $a})-[r:INTRODUCED]-(b:Person {id: $b})
+RETURN count(r) AS n;
+
+// name: test_suggest_visit_summary
+MATCH (h:Household {id: $id})
+RETURN h.last_visit_on AS last_visit_on, h.follow_up_on AS follow_up_on,
+       h.failed_attempts AS failed_attempts, h.unvisited_since AS unvisited_since;
+
+// name: test_suggest_path
+// How many introduction paths (either direction) run through the given people in this
+// order; a null id stands for anyone.
+MATCH p = (a:Person)-[:INTRODUCED*1..3]-(b:Person)
+WHERE a.id = $ids[0] AND b.id = $ids[-1] AND length(p) = size($ids) - 1
+  AND all(i IN range(0, size($ids) - 1) WHERE $ids[i] IS NULL OR nodes(p)[i].id = $ids[i])
+RETURN count(p) AS n;
+
+// name: test_suggest_clear_summary
+MATCH (h:Household {id: $id})
+REMOVE h.last_visit_on, h.follow_up_on, h.failed_attempts, h.unvisited_since;
