@@ -36,11 +36,16 @@ USERS_MANAGE = "users.manage"
 DATA_IMPORT = "data.import"
 DATA_EXPORT = "data.export"
 SELF_READ = "self.read"
+HOUSEHOLD_CLAIM = "household.claim"  # visitors, on households they may see
+VISIT_REPORT = "visit.report"  # visitors, on households they may see
 
 ACTIONS = (
     HOUSEHOLD_READ, HOUSEHOLD_IDENTITY_READ, NETWORK_READ, VISIT_NOTES_READ,
     SUGGESTIONS_READ, AUDIT_READ, USERS_MANAGE, DATA_IMPORT, DATA_EXPORT, SELF_READ,
+    HOUSEHOLD_CLAIM, VISIT_REPORT,
 )
+# The field work of a visitor: not for admins (who have no districts of their own).
+FIELD_ACTIONS = frozenset({SUGGESTIONS_READ, HOUSEHOLD_CLAIM, VISIT_REPORT})
 
 # What each role may see of a household it may read.
 FULL_HOUSEHOLD_FIELDS = frozenset({
@@ -57,6 +62,7 @@ class Subject:
     username: str
     role: str
     districts: tuple[str, ...] = ()
+    gender: str | None = None  # 'f' or 'm': women_only households are for women visitors only
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class HouseholdFacts:
 
     id: str
     district: str
+    women_only: bool = False
     suggested_to_subject: bool = False
     claimed_by_subject: bool = False
     visited_by_subject: bool = False
@@ -105,10 +112,11 @@ def _allow(why: str, fields: frozenset[str] = frozenset(), needs_reason: bool = 
 
 # Which actions a role can ever be allowed (the route-level check; objects come after).
 ROLE_ACTIONS = {
-    "admin": frozenset(ACTIONS),
+    "admin": frozenset(ACTIONS) - FIELD_ACTIONS,
     "coordinator": frozenset({SELF_READ, HOUSEHOLD_READ, HOUSEHOLD_IDENTITY_READ, NETWORK_READ,
                               VISIT_NOTES_READ}),
-    "visitor": frozenset({SELF_READ, HOUSEHOLD_READ, VISIT_NOTES_READ, SUGGESTIONS_READ}),
+    "visitor": frozenset({SELF_READ, HOUSEHOLD_READ, VISIT_NOTES_READ, SUGGESTIONS_READ,
+                          HOUSEHOLD_CLAIM, VISIT_REPORT}),
 }
 
 
@@ -133,6 +141,8 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
         return _allow("everyone may see their own account")
 
     if subject.role == "admin":
+        if action in FIELD_ACTIONS:
+            return _deny("field work is for visitors")
         if action == HOUSEHOLD_IDENTITY_READ:
             return _allow("admin, with a stated reason", needs_reason=True)
         if action == HOUSEHOLD_READ:
@@ -161,11 +171,13 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
     # visitor
     if action == SUGGESTIONS_READ:
         return _allow("visitors get suggestions in their districts")
-    if action == HOUSEHOLD_READ:
+    if action in (HOUSEHOLD_READ, HOUSEHOLD_CLAIM, VISIT_REPORT):
         if not isinstance(obj, HouseholdFacts):
             return _deny("no object")
         if obj.district not in subject.districts:
             return _deny("outside the visitor's districts")
+        if obj.women_only and subject.gender != "f":
+            return _deny("women visitors only")
         if obj.suggested_to_subject or obj.claimed_by_subject or obj.visited_by_subject:
             return _allow("suggested to, claimed or visited by this visitor", VISITOR_HOUSEHOLD_FIELDS)
         return _deny("not suggested to, claimed or visited by this visitor")

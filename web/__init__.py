@@ -64,12 +64,12 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
 
-    from . import admin, api, auth, coordinator, guard, health, home, neo
+    from . import admin, api, auth, coordinator, guard, health, home, neo, visitor
 
     app.extensions["graphsvc_keyring"] = crypto.load_keyring()
     neo.init_app(app)
     guard.init_app(app)
-    for blueprint in (health.bp, home.bp, auth.bp, api.bp, admin.bp, coordinator.bp):
+    for blueprint in (health.bp, home.bp, auth.bp, api.bp, admin.bp, coordinator.bp, visitor.bp):
         app.register_blueprint(blueprint)
 
     @app.before_request

@@ -7,12 +7,12 @@ ids it showed before it leaves.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 
-from graphsvc import access, audit
+from graphsvc import access, audit, visits
 
-from . import coordinator, maps, views
-from .guard import allow, deny, record
+from . import coordinator, maps, views, visitor
+from .guard import actor, allow, deny, record
 from .neo import get_db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -141,3 +141,66 @@ def unvisited():
     rows = coordinator.unvisited_rows(district, views.int_arg("limit", 500, 1, 10_000))
     record("network.unvisited", [r["id"] for r in rows], detail=f"api: {len(rows)} households")
     return jsonify(households=rows)
+
+
+# --- the visitor's field work --------------------------------------------------------------
+
+
+@bp.get("/suggestions")
+@allow(access.SUGGESTIONS_READ)
+def suggestions():
+    """``?limit=N`` → best first: {household_id, code, district, score, reasons, path}.
+
+    ``reasons`` are in plain words (the request's language); ``reason_codes`` the same as
+    data; ``path`` the person ids along the introduction path that makes it warm (empty
+    when none does).
+    """
+    limit = views.int_arg("limit", 10, 1, 50)
+    found = visitor.suggestions_for(g.subject, limit)
+    return jsonify(suggestions=[{
+        "household_id": s.household_id, "code": s.code, "district": s.district,
+        "score": round(s.score, 4), "reasons": [visitor.reason_text(r) for r in s.reasons],
+        "reason_codes": s.reasons, "path": list(s.path),
+    } for s in found])
+
+
+def _visit_error(error: visits.VisitError, household_id: str | None, action: str):
+    visitor.refused(error, household_id, action)
+    return jsonify(error=str(error), field=error.field, code=error.code, status=error.status), error.status
+
+
+@bp.post("/households/<household_id>/claim")
+@allow(access.HOUSEHOLD_CLAIM)
+def claim(household_id: str):
+    """200 with the claim for the visitor who gets it; 409 when another visitor holds it."""
+    try:
+        result = visits.claim(get_db(), g.subject, actor(), household_id)
+    except visits.VisitError as error:
+        return _visit_error(error, household_id, "household.claim")
+    return jsonify(household_id=result.household_id, claim_id=result.claim_id,
+                   expires_at=result.expires_at.isoformat(), renewed=result.renewed)
+
+
+@bp.post("/households/<household_id>/release")
+@allow(access.HOUSEHOLD_CLAIM)
+def release(household_id: str):
+    try:
+        claim_id = visits.release(get_db(), g.subject, actor(), household_id)
+    except visits.VisitError as error:
+        return _visit_error(error, household_id, "household.release")
+    return jsonify(household_id=household_id, claim_id=claim_id, released=True)
+
+
+@bp.post("/visits")
+@allow(access.VISIT_REPORT)
+def visit_report():
+    """A visit report (JSON named as visits.csv): 201 with the visit's id."""
+    body = request.get_json(silent=True)
+    if body is None:
+        return jsonify(error="a JSON object is expected", field=None, status=400), 400
+    try:
+        visit_id = visits.report(get_db(), current_app.extensions["graphsvc_keyring"], g.subject, actor(), body,
+                                 after_write=visitor.after_visit(get_db()))
+    except visits.VisitError as error:
+        return _visit_error(error, body.get("household_id") if isinstance(body, dict) else None, "visit.report")
+    return jsonify(id=visit_id), 201

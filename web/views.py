@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from flask import abort, current_app, g, request
 
-from graphsvc import access
+from graphsvc import access, visits
 
 from .guard import deny, record
 from .neo import get_db
@@ -44,6 +44,14 @@ def household_for(household_id: str, want_identity: bool = False, reason: str | 
         deny(access.HOUSEHOLD_READ, [household_id], 404, "no such household")
     row = rows[0]
     facts = access.HouseholdFacts(row["id"], row["district"], visited_by_subject=row["visited_by_subject"])
+    if subject.role == "visitor":  # their link to it: a claim, a visit, or a current candidate
+        now = dt.datetime.now(dt.timezone.utc)
+        link = get_db().read("visitor_household_facts", household_id=row["id"], username=subject.username,
+                             now=now, suggested_since=visits.suggested_since(now))[0]
+        facts = access.HouseholdFacts(row["id"], row["district"], women_only=link["women_only"],
+                                      suggested_to_subject=link["candidate"],
+                                      claimed_by_subject=link["claimed_by_subject"],
+                                      visited_by_subject=link["visited_by_subject"])
     decision = access.decide(subject, access.HOUSEHOLD_READ, facts)
     if not decision:
         deny(access.HOUSEHOLD_READ, [household_id], 404, decision.why)
