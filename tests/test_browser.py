@@ -224,3 +224,46 @@ def test_coordinator_map_draws_clicks_and_requests_only_the_server(server, brows
     assert requested and all(url.startswith(server + "/") for url in requested), \
         [u for u in requested if not u.startswith(server + "/")]
     page.close()
+
+
+def test_visitor_on_a_phone_claims_and_reports(server, browser, db, small):
+    from graphsvc import accounts
+
+    from .conftest import ACTOR
+    from .test_import import import_folder
+
+    assert import_folder(db, small).ok
+    accounts.add_user(db, ACTOR, "mina", "visitor", ["서울 노원구"], "correct horse battery", "f")
+    page = browser.new_page(locale="ko-KR", viewport={"width": 390, "height": 844})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    page.goto(server + "/suggestions")
+    page.fill("input[name=username]", "mina")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/suggestions")
+    cards = page.locator("li.suggestion")
+    assert cards.count() >= 1
+    assert cards.first.locator("ul.reasons li").count() >= 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "suggestions-phone-ko.png"), full_page=True)
+    cards.first.get_by_role("button", name="맡기").click()
+    page.wait_for_url("**claimed=1**")
+    assert page.locator("p.note").is_visible()
+    page.goto(server + "/history")
+    page.get_by_role("link", name="방문 보고").first.click()
+    page.wait_for_url("**/visits/new**")
+    page.check("input[name=outcome][value=met]")
+    page.fill("input[name=materials_bible]", "1")
+    page.fill("textarea[name=notes]", "잘 지내심")
+    page.screenshot(path=str(ARTIFACTS / "report-phone-ko.png"), full_page=True)
+    page.click("form.report button[type=submit]")
+    page.wait_for_url("**/history**")
+    assert "방문이 기록되었습니다" in page.locator("main").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "history-phone-ko.png"), full_page=True)
+    assert not errors, errors
+    assert all(url.startswith(server + "/") for url in requested), requested
+    page.close()
