@@ -41,11 +41,13 @@ test: $(VENV)/.installed translations
 stop:
 	$(GRAPHSVC) neo4j stop
 
-## bench: the benchmarks of bench/RESULTS.md (import of 100,000 households, audit; ~15 minutes)
+## bench: the benchmarks of bench/RESULTS.md (import, audit, map, suggestions; ~40 minutes)
 bench: install
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/audit.py --events 1000000
 	$(BIN)/python bench/audit_cost.py --requests 500
+	$(BIN)/python bench/map.py
+	$(BIN)/python bench/suggest.py
 
 constraints:
 	{ echo '# Pinned versions of every Python package (direct and transitive) for reproducible installs.'; \
