@@ -14,7 +14,9 @@ SET h.code = row.code, h.district = row.district, h.arrived_on = row.arrived_on,
     h.status = row.status, h.women_only = row.women_only
 // the chain index (graphsvc/chains.py) when the importer could place the household
 FOREACH (_ IN CASE WHEN row.placed THEN [1] ELSE [] END |
-  SET h.parent = row.parent, h.chain = row.chain, h.wave = row.wave, h.joined_on = row.joined_on);
+  SET h.parent = row.parent, h.chain = row.chain, h.wave = row.wave, h.joined_on = row.joined_on,
+      h.last_visit_on = row.last_visit_on, h.follow_up_on = row.follow_up_on,
+      h.failed_attempts = row.failed_attempts, h.unvisited_since = row.unvisited_since);
 
 // name: import_people
 // A person belongs to one household: a row naming another household moves them.
@@ -103,7 +105,9 @@ RETURN b.id AS introduced_id, a.id AS introducer_id;
 // name: known_any_chain
 // Whether any introduction or chain placement is stored (a first import places the
 // households itself).
-RETURN EXISTS { ()-[:INTRODUCED]->() } OR EXISTS { MATCH (h:Household) WHERE h.parent IS NOT NULL } AS any;
+// Visits count too: the first import also writes the visit summary of its households.
+RETURN EXISTS { ()-[:INTRODUCED]->() } OR EXISTS { MATCH (h:Household) WHERE h.parent IS NOT NULL }
+       OR EXISTS { MATCH (:Visit) } AS any;
 
 // name: stored_person_identity
 // The encrypted identity fields already stored for these people: a value whose plaintext

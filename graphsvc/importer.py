@@ -274,7 +274,7 @@ def _validate(folder: Path, lookup: Lookup, plan: Plan) -> Plan:
     visits = _validate_visits(plan, raw.get("visits", []), households, users, lookup)
 
     plan.problems.sort(key=lambda p: (list(TABLES).index(p.file[:-4]) if p.file[:-4] in TABLES else -1, p.line))
-    _place_households(plan, households, people, introductions, lookup)
+    _place_households(plan, households, people, introductions, visits, lookup)
     plan.rows = {
         "users": list(users.values()),
         "households": list(households.values()),
@@ -285,7 +285,7 @@ def _validate(folder: Path, lookup: Lookup, plan: Plan) -> Plan:
     return plan
 
 
-def _place_households(plan: Plan, households, people, introductions, lookup: Lookup) -> None:
+def _place_households(plan: Plan, households, people, introductions, visits, lookup: Lookup) -> None:
     """Put the chain index (chains.py) into the household rows when the files alone decide it.
 
     That is the case for a first import: the database holds no introduction and no
@@ -298,16 +298,46 @@ def _place_households(plan: Plan, households, people, introductions, lookup: Loo
         return
     if any(i[k] not in people for i in introductions for k in ("introducer_id", "introduced_id")):
         return
+    if any(v["household_id"] not in households for v in visits):
+        return
     if lookup.has_chains():
         return
     forest = network.household_forest(
         (people[i["introduced_id"]]["household_id"], people[i["introducer_id"]]["household_id"],
          i["introduced_on"], i["introduced_id"]) for i in introductions)
+    by_household: dict[str, list[dict[str, Any]]] = {}
+    for v in visits:
+        by_household.setdefault(v["household_id"], []).append(v)
     for hid, row in households.items():
         p = forest.get(hid)
         row.update(placed=True, parent=p.parent if p else None, chain=p.chain if p else None,
                    wave=p.wave if p else None, joined_on=p.joined_on if p else None)
+        row.update(visit_summary(by_household.get(hid, []), row["joined_on"] or row["arrived_on"]))
     plan.placed = True
+
+
+NO_WAIT = dt.date(9999, 12, 31)  # "waiting since" unknown: counted as no wait
+
+
+def visit_summary(visits: list[dict[str, Any]], waiting_since: dt.date | None) -> dict[str, Any]:
+    """A household's visit summary from its visits, as ``visit_summary_refresh`` in
+    cypher/suggest.cypher derives it (tests check that both agree).
+
+    >>> d = dt.date
+    >>> visit_summary([{"id": "v1", "visited_on": d(2026, 1, 2), "outcome": "met", "follow_up_on": None},
+    ...                {"id": "v2", "visited_on": d(2026, 3, 1), "outcome": "not_home",
+    ...                 "follow_up_on": d(2026, 4, 1)}], None)["failed_attempts"]
+    1
+    """
+    if not visits:
+        return {"last_visit_on": None, "follow_up_on": None, "failed_attempts": 0,
+                "unvisited_since": waiting_since or NO_WAIT}
+    ordered = sorted(visits, key=lambda v: (v["visited_on"], v["id"]), reverse=True)
+    last_met = next((v["visited_on"] for v in ordered if v["outcome"] == "met"), None)
+    failed = sum(1 for v in ordered if v["outcome"] in ("not_home", "refused")
+                 and (last_met is None or v["visited_on"] > last_met))
+    return {"last_visit_on": ordered[0]["visited_on"], "follow_up_on": ordered[0]["follow_up_on"],
+            "failed_attempts": failed, "unvisited_since": None}
 
 
 def _first_seen(v: _Rows, seen: dict[str, int], key: str, line: int, what: str) -> bool:
@@ -605,12 +635,14 @@ def write(db, plan: Plan, keyring, actor: Actor, batch_size: int = 5000,
         timings["chains_refresh"] = placed.seconds
         if progress:
             progress("chains_refresh", placed.changed, placed.changed)
-    # the visit summary the suggestions read (it also depends on joined_on, just placed)
-    started = time.perf_counter()
-    touched = sorted({h["id"] for h in plan.rows.get("households", [])}
-                     | {v["household_id"] for v in plan.rows.get("visits", [])})
-    suggest.refresh_visit_summary(db, touched)
-    timings["visit_summary_refresh"] = time.perf_counter() - started
+    # the visit summary the suggestions read (it also depends on joined_on); a first
+    # import carried it in the household rows
+    if not plan.placed:
+        started = time.perf_counter()
+        touched = sorted({h["id"] for h in plan.rows.get("households", [])}
+                         | {v["household_id"] for v in plan.rows.get("visits", [])})
+        suggest.refresh_visit_summary(db, touched)
+        timings["visit_summary_refresh"] = time.perf_counter() - started
     return timings
 
 

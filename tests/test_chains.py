@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from graphsvc import chains, importer
+from graphsvc import chains, importer, suggest
 from graphsvc.network import Placement, household_forest
 
-from .conftest import ACTOR, KEYRING
+from .conftest import ACTOR, KEYRING, snapshot
 from .test_import import rewrite
 
 # The small fixture, drawn by hand:
@@ -50,6 +50,10 @@ def test_first_import_places_households_without_a_refresh(db, small):
     assert report.ok and report.plan.placed
     assert stored(db) == SMALL
     assert chains.refresh(db).changed == 0  # the refresh agrees with the importer
+    # so does the visit summary the importer wrote with the households
+    before = snapshot(db)
+    assert suggest.refresh_visit_summary(db) == 5
+    assert snapshot(db) == before
 
 
 def test_later_import_refreshes_and_refresh_repairs(db, small):
