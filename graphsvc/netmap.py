@@ -54,6 +54,17 @@ class Scope:
     def covers(self, district: str | None) -> bool:
         return self.districts is None or district in self.districts
 
+    def query_districts(self, district: str | None = None) -> list[str] | None:
+        """The ``$districts`` of a query: one district (already authorised), else the
+        scope's, else None (all).
+
+        >>> Scope(("a", "b")).query_districts(), Scope(None).query_districts("a")
+        (['a', 'b'], ['a'])
+        """
+        if district:
+            return [district]
+        return None if self.districts is None else list(self.districts)
+
 
 # --- households -----------------------------------------------------------------------
 

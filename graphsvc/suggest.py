@@ -63,7 +63,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import os
 from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -117,10 +116,9 @@ class Weights:
         return self.newcomer + self.waiting + self.personal
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Weights":
+    def from_env(cls, env: Mapping[str, str]) -> "Weights":
         """``GRAPHSVC_SUGGEST_<FIELD>`` (e.g. ``GRAPHSVC_SUGGEST_ONE_HOP``) for each weight;
         the windows from ``GRAPHSVC_FOLLOW_UP_DAYS`` and ``GRAPHSVC_NEWCOMER_DAYS``."""
-        env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for f in fields(cls):
             name = {"follow_up_days": "GRAPHSVC_FOLLOW_UP_DAYS",

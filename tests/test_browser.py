@@ -85,12 +85,18 @@ def browser():
         chromium.close()
 
 
-def test_start_page_renders_in_both_languages_and_requests_only_the_server(server, browser):
-    page = browser.new_page(locale="ko-KR", viewport={"width": 390, "height": 844})  # a phone
+def _watch(page) -> tuple[list[str], list[str]]:
+    """Every URL the page requests, and every console error, as they happen."""
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    return requested, errors
+
+
+def test_start_page_renders_in_both_languages_and_requests_only_the_server(server, browser):
+    page = browser.new_page(locale="ko-KR", viewport={"width": 390, "height": 844})  # a phone
+    requested, errors = _watch(page)
 
     page.goto(server + "/")
     assert page.locator("h1").inner_text() == "방문 네트워크"
@@ -126,10 +132,7 @@ def test_admin_signs_in_with_totp_and_reads_the_audit_log(server, browser, db, s
     accounts.set_totp(db, ACTOR, "admin", KEYRING.encrypt(secret, "User", "admin", "totp_secret"), True)
 
     page = browser.new_page(locale="ko-KR", viewport={"width": 1280, "height": 900})
-    requested: list[str] = []
-    page.on("request", lambda request: requested.append(request.url))
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    requested, errors = _watch(page)
 
     page.goto(server + "/admin/audit")  # signed out: sent to sign in
     assert "/login" in page.url
@@ -175,10 +178,7 @@ def test_coordinator_map_draws_clicks_and_requests_only_the_server(server, brows
     accounts.set_totp(db, ACTOR, "coord", KEYRING.encrypt(secret, "User", "coord", "totp_secret"), True)
 
     page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-    requested: list[str] = []
-    page.on("request", lambda request: requested.append(request.url))
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    requested, errors = _watch(page)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
 
@@ -235,10 +235,7 @@ def test_visitor_on_a_phone_claims_and_reports(server, browser, db, small):
     assert import_folder(db, small).ok
     accounts.add_user(db, ACTOR, "mina", "visitor", ["서울 노원구"], "correct horse battery", "f")
     page = browser.new_page(locale="ko-KR", viewport={"width": 390, "height": 844})
-    requested: list[str] = []
-    page.on("request", lambda request: requested.append(request.url))
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    requested, errors = _watch(page)
 
     page.goto(server + "/suggestions")
     page.fill("input[name=username]", "mina")

@@ -137,7 +137,7 @@ def person_chain(person_id: str):
 @allow(access.NETWORK_READ)
 def unvisited():
     """Active households never visited, longest waiting first: ``?district=&limit=``."""
-    district = maps._text(request.args, "district")
+    district = views.text_arg("district")
     rows = coordinator.unvisited_rows(district, views.int_arg("limit", 500, 1, 10_000))
     record("network.unvisited", [r["id"] for r in rows], detail=f"api: {len(rows)} households")
     return jsonify(households=rows)

@@ -62,9 +62,15 @@ def _json(value) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
+def district_choices(scope: netmap.Scope) -> list[str]:
+    """The districts a filter may offer: the caller's, or (admins) every district in use."""
+    if scope.districts is not None:
+        return list(scope.districts)
+    return [r["district"] for r in get_db().read("map_districts")]
+
+
 def side_stats(filters: maps.MapFilters, scope: netmap.Scope) -> dict:
-    districts = [filters.district] if filters.district else (list(scope.districts) if scope.districts is not None else None)
-    row = get_db().read("map_stats", districts=districts)[0]
+    row = get_db().read("map_stats", districts=scope.query_districts(filters.district))[0]
     waves = [(str(w), n) for w, n in row["waves"]]
     months = [(m, n) for m, n in row["months"]][-36:]
     top = [(name, n) for _pid, name, n in row["top"]]
@@ -86,8 +92,7 @@ def map_page():
     data = maps.vis_data(result)
     scope = maps.scope_of(g.subject)
     stats = side_stats(filters, scope)
-    districts = list(scope.districts) if scope.districts is not None else \
-        sorted({r["district"] for r in get_db().read("map_districts")})
+    districts = district_choices(scope)
     record("network.map", result.targets + stats["top_ids"],
            detail=f"{result.mode}: {len(data['nodes'])} nodes; {json.dumps(filters.args(), ensure_ascii=False)[:150]}")
     return render_template("map.html", result=result, filters=filters, stats=stats, districts=districts,
@@ -103,8 +108,7 @@ UNVISITED_COLUMNS = ("code", "code_names", "district", "arrived_on", "joined_on"
 def unvisited_rows(district: str | None, limit: int) -> list[dict]:
     filters = maps.MapFilters(district=district)
     scope = maps.authorise(g.subject, filters)
-    districts = [district] if district else (list(scope.districts) if scope.districts is not None else None)
-    rows = get_db().read("unvisited_households", districts=districts, limit=limit)[0]["rows"]
+    rows = get_db().read("unvisited_households", districts=scope.query_districts(district), limit=limit)[0]["rows"]
     return [{"id": r[0], "code": r[1], "district": r[2], "arrived_on": views.plain(r[3]),
              "joined_on": views.plain(r[4]), "wave": r[5], "code_names": r[6]} for r in rows]
 
@@ -125,19 +129,18 @@ def spreadsheet_safe(value) -> str:
 @bp.get("/unvisited")
 @allow(access.NETWORK_READ)
 def unvisited_page():
-    district = maps._text(request.args, "district")
+    district = views.text_arg("district")
     rows = unvisited_rows(district, views.int_arg("limit", 500, 1, 10_000))
     record("network.unvisited", [r["id"] for r in rows], detail=f"{len(rows)} households")
     scope = maps.scope_of(g.subject)
-    districts = list(scope.districts) if scope.districts is not None else \
-        sorted({r["district"] for r in get_db().read("map_districts")})
+    districts = district_choices(scope)
     return render_template("unvisited.html", rows=rows, district=district, districts=districts)
 
 
 @bp.get("/unvisited.csv")
 @allow(access.NETWORK_READ)
 def unvisited_csv():
-    district = maps._text(request.args, "district")
+    district = views.text_arg("district")
     rows = unvisited_rows(district, 100_000)
     out = io.StringIO()
     out.write("\ufeff")  # spreadsheets read Korean as UTF-8 with a BOM

@@ -9,6 +9,7 @@ and positions (``graphsvc.netmap``) → pyvis objects for the page, or plain JSO
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -24,6 +25,7 @@ from graphsvc.netmap import Scope
 
 from .guard import BadField, deny
 from .neo import get_db
+from .views import date_arg, int_arg, plain, text_arg
 
 COLOURS = {
     "never": "#d9534f", "overdue": "#f0ad4e", "recent": "#5cb85c", "closed": "#9aa0a6",
@@ -65,32 +67,6 @@ class MapFilters:
         return out
 
 
-def _text(args: Mapping[str, str], name: str, limit: int = 100) -> str | None:
-    value = (args.get(name) or "").strip()
-    if len(value) > limit:
-        raise BadField(name, _("at most %(n)d characters", n=limit))
-    return value or None
-
-
-def _int(args: Mapping[str, str], name: str, low: int, high: int, default: int | None) -> int | None:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise BadField(name, _("a whole number from %(low)d to %(high)d", low=low, high=high))
-    return int(raw)
-
-
-def _date(args: Mapping[str, str], name: str) -> dt.date | None:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise BadField(name, _("a date like 2026-03-01")) from None
-
-
 def parse_filters(args: Mapping[str, str]) -> MapFilters:
     """Validated filters; ``BadField`` (400, naming the argument) for a malformed one."""
     raw_classes = [c for c in (args.get("status") or "").replace(" ", "").split(",") if c]
@@ -101,17 +77,17 @@ def parse_filters(args: Mapping[str, str]) -> MapFilters:
     if view not in VIEWS:
         raise BadField("view", _("one of %(values)s", values=", ".join(VIEWS)))
     f = MapFilters(
-        district=_text(args, "district"),
-        chain_of=_text(args, "chain_of", 64),
-        root=_text(args, "root", 64),
-        hops=_int(args, "hops", 1, 6, 2),
+        district=text_arg("district", args=args),
+        chain_of=text_arg("chain_of", 64, args),
+        root=text_arg("root", 64, args),
+        hops=int_arg("hops", 2, 1, 6, args),
         classes=tuple(dict.fromkeys(raw_classes)) or None,
-        wave_min=_int(args, "wave_min", 0, 1000, None),
-        wave_max=_int(args, "wave_max", 0, 1000, None),
-        since=_date(args, "since"),
-        until=_date(args, "until"),
-        q=_text(args, "q"),
-        max_nodes=_int(args, "max_nodes", 1, netmap.MAX_NODES, netmap.NODE_BUDGET),
+        wave_min=int_arg("wave_min", None, 0, 1000, args),
+        wave_max=int_arg("wave_max", None, 0, 1000, args),
+        since=date_arg("since", args),
+        until=date_arg("until", args),
+        q=text_arg("q", args=args),
+        max_nodes=int_arg("max_nodes", netmap.NODE_BUDGET, 1, netmap.MAX_NODES, args),
         view=view,
         rest=(args.get("rest") or "") in ("1", "true", "yes"),
     )
@@ -190,7 +166,7 @@ def chain_params(filters: MapFilters, scope: Scope) -> dict[str, Any]:
 def _params(filters: MapFilters, scope: Scope, today: dt.date) -> dict[str, Any]:
     settings = current_app.config["GRAPHSVC_SETTINGS"]
     return {
-        "districts": [filters.district] if filters.district else (list(scope.districts) if scope.districts is not None else None),
+        "districts": scope.query_districts(filters.district),
         "chains": None, "ids": None,
         "classes": list(filters.classes) if filters.classes else None,
         "wave_min": filters.wave_min, "wave_max": filters.wave_max,
@@ -279,12 +255,6 @@ def class_names() -> dict[str, str]:
         "recent": _("visited recently"),
         "closed": _("closed, moved or do not visit"),
     }
-
-
-def _day(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.iso_format() if hasattr(value, "iso_format") else str(value)
 
 
 def _native(value: Any) -> dt.date | None:
@@ -383,7 +353,7 @@ def vis_data(result: MapResult) -> dict[str, Any]:
                 "kind": "household", "title": label,
                 "fields": [["code", d["code"]], ["district", d["district"]], ["status", status],
                            ["wave", str(d["wave"])], ["introductions", str(d["made"])],
-                           ["last_visit", _day(d["last_visit"])], ["arrived_on", _day(d["arrived_on"])],
+                           ["last_visit", plain(d["last_visit"])], ["arrived_on", plain(d["arrived_on"])],
                            ["newcomer", "yes" if fresh else "no"]],
                 "members": [m[1] for m in d["members"]],
                 "url": f"/households/{n}", "url_label": "open_household",
@@ -415,8 +385,6 @@ def vis_data(result: MapResult) -> dict[str, Any]:
 
 
 def _options(pyvis_json: str) -> dict:
-    import json
-
     options = json.loads(pyvis_json)
     options.setdefault("layout", {})
     options["layout"].update(improvedLayout=False, hierarchical={"enabled": False})
@@ -468,8 +436,8 @@ def api_data(result: MapResult) -> dict[str, Any]:
                 nodes.append({"id": n, "kind": "household", "code": d["code"], "district": d["district"],
                               "status": d["status"], "visit_status": d["visit_class"],
                               "visit_status_text": names[d["visit_class"]], "wave": d["wave"],
-                              "introductions": d["made"], "last_visit": _day(d["last_visit"]),
-                              "arrived_on": _day(d["arrived_on"]), "joined_on": _day(d["joined_on"]),
+                              "introductions": d["made"], "last_visit": plain(d["last_visit"]),
+                              "arrived_on": plain(d["arrived_on"]), "joined_on": plain(d["joined_on"]),
                               "members": [{"id": m[0], "code_name": m[1]} for m in d["members"]]})
         edges = [{"from": u, "to": v, "tree": bool(t)} for u, v, t in result.graph.edges(data="tree")]
     households = [d for d in nodes if d.get("kind") == "household"]

@@ -10,10 +10,11 @@ import datetime as dt
 from typing import Any, Mapping
 
 from flask import abort, current_app, g, request
+from flask_babel import gettext as _
 
 from graphsvc import access, visits
 
-from .guard import deny, record
+from .guard import BadField, deny, record
 from .neo import get_db
 
 
@@ -96,26 +97,43 @@ def audit_filters(args: Mapping[str, str]) -> dict:
     """Validated filters for audit.query from request arguments; 400 on a malformed one."""
     out: dict[str, Any] = {}
     for key in ("actor", "target", "action", "outcome"):
-        value = (args.get(key) or "").strip()
+        value = text_arg(key, args=args)
         if value:
-            if len(value) > 100:
-                abort(400)
             out[key] = value
     for key in ("since", "until"):
-        value = (args.get(key) or "").strip()
+        value = date_arg(key, args=args)
         if value:
-            try:
-                out[key] = dt.date.fromisoformat(value)
-            except ValueError:
-                abort(400)
+            out[key] = value
     return out
 
 
-def int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
-    """An integer request argument within [low, high]; 400 when malformed or out of range."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+# Request arguments: each malformed one answers 400 naming it (guard.BadField).
+
+def text_arg(name: str, limit: int = 100, args: Mapping[str, str] | None = None) -> str | None:
+    """A text argument, stripped; None when absent or empty."""
+    value = ((request.args if args is None else args).get(name) or "").strip()
+    if len(value) > limit:
+        raise BadField(name, _("at most %(n)d characters", n=limit))
+    return value or None
+
+
+def int_arg(name: str, default: int | None, low: int, high: int,
+            args: Mapping[str, str] | None = None) -> int | None:
+    """An integer argument within [low, high]."""
+    raw = ((request.args if args is None else args).get(name) or "").strip()
+    if not raw:
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
-        abort(400)
+        raise BadField(name, _("a whole number from %(low)d to %(high)d", low=low, high=high))
     return int(raw)
+
+
+def date_arg(name: str, args: Mapping[str, str] | None = None) -> dt.date | None:
+    """A date argument (YYYY-MM-DD)."""
+    raw = ((request.args if args is None else args).get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise BadField(name, _("a date like 2026-03-01")) from None
