@@ -14,7 +14,7 @@
 MERGE (h:AuditHead {id: 'head'})
   ON CREATE SET h.seq = 0, h.hash = $zeros
 SET h.locked_at = $now
-RETURN h.seq AS seq, h.hash AS hash;
+RETURN h.seq AS seq, h.hash AS hash, h.journal AS journal;
 
 // name: audit_append_event
 // Second statement of an append: the new event (all its properties in $event, null
@@ -34,6 +34,20 @@ WHERE h.seq = $seq AND h.hash = $hash
 SET h.seq = $event.seq, h.hash = $event.hash, h.locked_at = $event.at
 CREATE (e:AuditEvent $event)
 RETURN e.seq AS seq;
+
+// name: audit_append_batch
+// The shipper's append (graphsvc/journal.py): the journal's events, sealed in order after
+// the head that audit_lock_head locked in this transaction, and the head moved to the last
+// of them, with the id of the last journal line taken (so that a line is never taken twice).
+MATCH (h:AuditHead {id: 'head'})
+UNWIND $events AS row
+CREATE (:AuditEvent {seq: row.seq, at: row.at, actor: row.actor, role: row.role,
+                     action: row.action, targets: row.targets, outcome: row.outcome,
+                     ip: row.ip, user_agent: row.user_agent, reason: row.reason,
+                     detail: row.detail, prev: row.prev, hash: row.hash})
+WITH h, count(*) AS created
+SET h.seq = $seq, h.hash = $hash, h.journal = $journal
+RETURN created;
 
 // name: audit_head
 MATCH (h:AuditHead {id: 'head'})

@@ -53,6 +53,9 @@ and its audit event commit or fail together. It first *writes* the head (``SET
 h.locked_at``), which takes the head's write lock: concurrent appends queue there until the
 holder commits, then read the committed seq and hash. ``record(db, **event)`` appends in
 a transaction of its own; both raise when the event cannot be written (callers fail closed).
+``log(db, **event)`` puts a request's event in the audit journal (graphsvc/journal.py),
+from which ``flush`` seals batches of events into the chain with ``audit_append_batch``;
+everything that reads the log flushes first.
 
 The very first append creates the head. Without a uniqueness constraint on
 ``AuditHead.id`` two first-ever appends can both create one; the unique ``seq`` then lets
@@ -83,7 +86,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
+import secrets
 import threading
 import time
 from collections import deque
@@ -93,6 +98,8 @@ from typing import Any, Iterable, Iterator
 
 import neo4j
 from neo4j.exceptions import ConstraintError
+
+_log = logging.getLogger(__name__)
 
 ZERO_HASH = "0" * 64
 
@@ -319,6 +326,7 @@ def record(db, **event: Any) -> int:
     """
     key = id(db)
     fields = _checked(**event)
+    flush(db)  # what the journal holds was recorded earlier: it goes first
     for attempt in range(_APPEND_ATTEMPTS):
         with _last_seen_lock:
             head = _last_seen.get(key) if attempt == 0 else None
@@ -336,6 +344,94 @@ def record(db, **event: Any) -> int:
                 _last_seen[key] = (seq, digest)
         return seq
     raise AssertionError("unreachable")
+
+
+# --- the journal (graphsvc/journal.py) ------------------------------------------------------
+
+_AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+
+
+def log(db, **event: Any) -> None:
+    """Put one event on record before returning; raise AuditError if it cannot.
+
+    With a journal (every Database made from settings has one) the event is appended to it
+    (as durably as the journal's ``durability`` says) and reaches the chain with the next
+    shipment: about 0.12 ms here, against 1.5–3 ms for a transaction of its own
+    (journal.py). Without one, it is appended to the chain at once (``record``).
+    For events that are not part of a write: a write appends its event in its own
+    transaction (``append``).
+    """
+    fields = _checked(**event)
+    journal = getattr(db, "journal", None)
+    if journal is None:
+        record(db, **event)
+        return
+    journal.append({"id": secrets.token_hex(12), **{k: v for k, v in fields.items() if v is not None}})
+
+
+def flush(db) -> int:
+    """Move every event the journal holds into the chain now; return how many.
+
+    Everything that reads the log calls this first. Raises AuditError when the chain cannot
+    take them (they stay in the journal).
+    """
+    journal = getattr(db, "journal", None)
+    if journal is None or not journal.pending_bytes():
+        return 0
+    return journal.ship(lambda lines: _deliver(db, lines))
+
+
+def _flush_for_reading(db) -> None:
+    """flush() before the log is read; when the chain refuses the events, read it anyway
+    (verify names the damage; the events wait in the journal)."""
+    try:
+        flush(db)
+    except AuditError as exc:
+        _log.warning("%s", exc)
+
+
+def _journal_event(line: bytes) -> tuple[str | None, str, dict[str, Any]]:
+    """A journal line as (its id, its time, checked fields); an unreadable line as a damage event."""
+    try:
+        record = json.loads(line)
+        line_id, at = record.pop("id"), record.pop("at")
+        if not isinstance(line_id, str) or not isinstance(at, str) or not _AT_RE.match(at):
+            raise ValueError("id or at")
+        return line_id, at, _checked(**record)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None, timestamp(), _fields("system", "audit.journal_damaged", "error", None, [], None, None,
+                                          None, f"an unreadable journal line of {len(line)} bytes")
+
+
+def _deliver(db, lines: list[bytes]) -> None:
+    """Seal the journal's lines after the head and commit them in one transaction."""
+    parsed = [_journal_event(line) for line in lines]
+
+    def work(tx: neo4j.ManagedTransaction) -> None:
+        rows = db.run_in_tx(tx, "audit_lock_head", zeros=ZERO_HASH, now=timestamp())
+        if len(rows) != 1:
+            raise AuditError(f"audit: expected one audit head, found {len(rows)}")
+        seq, prev, taken = rows[0]["seq"], rows[0]["hash"], rows[0]["journal"]
+        if type(seq) is not int or seq < 0 or not isinstance(prev, str) or len(prev) != 64:
+            raise AuditError("audit: the audit head is damaged; run `verify`")
+        start = 0
+        if taken is not None:  # lines shipped just before a crash are still in the journal
+            start = next((i + 1 for i in range(len(parsed) - 1, -1, -1) if parsed[i][0] == taken), 0)
+        events = []
+        last_id = taken
+        for line_id, at, fields in parsed[start:]:
+            sealed = _seal(seq + 1, at, prev, fields)
+            events.append({name: sealed.get(name) for name in FIELDS})
+            seq, prev = sealed["seq"], sealed["hash"]
+            last_id = line_id or last_id
+        if events:
+            db.run_in_tx(tx, "audit_append_batch", events=events, seq=seq, hash=prev, journal=last_id)
+
+    try:
+        db.write_tx(work)
+    except ConstraintError as exc:
+        raise AuditError("audit: the next seq is taken already (the audit head is missing or behind the "
+                         f"newest event); run `verify`: {exc.message}") from exc
 
 
 # --- verification --------------------------------------------------------------------------
@@ -509,9 +605,11 @@ def verify(db, page: int = VERIFY_PAGE) -> VerifyResult:
     Events are read in pages of ``page`` (keyset paging on seq, one record per page) and
     checked as they arrive; the first problem ends the walk. Safe to run while events are
     appended: the head is read before and after the walk, and events appended meanwhile are
-    checked when the walk reaches them.
+    checked when the walk reaches them. The journal is flushed first, so that the walk
+    covers every event recorded so far (when it cannot be, the walk shows why).
     """
     started = time.perf_counter()
+    _flush_for_reading(db)
     head = None
     count = 0
     try:
@@ -615,6 +713,7 @@ def query(db, actor: str | None = None, target: str | None = None, action: str |
     if before_seq is not None and type(before_seq) is not int:
         raise ValueError("audit: before_seq must be a whole number")
     params = _filters(actor, target, action, outcome, since, until)
+    _flush_for_reading(db)
     params.update(limit=limit, before_seq=_NO_SEQ_LIMIT if before_seq is None else before_seq)
     name = "audit_query_actor" if actor is not None else "audit_query"
     return [_row(row["event"]) for row in db.read(name, **params)]
@@ -625,5 +724,6 @@ def export_rows(db, actor: str | None = None, target: str | None = None, action:
                 until: dt.date | dt.datetime | str | None = None) -> Iterator[dict[str, Any]]:
     """Events oldest first (dicts of FIELDS), streamed, with the filters of ``query``."""
     params = _filters(actor, target, action, outcome, since, until)
+    _flush_for_reading(db)
     for row in db.stream("audit_export", **params):
         yield _row(row["event"])

@@ -61,6 +61,21 @@ class Settings:
     newcomer_days: int = 180
     # GRAPHSVC_SUGGEST_* and the two windows above, for suggest.Weights.from_env
     suggest_env: tuple[tuple[str, str], ...] = ()
+    # The audit journal (graphsvc/journal.py): GRAPHSVC_AUDIT_JOURNAL, else next to the
+    # local instance's data, or .journal/<database>.jsonl for an external server.
+    audit_journal_override: Path | None = None
+    # GRAPHSVC_AUDIT_DURABILITY: what a request waits for before its answer leaves, "write"
+    # (the event written to the operating system) or "fsync" (on disk): journal.DURABILITIES
+    audit_durability: str = "write"
+
+    @property
+    def audit_journal(self) -> Path:
+        """The audit journal of the database these settings point at (one per database)."""
+        if self.audit_journal_override:
+            return self.audit_journal_override
+        if self.uses_local:
+            return self.local.home / "audit" / "journal.jsonl"
+        return PROJECT_ROOT / ".journal" / f"{self.neo4j_database}.jsonl"
 
     @property
     def uses_local(self) -> bool:
@@ -86,6 +101,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pagecache=env.get("GRAPHSVC_NEO4J_PAGECACHE") or "256m",
         java_home=env.get("JAVA_HOME") or None,
     )
+    durability = env.get("GRAPHSVC_AUDIT_DURABILITY") or "write"
+    if durability not in ("write", "fsync"):  # journal.DURABILITIES
+        raise ValueError(f"GRAPHSVC_AUDIT_DURABILITY must be 'write' or 'fsync', not {durability!r}")
     return Settings(
         neo4j_uri=env.get("NEO4J_URI") or None,
         neo4j_user=env.get("NEO4J_USER") or "neo4j",
@@ -98,6 +116,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         proxy_hops=int(env.get("GRAPHSVC_PROXY_HOPS") or 0),
         follow_up_days=int(env.get("GRAPHSVC_FOLLOW_UP_DAYS") or 90),
         newcomer_days=int(env.get("GRAPHSVC_NEWCOMER_DAYS") or 180),
+        audit_journal_override=Path(env["GRAPHSVC_AUDIT_JOURNAL"]) if env.get("GRAPHSVC_AUDIT_JOURNAL") else None,
+        audit_durability=durability,
         suggest_env=tuple(sorted((k, v) for k, v in env.items()
                                  if k.startswith("GRAPHSVC_SUGGEST_")
                                  or k in ("GRAPHSVC_FOLLOW_UP_DAYS", "GRAPHSVC_NEWCOMER_DAYS"))),

@@ -18,8 +18,9 @@ from typing import Any, Callable, TypeVar
 import neo4j
 from neo4j import GraphDatabase, RoutingControl
 
-from . import neo4j_local
+from . import journal, neo4j_local
 from .config import Settings
+from .journal import Journal
 
 T = TypeVar("T")
 
@@ -99,11 +100,13 @@ def connection_params(settings: Settings) -> tuple[str, tuple[str, str]]:
 class Database:
     """One driver and the named statements; close it when done."""
 
-    def __init__(self, driver: neo4j.Driver, database: str, queries: Queries, uri: str):
+    def __init__(self, driver: neo4j.Driver, database: str, queries: Queries, uri: str,
+                 journal: Journal | None = None):
         self.driver = driver
         self.database = database
         self.queries = queries
         self.uri = uri
+        self.journal = journal  # the audit journal of this database (audit.log, audit.flush)
 
     @classmethod
     def connect(cls, settings: Settings, **driver_config: Any) -> "Database":
@@ -111,7 +114,8 @@ class Database:
         driver_config.setdefault("connection_timeout", 5)
         driver_config.setdefault("notifications_min_severity", "OFF")
         driver = GraphDatabase.driver(uri, auth=auth, **driver_config)
-        return cls(driver, settings.neo4j_database, Queries(settings.cypher_dir), uri)
+        return cls(driver, settings.neo4j_database, Queries(settings.cypher_dir), uri,
+                   journal.at(settings.audit_journal, settings.audit_durability))
 
     def close(self) -> None:
         self.driver.close()

@@ -77,6 +77,7 @@ def claim(db, subject: access.Subject, actor: model.Actor, household_id: str,
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
         raise VisitError(404, "no such household", "household_id")
     now = now or _now()
+    audit.flush(db)  # "suggested to them" is read from the log: bring it up to date
     expires = now + dt.timedelta(days=days)
 
     def work(tx):
@@ -111,6 +112,7 @@ def release(db, subject: access.Subject, actor: model.Actor, household_id: str,
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
         raise VisitError(404, "no such household", "household_id")
     now = now or _now()
+    audit.flush(db)  # "suggested to them" is read from the log: bring it up to date
 
     def work(tx):
         _locked(tx, db, household_id, subject, now, access.HOUSEHOLD_CLAIM)
@@ -214,6 +216,7 @@ def report(db, keyring, subject: access.Subject, actor: model.Actor, body: Any,
     if not access.role_may(subject, access.VISIT_REPORT):
         raise VisitError(404, "no such household", "household_id")
     now = now or _now()
+    audit.flush(db)  # "suggested to them" is read from the log: bring it up to date
     parsed = parse_report(body, now.date())
     visit_id = "v-" + secrets.token_hex(8)
     notes = keyring.encrypt(parsed.notes, "Visit", visit_id, "notes") if parsed.notes else None

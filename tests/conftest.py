@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from graphsvc import crypto, neo4j_local
+from graphsvc import audit, crypto, journal, neo4j_local
 from graphsvc.config import DEFAULT_PORTS, Settings, load_settings
 from graphsvc.db import Database
 from graphsvc.model import Actor
@@ -61,6 +61,7 @@ def settings() -> Settings:
             started = True
         neo4j_local.start(s.local)
     yield s
+    journal.stop_shippers()  # the web apps' shippers, while their database is still there
     if started:
         neo4j_local.stop(s.local)
 
@@ -75,9 +76,23 @@ def session_db(settings: Settings) -> Database:
 
 @pytest.fixture()
 def db(session_db: Database) -> Database:
-    """The test database, emptied before the test."""
-    session_db.run_autocommit("wipe_all")
+    """The test database, emptied before the test (and its audit journal with it)."""
+    empty(session_db)
     return session_db
+
+
+def empty(db: Database) -> None:
+    """Wipe the database and its audit journal. Events an earlier test left in the journal
+    are shipped first (or dropped when that test broke the chain), so that no shipper
+    thread of an earlier test's app can deliver them into this test's log."""
+    try:
+        audit.flush(db)
+    except audit.AuditError:
+        pass
+    with db.journal.shipping():
+        db.run_autocommit("wipe_all")
+        if db.journal.path.exists():
+            os.truncate(db.journal.path, 0)
 
 
 @pytest.fixture()

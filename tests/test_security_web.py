@@ -3,6 +3,7 @@ object-level checks (IDOR), every route ruled, every access audited, fail closed
 
 from __future__ import annotations
 
+import json
 import re
 
 import pyotp
@@ -291,10 +292,31 @@ def test_reads_are_audited_with_the_ids_shown(app, world):
 
 def test_a_read_fails_when_its_audit_event_cannot_be_written(app, world):
     get = _api(app, "coord")
-    world.write("test_block_audit")  # an event squats on the next seq: appends must fail
-    response = get("/api/v1/households/h-001")
-    assert response.status_code == 500
-    assert "H-001" not in response.get_data(as_text=True)
+    assert get("/api/v1/households/h-001").status_code == 200
+    journal = world.journal
+    audit.flush(world)
+    journal.path.unlink()
+    journal.path.mkdir()  # the journal's place cannot take a line any more
+    try:
+        response = get("/api/v1/households/h-001")
+        assert response.status_code == 500
+        assert "H-001" not in response.get_data(as_text=True)
+    finally:
+        journal.path.rmdir()
+
+
+def test_reads_fail_closed_when_the_chain_stops_taking_the_journal(app, world, monkeypatch):
+    get = _api(app, "coord")
+    world.write("test_block_audit")  # an event squats on the next seq: the chain takes nothing
+    assert get("/api/v1/households/h-001").status_code == 200  # on record in the journal
+    line = json.loads(world.journal.path.read_bytes().splitlines()[-1])
+    assert line["action"] == "household.read" and line["targets"] == ["h-001", "p-001", "p-002"]
+    with pytest.raises(audit.AuditError):
+        audit.flush(world)
+    assert not audit.verify(world).ok  # the walk names the squatter
+    monkeypatch.setattr(world.journal, "max_bytes", world.journal.pending_bytes() - 1)
+    response = get("/api/v1/households/h-001")  # the backlog is over its limit: fail closed
+    assert response.status_code == 500 and "H-001" not in response.get_data(as_text=True)
 
 
 def test_admin_audit_page_filters_and_exports(app, world):

@@ -103,11 +103,12 @@ def actor() -> Actor:
 
 
 def record(action: str, targets=(), outcome: str = "ok", **extra) -> None:
-    """Write an audit event for this request now; raises (and so fails the request) if it cannot."""
+    """Record an audit event for this request now (durably, in the audit journal: see
+    graphsvc/journal.py); raises, and so fails the request, if it cannot."""
     if g.get("token_prefix"):  # every token use is on record, with which token
         via = f"token {g.token_prefix}…"
         extra["detail"] = f"{extra['detail']}; {via}" if extra.get("detail") else via
-    audit.record(get_db(), **actor().event(), action=action, targets=list(targets), outcome=outcome, **extra)
+    audit.log(get_db(), **actor().event(), action=action, targets=list(targets), outcome=outcome, **extra)
 
 
 def deny(action: str, targets=(), status: int = 404, why: str = "") -> None:

@@ -1,4 +1,5 @@
-"""The one Neo4j driver of a web process, opened on first use and closed at exit.
+"""The one Neo4j driver of a web process, opened on first use and closed at exit, and the
+process's audit shipper (graphsvc/journal.py), started with it.
 
 The first successful connection also applies the schema (idempotent), so that a server
 pointed at a new database is ready without a separate step; until that succeeds every
@@ -12,6 +13,7 @@ import threading
 
 from flask import Flask, current_app
 
+from graphsvc import audit, journal
 from graphsvc.db import Database
 
 _lock = threading.Lock()
@@ -37,4 +39,8 @@ def get_db() -> Database:
                     raise
                 app.extensions["graphsvc_db"] = db
                 atexit.register(db.close)
+                settings = app.config["GRAPHSVC_SETTINGS"]
+                # its own driver; short retries (its loop retries anyway, and at exit it must not hang)
+                journal.start_shipper(db.journal, lambda: Database.connect(settings, max_transaction_retry_time=2.0),
+                                      audit.flush)
     return db

@@ -1,0 +1,316 @@
+"""The audit journal (graphsvc/journal.py): durable before the answer, shipped into the chain
+exactly once, in order, from threads and processes at once; damaged lines kept on record."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from graphsvc import audit, journal
+from graphsvc.db import Database
+
+from . import conftest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def chain(db):
+    return list(reversed(audit.query(db, limit=100_000)))
+
+
+def log(db, n: int, actor: str = "coord", action: str = "household.read") -> None:
+    for i in range(n):
+        audit.log(db, actor=actor, role="coordinator", action=action, targets=[f"h-{i}"], ip="127.0.0.1")
+
+
+def without_journal(db) -> Database:
+    """The same database, read without flushing the journal first."""
+    return Database(db.driver, db.database, db.queries, db.uri)
+
+
+def lines(db) -> list[dict]:
+    path = db.journal.path
+    return [json.loads(x) for x in path.read_bytes().splitlines() if x.strip()] if path.exists() else []
+
+
+def test_an_event_is_in_the_journal_before_log_returns_and_in_the_chain_after_a_flush(db):
+    audit.log(db, actor="coord", role="coordinator", action="household.read", targets=["h-1", "p-1"],
+              ip="10.0.0.1", user_agent="phone")
+    [line] = lines(db)
+    assert line["targets"] == ["h-1", "p-1"] and line["action"] == "household.read"
+    assert len(line["id"]) == 24 and line["at"].endswith("Z")
+    assert not audit.query(without_journal(db), limit=10)  # not in the chain yet
+    assert audit.flush(db) == 1
+    [event] = chain(db)
+    assert event["targets"] == ["h-1", "p-1"] and event["at"] == line["at"] and event["seq"] == 1
+    assert db.journal.pending_bytes() == 0
+    assert audit.verify(db).ok
+    assert audit.flush(db) == 0
+
+
+def test_the_journal_is_private(db):
+    log(db, 1)
+    path = db.journal.path
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_journal_and_direct_appends_share_one_chain(db):
+    log(db, 3)
+    audit.record(db, actor="tester", action="export")  # a direct append in between
+    log(db, 2)
+    events = chain(db)
+    assert [e["action"] for e in events] == ["household.read"] * 3 + ["export"] + ["household.read"] * 2
+    assert [e["seq"] for e in events] == [1, 2, 3, 4, 5, 6]
+    assert audit.verify(db).ok
+
+
+def test_concurrent_threads_and_a_shipper_deliver_every_event_once_in_order(db, settings):
+    shipper = journal.Shipper(db.journal, lambda: Database.connect(settings), audit.flush)
+    shipper.start()
+    try:
+        threads = [threading.Thread(target=log, args=(db, 60, f"user{t}")) for t in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        shipper.stop()
+    audit.flush(db)
+    events = chain(db)
+    assert len(events) == 360
+    for t in range(6):  # each writer's events in its own order
+        mine = [e["targets"][0] for e in events if e["actor"] == f"user{t}"]
+        assert mine == [f"h-{i}" for i in range(60)]
+    times = [e["at"] for e in events]
+    assert times == sorted(times)  # journal order is time order
+    assert audit.verify(db).ok and db.journal.pending_bytes() == 0
+
+
+WRITER = """
+import os, sys
+sys.path.insert(0, {root!r})
+from graphsvc import audit
+from graphsvc.config import load_settings
+from graphsvc.db import Database
+db = Database.connect(load_settings())
+for i in range(80):
+    audit.log(db, actor="proc" + sys.argv[1], action="household.read", targets=["h-%d" % i])
+    if i % 20 == 19:
+        audit.flush(db)
+db.close()
+"""
+
+
+def test_several_processes_append_and_ship_the_same_journal(db, tmp_path):
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER.format(root=str(ROOT)))
+    env = dict(conftest.test_env())
+    procs = [subprocess.Popen([sys.executable, str(script), str(n)], env=env) for n in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    audit.flush(db)
+    events = chain(db)
+    assert len(events) == 240
+    for n in range(3):
+        assert [e["targets"][0] for e in events if e["actor"] == f"proc{n}"] == [f"h-{i}" for i in range(80)]
+    assert audit.verify(db).ok
+
+
+def test_lines_shipped_just_before_a_crash_are_not_shipped_again(db):
+    log(db, 3)
+    raw = [x for x in db.journal.path.read_bytes().splitlines() if x.strip()]
+    audit._deliver(db, raw[:2])  # committed, but the process died before dropping them
+    log(db, 1)
+    assert audit.flush(db) == 4  # four lines read, two of them taken already
+    assert [e["targets"][0] for e in chain(db)] == ["h-0", "h-1", "h-2", "h-0"]
+    assert audit.verify(db).ok
+
+
+def test_appends_during_a_shipment_stay_for_the_next(db):
+    log(db, 2)
+
+    def deliver(batch):
+        audit._deliver(db, batch)
+        log(db, 1, actor="late")  # appended while the batch commits
+
+    assert db.journal.ship(deliver) == 2
+    assert [x["actor"] for x in lines(db)] == ["late"]
+    log(db, 1, actor="later")  # the writer reopens the journal that replaced the old one
+    audit.flush(db)
+    assert [e["actor"] for e in chain(db)] == ["coord", "coord", "late", "later"]
+
+
+def test_an_append_from_another_thread_while_the_shipped_lines_are_dropped_is_kept(db, monkeypatch):
+    # Dropping shipped lines writes the unshipped tail to a new file that replaces the
+    # journal. A thread of the same process appending meanwhile must wait (flock alone does
+    # not exclude threads that share the lock's file description), or its line is lost.
+    log(db, 2)
+    real_replace = os.replace
+    during = []
+
+    def replace_slowly(src, dst):
+        writer = threading.Thread(target=log, args=(db, 1, "during"))
+        writer.start()
+        writer.join(0.3)  # without the mutex it has written to the old file by now
+        during.append(writer)
+        real_replace(src, dst)
+
+    def deliver(batch):
+        audit._deliver(db, batch)
+        log(db, 1, actor="late")  # so that a tail is left and the file is replaced
+
+    monkeypatch.setattr(journal.os, "replace", replace_slowly)
+    assert db.journal.ship(deliver) == 2
+    monkeypatch.undo()
+    during[0].join()
+    audit.flush(db)
+    assert [e["actor"] for e in chain(db)] == ["coord", "coord", "late", "during"]
+
+
+def test_a_torn_line_becomes_a_damage_event_and_the_next_line_survives(db):
+    log(db, 1)
+    with open(db.journal.path, "ab") as fh:
+        fh.write(b'{"id":"abc","actor":"co')  # a crash in the middle of a write
+    log(db, 1, actor="after")
+    audit.flush(db)
+    events = chain(db)
+    assert [e["action"] for e in events] == ["household.read", "audit.journal_damaged", "household.read"]
+    assert events[1]["outcome"] == "error" and "23 bytes" in events[1]["detail"]
+    assert events[2]["actor"] == "after"
+    assert audit.verify(db).ok
+
+
+def test_a_line_with_unknown_or_bad_fields_is_kept_as_damage_not_as_an_event(db):
+    with open(db.journal.path, "ab") as fh:
+        fh.write(json.dumps({"id": "x1", "at": "yesterday", "actor": "a", "action": "household.read"}).encode() + b"\n")
+        fh.write(json.dumps({"id": "x2", "at": audit.timestamp(), "actor": "a", "action": "x",
+                             "legal_name": "홍길동"}).encode() + b"\n")
+    audit.flush(db)
+    events = chain(db)
+    assert [e["action"] for e in events] == ["audit.journal_damaged"] * 2
+    assert "홍길동" not in json.dumps(events, ensure_ascii=False)
+
+
+def test_a_blocked_chain_keeps_the_events_and_a_full_journal_fails_closed(db, monkeypatch):
+    log(db, 1)
+    audit.flush(db)  # the chain has a head now
+    log(db, 2)
+    db.write("test_block_audit")  # an event squats on the next seq
+    with pytest.raises(audit.AuditError):
+        audit.flush(db)
+    assert len(lines(db)) == 2  # nothing lost
+    monkeypatch.setattr(db.journal, "max_bytes", db.journal.pending_bytes() - 1)
+    with pytest.raises(audit.AuditError, match="stalled"):
+        log(db, 1)
+    assert len(lines(db)) == 2  # and nothing half-written
+
+
+def test_the_shipper_thread_ships_without_being_asked(db, settings):
+    shipper = journal.Shipper(db.journal, lambda: Database.connect(settings), audit.flush)
+    shipper.start()
+    try:
+        log(db, 1)
+        deadline = time.monotonic() + 5
+        while db.journal.pending_bytes() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert db.journal.pending_bytes() == 0
+        assert len(audit.query(without_journal(db), limit=10)) == 1
+    finally:
+        shipper.stop()
+
+
+def test_log_refuses_bad_fields_before_writing(db):
+    with pytest.raises(ValueError):
+        audit.log(db, actor="", action="household.read")
+    with pytest.raises(TypeError):
+        audit.log(db, actor="a", action="household.read", legal_name="홍길동")
+    assert not lines(db)
+    assert os.path.exists(db.journal.path) is False or db.journal.pending_bytes() == 0
+
+
+# --- the syncer: what an append waits for, group commit, a failing disk -----------------------
+
+
+def _slow_fdatasync(monkeypatch, seconds: float, calls: list, fail: bool = False):
+    real = os.fdatasync
+
+    def fdatasync(fd):
+        calls.append(fd)
+        time.sleep(seconds)
+        if fail:
+            raise OSError(5, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(journal.os, "fdatasync", fdatasync)
+
+
+EVENT = {"id": "x", "actor": "coord", "action": "household.read", "targets": ["h-1"]}
+
+
+def test_an_fsync_append_returns_once_its_line_is_on_disk_and_a_write_append_at_once(tmp_path, monkeypatch):
+    calls: list = []
+    _slow_fdatasync(monkeypatch, 0.3, calls)
+    j = journal.Journal(tmp_path / "j" / "journal.jsonl", durability="fsync")
+    t0 = time.perf_counter()
+    j.append(EVENT)
+    assert time.perf_counter() - t0 >= 0.3 and len(calls) == 1 and j._synced == j._written == 1
+    j.durability = "write"
+    t0 = time.perf_counter()
+    j.append(EVENT)
+    assert time.perf_counter() - t0 < 0.2  # written, not waited for
+    j.wait_synced()  # the syncer puts it on disk right after
+    assert len(calls) == 2 and j._synced == 2
+    assert len(j.path.read_bytes().splitlines()) == 2
+
+
+def test_concurrent_fsync_appends_share_fdatasyncs(tmp_path, monkeypatch):
+    calls: list = []
+    _slow_fdatasync(monkeypatch, 0.02, calls)
+    j = journal.Journal(tmp_path / "journal.jsonl", durability="fsync")
+
+    def writer():
+        for _ in range(10):
+            j.append(EVENT)
+
+    threads = [threading.Thread(target=writer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert j._synced == 80 and len(j.path.read_bytes().splitlines()) == 80
+    assert len(calls) <= 40  # one fdatasync covers the lines of several requests
+
+
+@pytest.mark.parametrize("durability", ["fsync", "write"])
+def test_a_failed_fdatasync_fails_closed_from_then_on(tmp_path, monkeypatch, durability):
+    calls: list = []
+    _slow_fdatasync(monkeypatch, 0.0, calls, fail=True)
+    j = journal.Journal(tmp_path / "journal.jsonl", durability=durability)
+    if durability == "fsync":
+        with pytest.raises(audit.AuditError, match="could not be put on disk"):
+            j.append(EVENT)  # its request fails
+    else:
+        j.append(EVENT)  # written; the syncer fails after
+        with pytest.raises(audit.AuditError):
+            j.wait_synced()
+    with pytest.raises(audit.AuditError, match="could not be put on disk"):
+        j.append(EVENT)  # and every later request fails: the disk may have dropped pages
+    assert len(j.path.read_bytes().splitlines()) == 1
+
+
+def test_the_durability_setting(tmp_path):
+    from graphsvc.config import load_settings
+
+    assert load_settings({}).audit_durability == "write"
+    assert load_settings({"GRAPHSVC_AUDIT_DURABILITY": "fsync"}).audit_durability == "fsync"
+    with pytest.raises(ValueError, match="GRAPHSVC_AUDIT_DURABILITY"):
+        load_settings({"GRAPHSVC_AUDIT_DURABILITY": "sometimes"})
+    assert journal.at(tmp_path / "a.jsonl", "fsync").durability == "fsync"
