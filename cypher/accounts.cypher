@@ -130,7 +130,7 @@ RETURN t.expires_at AS expires_at;
 MATCH (u:User)-[:HAS_TOKEN]->(t:Token {hash: $hash})
 WHERE t.revoked_at IS NULL AND t.expires_at > datetime() AND coalesce(u.enabled, false)
 RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
-       t.prefix AS prefix;
+       t.prefix AS prefix, t.expires_at AS expires_at;
 
 // name: token_revoke_all
 MATCH (:User {username: $username})-[:HAS_TOKEN]->(t:Token)

@@ -82,6 +82,11 @@ SET e.action = 'nothing.to.see';
 MATCH (:User {username: $username})-[:HAS_TOKEN]->(t:Token)
 SET t.expires_at = datetime() - duration({minutes: 1});
 
+// name: test_revoke_tokens_directly
+// A revocation written by another process (this one's memory of the token is not told).
+MATCH (:User {username: $username})-[:HAS_TOKEN]->(t:Token)
+SET t.revoked_at = datetime();
+
 // name: test_set_plaintext_phone
 // What a database written before field encryption holds: a plaintext identity field.
 MATCH (p:Person {id: $id})
@@ -132,3 +137,8 @@ RETURN count(p) AS n;
 // name: test_suggest_clear_summary
 MATCH (h:Household {id: $id})
 REMOVE h.last_visit_on, h.follow_up_on, h.failed_attempts, h.unvisited_since;
+
+// name: test_return_node
+// A statement that breaks the rule of graphsvc/db.py (_row): it returns a node.
+MERGE (h:Household {id: 'h-node-test'})
+RETURN h;

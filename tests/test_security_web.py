@@ -10,6 +10,7 @@ import pyotp
 import pytest
 
 from graphsvc import accounts, audit
+from graphsvc.db import Database
 from web import create_app
 
 from .conftest import ACTOR, KEYRING
@@ -198,7 +199,9 @@ def test_visitors_may_turn_on_sign_in_codes(app, world):
 # --- tokens -----------------------------------------------------------------------------------
 
 
-def test_tokens_authenticate_expire_and_revoke(app, world):
+def test_tokens_authenticate_expire_and_revoke(app, world, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(accounts, "_clock", lambda: clock[0])
     token = accounts.create_token(world, ACTOR, "minji", 30)
     client = app.test_client()
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
@@ -215,7 +218,43 @@ def test_tokens_authenticate_expire_and_revoke(app, world):
     expiring = accounts.create_token(world, ACTOR, "minji", 1)
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {expiring}"}).status_code == 200
     world.write("test_expire_tokens", username="minji")
+    clock[0] += accounts.TOKEN_CACHE_SECONDS  # the lookup this process remembers runs out
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {expiring}"}).status_code == 401
+
+
+def test_a_token_lookup_is_remembered_for_seconds_and_forgotten_at_a_revocation(app, world, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(accounts, "_clock", lambda: clock[0])
+    lookups = []
+    read = Database.read
+
+    def counting(self, name, **params):
+        lookups.append(name)
+        return read(self, name, **params)
+
+    monkeypatch.setattr(Database, "read", counting)
+    client = app.test_client()
+
+    def me(token):
+        return client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    token = accounts.create_token(world, ACTOR, "minji", 30)
+    assert me(token) == 200 and me(token) == 200
+    assert lookups.count("token_user") == 1  # the second request did not ask Neo4j
+    assert len(events(world, action="me.read", actor="minji")) == 2  # but both are on record
+    world.write("test_revoke_tokens_directly", username="minji")  # as another process revokes
+    clock[0] += accounts.TOKEN_CACHE_SECONDS - 0.1
+    assert me(token) == 200  # remembered: other processes may answer for these seconds
+    clock[0] += 0.1
+    assert me(token) == 401  # and no longer
+    again = accounts.create_token(world, ACTOR, "minji", 30)
+    assert me(again) == 200
+    accounts.revoke_tokens(world, ACTOR, "minji")  # in this process: forgotten at once
+    assert me(again) == 401
+    disabled = accounts.create_token(world, ACTOR, "minji", 30)
+    assert me(disabled) == 200
+    accounts.set_enabled(world, ACTOR, "minji", False)
+    assert me(disabled) == 401
 
 
 def test_a_bad_token_is_401_json_without_a_trace(app):
