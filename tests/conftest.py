@@ -14,9 +14,10 @@ import os
 import shutil
 from pathlib import Path
 
+import neo4j.graph
 import pytest
 
-from graphsvc import audit, crypto, journal, neo4j_local
+from graphsvc import audit, crypto, db as db_module, journal, neo4j_local
 from graphsvc.config import DEFAULT_PORTS, Settings, load_settings
 from graphsvc.db import Database
 from graphsvc.model import Actor
@@ -46,6 +47,37 @@ def test_env() -> dict[str, str]:
         env["GRAPHSVC_NEO4J_HEAP"] = os.environ.get("GRAPHSVC_TEST_NEO4J_HEAP", "384m")
         env["GRAPHSVC_NEO4J_PAGECACHE"] = os.environ.get("GRAPHSVC_TEST_NEO4J_PAGECACHE", "128m")
     return env
+
+
+_GRAPH_TYPES = (neo4j.graph.Node, neo4j.graph.Relationship, neo4j.graph.Path)
+
+
+def _values_only(value, where: str) -> None:
+    if isinstance(value, _GRAPH_TYPES):
+        raise AssertionError(f"{where}: a statement returned a {type(value).__name__}; "
+                             "return its properties or fields (graphsvc/db.py _row)")
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _values_only(item, where)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _values_only(item, where)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def statements_return_values_only():
+    """Every row read during the tests is checked for nodes, relationships and paths, which
+    db._row (for speed) does not convert as Record.data() would."""
+    plain = db_module._row
+
+    def checked(record):
+        row = plain(record)
+        _values_only(row, "row of " + ", ".join(row))
+        return row
+
+    db_module._row = checked
+    yield
+    db_module._row = plain
 
 
 @pytest.fixture(scope="session")

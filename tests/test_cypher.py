@@ -55,3 +55,10 @@ def test_testing_statements_are_not_used_by_the_application():
     for path in list((ROOT / "graphsvc").rglob("*.py")) + list((ROOT / "web").rglob("*.py")):
         used |= set(re.findall(r"\"([a-z_]+)\"", path.read_text(encoding="utf-8")))
     assert testing and not testing & used
+
+
+def test_a_statement_returning_a_node_is_caught_in_the_tests(db):
+    # db._row hands rows over as the driver decoded them; the tests' check (conftest) makes
+    # sure that no statement returns a node, which Record.data() would have converted.
+    with pytest.raises(AssertionError, match="returned a Node"):
+        db.write_tx(lambda tx: db.run_in_tx(tx, "test_return_node"))
