@@ -63,6 +63,10 @@ def test_suggestions_api_lists_reasons_and_is_audited(app, world):
         assert s["district"] == "서울 노원구" and s["reasons"] and all(isinstance(r, str) for r in s["reasons"])
     event = audit.query(world, action="suggestions.read", actor="mina", limit=1)[0]
     assert set(ids) <= set(event["targets"])
+    korean = app.test_client().get("/api/v1/suggestions?limit=5&lang=ko", headers=token(world, "mina")).json
+    assert [s["household_id"] for s in korean["suggestions"]] == ids
+    assert all(re.search("[가-힣]", r) for s in korean["suggestions"] for r in s["reasons"])
+    assert korean["suggestions"][0]["reasons"] != found[0]["reasons"]
     men = app.test_client().get("/api/v1/suggestions", headers=token(world, "jiho")).json["suggestions"]
     assert "h-002" not in [s["household_id"] for s in men]  # women only
 

@@ -157,9 +157,10 @@ def suggestions():
     """
     limit = views.int_arg("limit", 10, 1, 50)
     found = visitor.suggestions_for(g.subject, limit)
+    tr = visitor.translator()
     return jsonify(suggestions=[{
         "household_id": s.household_id, "code": s.code, "district": s.district,
-        "score": round(s.score, 4), "reasons": [visitor.reason_text(r) for r in s.reasons],
+        "score": round(s.score, 4), "reasons": [visitor.reason_text(r, tr) for r in s.reasons],
         "reason_codes": s.reasons, "path": list(s.path),
     } for s in found])
 
