@@ -471,9 +471,10 @@ def keys_rotate(ctx) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="processes")
+@click.option("--threads", default=1, show_default=True, type=int, help="threads per process")
 @click.option("--debug", is_flag=True, help="Flask's debug server instead of gunicorn (never in production).")
-def serve_cmd(host: str, port: int, workers: int, debug: bool) -> None:
+def serve_cmd(host: str, port: int, workers: int, threads: int, debug: bool) -> None:
     """Serve the web app (gunicorn)."""
     if debug:
         from web import create_app
@@ -481,7 +482,7 @@ def serve_cmd(host: str, port: int, workers: int, debug: bool) -> None:
         create_app().run(host=host, port=port, debug=True)
         return
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    args = [str(gunicorn), "--bind", f"{host}:{port}", "--workers", str(workers),
+    args = [str(gunicorn), "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
             "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1", "web:create_app()"]
     os.chdir(Path(__file__).resolve().parent.parent)
     os.execv(args[0], args)

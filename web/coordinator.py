@@ -11,7 +11,7 @@ import io
 import json
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, send_from_directory
+from flask import Blueprint, Response, abort, g, render_template, request, send_from_directory
 from flask_babel import gettext as _
 from markupsafe import Markup
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import networkx as nx
-from flask import current_app, g
+from flask import current_app
 from flask_babel import gettext as _
 from pyvis.edge import Edge
 from pyvis.network import Network
