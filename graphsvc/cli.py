@@ -471,8 +471,11 @@ def keys_rotate(ctx) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="processes")
-@click.option("--threads", default=1, show_default=True, type=int, help="threads per process")
+@click.option("--workers", default=max(2, os.cpu_count() or 1), show_default="one per core, at least 2",
+              type=click.IntRange(1, 64), help="processes")
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="threads per process (2: one runs Python while the other waits for Neo4j; "
+                   "answers keep their connection open)")
 @click.option("--debug", is_flag=True, help="Flask's debug server instead of gunicorn (never in production).")
 def serve_cmd(host: str, port: int, workers: int, threads: int, debug: bool) -> None:
     """Serve the web app (gunicorn)."""
