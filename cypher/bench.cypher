@@ -152,3 +152,9 @@ CALL db.clearQueryCaches();
 CALL db.stats.retrieve('GRAPH COUNTS') YIELD data
 RETURN [i IN data.indexes WHERE i.labels = ['Person'] AND i.properties = ['id'] | i.totalSize][0] AS sampled_size,
        [i IN data.indexes WHERE i.labels = ['Person'] AND i.properties = ['id'] | i.updatesSinceEstimation][0] AS updates_since;
+
+// name: bench_server_memory
+// Benchmarks only: the server's heap and page cache, for the report.
+SHOW SETTINGS YIELD name, value
+WHERE name IN ['server.memory.heap.max_size', 'server.memory.pagecache.size']
+RETURN name, value;
