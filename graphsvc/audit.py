@@ -282,14 +282,26 @@ def _checked(*, actor: str, action: str, outcome: str = "ok", role: str | None =
     return _fields(actor, action, outcome, role, targets, ip, user_agent, reason, detail)
 
 
-def _append_locked(tx: neo4j.ManagedTransaction, db, fields: dict[str, Any]) -> dict[str, Any]:
-    """Lock the head, append the sealed event after it, and return that event."""
+def _lock_head(tx: neo4j.ManagedTransaction, db) -> tuple[int, str, str | None]:
+    """Lock the head in the caller's transaction; return its seq, its hash and the id of
+    the last journal line the chain took (None before the first shipment)."""
     rows = db.run_in_tx(tx, "audit_lock_head", zeros=ZERO_HASH, now=timestamp())
     if len(rows) != 1:
         raise AuditError(f"audit: expected one audit head, found {len(rows)}")
     head_seq, head_hash = rows[0]["seq"], rows[0]["hash"]
     if type(head_seq) is not int or head_seq < 0 or not isinstance(head_hash, str) or len(head_hash) != 64:
         raise AuditError("audit: the audit head is damaged; run `verify`")
+    return head_seq, head_hash, rows[0]["journal"]
+
+
+def _seq_taken(exc: ConstraintError) -> AuditError:
+    return AuditError("audit: the next seq is taken already (the audit head is missing or behind "
+                      f"the newest event); run `verify`: {exc.message}")
+
+
+def _append_locked(tx: neo4j.ManagedTransaction, db, fields: dict[str, Any]) -> dict[str, Any]:
+    """Lock the head, append the sealed event after it, and return that event."""
+    head_seq, head_hash, _ = _lock_head(tx, db)
     # The time is taken after the lock, so that time order follows seq order.
     event = _seal(head_seq + 1, timestamp(), head_hash, fields)
     created = db.run_in_tx(tx, "audit_append_event", event=event)
@@ -334,9 +346,7 @@ def record(db, **event: Any) -> int:
             seq, digest = db.write_tx(_fast_work, db, fields, head)
         except ConstraintError as exc:
             if attempt == _APPEND_ATTEMPTS - 1:
-                raise AuditError(
-                    "audit: the next seq is taken already (the audit head is missing or behind "
-                    f"the newest event); run `verify`: {exc.message}") from exc
+                raise _seq_taken(exc) from exc
             time.sleep(0.01 * (attempt + 1))
             continue
         with _last_seen_lock:
@@ -361,11 +371,11 @@ def log(db, **event: Any) -> None:
     For events that are not part of a write: a write appends its event in its own
     transaction (``append``).
     """
-    fields = _checked(**event)
     journal = getattr(db, "journal", None)
     if journal is None:
         record(db, **event)
         return
+    fields = _checked(**event)
     journal.append({"id": secrets.token_hex(12), **{k: v for k, v in fields.items() if v is not None}})
 
 
@@ -408,12 +418,7 @@ def _deliver(db, lines: list[bytes]) -> None:
     parsed = [_journal_event(line) for line in lines]
 
     def work(tx: neo4j.ManagedTransaction) -> None:
-        rows = db.run_in_tx(tx, "audit_lock_head", zeros=ZERO_HASH, now=timestamp())
-        if len(rows) != 1:
-            raise AuditError(f"audit: expected one audit head, found {len(rows)}")
-        seq, prev, taken = rows[0]["seq"], rows[0]["hash"], rows[0]["journal"]
-        if type(seq) is not int or seq < 0 or not isinstance(prev, str) or len(prev) != 64:
-            raise AuditError("audit: the audit head is damaged; run `verify`")
+        seq, prev, taken = _lock_head(tx, db)
         start = 0
         if taken is not None:  # lines shipped just before a crash are still in the journal
             start = next((i + 1 for i in range(len(parsed) - 1, -1, -1) if parsed[i][0] == taken), 0)
@@ -430,8 +435,7 @@ def _deliver(db, lines: list[bytes]) -> None:
     try:
         db.write_tx(work)
     except ConstraintError as exc:
-        raise AuditError("audit: the next seq is taken already (the audit head is missing or behind the "
-                         f"newest event); run `verify`: {exc.message}") from exc
+        raise _seq_taken(exc) from exc
 
 
 # --- verification --------------------------------------------------------------------------

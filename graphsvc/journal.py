@@ -196,8 +196,12 @@ class Journal:
         finally:
             if fd is not None:
                 os.close(fd)
+        self._mark_synced(target)
+
+    def _mark_synced(self, upto: int | None = None) -> None:
+        """This process's lines up to ``upto`` (default: all written so far) are on disk."""
         with self._synced_cond:
-            self._synced = max(self._synced, target)
+            self._synced = max(self._synced, self._written if upto is None else upto)
             self._synced_cond.notify_all()
 
     def _sync_at_exit(self) -> None:
@@ -284,9 +288,7 @@ class Journal:
                 tail = fh.read()
             if not tail:
                 os.truncate(self.path, 0)
-                with self._synced_cond:  # every line written so far is in the chain
-                    self._synced = self._written
-                    self._synced_cond.notify_all()
+                self._mark_synced()  # every line written so far is in the chain
                 return
             fresh = self.path.with_name(self.path.name + ".new")
             fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -297,9 +299,7 @@ class Journal:
                 os.close(fd)
             os.replace(fresh, self.path)
             _fsync_dir(self.path.parent)
-            with self._synced_cond:  # every line written so far is on disk, in the new file
-                self._synced = self._written
-                self._synced_cond.notify_all()
+            self._mark_synced()  # every line written so far is on disk, in the new file
 
     def pending_bytes(self) -> int:
         try:

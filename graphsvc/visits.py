@@ -44,8 +44,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def suggested_since(now: dt.datetime, days: int = CLAIM_DAYS) -> str:
-    """Suggestions shown since then still count as "suggested to" the visitor."""
+def suggested_since(db, now: dt.datetime, days: int = CLAIM_DAYS) -> str:
+    """Suggestions shown since then still count as "suggested to" the visitor.
+
+    They are read from the audit log, so the audit journal is shipped first: a list the
+    visitor was shown a moment ago must count. Call it before the transaction that reads
+    the window."""
+    audit.flush(db)
     return audit.timestamp(now - dt.timedelta(days=days))
 
 
@@ -60,11 +65,12 @@ def _facts(row: Mapping[str, Any], subject: access.Subject) -> access.HouseholdF
     )
 
 
-def _locked(tx, db, household_id: str, subject: access.Subject, now: dt.datetime, action: str) -> dict:
-    """Lock the household and check the subject may do ``action`` on it; 404 otherwise
-    (the caller may not learn that it exists)."""
+def _locked(tx, db, household_id: str, subject: access.Subject, now: dt.datetime, since: str,
+            action: str) -> dict:
+    """Lock the household and check the subject may do ``action`` on it (``since``: from
+    ``suggested_since``); 404 otherwise (the caller may not learn that it exists)."""
     rows = db.run_in_tx(tx, "claim_lock", household_id=household_id, username=subject.username, now=now,
-                        suggested_since=suggested_since(now))
+                        suggested_since=since)
     if not rows or not access.decide(subject, action, _facts(rows[0], subject)):
         raise VisitError(404, "no such household", "household_id")
     return rows[0]
@@ -77,11 +83,11 @@ def claim(db, subject: access.Subject, actor: model.Actor, household_id: str,
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
         raise VisitError(404, "no such household", "household_id")
     now = now or _now()
-    audit.flush(db)  # "suggested to them" is read from the log: bring it up to date
+    since = suggested_since(db, now)
     expires = now + dt.timedelta(days=days)
 
     def work(tx):
-        row = _locked(tx, db, household_id, subject, now, access.HOUSEHOLD_CLAIM)
+        row = _locked(tx, db, household_id, subject, now, since, access.HOUSEHOLD_CLAIM)
         if row["holder"] not in (None, subject.username):
             audit.append(tx, db, **actor.event(), action="household.claim", targets=[household_id],
                          outcome="denied", detail="held by another visitor")
@@ -112,10 +118,10 @@ def release(db, subject: access.Subject, actor: model.Actor, household_id: str,
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
         raise VisitError(404, "no such household", "household_id")
     now = now or _now()
-    audit.flush(db)  # "suggested to them" is read from the log: bring it up to date
+    since = suggested_since(db, now)
 
     def work(tx):
-        _locked(tx, db, household_id, subject, now, access.HOUSEHOLD_CLAIM)
+        _locked(tx, db, household_id, subject, now, since, access.HOUSEHOLD_CLAIM)
         ended = db.run_in_tx(tx, "claim_end", household_id=household_id, username=subject.username,
                              now=now, ended_by="release")
         if not ended:
@@ -216,13 +222,13 @@ def report(db, keyring, subject: access.Subject, actor: model.Actor, body: Any,
     if not access.role_may(subject, access.VISIT_REPORT):
         raise VisitError(404, "no such household", "household_id")
     now = now or _now()
-    audit.flush(db)  # "suggested to them" is read from the log: bring it up to date
+    since = suggested_since(db, now)
     parsed = parse_report(body, now.date())
     visit_id = "v-" + secrets.token_hex(8)
     notes = keyring.encrypt(parsed.notes, "Visit", visit_id, "notes") if parsed.notes else None
 
     def work(tx):
-        row = _locked(tx, db, parsed.household_id, subject, now, access.VISIT_REPORT)
+        row = _locked(tx, db, parsed.household_id, subject, now, since, access.VISIT_REPORT)
         if row["holder"] not in (None, subject.username):
             raise VisitError(409, "another visitor has claimed this household", "household_id")
         db.run_in_tx(tx, "visit_create", household_id=parsed.household_id, username=subject.username,

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from flask import abort, current_app, g, request
 from flask_babel import gettext as _
 
-from graphsvc import access, audit, visits
+from graphsvc import access, visits
 
 from .guard import BadField, deny, record
 from .neo import get_db
@@ -46,10 +46,9 @@ def household_for(household_id: str, want_identity: bool = False, reason: str | 
     row = rows[0]
     facts = access.HouseholdFacts(row["id"], row["district"], visited_by_subject=row["visited_by_subject"])
     if subject.role == "visitor":  # their link to it: a claim, a visit, or a current candidate
-        audit.flush(get_db())  # "suggested to them" is read from the log: bring it up to date
         now = dt.datetime.now(dt.timezone.utc)
         link = get_db().read("visitor_household_facts", household_id=row["id"], username=subject.username,
-                             now=now, suggested_since=visits.suggested_since(now))[0]
+                             now=now, suggested_since=visits.suggested_since(get_db(), now))[0]
         facts = access.HouseholdFacts(row["id"], row["district"], women_only=link["women_only"],
                                       suggested_to_subject=link["candidate"],
                                       claimed_by_subject=link["claimed_by_subject"],
