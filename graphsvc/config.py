@@ -64,18 +64,29 @@ class Settings:
     # The audit journal (graphsvc/journal.py): GRAPHSVC_AUDIT_JOURNAL, else next to the
     # local instance's data, or .journal/<database>.jsonl for an external server.
     audit_journal_override: Path | None = None
+    # GRAPHSVC_STATE_DIR: where the state that is not in Neo4j lives (the audit journal,
+    # checkpoints, request slots); default: the local instance's folder, or
+    # .state/<database> for an external server.
+    state_dir_override: Path | None = None
     # GRAPHSVC_AUDIT_DURABILITY: what a request waits for before its answer leaves, "write"
     # (the event written to the operating system) or "fsync" (on disk): journal.DURABILITIES
     audit_durability: str = "write"
+
+    @property
+    def state_dir(self) -> Path:
+        """The folder of this database's state outside Neo4j (one per database)."""
+        if self.state_dir_override:
+            return self.state_dir_override
+        if self.uses_local:
+            return self.local.home
+        return PROJECT_ROOT / ".state" / self.neo4j_database
 
     @property
     def audit_journal(self) -> Path:
         """The audit journal of the database these settings point at (one per database)."""
         if self.audit_journal_override:
             return self.audit_journal_override
-        if self.uses_local:
-            return self.local.home / "audit" / "journal.jsonl"
-        return PROJECT_ROOT / ".journal" / f"{self.neo4j_database}.jsonl"
+        return self.state_dir / "audit" / "journal.jsonl"
 
     @property
     def uses_local(self) -> bool:
@@ -118,6 +129,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         newcomer_days=int(env.get("GRAPHSVC_NEWCOMER_DAYS") or 180),
         audit_journal_override=Path(env["GRAPHSVC_AUDIT_JOURNAL"]) if env.get("GRAPHSVC_AUDIT_JOURNAL") else None,
         audit_durability=durability,
+        state_dir_override=Path(env["GRAPHSVC_STATE_DIR"]) if env.get("GRAPHSVC_STATE_DIR") else None,
         suggest_env=tuple(sorted((k, v) for k, v in env.items()
                                  if k.startswith("GRAPHSVC_SUGGEST_")
                                  or k in ("GRAPHSVC_FOLLOW_UP_DAYS", "GRAPHSVC_NEWCOMER_DAYS"))),
