@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -27,15 +28,53 @@ def test_malformed_files_are_refused(text, error):
         parse_cypher(text, "x.cypher")
 
 
+# Where a named statement's name stands in each call: db.read("name", …), db.run_in_tx(tx, "name", …)
+STATEMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # file.write("…") is not a statement
+NAME_ARG = {"read": 0, "write": 0, "stream": 0, "run_autocommit": 0, "run_in_tx": 1}
+
+
+def statement_names_used(paths) -> dict[str, list[str]]:
+    """Every statement name passed as a literal to the Database methods that take one, and
+    every ``queries["name"]``, with where each is used (parsed, not grepped: a call across
+    lines or with the transaction first is found too)."""
+    used: dict[str, list[str]] = {}
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            name, how = None, "queries"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in NAME_ARG and len(node.args) > NAME_ARG[node.func.attr]:
+                arg = node.args[NAME_ARG[node.func.attr]]
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and STATEMENT_NAME.match(arg.value):
+                    name, how = arg.value, node.func.attr
+            elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) \
+                    and node.value.attr == "queries" and isinstance(node.slice, ast.Constant):
+                name = node.slice.value
+            if name is not None:
+                used.setdefault(name, []).append(f"{path.relative_to(ROOT)}:{node.lineno} {how}")
+    return used
+
+
 def test_every_statement_the_code_names_exists():
     queries = Queries(ROOT / "cypher")
-    used = set()
-    for path in list((ROOT / "graphsvc").rglob("*.py")) + list((ROOT / "web").rglob("*.py")) + list((ROOT / "tests").rglob("*.py")):
-        text = path.read_text(encoding="utf-8")
-        used |= set(re.findall(r"\b(?:read|write|stream|run_autocommit|run_in_tx)\(\s*\"([a-z_]+)\"", text))
-        used |= set(re.findall(r"queries\[\"([a-z_]+)\"\]", text))
-    assert used, "the pattern found no statement names"
-    assert not used - set(queries.names())
+    paths = [p for folder in ("graphsvc", "web", "tests", "bench") for p in (ROOT / folder).rglob("*.py")]
+    used = statement_names_used(paths)
+    in_tx = {n for n, where in used.items() if any(w.endswith(" run_in_tx") for w in where)}
+    assert len(used) > 90 and len(in_tx) > 20, "the parser found too few statement names"
+    missing = {n: where for n, where in used.items() if n not in queries}
+    assert not missing
+
+
+def test_the_name_finder_sees_every_call_shape(tmp_path):
+    code = tmp_path / "x.py"
+    code.write_text('db.read("a")\ndb.run_in_tx(tx, "b", x=1)\ndb.run_in_tx(\n    tx,\n    "c")\n'
+                    'db.queries["d"]\ndb.write_tx(work)\nprint("e")\n')
+    global ROOT
+    saved, ROOT = ROOT, tmp_path
+    try:
+        assert sorted(statement_names_used([code])) == ["a", "b", "c", "d"]
+    finally:
+        ROOT = saved
 
 
 def test_no_cypher_is_built_in_python():

@@ -362,8 +362,10 @@ def test_admin_audit_page_filters_and_exports(app, world):
     _api(app, "coord")("/api/v1/households/h-001")
     client = app.test_client()
     sign_in(client, "admin")
-    page = client.get("/admin/audit?target=h-001").get_data(as_text=True)
-    assert "household.read" in page and "Chain intact" in page or "감사" in page
+    page = client.get("/admin/audit?target=h-001&lang=en").get_data(as_text=True)
+    assert "household.read" in page and "Chain intact" in page
+    page = client.get("/admin/audit?target=h-001&lang=ko").get_data(as_text=True)
+    assert "household.read" in page and "체인 정상" in page
     exported = client.get("/admin/audit/export.csv?actor=coord")
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
     assert "household.read" in exported.get_data(as_text=True)
