@@ -677,6 +677,8 @@ def _bound(value: Any, end: bool) -> str | None:
     if isinstance(value, dt.datetime):
         return timestamp(value)
     if isinstance(value, dt.date):
+        if end and value == dt.date.max:
+            return None  # until the end of time: no bound
         day = value + dt.timedelta(days=1) if end else value
         return timestamp(dt.datetime(day.year, day.month, day.day))
     raise ValueError(f"audit: since/until must be a date or datetime, not {type(value).__name__}")

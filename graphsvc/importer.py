@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import audit, chains, csvio, model, network, suggest
+from . import audit, chains, csvio, model, network, records, suggest
 from .crypto import IDENTITY_FIELDS
 from .csvio import TABLES
 from .model import USERNAME_RE, Actor
@@ -27,7 +27,6 @@ from .model import USERNAME_RE, Actor
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MATERIAL_RE = re.compile(r"^([^:;]+):(\d{1,4})$")
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but tab, CR, LF
 
 MAX_LEN = {"notes": 4000, "address": 500}
 DEFAULT_MAX_LEN = 200
@@ -127,12 +126,9 @@ class _Rows:
             if col in self.table.required:
                 self.problem(line, f"{col} is empty")
             return None
-        limit = MAX_LEN.get(col, DEFAULT_MAX_LEN)
-        if len(value) > limit:
-            self.problem(line, f"{col} is longer than {limit} characters")
-            return None
-        if CONTROL_RE.search(value):
-            self.problem(line, f"{col} contains a control character")
+        problem = records.text_problem(value, MAX_LEN.get(col, DEFAULT_MAX_LEN))
+        if problem:
+            self.problem(line, f"{col} {problem}")
             return None
         return value
 

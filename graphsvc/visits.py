@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from . import access, audit, model
+from . import access, audit, model, records
 from .importer import MAX_LEN, parse_materials
 
 CLAIM_DAYS = 14
@@ -173,7 +173,7 @@ def _materials(raw: Any) -> str | None:
                                  "materials")
             parts.append(f"{name}:{count}")
         raw = ";".join(parts)
-    if not isinstance(raw, str):
+    if not isinstance(raw, str) or records.text_problem(raw, 500):
         raise VisitError(400, "materials: text like bible:1;hymnal:2 or an object of counts", "materials")
     text, error = parse_materials(raw)
     if error:
@@ -189,7 +189,7 @@ def parse_report(body: Any, today: dt.date) -> Report:
     if unknown:
         raise VisitError(400, f"unknown field {unknown[0]!r}", unknown[0])
     household_id = body.get("household_id")
-    if not isinstance(household_id, str) or not household_id.strip() or len(household_id) > 64:
+    if not isinstance(household_id, str) or not household_id.strip() or records.text_problem(household_id, 64):
         raise VisitError(400, "household_id is required", "household_id")
     visited_on = _date(body, "visited_on", True)
     if visited_on > today:
@@ -204,10 +204,8 @@ def parse_report(body: Any, today: dt.date) -> Report:
     notes = body.get("notes")
     if notes in (None, ""):
         notes = None
-    elif not isinstance(notes, str):
-        raise VisitError(400, "notes must be text", "notes")
-    elif len(notes) > MAX_LEN["notes"]:
-        raise VisitError(400, f"notes are longer than {MAX_LEN['notes']} characters", "notes")
+    elif (problem := records.text_problem(notes, MAX_LEN["notes"])) is not None:
+        raise VisitError(400, f"notes {problem}", "notes")
     follow_up_on = _date(body, "follow_up_on", False)
     if follow_up_on is not None and follow_up_on < visited_on:
         raise VisitError(400, f"follow_up_on {follow_up_on} is before visited_on {visited_on}", "follow_up_on")

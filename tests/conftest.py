@@ -158,3 +158,20 @@ def snapshot(db: Database, decrypt: bool = False) -> dict:
                 if crypto.is_encrypted(value):
                     props[field] = KEYRING.decrypt(value, labels[0], key, field)
     return state
+
+
+@pytest.fixture()
+def world(db, small):
+    """The small network with an account of every role (tests/helpers.py import_small)."""
+    from .helpers import import_small
+
+    import_small(db, small, KEYRING)
+    return db
+
+
+@pytest.fixture()
+def app(settings, world):
+    """The web app on the small network."""
+    from web import create_app
+
+    return create_app(settings, TESTING=True)

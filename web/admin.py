@@ -16,7 +16,8 @@ from graphsvc import access, accounts, audit
 
 from .guard import actor, allow, record
 from .neo import get_db
-from .views import audit_filters, plain
+from .views import plain
+from .args import AUDIT_FILTERS, audit_filters, takes
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -39,13 +40,14 @@ EXPORT_COLUMNS = ("seq", "at", "actor", "role", "action", "targets", "outcome", 
 
 @bp.get("/audit")
 @allow(access.AUDIT_READ)
+@takes(*AUDIT_FILTERS, "verify")
 def audit_page():
-    filters = audit_filters(request.args)
+    filters = audit_filters()
     db = get_db()
     events = audit.query(db, limit=200, **filters)
     status, checked_at = _chain_status(db, force=request.args.get("verify") == "1")
     record("audit.read", detail=f"{len(events)} events")
-    shown_filters = {k: v for k, v in request.args.items() if k != "verify"}
+    shown_filters = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items()}
     return render_template("admin_audit.html", events=[plain(e) for e in events], filters=shown_filters,
                            status=status, checked_at=checked_at)
 
@@ -74,10 +76,11 @@ def _safe_cell(value) -> str:
 
 @bp.get("/audit/export.<fmt>")
 @allow(access.AUDIT_READ)
+@takes(*AUDIT_FILTERS)
 def audit_export(fmt: str):
     if fmt not in ("csv", "jsonl"):
         return redirect(url_for("admin.audit_page"))
-    filters = audit_filters(request.args)
+    filters = audit_filters()
     rows = [plain(r) for r in audit.export_rows(get_db(), **filters)]
     record("audit.export", detail=f"{len(rows)} events as {fmt}")
     if fmt == "jsonl":
@@ -97,6 +100,7 @@ def audit_export(fmt: str):
 
 @bp.get("/users")
 @allow(access.USERS_MANAGE)
+@takes("done")
 def users_page():
     users = accounts.list_users(get_db())
     record("users.read", [u["username"] for u in users])

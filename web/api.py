@@ -14,6 +14,7 @@ from graphsvc import access, audit, visits
 from . import coordinator, maps, views, visitor
 from .guard import actor, allow, deny, record
 from .neo import get_db
+from .args import AUDIT_FILTERS, audit_filters, int_arg, json_object, takes, text_arg
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -28,6 +29,7 @@ def me():
 
 @bp.get("/households/<household_id>")
 @allow(access.HOUSEHOLD_READ)
+@takes("identity", "reason")
 def household(household_id: str):
     reason = (request.args.get("reason") or "").strip()[:300] or None
     want = request.args.get("identity") in ("1", "true", "yes")
@@ -37,10 +39,11 @@ def household(household_id: str):
 
 @bp.get("/audit")
 @allow(access.AUDIT_READ)
+@takes(*AUDIT_FILTERS, "limit", "before_seq")
 def audit_list():
-    filters = views.audit_filters(request.args)
-    limit = views.int_arg("limit", 500, 1, 1000)
-    before = views.int_arg("before_seq", None, 1, 2**62)
+    filters = audit_filters()
+    limit = int_arg("limit", 500, 1, 1000)
+    before = int_arg("before_seq", None, 1, 2**62)
     rows = audit.query(get_db(), limit=limit, before_seq=before, **filters)
     record("audit.read", detail=f"{len(rows)} events")
     # the next page: ?before_seq=<next_before_seq> with the same filters
@@ -62,6 +65,7 @@ def audit_verify():
 
 @bp.get("/network")
 @allow(access.NETWORK_READ)
+@takes(*maps.FILTER_ARGS, "depth")
 def network():
     """``?district=&root=&depth=&status=`` (and the map's other filters) → {nodes, edges, stats}.
 
@@ -79,6 +83,7 @@ def network():
 
 @bp.get("/chains")
 @allow(access.NETWORK_READ)
+@takes("district")
 def chains():
     """One entry per chain in the caller's districts: seed (the first household, null when
     it lies in another district), a household of the chain in scope, size (people),
@@ -135,10 +140,11 @@ def person_chain(person_id: str):
 
 @bp.get("/unvisited")
 @allow(access.NETWORK_READ)
+@takes("district", "limit")
 def unvisited():
     """Active households never visited, longest waiting first: ``?district=&limit=``."""
-    district = views.text_arg("district")
-    rows = coordinator.unvisited_rows(district, views.int_arg("limit", 500, 1, 10_000))
+    district = text_arg("district")
+    rows = coordinator.unvisited_rows(district, int_arg("limit", 500, 1, 10_000))
     record("network.unvisited", [r["id"] for r in rows], detail=f"api: {len(rows)} households")
     return jsonify(households=rows)
 
@@ -148,6 +154,7 @@ def unvisited():
 
 @bp.get("/suggestions")
 @allow(access.SUGGESTIONS_READ)
+@takes("limit")
 def suggestions():
     """``?limit=N`` → best first: {household_id, code, district, score, reasons, path}.
 
@@ -155,7 +162,7 @@ def suggestions():
     data; ``path`` the person ids along the introduction path that makes it warm (empty
     when none does).
     """
-    limit = views.int_arg("limit", 10, 1, 50)
+    limit = int_arg("limit", 10, 1, 50)
     found = visitor.suggestions_for(g.subject, limit)
     tr = visitor.translator()
     return jsonify(suggestions=[{
@@ -196,9 +203,7 @@ def release(household_id: str):
 @allow(access.VISIT_REPORT)
 def visit_report():
     """A visit report (JSON named as visits.csv): 201 with the visit's id."""
-    body = request.get_json(silent=True)
-    if body is None:
-        return jsonify(error="a JSON object is expected", field=None, status=400), 400
+    body = json_object()
     try:
         visit_id = visits.report(get_db(), current_app.extensions["graphsvc_keyring"], g.subject, actor(), body,
                                  after_write=visitor.after_visit(get_db()))

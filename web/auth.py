@@ -17,6 +17,7 @@ from graphsvc.access import Subject
 
 from .guard import SESSION_COOKIE, SECOND_FACTOR_ROLES, actor, public, signed_in
 from .neo import get_db
+from .args import BadField, takes
 
 bp = Blueprint("auth", __name__)
 ISSUER = "graphsvc"
@@ -26,6 +27,8 @@ def _safe_next(target: str | None) -> str:
     """Only same-site paths: never redirect to another host after sign-in."""
     if not target:
         return url_for("home.index")
+    if any(ord(c) < 33 or ord(c) == 127 for c in target) or len(target) > 2000:
+        raise BadField("next", _("a path on this site"))  # a line break would split the redirect's header
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return url_for("home.index")
@@ -38,12 +41,14 @@ def _keyring():
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@takes("next")
 def login():
     error = None
     if request.method == "POST":
         username = request.form.get("username", "")
         password = request.form.get("password", "")
         ua = (request.headers.get("User-Agent") or "-")[:200]
+        _safe_next(request.form.get("next"))  # a malformed one answers 400 before anything happens
         result = accounts.authenticate(get_db(), username, password, request.remote_addr or "-", ua)
         if result.locked:
             abort(429)
@@ -70,6 +75,7 @@ def login():
 
 @bp.route("/login/totp", methods=["GET", "POST"])
 @signed_in
+@takes("next")
 def totp():
     db = get_db()
     user = accounts.get_user(db, g.subject.username)
@@ -89,6 +95,7 @@ def totp():
 
 @bp.route("/login/totp/enrol", methods=["GET", "POST"])
 @signed_in
+@takes("next")
 def totp_enrol():
     db = get_db()
     username = g.subject.username

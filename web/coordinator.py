@@ -21,6 +21,7 @@ from graphsvc import access, charts, netmap
 from . import maps, views
 from .guard import allow, public, record
 from .neo import get_db
+from .args import int_arg, takes, text_arg
 
 bp = Blueprint("coordinator", __name__)
 
@@ -86,6 +87,7 @@ def side_stats(filters: maps.MapFilters, scope: netmap.Scope) -> dict:
 
 @bp.get("/map")
 @allow(access.NETWORK_READ)
+@takes(*maps.FILTER_ARGS)
 def map_page():
     filters = maps.parse_filters(request.args)
     result = maps.build(filters, g.subject)
@@ -128,9 +130,10 @@ def spreadsheet_safe(value) -> str:
 
 @bp.get("/unvisited")
 @allow(access.NETWORK_READ)
+@takes("district", "limit")
 def unvisited_page():
-    district = views.text_arg("district")
-    rows = unvisited_rows(district, views.int_arg("limit", 500, 1, 10_000))
+    district = text_arg("district")
+    rows = unvisited_rows(district, int_arg("limit", 500, 1, 10_000))
     record("network.unvisited", [r["id"] for r in rows], detail=f"{len(rows)} households")
     scope = maps.scope_of(g.subject)
     districts = district_choices(scope)
@@ -139,8 +142,9 @@ def unvisited_page():
 
 @bp.get("/unvisited.csv")
 @allow(access.NETWORK_READ)
+@takes("district")
 def unvisited_csv():
-    district = views.text_arg("district")
+    district = text_arg("district")
     rows = unvisited_rows(district, 100_000)
     out = io.StringIO()
     out.write("\ufeff")  # spreadsheets read Korean as UTF-8 with a BOM

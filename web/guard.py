@@ -21,12 +21,13 @@ from typing import Callable
 from flask import Flask, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import HTTPException
 
 from graphsvc import accounts, audit
 from graphsvc.access import Subject, role_may
 from graphsvc.model import Actor
 
+from .args import BadField, check_known
 from .neo import get_db
 
 # What an error answers, by status (and, for 400, by the reason given to abort()).
@@ -42,15 +43,6 @@ BAD_REQUEST = {
     "reason": _l("Identity fields are shown to admins only with a stated reason."),
 }
 
-
-
-class BadField(BadRequest):
-    """A malformed request argument or field: 400 with a message naming it."""
-
-    def __init__(self, field: str, problem: str):
-        super().__init__(description="field")
-        self.field = field
-        self.problem = problem
 
 
 SESSION_COOKIE = "gs_session"
@@ -175,6 +167,7 @@ def init_app(app: Flask) -> None:
         if rule is None:
             current_app.logger.error("route %s has no access rule: refused", endpoint)
             abort(403)
+        check_known(app.view_functions.get(endpoint), request.args)
         if endpoint in ("health.healthz", "health.readyz"):
             return None
         _load_subject()

@@ -23,15 +23,18 @@ from pyvis.node import Node
 from graphsvc import access, netmap
 from graphsvc.netmap import Scope
 
-from .guard import BadField, deny
+from .args import BadField, date_arg, int_arg, text_arg
+from .guard import deny
 from .neo import get_db
-from .views import date_arg, int_arg, plain, text_arg
+from .views import plain
 
 COLOURS = {
     "never": "#d9534f", "overdue": "#f0ad4e", "recent": "#5cb85c", "closed": "#9aa0a6",
     "placeholder": "#e6e8eb", "newcomer": "#c9a227", "edge": "#8a94a6", "person": "#6f8fb3",
 }
 VIEWS = ("households", "people")
+FILTER_ARGS = ("district", "chain_of", "root", "hops", "status", "wave_min", "wave_max", "since", "until", "q",
+               "max_nodes", "view", "rest")
 
 
 @dataclass(frozen=True)

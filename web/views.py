@@ -7,14 +7,13 @@ decision allows → keep only the allowed fields → audit the ids shown → ans
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping
+from typing import Any
 
-from flask import abort, current_app, g, request
-from flask_babel import gettext as _
+from flask import abort, current_app, g
 
 from graphsvc import access, visits
 
-from .guard import BadField, deny, record
+from .guard import deny, record
 from .neo import get_db
 
 
@@ -91,49 +90,3 @@ def household_for(household_id: str, want_identity: bool = False, reason: str | 
     else:
         record(access.HOUSEHOLD_READ, targets)
     return plain(shown)
-
-
-def audit_filters(args: Mapping[str, str]) -> dict:
-    """Validated filters for audit.query from request arguments; 400 on a malformed one."""
-    out: dict[str, Any] = {}
-    for key in ("actor", "target", "action", "outcome"):
-        value = text_arg(key, args=args)
-        if value:
-            out[key] = value
-    for key in ("since", "until"):
-        value = date_arg(key, args=args)
-        if value:
-            out[key] = value
-    return out
-
-
-# Request arguments: each malformed one answers 400 naming it (guard.BadField).
-
-def text_arg(name: str, limit: int = 100, args: Mapping[str, str] | None = None) -> str | None:
-    """A text argument, stripped; None when absent or empty."""
-    value = ((request.args if args is None else args).get(name) or "").strip()
-    if len(value) > limit:
-        raise BadField(name, _("at most %(n)d characters", n=limit))
-    return value or None
-
-
-def int_arg(name: str, default: int | None, low: int, high: int,
-            args: Mapping[str, str] | None = None) -> int | None:
-    """An integer argument within [low, high]."""
-    raw = ((request.args if args is None else args).get(name) or "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise BadField(name, _("a whole number from %(low)d to %(high)d", low=low, high=high))
-    return int(raw)
-
-
-def date_arg(name: str, args: Mapping[str, str] | None = None) -> dt.date | None:
-    """A date argument (YYYY-MM-DD)."""
-    raw = ((request.args if args is None else args).get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise BadField(name, _("a date like 2026-03-01")) from None

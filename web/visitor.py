@@ -15,6 +15,7 @@ from graphsvc import access, suggest, visits
 
 from .guard import actor, allow, record
 from .neo import get_db
+from .args import takes
 
 bp = Blueprint("visitor", __name__)
 
@@ -91,6 +92,7 @@ def refused(error: visits.VisitError, household_id: str | None, action: str) -> 
 
 @bp.get("/suggestions")
 @allow(access.SUGGESTIONS_READ)
+@takes("claimed", "released", "error")
 def suggestions_page():
     found = suggestions_for(g.subject, 20)
     notice = None
@@ -157,6 +159,7 @@ def _form_body(form) -> dict[str, Any]:
 
 @bp.route("/visits/new", methods=["GET", "POST"])
 @allow(access.VISIT_REPORT)
+@takes("household_id")
 def report_page():
     values: dict[str, Any] = {"household_id": request.args.get("household_id", ""),
                               "visited_on": dt.date.today().isoformat()}
@@ -179,6 +182,7 @@ def report_page():
 
 @bp.get("/history")
 @allow(access.VISIT_REPORT)
+@takes("reported", "released")
 def history_page():
     data = visits.history(get_db(), g.subject.username)
     record("history.read", [v["household_id"] for v in data["visits"]] + [c["household_id"] for c in data["claims"]],
