@@ -124,9 +124,9 @@ UNWIND $ids AS id
 MATCH (h:Household {id: id})
 OPTIONAL CALL (h) {
   MATCH (h)<-[:MEMBER_OF]-(p:Person)
-  RETURN p.code_name AS code_name ORDER BY p.id LIMIT 1
+  RETURN p.id AS person_id, p.code_name AS code_name ORDER BY p.id LIMIT 1
 }
-RETURN h.id AS id, h.code AS code, h.district AS district, code_name;
+RETURN h.id AS id, h.code AS code, h.district AS district, person_id, code_name;
 
 // name: map_chain_people
 // The people of the given households and the introductions that touch them, for the
@@ -165,10 +165,10 @@ LIMIT $limit
 CALL (h) {
   MATCH (h)<-[:MEMBER_OF]-(p:Person)
   WITH p ORDER BY p.id
-  RETURN collect(p.code_name) AS code_names
+  RETURN collect([p.id, p.code_name]) AS members
 }
 RETURN collect([h.id, h.code, h.district, h.arrived_on, h.joined_on, coalesce(h.wave, 0),
-                code_names]) AS rows;
+                members]) AS rows;
 
 // name: map_stats
 // Figures over the caller's districts for the map's side panel: households per wave,

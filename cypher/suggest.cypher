@@ -58,7 +58,8 @@ RETURN collect(h.id) AS ids;
 //   + $waiting * d / (d + $waiting_half_days), d = days since it became due.
 // One record: anchors (how many), depth (explored up to), rows: [id, code, district,
 // arrived_on, joined_on, last_visit_on, follow_up_on, failed_attempts, hops, visited_on,
-// path [[person id, code_name, household id, household code, district]] from the anchor],
+// path [[person id, code_name, household id, household code, district, women_only]] from
+// the anchor],
 // best first; bound: the bound of the best household left out (null: none was).
 OPTIONAL MATCH (u:User {username: $username})
 CALL (u) {
@@ -138,12 +139,14 @@ CALL (excluded, anchors, depth) {
   RETURN [x IN top[..$m] | [x[0].id, x[0].code, x[0].district, toString(x[0].arrived_on),
             toString(x[0].joined_on), toString(x[0].last_visit_on), toString(x[0].follow_up_on),
             coalesce(x[0].failed_attempts, 0), length(x[1]), toString(x[3]),
-            [[nodes(x[1])[0].id, nodes(x[1])[0].code_name, x[2].id, x[2].code, x[2].district]]
+            [[nodes(x[1])[0].id, nodes(x[1])[0].code_name, x[2].id, x[2].code, x[2].district,
+              coalesce(x[2].women_only, false)]]
             + [n IN nodes(x[1])[1..-1] | [n.id, n.code_name]
-               + coalesce(head([(n)-[:MEMBER_OF]->(g:Household) | [g.id, g.code, g.district]]),
-                          [null, null, null])]
+               + coalesce(head([(n)-[:MEMBER_OF]->(g:Household)
+                                | [g.id, g.code, g.district, coalesce(g.women_only, false)]]),
+                          [null, null, null, false])]
             + [[last(nodes(x[1])).id, last(nodes(x[1])).code_name, x[0].id, x[0].code,
-                x[0].district]]]] AS rows,
+                x[0].district, coalesce(x[0].women_only, false)]]]] AS rows,
          top[$m][4] AS bound
 }
 RETURN size(anchors) AS anchors, depth, rows, bound;

@@ -20,7 +20,7 @@ RETURN h.id AS id, h.district AS district, h.status AS status,
        live.username AS holder, live.id AS claim_id, live.expires_at AS expires_at,
        EXISTS { (h)<-[:AT]-(:Visit)<-[:MADE]-(:User {username: $username}) } AS visited_by_subject,
        EXISTS { MATCH (e:AuditEvent {actor: $username})
-                WHERE e.action = 'suggestions.read' AND e.at >= $suggested_since AND h.id IN e.targets }
+                WHERE e.action = $shown_action AND e.at >= $suggested_since AND h.id IN e.targets }
          AS suggested;
 
 // name: claim_create
@@ -78,15 +78,21 @@ RETURN visits, claims;
 // What the policy needs to decide whether a visitor may see a household: its district,
 // women_only, and the visitor's link to it: a live claim, a visit, or a suggestion — shown
 // to them in their suggestions since $suggested_since (the audit log records the ids every
-// suggestions answer showed) and still open (active, no live claim of someone else).
-MATCH (h:Household {id: $household_id})
+// suggestions answer showed: events of $shown_action, graphsvc/suggest.py SHOWN_ACTION)
+// and still open (active, no live claim of someone else). One row whether the household
+// exists or not, and the audit log is searched for $household_id either way: a missing id
+// costs what one outside the visitor's reach costs (its answer is the same 404).
+CALL () {
+  RETURN EXISTS { MATCH (e:AuditEvent {actor: $username})
+                  WHERE e.action = $shown_action AND e.at >= $suggested_since
+                    AND $household_id IN e.targets } AS suggested
+}
+OPTIONAL MATCH (h:Household {id: $household_id})
 OPTIONAL MATCH (h)<-[:ON]-(c:Claim)
 WHERE c.ended_at IS NULL AND c.expires_at > $now
-WITH h, collect(c.username) AS holders
-RETURN h.id AS id, h.district AS district, coalesce(h.women_only, false) AS women_only,
+WITH h, suggested, collect(c.username) AS holders
+RETURN h IS NOT NULL AS exists, h.id AS id, h.district AS district,
+       coalesce(h.women_only, false) AS women_only,
        $username IN holders AS claimed_by_subject,
-       h.status = 'active' AND all(x IN holders WHERE x = $username)
-         AND EXISTS { MATCH (e:AuditEvent {actor: $username})
-                      WHERE e.action = 'suggestions.read' AND e.at >= $suggested_since
-                        AND h.id IN e.targets } AS candidate,
+       coalesce(h.status = 'active', false) AND all(x IN holders WHERE x = $username) AND suggested AS candidate,
        EXISTS { (h)<-[:AT]-(:Visit)<-[:MADE]-(:User {username: $username}) } AS visited_by_subject;

@@ -191,3 +191,30 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
 def visible(record: dict, fields: frozenset[str]) -> dict:
     """Keep only the fields a decision allows (the view's last line of defence)."""
     return {k: v for k, v in record.items() if k in fields}
+
+
+def names_person(subject: Subject | None, district: str | None, women_only: bool = False,
+                 met: bool = False) -> bool:
+    """Whether a person of a household in ``district`` may be named to ``subject`` (code
+    name or id) in any field: an introducer, a path, a reason, a chain. Admins: everyone.
+    Coordinators and visitors: people of their districts only (others are "someone", as
+    on the map), or people the subject ``met`` (a visitor's visit; any district).
+    Visitors who are not women: never a person of a women-only household (an unknown
+    gender does not qualify), in any field, met or not.
+
+    >>> man = Subject("junho", "visitor", ("노원",), "m")
+    >>> names_person(man, "노원"), names_person(man, "노원", women_only=True), names_person(man, "양천")
+    (True, False, False)
+    >>> names_person(Subject("c", "coordinator", ("노원",)), "노원", women_only=True)
+    True
+    """
+    if subject is None:
+        return False
+    role = getattr(subject, "role", "visitor")  # suggest.Visitor has no role: a visitor
+    if role == "admin":
+        return True
+    if not met and (district is None or district not in subject.districts):
+        return False
+    if women_only and role != "coordinator" and getattr(subject, "gender", None) != "f":
+        return False
+    return True

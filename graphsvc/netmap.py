@@ -5,7 +5,8 @@ Pure functions (no database, no Flask, no pyvis): the web layer runs the named C
 
 - ``household_map``: households as nodes, an edge A → B when a member of A introduced a
   member of B. Households outside the caller's districts become anonymous placeholders
-  (``x1``, ``x2`` … numbered in drawing order): no id, code, name or status of theirs is
+  (``~x1``, ``~x2`` … numbered in drawing order; ``~`` starts every id made up for a
+  drawing, which no record id can: graphsvc/shown.py): no id, code, name or status of theirs is
   in the graph.
 - ``people_map``: the same for people, for one chain.
 - ``overview``: one node per (district, chain) when a map would hold too many households.
@@ -17,8 +18,8 @@ Pure functions (no database, no Flask, no pyvis): the web layer runs the named C
 ...         introduced_by=[["h9", "elsewhere"]])]
 >>> g = household_map(rows, Scope(("d",)))
 >>> sorted(g.nodes), sorted(g.edges)
-(['h1', 'h2', 'h3', 'x1'], [('h1', 'h2'), ('x1', 'h3')])
->>> g.nodes["x1"]
+(['h1', 'h2', 'h3', '~x1'], [('h1', 'h2'), ('~x1', 'h3')])
+>>> g.nodes["~x1"]
 {'kind': 'placeholder', 'wave': 0}
 """
 
@@ -107,7 +108,7 @@ def household_map(rows: Iterable[Sequence], scope: Scope) -> nx.DiGraph:
             return None  # in scope but filtered out
         ph = placeholders.get(hid)
         if ph is None:
-            ph = placeholders[hid] = f"x{len(placeholders) + 1}"
+            ph = placeholders[hid] = f"~x{len(placeholders) + 1}"
             g.add_node(ph, kind="placeholder", wave=max(wave, 0))
         else:
             g.nodes[ph]["wave"] = min(g.nodes[ph]["wave"], max(wave, 0))
@@ -311,7 +312,7 @@ def people_map(rows: Iterable[Sequence], scope: Scope) -> nx.DiGraph:
     ...                 ["b", "B", "h2", "d", "a", "h1", "d", None, [["z", "h9", "far"]]],
     ...                 ["c", "C", "h2", "d", None, None, None, None, []]], Scope(("d",)))
     >>> sorted(g.edges(data="kind"))
-    [('a', 'b', 'introduction'), ('b', 'c', 'family'), ('b', 'x1', 'introduction')]
+    [('a', 'b', 'introduction'), ('b', 'c', 'family'), ('b', '~x1', 'introduction')]
     """
     g = nx.DiGraph()
     records = [dict(zip(PEOPLE_FIELDS, r)) for r in rows]
@@ -323,7 +324,7 @@ def people_map(rows: Iterable[Sequence], scope: Scope) -> nx.DiGraph:
     def placeholder(household: str) -> str:
         ph = placeholders.get(household)
         if ph is None:
-            ph = placeholders[household] = f"x{len(placeholders) + 1}"
+            ph = placeholders[household] = f"~x{len(placeholders) + 1}"
             g.add_node(ph, kind="placeholder", wave=0)
         return ph
 
@@ -368,9 +369,9 @@ GROUP_FIELDS = ("district", "chain", "households", "unvisited", "people", "depth
 class Group:
     """One overview node: a chain in a district, or the rest of a district's chains."""
 
-    key: str
+    key: str  # opaque (~g1, ~g2 …): a chain's root may lie outside the caller's districts
     district: str
-    chain: str | None  # the chain's root household id; None for the rest of a district
+    chain: str | None  # the chain's root household id (never shown); None for the rest of a district
     households: int
     unvisited: int
     people: int
@@ -389,8 +390,8 @@ def overview(rows: Iterable[Sequence], per_district: int = GROUPS_PER_DISTRICT) 
     district's chains share one node.
 
     >>> rows = [["d", "a", 5, 1, 9, 2, "a"], ["d", "b", 1, 1, 1, 0, "b"], ["d", "c", 1, 0, 2, 0, "c"]]
-    >>> [(g.key, g.households, g.chains) for g in overview(rows)]
-    [('d|a', 5, 1), ('d|*', 2, 2)]
+    >>> [(g.key, g.chain, g.households, g.chains) for g in overview(rows)]
+    [('~g1', 'a', 5, 1), ('~g2', None, 2, 2)]
     """
     by_district: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
@@ -401,10 +402,10 @@ def overview(rows: Iterable[Sequence], per_district: int = GROUPS_PER_DISTRICT) 
         big = [r for r in groups[:per_district] if r["households"] >= 2]
         rest = groups[len(big):]
         for r in big:
-            out.append(Group(f"{district}|{r['chain']}", district, r["chain"], r["households"],
+            out.append(Group(f"~g{len(out) + 1}", district, r["chain"], r["households"],
                              r["unvisited"], r["people"], r["depth"], 1, r["sample"]))
         if rest:
-            out.append(Group(f"{district}|*", district, None, sum(r["households"] for r in rest),
+            out.append(Group(f"~g{len(out) + 1}", district, None, sum(r["households"] for r in rest),
                              sum(r["unvisited"] for r in rest), sum(r["people"] for r in rest),
                              max(r["depth"] for r in rest), len(rest), min(r["sample"] for r in rest)))
     return out

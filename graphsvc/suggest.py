@@ -66,12 +66,18 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping, Sequence
 
+from . import access
+
 HOPS = (1, 2, 3)  # the warm query looks this far from the anchors
 DEEP_BELOW = 8  # a visitor with at most this many anchors gets all three hops at once
 MAX_ROUNDS = 10  # queries per suggest() at most (each fetches more; the last answer stands)
 EPSILON = 1e-9  # Cypher and Python may round the same bound differently
 REFRESH_BATCH = 5000
 STREAMS = ("never", "overdue", "follow_up", "newcomers")
+# The audit action of an answer that showed suggestions: its events' targets are what was
+# suggested to whom, and "suggested to the visitor" (the right to open a household,
+# cypher/visits.cypher) is read from them. One constant for the writer and the reader.
+SHOWN_ACTION = "suggestions.read"
 
 
 # --- settings ------------------------------------------------------------------------
@@ -176,6 +182,7 @@ class PathStep:
     household_id: str | None
     household_code: str | None
     district: str | None
+    women_only: bool = False  # of the person's household
 
 
 @dataclass(frozen=True)
@@ -249,13 +256,27 @@ def rest_score(c: Candidate, visitor: Any, today: dt.date, w: Weights) -> float:
     return score + w.personal * personal(visitor.username, c.household_id)
 
 
-def reasons(c: Candidate, path: WarmPath | None, today: dt.date, w: Weights) -> tuple[dict[str, Any], ...]:
-    """Why ``c`` is suggested, as data (see the module docstring)."""
+def _named(step: PathStep, index: int, path: WarmPath, visitor: Any) -> bool:
+    """Whether the visitor may be told who ``step`` is: the visitor's own person always;
+    the anchor of a visit (someone they met) unless the women-only rule hides them; anyone
+    else by access.names_person (their districts, the women-only rule)."""
+    if index == 0:
+        return path.visited_on is None or access.names_person(visitor, step.district, step.women_only, met=True)
+    return access.names_person(visitor, step.district, step.women_only)
+
+
+def reasons(c: Candidate, path: WarmPath | None, today: dt.date, w: Weights,
+            visitor: Any = None) -> tuple[dict[str, Any], ...]:
+    """Why ``c`` is suggested, as data (see the module docstring). An anchor the visitor
+    may not be told of (``_named``) is "someone": its code name, household code and id None."""
     out: list[dict[str, Any]] = []
     if path is not None:
         anchor = path.people[0]
-        out.append({"kind": "warm", "hops": path.hops, "via_code_name": anchor.code_name,
-                    "via_household_code": anchor.household_code, "visited_on": _iso(path.visited_on)})
+        named = visitor is None or _named(anchor, 0, path, visitor)
+        out.append({"kind": "warm", "hops": path.hops, "via_code_name": anchor.code_name if named else None,
+                    "via_household_code": anchor.household_code if named else None,
+                    "via_household_id": anchor.household_id if named else None,
+                    "visited_on": _iso(path.visited_on)})
     if c.last_visit_on is None:
         out.append({"kind": "never_visited"})
     else:
@@ -275,18 +296,23 @@ def reasons(c: Candidate, path: WarmPath | None, today: dt.date, w: Weights) -> 
 
 
 def shown_path(path: WarmPath | None, visitor: Any) -> tuple[str | None, ...]:
-    """The person ids of ``path``; people of households outside the visitor's districts
-    (but the anchor, whom the visitor knows) are None.
+    """The person ids of ``path``; people the visitor may not be told of (``_named``: of
+    households outside their districts, or of women-only households for a visitor who is
+    not a woman) are None.
 
     >>> p = WarmPath(2, None, (PathStep("a", "A", "h1", "H1", "x"), PathStep("b", "B", "h2", "H2", "far"),
     ...                        PathStep("c", "C", "h3", "H3", "x")))
     >>> shown_path(p, Visitor("v", ("x",)))
     ('a', None, 'c')
+    >>> p = WarmPath(2, dt.date(2026, 1, 1), (PathStep("a", "A", "h1", "H1", "x", women_only=True),
+    ...                                      PathStep("b", "B", "h2", "H2", "x", women_only=True),
+    ...                                      PathStep("c", "C", "h3", "H3", "x")))
+    >>> shown_path(p, Visitor("v", ("x",), "m")), shown_path(p, Visitor("v", ("x",), "f"))
+    ((None, None, 'c'), ('a', 'b', 'c'))
     """
     if path is None:
         return ()
-    return tuple(p.person_id if i == 0 or p.district in visitor.districts else None
-                 for i, p in enumerate(path.people))
+    return tuple(p.person_id if _named(p, i, path, visitor) else None for i, p in enumerate(path.people))
 
 
 @dataclass(frozen=True)
@@ -310,7 +336,7 @@ def _score_all(candidates: Iterable[Candidate], warm: Mapping[str, WarmPath], vi
 
 def _suggestion(s: _Scored, visitor: Any, today: dt.date, w: Weights) -> Suggestion:
     c = s.candidate
-    return Suggestion(c.household_id, c.code, c.district, s.score, reasons(c, s.path, today, w),
+    return Suggestion(c.household_id, c.code, c.district, s.score, reasons(c, s.path, today, w, visitor),
                       shown_path(s.path, visitor))
 
 

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from . import access, audit, model, records
 from .importer import MAX_LEN, parse_materials
+from .suggest import SHOWN_ACTION
 
 CLAIM_DAYS = 14
 REPORT_OUTCOMES = ("met", "not_home", "refused", "moved", "other")
@@ -70,7 +71,7 @@ def _locked(tx, db, household_id: str, subject: access.Subject, now: dt.datetime
     """Lock the household and check the subject may do ``action`` on it (``since``: from
     ``suggested_since``); 404 otherwise (the caller may not learn that it exists)."""
     rows = db.run_in_tx(tx, "claim_lock", household_id=household_id, username=subject.username, now=now,
-                        suggested_since=since)
+                        suggested_since=since, shown_action=SHOWN_ACTION)
     if not rows or not access.decide(subject, action, _facts(rows[0], subject)):
         raise VisitError(404, "no such household", "household_id")
     return rows[0]

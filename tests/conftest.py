@@ -175,3 +175,11 @@ def app(settings, world):
     from web import create_app
 
     return create_app(settings, TESTING=True)
+
+
+@pytest.fixture()
+def bare_app(settings, db):
+    """The web app on whatever the test loads (an empty database to start with)."""
+    from web import create_app
+
+    return create_app(settings, TESTING=True)

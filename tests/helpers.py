@@ -9,12 +9,20 @@ from typing import Any, Callable
 
 import pyotp
 
-from graphsvc import accounts, audit, importer
+import datetime as dt
+from pathlib import Path
+
+from graphsvc import accounts, audit, crypto, csvio, importer, suggest
 from graphsvc.model import Actor
 
 PASSWORD = "correct horse battery"
 TOTP_SECRET = pyotp.random_base32()
 ACTOR = Actor("tester", "admin", "127.0.0.1", "pytest")
+
+
+def import_folder(db, folder, **kw):
+    """The importer with the tests' keys and actor."""
+    return importer.import_folder(db, folder, crypto.load_keyring(), ACTOR, **kw)
 
 
 def import_small(db, folder, keyring) -> None:
@@ -65,3 +73,59 @@ def api(app, username: str, days: int = 1) -> Callable[..., Any]:
 
 def events(db, **filters) -> list[dict]:
     return audit.query(db, **filters)
+
+
+# --- networks built by hand (tests/test_suggest.py and others) ------------------------
+
+TODAY = dt.date(2026, 11, 25)
+NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.timezone.utc)
+A, B = "서울 노원구", "서울 양천구"
+
+
+def ago(days: int) -> dt.date:
+    return TODAY - dt.timedelta(days=days)
+
+
+class Net:
+    """A network under construction: households with one member each (``<id>.1``)."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, list[dict[str, str]]] = {name: [] for name in csvio.TABLES}
+        self.visits = 0
+
+    def user(self, username: str, districts=(A,), gender: str = "", person: str = "") -> None:
+        self.tables["users"].append({"username": username, "role": "visitor", "districts": ";".join(districts),
+                                     "person_id": person, "gender": gender})
+
+    def household(self, hid: str, district: str = A, arrived: dt.date | None = ago(3000),
+                  status: str = "active", women_only: bool = False, code_name: str | None = None) -> str:
+        self.tables["households"].append({
+            "id": hid, "code": hid.upper(), "district": district, "arrived_on": arrived.isoformat() if arrived else "",
+            "status": status, "women_only": "true" if women_only else ""})
+        person = f"{hid}.1"
+        self.tables["people"].append({"id": person, "code_name": code_name or f"이름-{hid}", "household_id": hid})
+        return person
+
+    def intro(self, introducer: str, introduced: str, on: dt.date) -> None:
+        self.tables["introductions"].append({"introducer_id": introducer, "introduced_id": introduced,
+                                             "introduced_on": on.isoformat(), "relation": "friend"})
+
+    def visit(self, hid: str, visitor: str, on: dt.date, outcome: str = "met",
+              follow_up: dt.date | None = None) -> None:
+        self.visits += 1
+        self.tables["visits"].append({"id": f"v-{self.visits:03d}", "household_id": hid, "visitor": visitor,
+                                      "visited_on": on.isoformat(), "outcome": outcome,
+                                      "follow_up_on": follow_up.isoformat() if follow_up else ""})
+
+    def load(self, db, folder: Path):
+        write(folder, self.tables)
+        report = import_folder(db, folder)
+        assert report.ok, report.plan.problems[:5]
+        suggest.refresh_visit_summary(db)
+        return db
+
+
+def write(folder: Path, tables) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in csvio.TABLES.items():
+        csvio.write_table(folder / table.filename, table, tables.get(name, []))

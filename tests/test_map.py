@@ -49,17 +49,17 @@ def test_household_map_turns_other_districts_into_placeholders():
         netmap.household_row("c", district="in", parent="y", wave=3, introduced_by=[["y", "out"]]),
     ]
     g = netmap.household_map(rows, netmap.Scope(("in",)))
-    assert sorted(g.edges(data="tree")) == [("a", "b", True), ("a", "x1", False), ("b", "x2", False),
-                                            ("x2", "c", True)]
-    for ph in ("x1", "x2"):
+    assert sorted(g.edges(data="tree")) == [("a", "b", True), ("a", "~x1", False), ("b", "~x2", False),
+                                            ("~x2", "c", True)]
+    for ph in ("~x1", "~x2"):
         assert g.nodes[ph] == {"kind": "placeholder", "wave": g.nodes[ph]["wave"]}
     assert "y" not in g and "z" not in g
     # the layout hangs x2 under b and c under x2, one level each
     parents = netmap.tree_parents(g)
-    assert parents == {"b": "a", "x1": "a", "x2": "b", "c": "x2"}
+    assert parents == {"b": "a", "~x1": "a", "~x2": "b", "c": "~x2"}
     pos = netmap.tree_layout(list(g), parents)
     assert len(set(pos.values())) == len(g)  # no two nodes on one spot
-    assert pos["a"][1] < pos["b"][1] < pos["x2"][1] < pos["c"][1]
+    assert pos["a"][1] < pos["b"][1] < pos["~x2"][1] < pos["c"][1]
 
 
 def test_layout_of_a_big_fan_stays_compact_and_never_overlaps():
@@ -96,7 +96,7 @@ def test_overview_groups_small_chains_per_district():
     assert len(d1) == netmap.GROUPS_PER_DISTRICT + 1
     rest = d1[-1]
     assert rest.chain is None and rest.chains == 5 and rest.households == sum(50 - i for i in range(40, 45))
-    assert [g.key for g in groups if g.district == "d2"] == ["d2|*"]
+    assert [g.chain for g in groups if g.district == "d2"] == [None]
     pos, labels, radius = netmap.overview_layout(groups)
     assert set(pos) == {g.key for g in groups} and set(labels) == {"d1", "d2"}
 
@@ -190,11 +190,13 @@ def test_scope_is_enforced_with_404_and_audited(app, world):  # noqa: F811
 
 def test_chains(app):  # noqa: F811
     coord = client_for(app, "coord").get("/api/v1/chains").json["chains"]
-    assert coord == [{"seed": "h-001", "seed_code": "H-001", "seed_code_name": "들국화", "chain_of": "h-001",
+    assert coord == [{"seed": "h-001", "seed_code": "H-001", "seed_code_name": "들국화", "seed_person_id": "p-001",
+                      "chain_of": "h-001",
                       "households": 3, "size": 4, "depth": 3, "unvisited": 0, "districts": ["서울 노원구"]}]
     yeon = client_for(app, "yeon").get("/api/v1/chains").json["chains"]
     # h-003's chain starts in 노원: yeon may not learn where
-    assert yeon == [{"seed": None, "seed_code": None, "seed_code_name": None, "chain_of": "h-003",
+    assert yeon == [{"seed": None, "seed_code": None, "seed_code_name": None, "seed_person_id": None,
+                     "chain_of": "h-003",
                      "households": 1, "size": 1, "depth": 2, "unvisited": 1, "districts": ["서울 양천구"]}]
 
 
@@ -220,7 +222,7 @@ def test_unvisited_list_and_csv(app, world, small):  # noqa: F811
     table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert table[0] == ["code", "code_names", "district", "arrived_on", "joined_on", "wave"]
     assert table[1][:3] == ["H-003", "푸른솔", "서울 양천구"]
-    assert audit.query(world, action="network.unvisited.export", limit=1)[0]["targets"] == ["h-003"]
+    assert audit.query(world, action="network.unvisited.export", limit=1)[0]["targets"] == ["h-003", "p-004"]
 
 
 def test_unvisited_csv_is_safe_in_a_spreadsheet(app, world, small):  # noqa: F811

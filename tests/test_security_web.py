@@ -325,7 +325,7 @@ def test_visitor_sees_minimal_fields_of_visited_households_only(app, world):
 def test_reads_are_audited_with_the_ids_shown(app, world):
     _api(app, "coord")("/api/v1/households/h-001")
     event = events(world, action="household.read", actor="coord", outcome="ok")[0]
-    assert event["targets"] == ["h-001", "p-001", "p-002"]
+    assert event["targets"] == ["h-001", "p-001", "p-002", "v-001"]
     assert event["ip"] == "127.0.0.1" and event["role"] == "coordinator"
 
 
@@ -349,7 +349,7 @@ def test_reads_fail_closed_when_the_chain_stops_taking_the_journal(app, world, m
     world.write("test_block_audit")  # an event squats on the next seq: the chain takes nothing
     assert get("/api/v1/households/h-001").status_code == 200  # on record in the journal
     line = json.loads(world.journal.path.read_bytes().splitlines()[-1])
-    assert line["action"] == "household.read" and line["targets"] == ["h-001", "p-001", "p-002"]
+    assert line["action"] == "household.read" and line["targets"] == ["h-001", "p-001", "p-002", "v-001"]
     with pytest.raises(audit.AuditError):
         audit.flush(world)
     assert not audit.verify(world).ok  # the walk names the squatter

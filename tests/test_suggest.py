@@ -11,68 +11,13 @@ statement ``test_suggest_claim`` in the shape graphsvc/visits.py writes them.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
-from graphsvc import csvio, demo, suggest
+from graphsvc import demo, suggest
 from graphsvc.suggest import Visitor, Weights
 
-from .test_import import import_folder
-
-TODAY = dt.date(2026, 11, 25)
-NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.timezone.utc)
-A, B = "서울 노원구", "서울 양천구"
-
-
-def ago(days: int) -> dt.date:
-    return TODAY - dt.timedelta(days=days)
-
-
-class Net:
-    """A network under construction: households with one member each (``<id>.1``)."""
-
-    def __init__(self) -> None:
-        self.tables: dict[str, list[dict[str, str]]] = {name: [] for name in csvio.TABLES}
-        self.visits = 0
-
-    def user(self, username: str, districts=(A,), gender: str = "", person: str = "") -> None:
-        self.tables["users"].append({"username": username, "role": "visitor", "districts": ";".join(districts),
-                                     "person_id": person, "gender": gender})
-
-    def household(self, hid: str, district: str = A, arrived: dt.date | None = ago(3000),
-                  status: str = "active", women_only: bool = False, code_name: str | None = None) -> str:
-        self.tables["households"].append({
-            "id": hid, "code": hid.upper(), "district": district, "arrived_on": arrived.isoformat() if arrived else "",
-            "status": status, "women_only": "true" if women_only else ""})
-        person = f"{hid}.1"
-        self.tables["people"].append({"id": person, "code_name": code_name or f"이름-{hid}", "household_id": hid})
-        return person
-
-    def intro(self, introducer: str, introduced: str, on: dt.date) -> None:
-        self.tables["introductions"].append({"introducer_id": introducer, "introduced_id": introduced,
-                                             "introduced_on": on.isoformat(), "relation": "friend"})
-
-    def visit(self, hid: str, visitor: str, on: dt.date, outcome: str = "met",
-              follow_up: dt.date | None = None) -> None:
-        self.visits += 1
-        self.tables["visits"].append({"id": f"v-{self.visits:03d}", "household_id": hid, "visitor": visitor,
-                                      "visited_on": on.isoformat(), "outcome": outcome,
-                                      "follow_up_on": follow_up.isoformat() if follow_up else ""})
-
-    def load(self, db, folder: Path):
-        write(folder, self.tables)
-        report = import_folder(db, folder)
-        assert report.ok, report.plan.problems[:5]
-        suggest.refresh_visit_summary(db)
-        return db
-
-
-def write(folder: Path, tables) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, table in csvio.TABLES.items():
-        csvio.write_table(folder / table.filename, table, tables.get(name, []))
-
+from .helpers import NOW, TODAY, A, B, Net, ago, import_folder, write
 
 def claim(db, cid: str, household: str, username: str, expires: dt.datetime, ended: dt.datetime | None = None):
     db.write("test_suggest_claim", id=cid, household_id=household, username=username,
@@ -214,14 +159,14 @@ def test_warmth_one_hop_beats_two_beats_three_beats_none(warm_net):
     assert order.index("h3") < order.index("h5")  # 24 years of waiting do not beat three hops
     by_id = {s.household_id: s for s in found}
     assert by_id["h1"].reasons[0] == {"kind": "warm", "hops": 1, "via_code_name": "목련",
-                                      "via_household_code": "HA", "visited_on": "2026-10-03"}
+                                      "via_household_code": "HA", "via_household_id": "ha", "visited_on": "2026-10-03"}
     assert [by_id[h].reasons[0]["hops"] for h in ("hup", "h1", "h2", "h3", "hy")] == [1, 1, 2, 3, 2]
     assert by_id["h4"].reasons[0]["kind"] == "never_visited" and by_id["h4"].path == ()
     assert by_id["h2"].path == ("ha.1", "h1.1", "h2.1")
     assert by_id["hup"].path == ("ha.1", "hup.1")
     # her own person is an anchor too: no visit date
     assert by_id["hs"].reasons[0] == {"kind": "warm", "hops": 1, "via_code_name": "민지",
-                                      "via_household_code": "HM", "visited_on": None}
+                                      "via_household_code": "HM", "via_household_id": "hm", "visited_on": None}
     assert "ha" not in by_id and "hm" not in by_id  # visited by her lately; her own household
 
 

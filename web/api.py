@@ -12,7 +12,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, request
 from graphsvc import access, audit, visits
 
 from . import coordinator, maps, views, visitor
-from .guard import actor, allow, deny, record
+from .guard import actor, allow, deny, record, record_shown
 from .neo import get_db
 from .args import AUDIT_FILTERS, audit_filters, int_arg, json_object, takes, text_arg
 
@@ -77,8 +77,9 @@ def network():
         args["hops"] = args.pop("depth")
     filters = maps.parse_filters(args)
     result = maps.build(filters, g.subject)
-    record("network.read", result.targets, detail=f"api {result.mode}: {len(result.targets)} ids")
-    return jsonify(maps.api_data(result))
+    answer = maps.api_data(result)
+    record_shown("network.read", answer, detail=f"api {result.mode}: {len(answer['nodes'])} nodes")
+    return jsonify(answer)
 
 
 @bp.get("/chains")
@@ -111,9 +112,10 @@ def chains():
         chain["seed"] = root["id"] if visible else None
         chain["seed_code"] = root["code"] if visible else None
         chain["seed_code_name"] = root["code_name"] if visible else None
+        chain["seed_person_id"] = root["person_id"] if visible else None  # whose code name that is
         chain["districts"] = sorted(chain["districts"])
         out.append(chain)
-    record("network.chains", [c["seed"] for c in out if c["seed"]], detail=f"{len(out)} chains")
+    record_shown("network.chains", out, detail=f"{len(out)} chains")
     return jsonify(chains=out)
 
 
@@ -132,10 +134,10 @@ def person_chain(person_id: str):
         deny(access.NETWORK_READ, [person_id], 404, "no such person in scope")
     shown = [{"id": pid, "code_name": name, "household_id": hid} if scope.covers(district) else None
              for pid, name, hid, district in path]
-    seed = shown[0]["id"] if shown[0] else None
-    record("network.person_chain", [p["id"] for p in shown if p] + [p["household_id"] for p in shown if p])
-    return jsonify(id=person_id, seed=seed, wave=len(path) - 1, path=[p["id"] if p else None for p in shown],
-                   people=shown)
+    answer = {"id": person_id, "seed": shown[0]["id"] if shown[0] else None, "wave": len(path) - 1,
+              "path": [p["id"] if p else None for p in shown], "people": shown}
+    record_shown("network.person_chain", answer)
+    return jsonify(answer)
 
 
 @bp.get("/unvisited")
@@ -145,7 +147,7 @@ def unvisited():
     """Active households never visited, longest waiting first: ``?district=&limit=``."""
     district = text_arg("district")
     rows = coordinator.unvisited_rows(district, int_arg("limit", 500, 1, 10_000))
-    record("network.unvisited", [r["id"] for r in rows], detail=f"api: {len(rows)} households")
+    record_shown("network.unvisited", rows, detail=f"api: {len(rows)} households")
     return jsonify(households=rows)
 
 
@@ -162,14 +164,7 @@ def suggestions():
     data; ``path`` the person ids along the introduction path that makes it warm (empty
     when none does).
     """
-    limit = int_arg("limit", 10, 1, 50)
-    found = visitor.suggestions_for(g.subject, limit)
-    tr = visitor.translator()
-    return jsonify(suggestions=[{
-        "household_id": s.household_id, "code": s.code, "district": s.district,
-        "score": round(s.score, 4), "reasons": [visitor.reason_text(r, tr) for r in s.reasons],
-        "reason_codes": s.reasons, "path": list(s.path),
-    } for s in found])
+    return jsonify(suggestions=visitor.suggestions_answer(g.subject, int_arg("limit", 10, 1, 50)))
 
 
 def _visit_error(error: visits.VisitError, household_id: str | None, action: str):

@@ -19,7 +19,7 @@ import pyvis
 from graphsvc import access, charts, netmap
 
 from . import maps, views
-from .guard import allow, public, record
+from .guard import allow, public, record_shown
 from .neo import get_db
 from .args import int_arg, takes, text_arg
 
@@ -95,8 +95,8 @@ def map_page():
     scope = maps.scope_of(g.subject)
     stats = side_stats(filters, scope)
     districts = district_choices(scope)
-    record("network.map", result.targets + stats["top_ids"],
-           detail=f"{result.mode}: {len(data['nodes'])} nodes; {json.dumps(filters.args(), ensure_ascii=False)[:150]}")
+    record_shown("network.map", {"map": data, "top_ids": stats["top_ids"]},
+                 detail=f"{result.mode}: {len(data['nodes'])} nodes; {json.dumps(filters.args(), ensure_ascii=False)[:150]}")
     return render_template("map.html", result=result, filters=filters, stats=stats, districts=districts,
                            map_json=_json(data), labels_json=_json(labels()), classes=maps.class_names(),
                            colours=maps.COLOURS, node_count=len(data["nodes"]))
@@ -112,7 +112,8 @@ def unvisited_rows(district: str | None, limit: int) -> list[dict]:
     scope = maps.authorise(g.subject, filters)
     rows = get_db().read("unvisited_households", districts=scope.query_districts(district), limit=limit)[0]["rows"]
     return [{"id": r[0], "code": r[1], "district": r[2], "arrived_on": views.plain(r[3]),
-             "joined_on": views.plain(r[4]), "wave": r[5], "code_names": r[6]} for r in rows]
+             "joined_on": views.plain(r[4]), "wave": r[5], "code_names": [m[1] for m in r[6]],
+             "members": [{"id": m[0], "code_name": m[1]} for m in r[6]]} for r in rows]
 
 
 def spreadsheet_safe(value) -> str:
@@ -134,7 +135,7 @@ def spreadsheet_safe(value) -> str:
 def unvisited_page():
     district = text_arg("district")
     rows = unvisited_rows(district, int_arg("limit", 500, 1, 10_000))
-    record("network.unvisited", [r["id"] for r in rows], detail=f"{len(rows)} households")
+    record_shown("network.unvisited", rows, detail=f"{len(rows)} households")
     scope = maps.scope_of(g.subject)
     districts = district_choices(scope)
     return render_template("unvisited.html", rows=rows, district=district, districts=districts)
@@ -152,7 +153,7 @@ def unvisited_csv():
     writer.writerow(UNVISITED_COLUMNS)
     for r in rows:
         writer.writerow([spreadsheet_safe(";".join(r[c]) if c == "code_names" else r[c]) for c in UNVISITED_COLUMNS])
-    record("network.unvisited.export", [r["id"] for r in rows], detail=f"{len(rows)} households as CSV")
+    record_shown("network.unvisited.export", rows, detail=f"{len(rows)} households as CSV")
     name = "unvisited.csv"
     return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -23,8 +23,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from graphsvc import accounts, audit
+from graphsvc import accounts, audit, shown
 from graphsvc.access import Subject, role_may
+from graphsvc.errors import Refused
 from graphsvc.model import Actor
 
 from .args import BadField, check_known
@@ -101,6 +102,25 @@ def record(action: str, targets=(), outcome: str = "ok", **extra) -> None:
         via = f"token {g.token_prefix}…"
         extra["detail"] = f"{extra['detail']}; {via}" if extra.get("detail") else via
     audit.log(get_db(), **actor().event(), action=action, targets=list(targets), outcome=outcome, **extra)
+
+
+def record_shown(action: str, answer, outcome: str = "ok", **extra) -> None:
+    """Record what this answer shows: its targets are every record id in ``answer``
+    (graphsvc/shown.py), the very data that leaves, not a list kept beside it."""
+    record(action, shown.ids_in(answer), outcome=outcome, **extra)
+
+
+REFUSAL_STATUS = {"not_found": 404, "forbidden": 403, "invalid": 400, "conflict": 409, "busy": 429}
+
+
+def refuse(refused: Refused, action: str):
+    """Answer a refusal of the core: its status by kind (here only); a denial is audited."""
+    if refused.kind in ("not_found", "forbidden"):
+        deny(action, refused.targets, REFUSAL_STATUS[refused.kind], refused.why)
+    if refused.kind == "invalid" and refused.field:
+        message = BAD_REQUEST.get(refused.code or "", _l("The request was not understood."))
+        raise BadField(refused.field, str(message))
+    abort(REFUSAL_STATUS[refused.kind])
 
 
 def deny(action: str, targets=(), status: int = 404, why: str = "") -> None:

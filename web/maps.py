@@ -143,21 +143,6 @@ class MapResult:
     notices: list[str] = field(default_factory=list)
     today: dt.date = field(default_factory=dt.date.today)
 
-    @property
-    def targets(self) -> list[str]:
-        """The ids this answer shows (for the audit): households and their members, or the
-        people drawn; the overview shows counts and the chains' root households."""
-        if self.graph is None:
-            return sorted({gr.chain for gr in self.groups if gr.chain and gr.chain in self.labels})
-        out: list[str] = []
-        for n, d in self.graph.nodes(data=True):
-            if d["kind"] == "household":
-                out.append(n)
-                out.extend(m[0] for m in d["members"])
-            elif d["kind"] == "person":
-                out.append(n)
-        return out
-
 
 def chain_params(filters: MapFilters, scope: Scope) -> dict[str, Any]:
     """``map_groups`` parameters for every household of the scope (no other filter)."""
@@ -285,10 +270,10 @@ def vis_data(result: MapResult) -> dict[str, Any]:
     if result.mode == "overview":
         for district, (x, y) in result.district_labels.items():
             # big enough to read when the whole overview is on screen
-            nodes.append(Node(f"district:{district}", "text", district, x=x, y=y,
-                              font={"size": 90, "color": "#1d2330"}).options)
-            details[f"district:{district}"] = {"kind": "district", "title": district, "fields": [], "members": [],
-                                               "url": None, "url_label": None, "search": [district]}
+            key = f"~district:{district}"
+            nodes.append(Node(key, "text", district, x=x, y=y, font={"size": 90, "color": "#1d2330"}).options)
+            details[key] = {"kind": "district", "title": district, "fields": [], "members": [],
+                            "url": None, "url_label": None, "search": [district]}
         for gr in result.groups:
             x, y = result.positions[gr.key]
             root = result.labels.get(gr.chain) if gr.chain else None
@@ -314,6 +299,9 @@ def vis_data(result: MapResult) -> dict[str, Any]:
                            ["wave", str(gr.depth)]] + ([["code", root["code"]]] if root else []),
                 "members": [], "url": _map_url(args), "url_label": "open_chain",
                 "search": [s for s in (label, root and root["code"], sample and sample["code"]) if s],
+                # what the codes and names above belong to (the audit reads ids from here)
+                "seed": root["id"] if root else None, "seed_person_id": root["person_id"] if root else None,
+                "sample_id": gr.sample,
             }
     else:
         g = result.graph
@@ -336,7 +324,7 @@ def vis_data(result: MapResult) -> dict[str, Any]:
                 details[n] = {"kind": "person", "title": label,
                               "fields": [["district", d["district"]], ["wave", str(d["wave"])]],
                               "members": [], "url": f"/households/{d['household']}",
-                              "url_label": "open_household", "search": [label]}
+                              "url_label": "open_household", "search": [label], "household_id": d["household"]}
                 continue
             label = _household_label(d)
             fresh = netmap.newcomer(_native(d["arrived_on"]), newcomer_since)
@@ -358,14 +346,14 @@ def vis_data(result: MapResult) -> dict[str, Any]:
                            ["wave", str(d["wave"])], ["introductions", str(d["made"])],
                            ["last_visit", plain(d["last_visit"])], ["arrived_on", plain(d["arrived_on"])],
                            ["newcomer", "yes" if fresh else "no"]],
-                "members": [m[1] for m in d["members"]],
+                "members": [m[1] for m in d["members"]], "member_ids": [m[0] for m in d["members"]],
                 "url": f"/households/{n}", "url_label": "open_household",
                 "search": [d["code"]] + [m[1] for m in d["members"]],
                 "chain_url": _map_url(result.filters.args(view="people", chain_of=n, root=None, q=None)),
             }
         for u, v, data in g.edges(data=True):
             tree = data.get("tree")
-            edges.append(Edge(u, v, directed=True, id=f"{u}>{v}", width=1.5 if tree else 1,
+            edges.append(Edge(u, v, directed=True, id=f"~e:{u}>{v}", width=1.5 if tree else 1,
                               dashes=not tree or data.get("kind") == "family",
                               color={"color": COLOURS["edge"]}).options)
         for child, parent in result.parents.items():

@@ -1,92 +1,30 @@
-"""What the pages and the API share: one household as the caller may see it, audit filters.
+"""What the pages and the API share: one household as the caller may see it.
 
-The flow is always: named Cypher → facts → ``access.decide`` → decrypt only what the
-decision allows → keep only the allowed fields → audit the ids shown → answer.
+The read model is graphsvc/households.py; here it meets the request: the caller, the audit
+of what the answer shows (its ids, read from the answer), the refusal answered 404.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from flask import current_app, g
 
-from flask import abort, current_app, g
+from graphsvc import households
+from graphsvc.errors import Refused
+from graphsvc.households import plain
 
-from graphsvc import access, visits
-
-from .guard import deny, record
+from .guard import record_shown, refuse
 from .neo import get_db
 
-
-def plain(value: Any) -> Any:
-    """Neo4j values → JSON values (dates as ISO text)."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if hasattr(value, "iso_format"):
-        return value.iso_format()
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value
+__all__ = ["household_for", "plain"]
 
 
 def household_for(household_id: str, want_identity: bool = False, reason: str | None = None) -> dict:
-    """The household as g.subject may see it; 404 (audited) when they may not know it.
-
-    Code names by default: identity fields (decrypted) only when asked for, to those the
-    policy allows, and for admins only with a stated reason, which is audited.
-    """
-    subject = g.subject
-    if len(household_id) > 64:
-        abort(404)
-    rows = get_db().read("household_view", id=household_id, username=subject.username)
-    if not rows:
-        deny(access.HOUSEHOLD_READ, [household_id], 404, "no such household")
-    row = rows[0]
-    facts = access.HouseholdFacts(row["id"], row["district"], visited_by_subject=row["visited_by_subject"])
-    if subject.role == "visitor":  # their link to it: a claim, a visit, or a current candidate
-        now = dt.datetime.now(dt.timezone.utc)
-        link = get_db().read("visitor_household_facts", household_id=row["id"], username=subject.username,
-                             now=now, suggested_since=visits.suggested_since(get_db(), now))[0]
-        facts = access.HouseholdFacts(row["id"], row["district"], women_only=link["women_only"],
-                                      suggested_to_subject=link["candidate"],
-                                      claimed_by_subject=link["claimed_by_subject"],
-                                      visited_by_subject=link["visited_by_subject"])
-    decision = access.decide(subject, access.HOUSEHOLD_READ, facts)
-    if not decision:
-        deny(access.HOUSEHOLD_READ, [household_id], 404, decision.why)
-
-    head = next((m for m in row["members"] if m["introducer_id"]), None)
-    last = row["visits"][0] if row["visits"] else None
-    full = {
-        "id": row["id"], "code": row["code"], "district": row["district"],
-        "arrived_on": row["arrived_on"], "status": row["status"],
-        "introducer": head["introducer_code_name"] if head else None,
-        "last_visit": last["on"] if last else None,
-        "members": [{"id": m["id"], "code_name": m["code_name"]} for m in row["members"]],
-        "visits": [{k: v[k] for k in ("id", "on", "outcome", "materials", "visitor")} for v in row["visits"]],
-    }
-    shown = access.visible(full, decision.fields)
-    targets = [row["id"]] + [m["id"] for m in shown.get("members", [])]
-
-    identity = access.decide(subject, access.HOUSEHOLD_IDENTITY_READ, facts) if want_identity else None
-    with_identity = bool(identity) and (not identity.needs_reason or bool(reason))
-    if want_identity and not identity:
-        deny(access.HOUSEHOLD_IDENTITY_READ, [household_id], 403, identity.why)
-    if identity and identity.needs_reason and not reason:
-        abort(400, description="reason")
-    if with_identity:
-        keyring = current_app.extensions["graphsvc_keyring"]
-        by_id = {m["id"]: m for m in row["members"]}
-        for member in shown["members"]:
-            source = by_id[member["id"]]
-            for field in ("legal_name", "phone", "address"):
-                member[field] = keyring.decrypt(source[field], "Person", member["id"], field)
-        notes = {v["id"]: v["notes"] for v in row["visits"]}
-        for visit in shown["visits"]:
-            visit["notes"] = keyring.decrypt(notes[visit["id"]], "Visit", visit["id"], "notes")
-        targets += [v["id"] for v in shown["visits"]]
-        record(access.HOUSEHOLD_IDENTITY_READ, targets, reason=reason)
-    else:
-        record(access.HOUSEHOLD_READ, targets)
-    return plain(shown)
+    """The household as g.subject may see it, audited with every id it shows; 404 (audited)
+    when they may not know it, the same as when it does not exist."""
+    keyring = current_app.extensions["graphsvc_keyring"]
+    try:
+        action, shown, reason = households.read(get_db(), keyring, g.subject, household_id, want_identity, reason)
+    except Refused as refused:
+        refuse(refused, "household.identity.read" if want_identity else "household.read")
+    record_shown(action, shown, reason=reason)
+    return shown

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from graphsvc import access, suggest, visits
 
-from .guard import actor, allow, record
+from .guard import actor, allow, record, record_shown
 from .neo import get_db
 from .args import takes
 
@@ -30,15 +30,18 @@ def after_visit(db):
     return lambda tx, household_id: suggest.refresh_visit_summary_in_tx(tx, db, [household_id])
 
 
-def suggestions_for(subject: access.Subject, limit: int) -> list[suggest.Suggestion]:
-    """The subject's suggestions, audited with every household and person they show."""
+def suggestions_answer(subject: access.Subject, limit: int) -> list[dict[str, Any]]:
+    """The subject's suggestions as the page and the API show them, audited with every id
+    they show (graphsvc/shown.py reads them from this very answer)."""
     found = suggest.suggest(get_db(), subject, dt.date.today(), limit, weights())
-    shown: list[str] = []
-    for s in found:
-        shown.append(s.household_id)
-        shown.extend(p for p in s.path if p is not None and p not in shown)
-    record("suggestions.read", shown, detail=f"{len(found)} suggestions")
-    return found
+    tr = translator()
+    answer = [{
+        "household_id": s.household_id, "code": s.code, "district": s.district,
+        "score": round(s.score, 4), "reasons": [reason_text(r, tr) for r in s.reasons],
+        "reason_codes": list(s.reasons), "path": list(s.path),
+    } for s in found]
+    record_shown(suggest.SHOWN_ACTION, answer, detail=f"{len(found)} suggestions")
+    return answer
 
 
 def translator() -> Callable[..., str]:
@@ -57,8 +60,14 @@ def reason_text(reason: dict[str, Any], _: Callable[..., str] = _) -> str:
     """One reason in plain words, in the page's language (``_``: a ``translator()``)."""
     kind = reason.get("kind")
     if kind == "warm":
-        via = reason.get("via_code_name") or "?"
-        code = reason.get("via_household_code") or "?"
+        via = reason.get("via_code_name")
+        code = reason.get("via_household_code")
+        if reason.get("visited_on") and via is None:  # someone the visitor may not be told of
+            if reason.get("hops", 1) <= 1:
+                return _("Introduced by or to someone you met on %(date)s.", date=reason["visited_on"])
+            return _("%(hops)d introductions from someone you met on %(date)s.",
+                     hops=reason["hops"], date=reason["visited_on"])
+        via, code = via or "?", code or "?"
         if reason.get("visited_on"):
             if reason.get("hops", 1) <= 1:
                 return _("Introduced by or to “%(name)s” of household %(code)s, which you visited on %(date)s.",
@@ -94,13 +103,13 @@ def refused(error: visits.VisitError, household_id: str | None, action: str) -> 
 @allow(access.SUGGESTIONS_READ)
 @takes("claimed", "released", "error")
 def suggestions_page():
-    found = suggestions_for(g.subject, 20)
+    found = suggestions_answer(g.subject, 20)
     notice = None
     if request.args.get("claimed"):
         notice = _("Claimed: it is yours for %(days)d days, until you report the visit.", days=visits.CLAIM_DAYS)
     elif request.args.get("released"):
         notice = _("Released: others may visit it now.")
-    return render_template("suggestions.html", suggestions=found, reason_text=reason_text, notice=notice,
+    return render_template("suggestions.html", suggestions=found, notice=notice,
                            error=request.args.get("error"))
 
 
