@@ -95,4 +95,5 @@ RETURN h IS NOT NULL AS exists, h.id AS id, h.district AS district,
        coalesce(h.women_only, false) AS women_only,
        $username IN holders AS claimed_by_subject,
        coalesce(h.status = 'active', false) AND all(x IN holders WHERE x = $username) AND suggested AS candidate,
+       coalesce(h.status = 'active', false) AND suggested AS suggested_and_open,
        EXISTS { (h)<-[:AT]-(:Visit)<-[:MADE]-(:User {username: $username}) } AS visited_by_subject;

@@ -14,27 +14,30 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from . import access, suggest, visits
+from . import access, suggest
 from .errors import Refused
 
 MAX_ID = 64
 
 
-def facts(db, subject: access.Subject, household_id: str, now: dt.datetime | None = None
-          ) -> access.HouseholdFacts | None:
+def facts(db, subject: access.Subject, household_id: str, now: dt.datetime | None = None,
+          claiming: bool = False) -> access.HouseholdFacts | None:
     """What the policy needs to know of the household (None: there is none). Visitors:
     their link to it (claim, visit, suggestion); the statement does the same work for an id
-    that does not exist, so that the time of a 404 does not tell which ids exist."""
+    that does not exist, so that the time of a 404 does not tell which ids exist.
+    ``claiming``: a suggestion counts even while another visitor holds a claim (the claim
+    is then refused 409, not hidden)."""
     if subject.role == "visitor":
         now = now or dt.datetime.now(dt.timezone.utc)
         row = db.read("visitor_household_facts", household_id=household_id, username=subject.username, now=now,
-                      suggested_since=visits.suggested_since(db, now), shown_action=suggest.SHOWN_ACTION)[0]
+                      suggested_since=suggest.suggested_since(db, now), shown_action=suggest.SHOWN_ACTION)[0]
     else:
         row = db.read("household_facts", household_id=household_id)[0]
     if not row["exists"]:
         return None
     return access.HouseholdFacts(row["id"], row["district"], women_only=row["women_only"],
-                                 suggested_to_subject=row["candidate"], claimed_by_subject=row["claimed_by_subject"],
+                                 suggested_to_subject=row["suggested_and_open" if claiming else "candidate"],
+                                 claimed_by_subject=row["claimed_by_subject"],
                                  visited_by_subject=row["visited_by_subject"])
 
 

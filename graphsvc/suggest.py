@@ -78,6 +78,8 @@ STREAMS = ("never", "overdue", "follow_up", "newcomers")
 # suggested to whom, and "suggested to the visitor" (the right to open a household,
 # cypher/visits.cypher) is read from them. One constant for the writer and the reader.
 SHOWN_ACTION = "suggestions.read"
+#: Suggestions shown within this many days (a claim's life) still count as "suggested to".
+SUGGESTED_DAYS = 14
 
 
 # --- settings ------------------------------------------------------------------------
@@ -521,3 +523,15 @@ def _day(value: Any) -> dt.date | None:
 
 def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def suggested_since(db, now: dt.datetime, days: int = SUGGESTED_DAYS) -> str:
+    """Suggestions shown since then still count as "suggested to" the visitor.
+
+    They are read from the audit log, so the audit journal is shipped first: a list the
+    visitor was shown a moment ago must count. Call it before the transaction that reads
+    the window."""
+    from . import audit
+
+    audit.flush(db)
+    return audit.timestamp(now - dt.timedelta(days=days))

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from . import access, audit, model, records
 from .importer import MAX_LEN, parse_materials
-from .suggest import SHOWN_ACTION
+from .suggest import SHOWN_ACTION, suggested_since
 
 CLAIM_DAYS = 14
 REPORT_OUTCOMES = ("met", "not_home", "refused", "moved", "other")
@@ -45,16 +45,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def suggested_since(db, now: dt.datetime, days: int = CLAIM_DAYS) -> str:
-    """Suggestions shown since then still count as "suggested to" the visitor.
-
-    They are read from the audit log, so the audit journal is shipped first: a list the
-    visitor was shown a moment ago must count. Call it before the transaction that reads
-    the window."""
-    audit.flush(db)
-    return audit.timestamp(now - dt.timedelta(days=days))
-
-
 def _facts(row: Mapping[str, Any], subject: access.Subject) -> access.HouseholdFacts:
     holder = row["holder"]
     return access.HouseholdFacts(
@@ -64,6 +54,18 @@ def _facts(row: Mapping[str, Any], subject: access.Subject) -> access.HouseholdF
         claimed_by_subject=holder == subject.username,
         visited_by_subject=row["visited_by_subject"],
     )
+
+
+def _may(db, subject: access.Subject, household_id: str, action: str, now: dt.datetime) -> None:
+    """Before anything is locked or written: may the subject do ``action`` on the household,
+    as far as it can know? 404 otherwise, after the same work for an id that does not exist
+    as for one out of reach (graphsvc/households.py ``facts``); the transaction decides
+    again under the lock."""
+    from .households import facts
+
+    found = facts(db, subject, household_id, now, claiming=True) if len(household_id) <= 64 else None
+    if found is None or not access.decide(subject, action, found):
+        raise VisitError(404, "no such household", "household_id")
 
 
 def _locked(tx, db, household_id: str, subject: access.Subject, now: dt.datetime, since: str,
@@ -84,6 +86,7 @@ def claim(db, subject: access.Subject, actor: model.Actor, household_id: str,
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
         raise VisitError(404, "no such household", "household_id")
     now = now or _now()
+    _may(db, subject, household_id, access.HOUSEHOLD_CLAIM, now)
     since = suggested_since(db, now)
     expires = now + dt.timedelta(days=days)
 
@@ -119,6 +122,7 @@ def release(db, subject: access.Subject, actor: model.Actor, household_id: str,
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
         raise VisitError(404, "no such household", "household_id")
     now = now or _now()
+    _may(db, subject, household_id, access.HOUSEHOLD_CLAIM, now)
     since = suggested_since(db, now)
 
     def work(tx):
@@ -223,6 +227,7 @@ def report(db, keyring, subject: access.Subject, actor: model.Actor, body: Any,
     now = now or _now()
     since = suggested_since(db, now)
     parsed = parse_report(body, now.date())
+    _may(db, subject, parsed.household_id, access.VISIT_REPORT, now)
     visit_id = "v-" + secrets.token_hex(8)
     notes = keyring.encrypt(parsed.notes, "Visit", visit_id, "notes") if parsed.notes else None
 

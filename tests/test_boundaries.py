@@ -196,21 +196,25 @@ def test_every_id_shown_is_a_target_of_the_event(app, foreign_root, who, path):
 # --- timing does not tell which ids exist -------------------------------------------------------
 
 
-def test_a_missing_household_costs_what_one_out_of_reach_costs(app, world):
+@pytest.mark.parametrize("method,path", [("GET", "/api/v1/households/{}"), ("POST", "/api/v1/households/{}/claim")])
+def test_a_missing_household_costs_what_one_out_of_reach_costs(app, world, method, path):
     """A visitor with a long history of suggestions (the "was it suggested" check reads it):
-    a 404 for an id that does not exist and for h-003 (another district) take as long."""
+    a 404 for an id that does not exist and for h-003 (another district) take as long,
+    for a read and for a claim; and the refused claims changed nothing."""
     for n in range(3000):
         audit.log(world, actor="minji", role="visitor", action="suggestions.read",
                   targets=[f"h-x{n}-{i}" for i in range(10)], detail="10 suggestions")
     audit.flush(world)
     call = api(app, "minji")
+    before = world.read("snapshot")[0]
     samples: dict[str, list[float]] = {"h-003": [], "h-404": []}
     for _ in range(3):  # warm up
-        call("/api/v1/households/h-003"), call("/api/v1/households/h-404")
+        call(path.format("h-003"), method=method), call(path.format("h-404"), method=method)
     for _ in range(25):
         for hid in samples:
             started = time.perf_counter()
-            assert call(f"/api/v1/households/{hid}").status_code == 404
+            assert call(path.format(hid), method=method).status_code == 404
             samples[hid].append(time.perf_counter() - started)
     out, missing = statistics.median(samples["h-003"]), statistics.median(samples["h-404"])
     assert abs(out - missing) <= max(0.3 * max(out, missing), 0.002), (out, missing)
+    assert world.read("snapshot")[0] == before
