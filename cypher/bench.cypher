@@ -10,6 +10,9 @@
 // canonical materials, which the importer's validation would otherwise normalise.
 // They need an auto-commit transaction (CALL … IN TRANSACTIONS): Database.run_autocommit.
 
+// default class: batch
+// (benchmarks only)
+
 // name: bench_load_users
 LOAD CSV WITH HEADERS FROM 'file:///users.csv' AS row
 CALL (row) {

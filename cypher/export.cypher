@@ -1,6 +1,9 @@
 // `graphsvc export`: each statement yields the rows of one CSV file, in a stable order so
 // that two exports of the same graph are byte-identical.
 
+// default class: batch
+// (exports stream the whole graph)
+
 // name: export_users
 MATCH (u:User)
 OPTIONAL MATCH (u)-[:IS]->(p:Person)

@@ -2,6 +2,9 @@
 // maps (dates as Date values, enums canonical), and is idempotent, so that importing the
 // same files twice changes nothing and an interrupted import can simply be run again.
 
+// default class: batch
+// (imports write in batches of thousands of rows)
+
 // name: import_users
 UNWIND $rows AS row
 MERGE (u:User {username: row.username})

@@ -1,5 +1,8 @@
 // Reading and writing back encrypted fields for `graphsvc keys rotate` (graphsvc/rekey.py).
 
+// default class: batch
+// (re-encryption reads and writes every identity field)
+
 // name: rekey_read_people
 MATCH (p:Person)
 WHERE p.legal_name IS NOT NULL OR p.phone IS NOT NULL OR p.address IS NOT NULL

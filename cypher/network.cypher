@@ -13,7 +13,11 @@
 //   recent  - active, visited since
 // Scope: $districts is the list of districts the caller may see, null for all.
 
+// default class: heavy
+// (transaction timeouts by class: graphsvc/db.py CLASSES)
+
 // name: chains_cross_introductions
+// class: batch
 // Every introduction between two households, in one record (a list of
 // [introduced household, introducer household, introduced on, introduced person]).
 MATCH (gi:Household)<-[:MEMBER_OF]-(:Person)-[r:INTRODUCED]->(p:Person)-[:MEMBER_OF]->(gp:Household)
@@ -21,11 +25,13 @@ WHERE gi <> gp
 RETURN collect([gp.id, gi.id, r.on, p.id]) AS rows;
 
 // name: chains_stored
+// class: batch
 // The placements stored now (roots store none), in one record.
 MATCH (h:Household) WHERE h.parent IS NOT NULL
 RETURN collect([h.id, h.parent, h.chain, h.wave, h.joined_on]) AS rows;
 
 // name: chains_set
+// class: batch
 // New placements; a row of nulls turns a household back into a root.
 UNWIND $rows AS row
 MATCH (h:Household {id: row.id})
@@ -42,13 +48,9 @@ WHERE ($districts IS NULL OR h.district IN $districts)
   AND ($wave_max IS NULL OR coalesce(h.wave, 0) <= $wave_max)
   AND ($joined_since IS NULL OR h.joined_on >= $joined_since)
   AND ($joined_until IS NULL OR h.joined_on <= $joined_until)
-CALL (h) {
-  OPTIONAL MATCH (h)<-[:AT]-(v:Visit)
-  RETURN max(v.on) AS last
-}
 WITH h, CASE WHEN h.status <> 'active' THEN 'closed'
-             WHEN last IS NULL THEN 'never'
-             WHEN last < $overdue_before THEN 'overdue'
+             WHEN h.last_visit_on IS NULL THEN 'never'
+             WHEN h.last_visit_on < $overdue_before THEN 'overdue'
              ELSE 'recent' END AS class
 WHERE $classes IS NULL OR class IN $classes
 WITH h.district AS district, coalesce(h.chain, h.id) AS chain, count(*) AS households,
@@ -70,14 +72,10 @@ WHERE ($districts IS NULL OR h.district IN $districts)
   AND ($wave_max IS NULL OR coalesce(h.wave, 0) <= $wave_max)
   AND ($joined_since IS NULL OR h.joined_on >= $joined_since)
   AND ($joined_until IS NULL OR h.joined_on <= $joined_until)
-CALL (h) {
-  OPTIONAL MATCH (h)<-[:AT]-(v:Visit)
-  RETURN max(v.on) AS last, count(v) AS visits
-}
-WITH h, last, visits,
+WITH h, h.last_visit_on AS last, COUNT { (h)<-[:AT]-(:Visit) } AS visits,
      CASE WHEN h.status <> 'active' THEN 'closed'
-          WHEN last IS NULL THEN 'never'
-          WHEN last < $overdue_before THEN 'overdue'
+          WHEN h.last_visit_on IS NULL THEN 'never'
+          WHEN h.last_visit_on < $overdue_before THEN 'overdue'
           ELSE 'recent' END AS class
 WHERE $classes IS NULL OR class IN $classes
 CALL (h) {
@@ -99,6 +97,38 @@ RETURN collect([h.id, h.code, h.district, h.status, h.arrived_on, h.parent,
                 coalesce(h.chain, h.id), coalesce(h.wave, 0), h.joined_on, class, last, visits,
                 members, introduced_by, introduced, made]) AS rows;
 
+// name: map_skeleton
+// The households the filters keep, as little as the map needs to choose which to draw
+// (graphsvc/netmap.py choose): [id, district, parent, chain, wave, introduced by
+// [[household, district]], introduced [[household, district]]], in one record; the two
+// lists of introductions only when $with_edges ("around household X" walks them), else
+// the parent alone. The chosen households are then read whole with map_households ($ids):
+// the heavy part of a map is read for at most the households it draws.
+MATCH (h:Household)
+WHERE ($districts IS NULL OR h.district IN $districts)
+  AND ($chains IS NULL OR coalesce(h.chain, h.id) IN $chains)
+  AND ($wave_min IS NULL OR coalesce(h.wave, 0) >= $wave_min)
+  AND ($wave_max IS NULL OR coalesce(h.wave, 0) <= $wave_max)
+  AND ($joined_since IS NULL OR h.joined_on >= $joined_since)
+  AND ($joined_until IS NULL OR h.joined_on <= $joined_until)
+WITH h, CASE WHEN h.status <> 'active' THEN 'closed'
+             WHEN h.last_visit_on IS NULL THEN 'never'
+             WHEN h.last_visit_on < $overdue_before THEN 'overdue'
+             ELSE 'recent' END AS class
+WHERE $classes IS NULL OR class IN $classes
+CALL (h) {
+  OPTIONAL MATCH (h)<-[:MEMBER_OF]-(:Person)<-[:INTRODUCED]-(:Person)-[:MEMBER_OF]->(g:Household)
+  WHERE $with_edges AND g <> h
+  RETURN collect(DISTINCT CASE WHEN g IS NOT NULL THEN [g.id, g.district] END) AS introduced_by
+}
+CALL (h) {
+  OPTIONAL MATCH (h)<-[:MEMBER_OF]-(:Person)-[:INTRODUCED]->(:Person)-[:MEMBER_OF]->(g:Household)
+  WHERE $with_edges AND g <> h
+  RETURN collect(DISTINCT CASE WHEN g IS NOT NULL THEN [g.id, g.district] END) AS introduced
+}
+RETURN collect([h.id, h.district, h.parent, coalesce(h.chain, h.id), coalesce(h.wave, 0),
+                introduced_by, introduced]) AS rows;
+
 // name: map_search
 // Households in scope whose code is $q or one of whose members' code names contains
 // $q (case-insensitive), at most $limit, by id.
@@ -110,6 +140,7 @@ WITH h ORDER BY h.id LIMIT $limit
 RETURN h.id AS id, coalesce(h.chain, h.id) AS chain, h.district AS district;
 
 // name: map_household_ref
+// class: light
 // One household by id or code (the map's "around household X"), with its chain.
 MATCH (h:Household)
 WHERE h.id = $ref OR h.code = $ref
@@ -118,6 +149,7 @@ RETURN h.id AS id, h.district AS district, coalesce(h.chain, h.id) AS chain,
 ORDER BY h.id LIMIT 1;
 
 // name: map_chain_labels
+// class: light
 // What an overview may say about chains whose root is visible: the root's code and the
 // code name of its first member.
 UNWIND $ids AS id

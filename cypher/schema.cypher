@@ -1,6 +1,9 @@
 // The schema: uniqueness constraints (each also an index) and lookup indexes.
 // Every statement is idempotent (IF NOT EXISTS); `graphsvc schema apply` runs them in order.
 
+// default class: batch
+// (indexes may take a while to build)
+
 // name: constraint_household_id
 CREATE CONSTRAINT household_id IF NOT EXISTS FOR (h:Household) REQUIRE h.id IS UNIQUE;
 

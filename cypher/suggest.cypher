@@ -40,11 +40,13 @@ SET h.last_visit_on = visits[0][0],
 RETURN count(h) AS households;
 
 // name: visit_summary_household_ids
+// class: batch
 // Every household id, for refreshing every visit summary in batches.
 MATCH (h:Household)
 RETURN collect(h.id) AS ids;
 
 // name: suggest_warm
+// class: heavy
 // Warm candidates: candidates with a member within depth introductions (either direction)
 // of one of the visitor's anchors: their own person (visited_on null) and the members of
 // households where they met someone (visited_on: their latest such visit). depth is
@@ -152,6 +154,7 @@ CALL (excluded, anchors, depth) {
 RETURN size(anchors) AS anchors, depth, rows, bound;
 
 // name: suggest_candidates
+// class: heavy
 // Cold candidates in streams, per district in $districts: at most $k each of
 //   never     - never visited, longest waiting first (h.unvisited_since)
 //   overdue   - last visit before $overdue_before, oldest first (h.last_visit_on)

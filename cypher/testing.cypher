@@ -2,6 +2,9 @@
 // states, looking at one record. No application code path runs them (a test checks this),
 // and they are the only statements allowed to delete audit events.
 
+// default class: batch
+// (tests only)
+
 // name: wipe_all
 // Delete every node and relationship, in batches (tests and benchmarks only; needs an
 // auto-commit transaction). Batches of 2,000 nodes: with 10,000, the first batch of a
@@ -142,3 +145,10 @@ REMOVE h.last_visit_on, h.follow_up_on, h.failed_attempts, h.unvisited_since;
 // A statement that breaks the rule of graphsvc/db.py (_row): it returns a node.
 MERGE (h:Household {id: 'h-node-test'})
 RETURN h;
+
+// name: test_slow
+// class: heavy
+// Seconds of work for nothing (the transaction timeouts' test).
+UNWIND range(1, $n) AS a
+UNWIND range(1, $n) AS b
+RETURN count(*) AS n;

@@ -68,6 +68,16 @@ class Settings:
     # checkpoints, request slots); default: the local instance's folder, or
     # .state/<database> for an external server.
     state_dir_override: Path | None = None
+    # GRAPHSVC_TX_TIMEOUT_LIGHT / _HEAVY / _BATCH: seconds a transaction of that class may
+    # run (graphsvc/db.py CLASSES; 0: no limit)
+    tx_timeouts: tuple[tuple[str, float | None], ...] = (("light", 15.0), ("heavy", 60.0), ("batch", None))
+    # GRAPHSVC_FAILURES_PER_MINUTE: failed requests an address may make in 60 s before its
+    # requests without credentials are answered 429 (graphsvc/floodgate.py; 0: no limit)
+    failures_per_minute: int = 30
+    # GRAPHSVC_HEAVY_PER_USER / GRAPHSVC_HEAVY_TOTAL: heavy requests (maps, big lists) that
+    # may run at once per user and per server (graphsvc/slots.py; 0: no limit)
+    heavy_per_user: int = 1
+    heavy_total: int = 1
     # GRAPHSVC_AUDIT_DURABILITY: what a request waits for before its answer leaves, "write"
     # (the event written to the operating system) or "fsync" (on disk): journal.DURABILITIES
     audit_durability: str = "write"
@@ -130,7 +140,36 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_journal_override=Path(env["GRAPHSVC_AUDIT_JOURNAL"]) if env.get("GRAPHSVC_AUDIT_JOURNAL") else None,
         audit_durability=durability,
         state_dir_override=Path(env["GRAPHSVC_STATE_DIR"]) if env.get("GRAPHSVC_STATE_DIR") else None,
+        failures_per_minute=_count(env, "GRAPHSVC_FAILURES_PER_MINUTE", 30),
+        heavy_per_user=_count(env, "GRAPHSVC_HEAVY_PER_USER", 1),
+        heavy_total=_count(env, "GRAPHSVC_HEAVY_TOTAL", max(1, (os.cpu_count() or 2) - 1)),
+        tx_timeouts=tuple((cls, _seconds(env, f"GRAPHSVC_TX_TIMEOUT_{cls.upper()}", default))
+                          for cls, default in (("light", 15.0), ("heavy", 60.0), ("batch", None))),
         suggest_env=tuple(sorted((k, v) for k, v in env.items()
                                  if k.startswith("GRAPHSVC_SUGGEST_")
                                  or k in ("GRAPHSVC_FOLLOW_UP_DAYS", "GRAPHSVC_NEWCOMER_DAYS"))),
     )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    """A number of seconds from the environment; 0 means none (no limit)."""
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative")
+    return value or None
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number >= 0 from the environment."""
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.strip().isascii() or not raw.strip().isdigit():
+        raise ValueError(f"{name} must be a whole number >= 0, not {raw!r}")
+    return int(raw)

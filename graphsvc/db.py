@@ -25,6 +25,16 @@ from .journal import Journal
 T = TypeVar("T")
 
 _NAME = re.compile(r"^//\s*name:\s*([a-z][a-z0-9_]*)\s*$")
+_CLASS = re.compile(r"^//\s*(default )?class:\s*([a-z]+)\s*$")
+
+#: How long a transaction may run, by the class of its statements (settings: GRAPHSVC_TX_TIMEOUT_*).
+#: light: what a page needs of a few records; heavy: maps, lists, suggestions, the audit
+#: log's pages (a runaway one ends instead of holding a core); batch: imports, exports,
+#: re-encryption, refreshes (no limit: the command line waits for them). A statement's
+#: class is a ``// class: heavy`` line in its header, else its file's ``// default class:``
+#: line (before the first statement), else light.
+CLASSES = ("light", "heavy", "batch")
+DEFAULT_TIMEOUTS: dict[str, float | None] = {"light": 15.0, "heavy": 60.0, "batch": None}
 
 
 class CypherRegistryError(ValueError):
@@ -61,6 +71,33 @@ def parse_cypher(text: str, source: str) -> dict[str, str]:
     return statements
 
 
+def parse_classes(text: str, source: str) -> dict[str, str]:
+    r"""The timeout class of each statement of one .cypher file (see CLASSES).
+
+    >>> parse_classes("// default class: batch\n// name: a\nRETURN 1;\n// name: b\n// class: light\nRETURN 2;", "x")
+    {'a': 'batch', 'b': 'light'}
+    """
+    default, name = "light", None
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        match = _NAME.match(line.strip())
+        if match:
+            name = match.group(1)
+            out[name] = default
+            continue
+        match = _CLASS.match(line.strip())
+        if match:
+            if match.group(2) not in CLASSES:
+                raise CypherRegistryError(f"{source}: unknown class {match.group(2)!r} (one of {', '.join(CLASSES)})")
+            if match.group(1):
+                if name is not None:
+                    raise CypherRegistryError(f"{source}: `// default class:` must come before the first statement")
+                default = match.group(2)
+            elif name is not None:
+                out[name] = match.group(2)
+    return out
+
+
 class Queries:
     """All named statements of a folder of .cypher files, by name; files keep their order."""
 
@@ -68,13 +105,16 @@ class Queries:
         self.folder = folder
         self.by_file: dict[str, dict[str, str]] = {}
         self._all: dict[str, str] = {}
+        self.classes: dict[str, str] = {}
         for path in sorted(folder.glob("*.cypher")):
-            found = parse_cypher(path.read_text(encoding="utf-8"), path.name)
+            text = path.read_text(encoding="utf-8")
+            found = parse_cypher(text, path.name)
             for key in found:
                 if key in self._all:
                     raise CypherRegistryError(f"{path.name}: statement '{key}' is also named elsewhere")
             self.by_file[path.stem] = found
             self._all.update(found)
+            self.classes.update(parse_classes(text, path.name))
 
     def __getitem__(self, name: str) -> str:
         try:
@@ -112,12 +152,14 @@ class Database:
     """One driver and the named statements; close it when done."""
 
     def __init__(self, driver: neo4j.Driver, database: str, queries: Queries, uri: str,
-                 journal: Journal | None = None):
+                 journal: Journal | None = None, timeouts: dict[str, float | None] | None = None):
         self.driver = driver
         self.database = database
         self.queries = queries
         self.uri = uri
         self.journal = journal  # the audit journal of this database (audit.log, audit.flush)
+        self.timeouts = {**DEFAULT_TIMEOUTS, **(timeouts or {})}
+        self._prepared: dict[str, neo4j.Query] = {}
 
     @classmethod
     def connect(cls, settings: Settings, **driver_config: Any) -> "Database":
@@ -126,7 +168,20 @@ class Database:
         driver_config.setdefault("notifications_min_severity", "OFF")
         driver = GraphDatabase.driver(uri, auth=auth, **driver_config)
         return cls(driver, settings.neo4j_database, Queries(settings.cypher_dir), uri,
-                   journal.at(settings.audit_journal, settings.audit_durability))
+                   journal.at(settings.audit_journal, settings.audit_durability), dict(settings.tx_timeouts))
+
+    def statement(self, name: str) -> neo4j.Query:
+        """The named statement with the transaction timeout of its class."""
+        query = self._prepared.get(name)
+        if query is None:
+            text = self.queries[name]
+            query = self._prepared[name] = neo4j.Query(
+                text, timeout=self.timeouts.get(self.queries.classes.get(name, "light")))
+        return query
+
+    def _work(self, work: Callable[..., T], cls: str) -> Callable[..., T]:
+        timeout = self.timeouts[cls]
+        return neo4j.unit_of_work(timeout=timeout)(work) if timeout else work
 
     def close(self) -> None:
         self.driver.close()
@@ -139,14 +194,14 @@ class Database:
 
     def read(self, name: str, **params: Any) -> list[dict[str, Any]]:
         records, _, _ = self.driver.execute_query(
-            self.queries[name], params, database_=self.database, routing_=RoutingControl.READ
+            self.statement(name), params, database_=self.database, routing_=RoutingControl.READ
         )
         return [_row(record) for record in records]
 
     def write(self, name: str, **params: Any) -> dict[str, int]:
         """Run one named statement in its own write transaction; return its update counters."""
         _, summary, _ = self.driver.execute_query(
-            self.queries[name], params, database_=self.database, routing_=RoutingControl.WRITE
+            self.statement(name), params, database_=self.database, routing_=RoutingControl.WRITE
         )
         return {k: v for k, v in vars(summary.counters).items() if isinstance(v, int) and v}
 
@@ -154,14 +209,15 @@ class Database:
         """Run a named statement inside a caller's transaction function."""
         return [_row(record) for record in tx.run(self.queries[name], params)]
 
-    def write_tx(self, work: Callable[..., T], *args: Any) -> T:
-        """Run ``work(tx, *args)`` as one managed write transaction (retried; must be idempotent)."""
+    def write_tx(self, work: Callable[..., T], *args: Any, cls: str = "light") -> T:
+        """Run ``work(tx, *args)`` as one managed write transaction (retried; must be
+        idempotent), within the timeout of ``cls``."""
         with self.driver.session(database=self.database) as session:
-            return session.execute_write(work, *args)
+            return session.execute_write(self._work(work, cls), *args)
 
-    def read_tx(self, work: Callable[..., T], *args: Any) -> T:
+    def read_tx(self, work: Callable[..., T], *args: Any, cls: str = "light") -> T:
         with self.driver.session(database=self.database) as session:
-            return session.execute_read(work, *args)
+            return session.execute_read(self._work(work, cls), *args)
 
     def ping(self) -> dict[str, str]:
         """Raise at once if the server does not answer (no retries); else its name, version, edition."""
@@ -179,10 +235,16 @@ class Database:
     def run_autocommit(self, name: str, **params: Any) -> None:
         """Run a statement that manages its own transactions (``CALL … IN TRANSACTIONS``)."""
         with self.driver.session(database=self.database) as session:
-            session.run(self.queries[name], params).consume()
+            session.run(self.statement(name), params).consume()
 
     def stream(self, name: str, **params: Any):
         """Yield the records of a large read one by one, without holding them all in memory."""
         with self.driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as session:
-            for record in session.run(self.queries[name], params):
+            for record in session.run(self.statement(name), params):
                 yield _row(record)
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` is Neo4j ending a transaction that ran past its timeout."""
+    code = getattr(exc, "code", None) or ""
+    return isinstance(exc, neo4j.exceptions.Neo4jError) and "TransactionTimedOut" in code

@@ -621,7 +621,7 @@ def write(db, plan: Plan, keyring, actor: Actor, batch_size: int = 5000,
 
         for start in range(0, len(rows), batch_size):
             batch = rows[start:start + batch_size]
-            db.write_tx(work, batch, start)
+            db.write_tx(work, batch, start, cls="batch")
             if progress:
                 progress(statement, min(start + batch_size, len(rows)), len(rows))
         timings[statement] = time.perf_counter() - started

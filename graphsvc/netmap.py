@@ -290,6 +290,39 @@ def trim_to_budget(g: nx.DiGraph, budget: int) -> tuple[nx.DiGraph, int]:
     return g.subgraph(keep).copy(), len(households) - budget
 
 
+SKELETON_FIELDS = ("id", "district", "parent", "chain", "wave", "introduced_by", "introduced")
+
+
+def choose(skeleton: Iterable[Sequence], scope: Scope, budget: int, centre: str | None = None,
+           hops: int = 2) -> tuple[list[str], int, dict[str, int]]:
+    """Which households a map draws, from ``map_skeleton`` rows (no members, no visits):
+    those within ``hops`` introductions of ``centre`` (when given), then the lowest waves
+    that fit ``budget``. Returns their ids, how many the budget left out, and for each drawn
+    household how many of its tree children were left out (``below``). The same choice as
+    building the whole map and trimming it, for the cost of reading only the skeleton.
+
+    >>> rows = [["a", "d", None, "a", 0, [], []], ["b", "d", "a", "a", 1, [], []],
+    ...         ["c", "d", "a", "a", 1, [], []], ["e", "d", "b", "a", 2, [], []]]
+    >>> choose(rows, Scope(("d",)), 2)
+    (['a', 'b'], 2, {'a': 1, 'b': 1})
+    """
+    rows = []
+    for r in skeleton:
+        f = dict(zip(SKELETON_FIELDS, r))
+        introduced_by = f["introduced_by"] or ([[f["parent"], None]] if f["parent"] else [])
+        rows.append(household_row(f["id"], district=f["district"], parent=f["parent"], chain=f["chain"],
+                                  wave=f["wave"], introduced_by=introduced_by, introduced=f["introduced"] or []))
+    g = household_map(rows, scope)
+    if centre is not None and centre in g:
+        g = k_hops(g, centre, hops)
+    shown, left_out = trim_to_budget(g, budget)
+    if left_out:
+        mark_hidden_below(g, shown)
+    ids = [n for n, d in shown.nodes(data=True) if d["kind"] == "household"]
+    below = {n: shown.nodes[n].get("below", 0) for n in ids if shown.nodes[n].get("below")}
+    return ids, left_out, below
+
+
 def mark_hidden_below(full: nx.DiGraph, shown: nx.DiGraph) -> None:
     """On each drawn node, ``below``: how many of its tree children were left out."""
     for n in shown:

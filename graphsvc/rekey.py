@@ -46,7 +46,7 @@ def reencrypt(db, keyring, actor: Actor, batch_size: int = 2000,
                 audit.append(tx, db, **actor.event(), action="keys.reencrypt",
                              detail=f"{label}: records {first + 1}-{first + len(rows)} to key {keyring.current_kid}")
 
-            db.write_tx(work, batch, start)
+            db.write_tx(work, batch, start, cls="batch")
             if progress:
                 progress(f"re-encrypt {label}", min(start + batch_size, len(pending)), len(pending))
         records += len(pending)

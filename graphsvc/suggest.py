@@ -508,7 +508,7 @@ def refresh_visit_summary(db, household_ids: Sequence[str] | None = None, batch:
     ids = list(household_ids) if household_ids is not None else db.read("visit_summary_household_ids")[0]["ids"]
     done = 0
     for start in range(0, len(ids), batch):
-        done += db.write_tx(refresh_visit_summary_in_tx, db, ids[start:start + batch])
+        done += db.write_tx(refresh_visit_summary_in_tx, db, ids[start:start + batch], cls="batch")
     return done
 
 

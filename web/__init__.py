@@ -16,6 +16,8 @@ from flask import Flask, g, request
 from flask_babel import Babel, get_locale
 
 from graphsvc import crypto
+from graphsvc.floodgate import Gate
+from graphsvc.slots import Slots
 from graphsvc.config import PROJECT_ROOT, Settings, load_settings
 
 LANGUAGES = ("ko", "en")
@@ -67,6 +69,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     from . import admin, api, auth, coordinator, guard, health, home, neo, visitor
 
     app.extensions["graphsvc_keyring"] = crypto.load_keyring()
+    app.extensions["graphsvc_gate"] = Gate(per_minute=settings.failures_per_minute)
+    app.extensions["graphsvc_slots"] = Slots(settings.state_dir / "slots", settings.heavy_per_user,
+                                             settings.heavy_total)
     neo.init_app(app)
     guard.init_app(app)
     for blueprint in (health.bp, home.bp, auth.bp, api.bp, admin.bp, coordinator.bp, visitor.bp):

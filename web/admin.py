@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from graphsvc import access, accounts, audit
 
-from .guard import actor, allow, record
+from .guard import actor, allow, heavy, record
 from .neo import get_db
 from .views import plain
 from .args import AUDIT_FILTERS, audit_filters, takes
@@ -77,6 +77,7 @@ def _safe_cell(value) -> str:
 @bp.get("/audit/export.<fmt>")
 @allow(access.AUDIT_READ)
 @takes(*AUDIT_FILTERS)
+@heavy
 def audit_export(fmt: str):
     if fmt not in ("csv", "jsonl"):
         return redirect(url_for("admin.audit_page"))

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, request
 from graphsvc import access, audit, visits
 
 from . import coordinator, maps, views, visitor
-from .guard import actor, allow, deny, record, record_shown
+from .guard import actor, allow, deny, heavy, record, record_shown
 from .neo import get_db
 from .args import AUDIT_FILTERS, audit_filters, int_arg, json_object, takes, text_arg
 
@@ -66,6 +66,7 @@ def audit_verify():
 @bp.get("/network")
 @allow(access.NETWORK_READ)
 @takes(*maps.FILTER_ARGS, "depth")
+@heavy
 def network():
     """``?district=&root=&depth=&status=`` (and the map's other filters) → {nodes, edges, stats}.
 
@@ -85,6 +86,7 @@ def network():
 @bp.get("/chains")
 @allow(access.NETWORK_READ)
 @takes("district")
+@heavy
 def chains():
     """One entry per chain in the caller's districts: seed (the first household, null when
     it lies in another district), a household of the chain in scope, size (people),
@@ -143,6 +145,7 @@ def person_chain(person_id: str):
 @bp.get("/unvisited")
 @allow(access.NETWORK_READ)
 @takes("district", "limit")
+@heavy
 def unvisited():
     """Active households never visited, longest waiting first: ``?district=&limit=``."""
     district = text_arg("district")

@@ -19,7 +19,7 @@ import pyvis
 from graphsvc import access, charts, netmap
 
 from . import maps, views
-from .guard import allow, public, record_shown
+from .guard import allow, heavy, public, record_shown
 from .neo import get_db
 from .args import int_arg, takes, text_arg
 
@@ -88,6 +88,7 @@ def side_stats(filters: maps.MapFilters, scope: netmap.Scope) -> dict:
 @bp.get("/map")
 @allow(access.NETWORK_READ)
 @takes(*maps.FILTER_ARGS)
+@heavy
 def map_page():
     filters = maps.parse_filters(request.args)
     result = maps.build(filters, g.subject)
@@ -132,6 +133,7 @@ def spreadsheet_safe(value) -> str:
 @bp.get("/unvisited")
 @allow(access.NETWORK_READ)
 @takes("district", "limit")
+@heavy
 def unvisited_page():
     district = text_arg("district")
     rows = unvisited_rows(district, int_arg("limit", 500, 1, 10_000))
@@ -144,6 +146,7 @@ def unvisited_page():
 @bp.get("/unvisited.csv")
 @allow(access.NETWORK_READ)
 @takes("district")
+@heavy
 def unvisited_csv():
     district = text_arg("district")
     rows = unvisited_rows(district, 100_000)

@@ -16,16 +16,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Callable
+from typing import Callable, NoReturn
 
-from flask import Flask, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Flask, abort, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from graphsvc import accounts, audit, shown
 from graphsvc.access import Subject, role_may
+from graphsvc.db import timed_out
 from graphsvc.errors import Refused
+from graphsvc.floodgate import Gate
 from graphsvc.model import Actor
 
 from .args import BadField, check_known
@@ -39,6 +41,12 @@ HTTP_MESSAGES = {
     405: _l("This method is not allowed here."),
     429: _l("Too many failed attempts. Wait 15 minutes and try again."),
 }
+BUSY_MESSAGES = {
+    "timeout": _l("This took too long and was stopped. Narrow it (one district, one chain) and try again."),
+    "heavy": _l("Another large map or list of yours is still being made. Try again in %(n)d seconds."),
+    "failures": _l("Too many failed requests from your address. Try again in %(n)d seconds."),
+}
+HEAVY_RETRY = 3  # seconds a refused heavy request is told to wait
 BAD_REQUEST = {
     "csrf": _l("The form expired. Please go back, reload the page and try again."),
     "reason": _l("Identity fields are shown to admins only with a stated reason."),
@@ -68,6 +76,13 @@ public = _rule("public")
 signed_in = _rule("signed_in")
 
 
+def heavy(view: Callable) -> Callable:
+    """The route makes big maps or lists: it runs only in a free slot of its user's and the
+    server's (graphsvc/slots.py); without one it answers 429 at once."""
+    view.heavy = True
+    return view
+
+
 def allow(action: str) -> Callable:
     """The route needs ``decide(subject, action)`` to allow (object checks come in the view)."""
     return _rule("action", action)
@@ -95,13 +110,43 @@ def actor() -> Actor:
     return Actor(subject.username, subject.role, request.remote_addr or "-", ua)
 
 
+def address() -> str:
+    """The client's address (as the trusted proxies, GRAPHSVC_PROXY_HOPS, tell it)."""
+    return request.remote_addr or "-"
+
+
+def gate() -> Gate:
+    return current_app.extensions["graphsvc_gate"]
+
+
 def record(action: str, targets=(), outcome: str = "ok", **extra) -> None:
     """Record an audit event for this request now (durably, in the audit journal: see
-    graphsvc/journal.py); raises, and so fails the request, if it cannot."""
+    graphsvc/journal.py); raises, and so fails the request, if it cannot.
+
+    A refusal (outcome other than ok) counts against the address's failure budget and
+    folds with identical ones (graphsvc/floodgate.py): the first of a kind in a minute is
+    recorded now, the rest as one event with their count when the minute is over; past
+    the budget, refusals fold by kind whatever their targets."""
     if g.get("token_prefix"):  # every token use is on record, with which token
         via = f"token {g.token_prefix}…"
         extra["detail"] = f"{extra['detail']}; {via}" if extra.get("detail") else via
-    audit.log(get_db(), **actor().event(), action=action, targets=list(targets), outcome=outcome, **extra)
+    event = {**actor().event(), "action": action, "targets": list(targets), "outcome": outcome, **extra}
+    if outcome != "ok":
+        if gate().over_budget(address()) is not None:
+            event.update(targets=[], detail="past the failure budget of its address")
+        if not gate().note(address(), event, request.endpoint):
+            return
+    audit.log(get_db(), **event)
+
+
+def too_many(retry_after: float, why: str = "failures") -> NoReturn:
+    """429 with Retry-After; the refusal itself folds into one event per minute and address."""
+    record("rate.limited", outcome="denied", detail=why)
+    raise TooManyRequests(description=why, retry_after=int(retry_after) + 1)
+
+
+def _over_budget() -> float | None:
+    return gate().over_budget(address())
 
 
 def record_shown(action: str, answer, outcome: str = "ok", **extra) -> None:
@@ -141,6 +186,9 @@ def _load_subject() -> None:
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
         subject = accounts.token_subject(db, token)
         if subject is None:
+            retry = _over_budget()
+            if retry is not None:
+                too_many(retry)
             record("token.invalid", outcome="denied")
             abort(401)
         g.subject = subject
@@ -187,9 +235,16 @@ def init_app(app: Flask) -> None:
         if rule is None:
             current_app.logger.error("route %s has no access rule: refused", endpoint)
             abort(403)
-        check_known(app.view_functions.get(endpoint), request.args)
+        for event in gate().drain():  # summaries of folded denials whose minute is over
+            audit.log(get_db(), **event)
+        view = app.view_functions.get(endpoint)
+        check_known(view, request.args)
         if endpoint in ("health.healthz", "health.readyz"):
             return None
+        retry = _over_budget()
+        if retry is not None and (rule[0] != "public" or request.method == "POST") \
+                and not (request.headers.get("Authorization") or request.cookies.get(SESSION_COOKIE)):
+            too_many(retry)  # an address past its failure budget, without credentials: no work at all
         _load_subject()
         _check_csrf()
         kind, action = rule
@@ -204,7 +259,18 @@ def init_app(app: Flask) -> None:
             return redirect(url_for("auth.totp"))
         if kind == "action" and not role_may(g.subject, action):
             deny(action, status=403, why=f"not for the role {g.subject.role}")
+        if getattr(view, "heavy", False):
+            held = current_app.extensions["graphsvc_slots"].take(g.subject.username)
+            if held is None:  # the user's (or the server's) heavy requests are all running
+                raise TooManyRequests(description="heavy", retry_after=HEAVY_RETRY)
+            g.heavy_slots = held
         return None
+
+    @app.teardown_request
+    def release_slots(_exc):
+        held = g.pop("heavy_slots", None)
+        if held is not None:
+            held.release()
 
     @app.after_request
     def cookies_and_cache(response):
@@ -216,14 +282,28 @@ def init_app(app: Flask) -> None:
             response.headers["Pragma"] = "no-cache"
         return response
 
-    def _error(status: int, message: str, **extra):
+    def _error(status: int, message: str, headers: dict[str, str] | None = None, **extra):
         if is_api():
-            return jsonify(error=message, status=status, **extra), status
-        return render_template("error.html", status=status, message=message), status
+            response = make_response(jsonify(error=message, status=status, **extra), status)
+        else:
+            response = make_response(render_template("error.html", status=status, message=message), status)
+        response.headers.update(headers or {})
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         code = e.code or 500
+        retry = getattr(e, "retry_after", None)
+        if code == 429 and e.description in BUSY_MESSAGES:
+            seconds = int(retry or HEAVY_RETRY)
+            headers = {"Retry-After": str(seconds)}
+            message = str(BUSY_MESSAGES[e.description]) % {"n": seconds}
+            if is_api():
+                return _error(429, message, headers)
+            response = make_response(render_template("error.html", status=429, message=message,
+                                                     refresh=seconds if request.method == "GET" else None), 429)
+            response.headers.update(headers)
+            return response
         if isinstance(e, BadField):
             return _error(400, _("%(field)s: %(problem)s", field=e.field, problem=e.problem), field=e.field)
         if code == 400:
@@ -234,5 +314,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def failure(e):
-        current_app.logger.exception("request failed")
+        if timed_out(e):  # a statement ran past its class's timeout (graphsvc/db.py): it was ended
+            current_app.logger.warning("request %s stopped: %s", request.path[:100], e)
+            return _error(503, str(BUSY_MESSAGES["timeout"]), {"Retry-After": "30"})
         return _error(500, _("Something went wrong. Nothing was shown or changed."))

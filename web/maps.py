@@ -206,20 +206,32 @@ def build(filters: MapFilters, subject: access.Subject) -> MapResult:
         result.positions, result.district_labels, result.radius = netmap.overview_layout(result.groups)
         return result
 
-    rows = db.read("map_households", **params)[0]["rows"]
+    # Which households to draw, from a skeleton of the matching ones (id, wave, links); then
+    # only those are read whole: a map never reads more than it draws (max_nodes=1 reads one).
+    skeleton = db.read("map_skeleton", **{k: v for k, v in params.items() if k != "ids"},
+                       with_edges=centre is not None)[0]["rows"]
+    chosen, left_out, below = netmap.choose(skeleton, scope, filters.max_nodes, centre, filters.hops)
+    rows = db.read("map_households", **{**params, "ids": chosen})[0]["rows"] if chosen else []
     graph = netmap.household_map(rows, scope)
     if centre is not None and centre in graph:
         graph = netmap.k_hops(graph, centre, filters.hops)
+    for n, hidden in below.items():
+        graph.nodes[n]["below"] = hidden
+    result.left_out = left_out
     if filters.view == "people":
         result.mode = "people"
         ids = [n for n, d in graph.nodes(data=True) if d["kind"] == "household"]
         people_rows = db.read("map_chain_people", ids=ids)[0]["rows"]
-        graph = netmap.people_map(people_rows, scope)
-        result.total = sum(1 for _n, d in graph.nodes(data=True) if d["kind"] == "person")
-    full = graph
-    graph, result.left_out = netmap.trim_to_budget(graph, filters.max_nodes)
+        full = netmap.people_map(people_rows, scope)
+        graph, trimmed = netmap.trim_to_budget(full, filters.max_nodes)
+        if trimmed:
+            netmap.mark_hidden_below(full, graph)
+        drawn = sum(1 for _n, d in graph.nodes(data=True) if d["kind"] == "person")
+        fetched = sum(1 for _n, d in full.nodes(data=True) if d["kind"] == "person")
+        # people of households the budget left out are counted, not read
+        result.total = max(fetched, sum(r[4] for r in groups_rows)) if centre is None else fetched
+        result.left_out = result.total - drawn
     if result.left_out:
-        netmap.mark_hidden_below(full, graph)
         result.notices.append(_("Showing the first %(shown)d of %(total)d by wave; narrow the map with the filters "
                                 "or “around household”.", shown=filters.max_nodes, total=filters.max_nodes + result.left_out))
     result.graph = graph
