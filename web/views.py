@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from flask import abort, current_app, g, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from graphsvc import access, visits
 
@@ -29,6 +30,13 @@ def plain(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return value
+
+
+# access.reason_problem's message ids: why a stated reason was refused.
+REASON_PROBLEMS = {
+    "reason_missing": _l("Identity fields are shown to admins only with a stated reason."),
+    "reason_short": _l("Say why in a few words (at least two words and six letters), e.g. “checking the address before a visit”."),
+}
 
 
 def household_for(household_id: str, want_identity: bool = False, reason: str | None = None) -> dict:
@@ -71,11 +79,12 @@ def household_for(household_id: str, want_identity: bool = False, reason: str | 
     targets = [row["id"]] + [m["id"] for m in shown.get("members", [])]
 
     identity = access.decide(subject, access.HOUSEHOLD_IDENTITY_READ, facts) if want_identity else None
-    with_identity = bool(identity) and (not identity.needs_reason or bool(reason))
+    problem = access.reason_problem(reason) if identity and identity.needs_reason else None
+    with_identity = bool(identity) and not problem
     if want_identity and not identity:
         deny(access.HOUSEHOLD_IDENTITY_READ, [household_id], 403, identity.why)
-    if identity and identity.needs_reason and not reason:
-        abort(400, description="reason")
+    if problem:
+        raise BadField("reason", str(REASON_PROBLEMS[problem]))
     if with_identity:
         keyring = current_app.extensions["graphsvc_keyring"]
         by_id = {m["id"]: m for m in row["members"]}
