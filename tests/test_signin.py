@@ -74,6 +74,15 @@ def neo4j_state(db) -> tuple:
     return snapshot(db), audit.query(db, limit=1)[0]["seq"]
 
 
+def test_the_language_cookie_is_secure_over_https(app):
+    client = app.test_client()
+    over_https = client.get("/login?lang=en", base_url="https://localhost")
+    lang = next(c for c in over_https.headers.getlist("Set-Cookie") if c.startswith("lang="))
+    assert "Secure" in lang and "HttpOnly" in lang
+    plain = next(c for c in client.get("/login?lang=en").headers.getlist("Set-Cookie") if c.startswith("lang="))
+    assert "Secure" not in plain
+
+
 def test_an_admin_must_state_a_real_reason(app, world):
     token = accounts.create_token(world, ACTOR, "admin", 1)
     client = app.test_client()
