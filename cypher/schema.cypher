@@ -70,6 +70,10 @@ CREATE CONSTRAINT token_hash IF NOT EXISTS FOR (t:Token) REQUIRE t.hash IS UNIQU
 // name: constraint_throttle_key
 CREATE CONSTRAINT throttle_key IF NOT EXISTS FOR (t:Throttle) REQUIRE t.key IS UNIQUE;
 
+// name: index_throttle_expires_at
+// Spent sign-in throttle records are purged by expires_at (cypher/accounts.cypher throttle_purge).
+CREATE INDEX throttle_expires_at IF NOT EXISTS FOR (t:Throttle) ON (t.expires_at);
+
 // name: index_household_unvisited_since
 // The suggestions' candidate streams (cypher/suggest.cypher) read these, never visits.
 CREATE INDEX household_district_unvisited_since IF NOT EXISTS FOR (h:Household) ON (h.district, h.unvisited_since);

@@ -152,3 +152,33 @@ RETURN h;
 UNWIND range(1, $n) AS a
 UNWIND range(1, $n) AS b
 RETURN count(*) AS n;
+
+// name: test_age_session_lifetime
+// Moves every session's start and absolute end $hours back (the session stays active).
+MATCH (s:Session)
+SET s.created_at = s.created_at - duration({hours: $hours}),
+    s.expires_at = s.expires_at - duration({hours: $hours}),
+    s.last_seen_at = datetime();
+
+// name: test_sign_in_state
+// The sign-in throttle records and a user's second-factor state (tests of graphsvc/accounts.py).
+CALL () { MATCH (t:Throttle) RETURN count(t) AS throttles }
+OPTIONAL MATCH (u:User {username: $username})
+OPTIONAL MATCH (u)-[:HAS_SESSION]->(s:Session)
+RETURN throttles, u.totp_last_step AS totp_last_step, u.code_failures AS code_failures,
+       count(s) AS sessions;
+
+// name: test_expire_throttles
+// Every throttle record as if its time had run out long ago.
+MATCH (t:Throttle)
+SET t.locked_until = datetime() - duration({hours: 2}), t.quiet_from = datetime() - duration({hours: 2}),
+    t.expires_at = datetime() - duration({hours: 1});
+
+// name: test_end_throttle_locks
+// Ends every running sign-in lock now, as if its time had run out, the counts going on.
+MATCH (t:Throttle)
+SET t.locked_until = datetime() - duration({seconds: 1}), t.quiet_from = datetime();
+
+// name: test_end_code_lock
+MATCH (u:User {username: $username})
+SET u.code_locked_until = datetime() - duration({seconds: 1});

@@ -218,3 +218,33 @@ def names_person(subject: Subject | None, district: str | None, women_only: bool
     if women_only and role != "coordinator" and getattr(subject, "gender", None) != "f":
         return False
     return True
+
+# --- the stated reason of an admin's identity read ------------------------------------------
+
+REASON_MIN_WORDS = 2
+REASON_MIN_LETTERS = 6
+
+
+def _counts_as_letter(char: str) -> bool:
+    # Lone Hangul jamo (ㅇㅇ, ㅋㅋ: chat shorthand) are not words of a reason.
+    return char.isalpha() and not ("\u1100" <= char <= "\u11ff" or "\u3130" <= char <= "\u318f")
+
+
+def reason_problem(text: str | None) -> str | None:
+    """What is wrong with a stated reason for reading identity fields, as a message id, or
+    None when it will do. A reason is at least two words with six letters in all: Hangul
+    syllables and letters of any script count; digits, punctuation and lone jamo do not.
+
+    >>> [reason_problem(r) for r in ("방문 전 주소 확인", "가족 연락 확인", "checking the address")]
+    [None, None, None]
+    >>> [reason_problem(r) for r in (".", "a", "ㅇㅇ", "ㅇㅇ ㅋㅋ ㅇㅇ", "확인", "주소확인", "12 34 56", "a b")]
+    ['reason_short', 'reason_short', 'reason_short', 'reason_short', 'reason_short', 'reason_short', 'reason_short', 'reason_short']
+    >>> reason_problem(None), reason_problem("   ")
+    ('reason_missing', 'reason_missing')
+    """
+    if not text or not text.strip():
+        return "reason_missing"
+    words = [sum(map(_counts_as_letter, word)) for word in text.split()]
+    if sum(1 for n in words if n) < REASON_MIN_WORDS or sum(words) < REASON_MIN_LETTERS:
+        return "reason_short"
+    return None

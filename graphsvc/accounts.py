@@ -1,31 +1,44 @@
 """Accounts: passwords, sign-in with throttling and lockout, sessions, access tokens.
 
 - Passwords are hashed with argon2id and have at least 12 characters.
-- Sign-in answers the same for an unknown user and a wrong password (and takes as long).
-  Five wrong passwords in a row lock the account for 15 minutes; twenty failures from one
-  address within 15 minutes lock that address. Locked attempts are refused before any
-  password is checked.
+- Sign-in answers the same for an unknown user and a wrong password (and takes as long),
+  also when it throttles: see ``authenticate`` (per address; per device cookie; per typed
+  name, existing or not, for clients without one). Locked attempts are refused before any
+  password is checked, from one read, writing nothing.
+- The second factor (``check_code``): a TOTP time step is accepted once per account; a
+  pending session has ``SESSION_CODE_ATTEMPTS`` tries; ``MAX_CODE_FAILURES`` lock the
+  account's code attempts, during which even the right code is refused.
 - Sessions live on the server: the browser holds a random id, the database its SHA-256;
-  idle for 30 minutes, a session is gone; signing out deletes it.
+  idle for 30 minutes, or older than their lifetime (12 hours by default), a session is
+  gone; signing out deletes it, and so do a new password and a reset of the codes.
 - Personal access tokens (``gs_…``) are shown once, stored as SHA-256, expire, and can be
   revoked; disabling an account ends its sessions and revokes its tokens. A process
   remembers a token's owner for ``TOKEN_CACHE_SECONDS`` (one Neo4j read less per API
   request); revoking or disabling forgets it at once in the process that did it, and every
   other process stops accepting the token within those seconds.
 
-Every change and every sign-in attempt is written to the audit log, in the same
-transaction as the change.
+Every change and every checked sign-in attempt (a password or a code that was verified) is
+written to the audit log, in the same transaction as the change. An attempt refused before
+any check writes nothing here: the verdict says so, and the caller records it (the web app
+with ``guard.record``, which can fold floods of identical refusals).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
+import ipaddress
+import logging
+import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
+import neo4j
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -33,13 +46,30 @@ from . import audit
 from .access import ROLES, Subject
 from .model import USERNAME_RE, Actor
 
+log = logging.getLogger(__name__)
+
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
+# Passwords, per device or per typed name for clients without a device cookie (and codes,
+# per account): MAX_FAILURES lock for LOCK_SECONDS, doubled per further failure up to
+# MAX_LOCK_SECONDS; the count starts again after QUIET_SECONDS without a failure or a lock.
 MAX_FAILURES = 5
-LOCK_SECONDS = 15 * 60
+LOCK_SECONDS = 60
+MAX_LOCK_SECONDS = 60 * 60
+QUIET_SECONDS = 15 * 60
+# Per address: IP_MAX_FAILURES failures (a quiet spell of IP_WINDOW_SECONDS starts the count
+# again) lock the address for IP_LOCK_SECONDS.
 IP_MAX_FAILURES = 20
 IP_WINDOW_SECONDS = 15 * 60
+IP_LOCK_SECONDS = 15 * 60
+# The second factor: tries per pending session, failures per account before the lock.
+SESSION_CODE_ATTEMPTS = 3
+MAX_CODE_FAILURES = 5
+CODE_WINDOW_STEPS = 1  # a code of the step before or after the current one is accepted too
+CODE_RE = re.compile(r"[0-9]{6}")
+PURGE_BATCH = 100  # ended sessions and spent throttle records deleted per sign-in / failure
 IDLE_SECONDS = 30 * 60
+SESSION_MAX_SECONDS = 12 * 3600  # default of GRAPHSVC_SESSION_MAX_HOURS
 TOKEN_PREFIX = "gs_"
 TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_SIZE = 4096
@@ -144,15 +174,23 @@ def reset_password(db, actor: Actor, username: str, password: str) -> None:
         _require(db, tx, username)
         db.run_in_tx(tx, "user_set_password", username=username, password_hash=password_hash)
         db.run_in_tx(tx, "session_end_all", username=username)
+        # the new password is the way back in for a user whose name was locked by strangers
+        db.run_in_tx(tx, "throttle_clear", key=_username_key(username))
         _audit(tx, db, actor, "user.password_reset", [username])
 
     db.write_tx(work)
 
 
 def set_totp(db, actor: Actor, username: str, secret_token: str | None, enabled: bool) -> None:
+    """Store a (pending or enabled) TOTP secret. ``None`` resets the codes: the user's sessions
+    end (a session that passed the old second factor must not outlive it) and the lock of
+    code attempts is lifted, so that the user can enrol anew at the next sign-in."""
     def work(tx):
         _require(db, tx, username)
         db.run_in_tx(tx, "user_set_totp", username=username, totp_secret=secret_token, totp_enabled=enabled)
+        if secret_token is None:
+            db.run_in_tx(tx, "session_end_all", username=username)
+            db.run_in_tx(tx, "user_clear_code_lock", username=username)
         _audit(tx, db, actor, "user.totp_enabled" if enabled else "user.totp_reset", [username])
 
     db.write_tx(work)
@@ -163,9 +201,15 @@ def set_totp(db, actor: Actor, username: str, secret_token: str | None, enabled:
 
 @dataclass(frozen=True)
 class SignIn:
+    """The verdict on a password. ``locked``: refused before any check (HTTP 429 with
+    ``retry_after`` seconds); nothing was written, the caller records the refusal."""
+
     ok: bool
     subject: Subject | None = None
-    locked: bool = False  # refused without checking: too many failures (HTTP 429)
+    locked: bool = False
+    retry_after: int = 0
+    scope: str = ""  # what is locked: "address", "device" or "username" (for the audit, never shown)
+    username: str = ""  # the typed name, normalised
     totp_enabled: bool = False
     totp_secret: str | None = None
 
@@ -174,32 +218,72 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _is_future(value) -> bool:
-    if value is None:
-        return False
-    if hasattr(value, "to_native"):
-        value = value.to_native()
-    return value > _now()
+def _housekeeping(db, name: str, **params) -> None:
+    """Delete spent records (a bounded batch) in a transaction of its own: a clash with
+    another process purging the same records must never fail a sign-in."""
+    try:
+        db.write(name, **params)
+    except neo4j.exceptions.Neo4jError as exc:
+        log.warning("%s skipped: %s", name, exc.code)
 
 
-def authenticate(db, username: str, password: str, ip: str, user_agent: str) -> SignIn:
-    """Check a username and password; count failures; audit every attempt."""
+def address_key(ip: str) -> str:
+    """The throttle key of a client address: IPv4 as it is, IPv6 by its /64 (one subscriber
+    holds a whole /64, so single IPv6 addresses would make the per-address limit void).
+
+    >>> address_key("203.0.113.7"), address_key("2001:db8:1:2:3:4:5:6"), address_key("-")
+    ('ip:203.0.113.7', 'ip:2001:db8:1:2::/64', 'ip:-')
+    >>> address_key("::ffff:203.0.113.7")
+    'ip:203.0.113.7'
+    """
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return f"ip:{ip[:64]}"
+    if address.version == 6 and address.ipv4_mapped:
+        return f"ip:{address.ipv4_mapped}"
+    if address.version == 6:
+        return f"ip:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+    return f"ip:{address}"
+
+
+def _username_key(username: str) -> str:
+    # Any typed name gets a record (so that unknown and real names answer alike); hashed,
+    # because people type passwords into the username field.
+    return "user:" + _sha256(username)
+
+
+def _device_key(device: str) -> str:
+    return "dev:" + _sha256(device)
+
+
+def authenticate(db, username: str, password: str, ip: str, user_agent: str,
+                 device: str | None = None) -> SignIn:
+    """Check a username and password, under three throttles (OWASP's device cookies):
+
+    - the address: ``IP_MAX_FAILURES`` failures lock it for ``IP_LOCK_SECONDS``;
+    - ``device``: the id of a device cookie that the web layer verified for this username
+      (a browser where this user signed in before). Its failures lock only that device;
+    - without one, the failures of all such clients for the typed name, existing or not,
+      lock such clients out of that name. Both lock after ``MAX_FAILURES`` with a delay of
+      ``LOCK_SECONDS`` that doubles per further failure up to ``MAX_LOCK_SECONDS``.
+
+    A refused attempt is answered from one read and writes nothing (the caller records it);
+    a checked failure is counted and audited in one transaction.
+    """
     username = username.strip().lower()[:64]
-    ip_key = f"ip:{ip}"
     anonymous = Actor(username or "-", "-", ip, user_agent)
+    ip_key = address_key(ip)
+    name_key = _device_key(device) if device else _username_key(username)
+    scopes = {ip_key: "address", name_key: "device" if device else "username"}
 
-    throttled = db.read("throttle_get", key=ip_key)
-    if throttled and _is_future(throttled[0]["locked_until"]):
-        db.write_tx(lambda tx: _audit(tx, db, anonymous, "login.throttled", outcome="denied",
-                                      detail="address locked"))
-        return SignIn(False, locked=True)
+    running = {row["key"]: row["seconds"] for row in db.read("throttle_state", keys=list(scopes))}
+    if running:
+        key = ip_key if ip_key in running else name_key
+        return SignIn(False, locked=True, retry_after=max(1, int(running[key])), scope=scopes[key],
+                      username=username)
 
     user = get_user(db, username) if USERNAME_RE.match(username or "") else None
-    if user and _is_future(user["locked_until"]):
-        db.write_tx(lambda tx: _audit(tx, db, anonymous, "login.throttled", [username], outcome="denied",
-                                      detail="account locked"))
-        return SignIn(False, locked=True)
-
     ok = False
     if user and user["password_hash"] and user["enabled"]:
         try:
@@ -215,40 +299,149 @@ def authenticate(db, username: str, password: str, ip: str, user_agent: str) -> 
     if ok:
         def success(tx):
             db.run_in_tx(tx, "user_login_succeeded", username=username)
+            if device:  # the device's own failures are forgiven; other records stay
+                db.run_in_tx(tx, "throttle_clear", key=name_key)
             _audit(tx, db, Actor(username, user["role"], ip, user_agent), "login.password", [username])
 
         db.write_tx(success)
         subject = Subject(username, user["role"], tuple(user["districts"]), user.get("gender"))
-        return SignIn(True, subject, totp_enabled=user["totp_enabled"], totp_secret=user["totp_secret"])
+        return SignIn(True, subject, username=username, totp_enabled=user["totp_enabled"],
+                      totp_secret=user["totp_secret"])
 
     def failure(tx):
-        if user:
-            db.run_in_tx(tx, "user_login_failed", username=username,
-                         max_failures=MAX_FAILURES, lock_seconds=LOCK_SECONDS)
-        db.run_in_tx(tx, "throttle_hit", key=ip_key, window_seconds=IP_WINDOW_SECONDS,
-                     max_failures=IP_MAX_FAILURES)
+        db.run_in_tx(tx, "throttle_hit", key=ip_key, max_failures=IP_MAX_FAILURES,
+                     window_seconds=IP_WINDOW_SECONDS, lock_seconds=IP_LOCK_SECONDS,
+                     max_lock_seconds=IP_LOCK_SECONDS)
+        db.run_in_tx(tx, "throttle_hit", key=name_key, max_failures=MAX_FAILURES,
+                     window_seconds=QUIET_SECONDS, lock_seconds=LOCK_SECONDS,
+                     max_lock_seconds=MAX_LOCK_SECONDS)
         reason = "disabled account" if user and not user["enabled"] else (
             "wrong password" if user else "unknown user")
-        _audit(tx, db, anonymous, "login.failure", [username] if user else [], outcome="failure", detail=reason)
+        via = "known device" if device else "unknown device"
+        _audit(tx, db, anonymous, "login.failure", [username] if user else [], outcome="failure",
+               detail=f"{reason}; {via}")
 
     db.write_tx(failure)
-    return SignIn(False)
+    _housekeeping(db, "throttle_purge", limit=PURGE_BATCH)
+    return SignIn(False, username=username)
+
+
+# --- the second factor -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """The verdict on a TOTP code.
+
+    ``checked`` False: refused before any check, nothing written (the caller records it):
+    the account's code attempts are ``locked`` (HTTP 429, ``retry_after`` seconds), or the
+    session is gone. After a checked failure, ``locked`` says that this failure locked the
+    account's code attempts and ``session_ended`` that the pending session had its last try.
+    """
+
+    ok: bool
+    checked: bool = True
+    locked: bool = False
+    retry_after: int = 0
+    session_ended: bool = False
+    replayed: bool = False  # the right code, but its time step was accepted before
+
+
+def code_step(secret: str, code: str, at: float) -> int | None:
+    """The TOTP time step (30 s) among the one of ``at`` and its two neighbours whose code
+    is ``code`` (pyotp's ``verify(valid_window=1)``, but saying which step matched).
+
+    >>> secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    >>> code = pyotp.TOTP(secret).at(1_000_000_000)
+    >>> code_step(secret, code, 1_000_000_000), code_step(secret, code, 1_000_000_030)
+    (33333333, 33333333)
+    >>> code_step(secret, code, 1_000_000_090) is None, code_step(secret, "12345", 1_000_000_000)
+    (True, None)
+    """
+    code = code.strip().replace(" ", "")
+    if not CODE_RE.fullmatch(code):
+        return None
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(at)
+    found = None
+    for step in range(now - CODE_WINDOW_STEPS, now + CODE_WINDOW_STEPS + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            found = step
+    return found
+
+
+def check_code(db, sid: str, actor: Actor, code: str, decrypt: Callable[[str], str], *,
+               enrol: bool = False, at: float | None = None) -> CodeCheck:
+    """Check a TOTP code for the session ``sid`` of ``actor.username``; on success the session
+    has its second factor (``enrol``: and the pending secret is turned on).
+
+    A code is accepted once: its time step must be later than the last one accepted for the
+    account, decided under the user's write lock (two requests with one code: one wins).
+    Failures count per account (``MAX_CODE_FAILURES`` lock every code attempt, even the
+    right code, for ``LOCK_SECONDS``, doubling up to ``MAX_LOCK_SECONDS``) and per pending
+    session (``SESSION_CODE_ATTEMPTS`` end it: sign in again). ``decrypt`` turns the stored
+    secret into the base32 secret.
+    """
+    username = actor.username
+    id_hash = _sha256(sid)
+    state = db.read("code_state", username=username, id_hash=id_hash)
+    if not state or not state[0]["has_session"]:
+        return CodeCheck(False, checked=False, session_ended=True)
+    if state[0]["locked_seconds"] > 0:
+        return CodeCheck(False, checked=False, locked=True, retry_after=int(state[0]["locked_seconds"]))
+
+    def work(tx):
+        db.run_in_tx(tx, "code_lock_user", username=username)
+        row = db.run_in_tx(tx, "code_check_state", username=username, id_hash=id_hash)[0]
+        if not row["has_session"] or not row["enabled"]:
+            return CodeCheck(False, checked=False, session_ended=True)
+        if row["locked_seconds"] > 0:
+            return CodeCheck(False, checked=False, locked=True, retry_after=int(row["locked_seconds"]))
+        usable = row["totp_secret"] and (row["totp_enabled"] != enrol)
+        step = code_step(decrypt(row["totp_secret"]), code, time.time() if at is None else at) if usable else None
+        last = row["totp_last_step"]
+        replayed = step is not None and last is not None and step <= last
+        if step is not None and not replayed:
+            db.run_in_tx(tx, "code_accepted", username=username, id_hash=id_hash, step=step)
+            if enrol:
+                _audit(tx, db, actor, "user.totp_enabled", [username])
+            _audit(tx, db, actor, "login.totp", [username], detail="enrolment" if enrol else None)
+            return CodeCheck(True)
+        out = db.run_in_tx(tx, "code_failed", username=username, id_hash=id_hash,
+                           max_failures=MAX_CODE_FAILURES, lock_seconds=LOCK_SECONDS,
+                           max_lock_seconds=MAX_LOCK_SECONDS, session_attempts=SESSION_CODE_ATTEMPTS)[0]
+        locked = out["locked_seconds"] > 0
+        detail = "; ".join(filter(None, [
+            "code already used" if replayed else "wrong code",
+            "enrolment" if enrol else None,
+            "session ended" if out["session_ended"] else None,
+            "code attempts locked" if locked else None,
+        ]))
+        _audit(tx, db, actor, "login.totp_failure", [username], outcome="failure", detail=detail)
+        return CodeCheck(False, locked=locked, retry_after=int(out["locked_seconds"]),
+                         session_ended=bool(out["session_ended"]), replayed=replayed)
+
+    return db.write_tx(work)
 
 
 # --- sessions ------------------------------------------------------------------------------
 
 
-def create_session(db, subject: Subject, ip: str, user_agent: str, second_factor: bool) -> str:
-    """A new session (a new id at every sign-in); returns the id for the cookie."""
+def create_session(db, subject: Subject, ip: str, user_agent: str, second_factor: bool,
+                   max_seconds: int = SESSION_MAX_SECONDS) -> str:
+    """A new session (a new id at every sign-in) that ends after ``max_seconds`` however
+    active it is; returns the id for the cookie. Sessions that ended are purged here."""
     sid = secrets.token_urlsafe(32)
 
     def work(tx):
         db.run_in_tx(tx, "session_create", username=subject.username, id_hash=_sha256(sid),
-                     ip=ip, user_agent=user_agent[:200], second_factor=second_factor)
+                     ip=ip, user_agent=user_agent[:200], second_factor=second_factor,
+                     max_seconds=int(max_seconds))
         _audit(tx, db, Actor(subject.username, subject.role, ip, user_agent), "session.start",
                [subject.username], detail="second factor done" if second_factor else "second factor pending")
 
     db.write_tx(work)
+    _housekeeping(db, "session_purge", idle_seconds=IDLE_SECONDS, limit=PURGE_BATCH)
     return sid
 
 
@@ -260,7 +453,8 @@ class SessionInfo:
 
 
 def session_user(db, sid: str | None) -> SessionInfo | None:
-    """The session's user while the session is live (not idle, account enabled)."""
+    """The session's user while the session is live (not idle, not past its lifetime,
+    account enabled)."""
     if not sid or len(sid) > 100:
         return None
     rows = db.read("session_get", id_hash=_sha256(sid), idle_seconds=IDLE_SECONDS)
@@ -272,25 +466,6 @@ def session_user(db, sid: str | None) -> SessionInfo | None:
         db.write("session_touch", id_hash=_sha256(sid))
     return SessionInfo(Subject(row["username"], row["role"], tuple(row["districts"]), row.get("gender")),
                        bool(row["second_factor"]), bool(row["totp_enabled"]))
-
-
-def complete_second_factor(db, sid: str, actor: Actor) -> None:
-    def work(tx):
-        db.run_in_tx(tx, "session_set_second_factor", id_hash=_sha256(sid))
-        _audit(tx, db, actor, "login.totp", [actor.username])
-
-    db.write_tx(work)
-
-
-def second_factor_failed(db, actor: Actor) -> bool:
-    """Count a wrong TOTP code like a wrong password; return whether the account is now locked."""
-    def work(tx):
-        row = db.run_in_tx(tx, "user_login_failed", username=actor.username,
-                           max_failures=MAX_FAILURES, lock_seconds=LOCK_SECONDS)[0]
-        _audit(tx, db, actor, "login.totp_failure", [actor.username], outcome="failure")
-        return _is_future(row["locked_until"])
-
-    return db.write_tx(work)
 
 
 def end_session(db, sid: str, actor: Actor) -> None:

@@ -81,6 +81,9 @@ class Settings:
     # GRAPHSVC_AUDIT_DURABILITY: what a request waits for before its answer leaves, "write"
     # (the event written to the operating system) or "fsync" (on disk): journal.DURABILITIES
     audit_durability: str = "write"
+    # GRAPHSVC_SESSION_MAX_HOURS: a session ends this long after sign-in however active it
+    # is (besides the 30 minutes of idleness).
+    session_max_hours: float = 12.0
 
     @property
     def state_dir(self) -> Path:
@@ -109,6 +112,28 @@ class Settings:
 DEFAULT_PORTS = {"dev": 7687, "test": 7688, "bench": 7689}
 
 
+def _positive_hours(env: Mapping[str, str], name: str, default: float) -> float:
+    """A number of hours above 0 and at most 30 days, or a ValueError naming the variable.
+
+    >>> _positive_hours({"H": "0.5"}, "H", 12.0), _positive_hours({}, "H", 12.0)
+    (0.5, 12.0)
+    >>> _positive_hours({"H": "zero"}, "H", 12.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: H must be a number of hours above 0 and at most 720, not 'zero'
+    """
+    raw = env.get(name) or ""
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 720:  # also false for nan
+        raise ValueError(f"{name} must be a number of hours above 0 and at most 720, not {raw!r}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     instance = env.get("GRAPHSVC_NEO4J_INSTANCE", "dev")
@@ -125,6 +150,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     durability = env.get("GRAPHSVC_AUDIT_DURABILITY") or "write"
     if durability not in ("write", "fsync"):  # journal.DURABILITIES
         raise ValueError(f"GRAPHSVC_AUDIT_DURABILITY must be 'write' or 'fsync', not {durability!r}")
+    session_max_hours = _positive_hours(env, "GRAPHSVC_SESSION_MAX_HOURS", 12.0)
     return Settings(
         neo4j_uri=env.get("NEO4J_URI") or None,
         neo4j_user=env.get("NEO4J_USER") or "neo4j",
@@ -145,6 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         heavy_total=_count(env, "GRAPHSVC_HEAVY_TOTAL", max(1, (os.cpu_count() or 2) - 1)),
         tx_timeouts=tuple((cls, _seconds(env, f"GRAPHSVC_TX_TIMEOUT_{cls.upper()}", default))
                           for cls, default in (("light", 15.0), ("heavy", 60.0), ("batch", None))),
+        session_max_hours=session_max_hours,
         suggest_env=tuple(sorted((k, v) for k, v in env.items()
                                  if k.startswith("GRAPHSVC_SUGGEST_")
                                  or k in ("GRAPHSVC_FOLLOW_UP_DAYS", "GRAPHSVC_NEWCOMER_DAYS"))),

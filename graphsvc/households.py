@@ -68,9 +68,10 @@ def read(db, keyring, subject: access.Subject, household_id: str, identity: bool
     wanted = access.decide(subject, access.HOUSEHOLD_IDENTITY_READ, found) if identity else None
     if identity and not wanted:
         raise Refused("forbidden", wanted.why, targets=(household_id,))
-    if wanted and wanted.needs_reason and not reason:
+    problem = access.reason_problem(reason) if wanted and wanted.needs_reason else None
+    if problem:  # an admin's reason: a real one, a few words (access.reason_problem)
         raise Refused("invalid", "identity needs a stated reason", field="reason", targets=(household_id,),
-                      code="reason")
+                      code=problem)
 
     row = db.read("household_view", id=found.id, username=subject.username)[0]
     last = row["visits"][0] if row["visits"] else None

@@ -95,7 +95,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         asked = request.args.get("lang")
         if asked in LANGUAGES:
-            response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="Strict", httponly=True)
+            response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="Strict", httponly=True,
+                                secure=request.is_secure)
         return response
 
     return app

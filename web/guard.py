@@ -49,7 +49,10 @@ BUSY_MESSAGES = {
 HEAVY_RETRY = 3  # seconds a refused heavy request is told to wait
 BAD_REQUEST = {
     "csrf": _l("The form expired. Please go back, reload the page and try again."),
-    "reason": _l("Identity fields are shown to admins only with a stated reason."),
+    # access.reason_problem's message ids: why a stated reason was refused
+    "reason_missing": _l("Identity fields are shown to admins only with a stated reason."),
+    "reason_short": _l("Say why in a few words (at least two words and six letters), "
+                       "e.g. “checking the address before a visit”."),
 }
 
 
