@@ -282,16 +282,17 @@ def _checked(*, actor: str, action: str, outcome: str = "ok", role: str | None =
     return _fields(actor, action, outcome, role, targets, ip, user_agent, reason, detail)
 
 
-def _lock_head(tx: neo4j.ManagedTransaction, db) -> tuple[int, str, str | None]:
-    """Lock the head in the caller's transaction; return its seq, its hash and the id of
-    the last journal line the chain took (None before the first shipment)."""
+def _lock_head(tx: neo4j.ManagedTransaction, db) -> tuple[int, str, str | None, str | None]:
+    """Lock the head in the caller's transaction; return its seq, its hash, and the id and
+    mac of the last journal line the chain took (None before the first shipment)."""
     rows = db.run_in_tx(tx, "audit_lock_head", zeros=ZERO_HASH, now=timestamp())
     if len(rows) != 1:
         raise AuditError(f"audit: expected one audit head, found {len(rows)}")
     head_seq, head_hash = rows[0]["seq"], rows[0]["hash"]
     if type(head_seq) is not int or head_seq < 0 or not isinstance(head_hash, str) or len(head_hash) != 64:
         raise AuditError("audit: the audit head is damaged; run `verify`")
-    return head_seq, head_hash, rows[0]["journal"]
+    journal_mac = rows[0]["journal_mac"]
+    return head_seq, head_hash, rows[0]["journal"], journal_mac if isinstance(journal_mac, str) else None
 
 
 def _seq_taken(exc: ConstraintError) -> AuditError:
@@ -301,7 +302,7 @@ def _seq_taken(exc: ConstraintError) -> AuditError:
 
 def _append_locked(tx: neo4j.ManagedTransaction, db, fields: dict[str, Any]) -> dict[str, Any]:
     """Lock the head, append the sealed event after it, and return that event."""
-    head_seq, head_hash, _ = _lock_head(tx, db)
+    head_seq, head_hash, _, _ = _lock_head(tx, db)
     # The time is taken after the lock, so that time order follows seq order.
     event = _seal(head_seq + 1, timestamp(), head_hash, fields)
     created = db.run_in_tx(tx, "audit_append_event", event=event)
@@ -400,40 +401,66 @@ def _flush_for_reading(db) -> None:
         _log.warning("%s", exc)
 
 
-def _journal_event(line: bytes) -> tuple[str | None, str, dict[str, Any]]:
-    """A journal line as (its id, its time, checked fields); an unreadable line as a damage event."""
+def _journal_fields(line) -> tuple[str, str, dict[str, Any]] | None:
+    """A journal line's (id, time, checked fields); None when it is not a well-formed event."""
     try:
-        record = json.loads(line)
+        record = dict(line.record)
         line_id, at = record.pop("id"), record.pop("at")
         if not isinstance(line_id, str) or not isinstance(at, str) or not _AT_RE.match(at):
             raise ValueError("id or at")
         return line_id, at, _checked(**record)
     except (ValueError, TypeError, KeyError, AttributeError):
-        return None, timestamp(), _fields("system", "audit.journal_damaged", "error", None, [], None, None,
-                                          None, f"an unreadable journal line of {len(line)} bytes")
+        return None
 
 
-def _deliver(db, lines: list[bytes]) -> None:
-    """Seal the journal's lines after the head and commit them in one transaction."""
-    parsed = [_journal_event(line) for line in lines]
+def _notice(action: str, outcome: str, detail: str) -> dict[str, Any]:
+    return _fields("system", action, outcome, None, [], None, None, None, detail)
 
-    def work(tx: neo4j.ManagedTransaction) -> None:
-        seq, prev, taken = _lock_head(tx, db)
-        start = 0
-        if taken is not None:  # lines shipped just before a crash are still in the journal
-            start = next((i + 1 for i in range(len(parsed) - 1, -1, -1) if parsed[i][0] == taken), 0)
+
+def _deliver(db, shipment) -> tuple[str | None, str | None]:
+    """Check a batch of journal lines against the head (journal.Shipment.check), seal their
+    events and the notices about damaged lines after it, and commit them in one transaction.
+    Returns the head's new journal id and journal mac (the anchor of the journal's new file)."""
+
+    def work(tx: neo4j.ManagedTransaction) -> tuple[str | None, str | None]:
+        seq, prev, taken, taken_mac = _lock_head(tx, db)
+        checked = shipment.check(taken, taken_mac)
         events = []
-        last_id = taken
-        for line_id, at, fields in parsed[start:]:
+
+        def add(at: str, fields: dict[str, Any]) -> None:
+            nonlocal seq, prev
             sealed = _seal(seq + 1, at, prev, fields)
             events.append({name: sealed.get(name) for name in FIELDS})
             seq, prev = sealed["seq"], sealed["hash"]
-            last_id = line_id or last_id
+
+        steps = [(step, _journal_fields(step.line) if step.ship else None) for step in checked.steps]
+        unauthenticated = sum(1 for step, event in steps
+                              if event and step.line.kind == "legacy" and not step.problem)
+        if unauthenticated:
+            add(timestamp(), _notice(
+                "audit.journal_unauthenticated", "ok",
+                f"the next {unauthenticated} journal line(s) were written by an older version "
+                "without a MAC: shipped unauthenticated"))
+        for step, event in steps:
+            line = step.line
+            if line.kind == "unreadable" or (step.ship and event is None):
+                add(timestamp(), _notice("audit.journal_damaged", "error",
+                                         f"an unreadable journal line of {len(line.raw)} bytes"
+                                         + (f" (line {line.id}: {step.problem})" if step.problem else "")))
+                continue
+            if step.problem:
+                shipped = f"; its event is {seq + 2}" if event else ""
+                add(timestamp(), _notice("audit.journal_damaged", "error",
+                                         f"journal line {line.name}: {step.problem}{shipped}"))
+            if event:
+                add(event[1], event[2])
         if events:
-            db.run_in_tx(tx, "audit_append_batch", events=events, seq=seq, hash=prev, journal=last_id)
+            db.run_in_tx(tx, "audit_append_batch", events=events, seq=seq, hash=prev,
+                         journal=checked.last_id, journal_mac=checked.last_mac)
+        return checked.last_id, checked.last_mac
 
     try:
-        db.write_tx(work)
+        return db.write_tx(work)
     except ConstraintError as exc:
         raise _seq_taken(exc) from exc
 
