@@ -372,6 +372,18 @@ def test_a_journal_line_tampered_with_before_it_ships_is_named_and_everything_st
     assert damage(chain(db)[1:]) == found and chain(db)[-1]["actor"] == "after"
 
 
+def test_a_line_garbled_after_the_next_was_chained_to_it_is_one_notice(db):
+    # A disk error in the middle of a line: it cannot be read, but the line after it was
+    # chained to its mac, which is intact at its end: one notice, not two.
+    log(db, 3)
+    raws = raw_lines(db)
+    rewrite(db, [raws[0], raws[1][:20] + b"\xff\x00{" + raws[1][23:], raws[2]])
+    audit.flush(db)
+    events = chain(db)
+    assert [e["targets"][0] if e["targets"] else "!" for e in events] == ["h-0", "!", "h-2"]
+    assert events[1]["detail"].startswith("an unreadable journal line of")
+
+
 def test_a_journal_emptied_before_it_ships_is_noticed_with_the_next_line(db):
     log(db, 1, actor="before")
     audit.flush(db)
