@@ -41,8 +41,9 @@ decimal, ``targets`` a JSON array of strings in stored order), and::
 where ``prev`` is the previous event's hash (``"0" * 64`` for event 1). ``seq`` and ``prev``
 are inside the content, so renumbering or re-linking an event changes its hash.
 
-The head ``(:AuditHead {id: 'head', seq, hash})`` holds the newest event's seq and hash and
-is updated in the same transaction as every append, so that deleting the newest events is
+The head ``(:AuditHead {id: 'head', seq, hash, journal, journal_mac})`` holds the newest
+event's seq and hash (and the id and mac of the last audit journal line shipped) and is
+updated in the same transaction as every append, so that deleting the newest events is
 detectable. It is the only node in the log that is ever updated; no code path sets,
 removes or deletes anything on an event (tests/test_audit.py scans every .cypher file).
 
@@ -76,9 +77,18 @@ What verification proves — and what it does not
 ``verify(db)`` recomputes the whole chain and names the first event that was edited,
 deleted, re-ordered or renumbered with Cypher directly in the database, and notices the
 newest events being deleted (the head says more). Someone who can write to the database
-and recomputes *every* later hash and the head can rewrite history undetectably: the chain
-makes tampering evident only against the head hash known from before. An admin should
-note ``VerifyResult.head_hash`` (e.g. in a ticket) to anchor the log at that point.
+and recomputes *every* later hash and the head can rewrite history so that the chain alone
+shows nothing: it makes tampering evident only against a head hash known from before.
+Signed checkpoints are that knowledge (graphsvc/checkpoints.py): ``graphsvc audit
+checkpoint`` signs the head with a key outside the database into a file outside it, and
+``verify(db, seqs=…)`` notes the hashes of the checkpoints' events on its walk, so that
+``graphsvc audit verify --checkpoints FILE`` names the first checkpoint the chain no longer
+passes through. Events after the newest checkpoint remain unprotected: checkpoint often.
+
+The audit journal's own lines (journal.py) are chained with an HMAC whose key is not in the
+database either, and the head keeps the last shipped line's mac (``journal_mac``), so that a
+journal line edited, deleted, reordered or inserted before it ships becomes an
+``audit.journal_damaged`` event naming it.
 """
 
 from __future__ import annotations
@@ -93,7 +103,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 import neo4j
@@ -475,8 +485,11 @@ class VerifyResult:
     first_bad_seq: int | None  # the first event that was edited, deleted or moved, if known
     problem: str | None  # one sentence naming that event; None when ok
     seconds: float
-    head_seq: int | None = None  # the head as read at the start (note it to anchor the log)
+    head_seq: int | None = None  # the head as read at the start (what a checkpoint signs)
     head_hash: str | None = None
+    # {seq: hash} of the events asked for with ``verify(db, seqs=…)`` that the walk passed
+    # through (all of them when ok; up to the first bad event otherwise)
+    hashes: dict[int, str] = field(default_factory=dict)
 
 
 def _read_head(db) -> tuple[int, str] | None:
@@ -497,21 +510,23 @@ class _Bad(Exception):
         self.seq, self.problem, self.count = seq, problem, count
 
 
-def _check_chain(pages: Iterable[list[list[Any]]], marks: dict[int, str]) -> tuple[int, int, dict[int, str]]:
+def _check_chain(pages: Iterable[list[list[Any]]], marks: Iterable[int] | dict[int, str],
+                 seen: dict[int, str] | None = None) -> tuple[int, int, dict[int, str]]:
     """Walk the events oldest first; raise _Bad at the first problem.
 
     Each event comes as the list of audit_verify_page: its twelve content fields in FIELDS
     order, its hash and its number of stored properties (so that an added property is
-    noticed too). Returns (count, last seq, {seq: hash} for the seqs in ``marks``). This
-    loop is the hot path of verify (a million events): one dict, one JSON encoding and one
-    SHA-256 per event.
+    noticed too). Returns (count, last seq, {seq: hash} for the seqs in ``marks``), the
+    latter filled into ``seen`` as the walk goes (so that a caller keeps it when the walk
+    stops early). This loop is the hot path of verify (a million events): one dict, one JSON
+    encoding and one SHA-256 per event.
     """
     sha256 = hashlib.sha256
     encode = _canonical
     prev_hash = ZERO_HASH
     expected = 1
     count = 0
-    seen: dict[int, str] = {}
+    seen = {} if seen is None else seen
     for page in pages:
         for seq, at, actor, role, action, targets, outcome, ip, user_agent, reason, detail, prev, \
                 stored, n_props in page:
@@ -630,7 +645,7 @@ def _unlinked(seq: int, prev: Any, stored: Any, content: dict[str, Any], n_props
     return seq, f"events out of order at {seq} (its prev does not match event {seq - 1}'s hash)"
 
 
-def verify(db, page: int = VERIFY_PAGE) -> VerifyResult:
+def verify(db, page: int = VERIFY_PAGE, seqs: Iterable[int] = ()) -> VerifyResult:
     """Read every event ordered by seq, recompute the chain, compare with the head.
 
     Events are read in pages of ``page`` (keyset paging on seq, one record per page) and
@@ -638,24 +653,36 @@ def verify(db, page: int = VERIFY_PAGE) -> VerifyResult:
     appended: the head is read before and after the walk, and events appended meanwhile are
     checked when the walk reaches them. The journal is flushed first, so that the walk
     covers every event recorded so far (when it cannot be, the walk shows why).
+    ``seqs``: events whose hashes the walk notes on its way (``VerifyResult.hashes``): the
+    signed checkpoints that the chain must pass through (graphsvc/checkpoints.py).
     """
     started = time.perf_counter()
     _flush_for_reading(db)
     head = None
     count = 0
+    seen: dict[int, str] = {}
+    wanted = set(seqs)
     try:
         head = _read_head(db)
-        marks = {head[0]: head[1]} if head else {}
+        if head:
+            wanted.add(head[0])
         pages = _Pages(db, head[0] if head else 0, page)
         try:
-            count, last, seen = _check_chain(pages, marks)
+            count, last, seen = _check_chain(pages, wanted, seen)
         finally:
             pages.close()
         _check_head(db, head, count, last, seen)
     except _Bad as bad:
         return VerifyResult(False, bad.count or count, bad.seq, bad.problem,
-                            time.perf_counter() - started, *(head or (None, None)))
-    return VerifyResult(True, count, None, None, time.perf_counter() - started, *(head or (None, None)))
+                            time.perf_counter() - started, *(head or (None, None)), hashes=seen)
+    return VerifyResult(True, count, None, None, time.perf_counter() - started, *(head or (None, None)),
+                        hashes=seen)
+
+
+def hash_at(db, seq: int) -> str | None:
+    """The stored hash of event ``seq``, None when there is no such event (one index read)."""
+    rows = db.read("audit_event_hash", seq=seq)
+    return rows[0]["hash"] if rows else None
 
 
 def _check_head(db, head: tuple[int, str] | None, count: int, last: int, seen: dict[int, str]) -> None:

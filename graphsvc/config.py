@@ -71,6 +71,12 @@ class Settings:
     # GRAPHSVC_AUDIT_DURABILITY: what a request waits for before its answer leaves, "write"
     # (the event written to the operating system) or "fsync" (on disk): journal.DURABILITIES
     audit_durability: str = "write"
+    # GRAPHSVC_AUDIT_CHECKPOINTS: the signed checkpoints of the audit chain
+    # (graphsvc/checkpoints.py); default <state dir>/audit/checkpoints.jsonl.
+    audit_checkpoints_override: Path | None = None
+    # GRAPHSVC_AUDIT_CHECKPOINT_HOURS: the admin's audit page marks a last checkpoint older
+    # than this as overdue (is the cron job running?).
+    audit_checkpoint_hours: float = 25.0
 
     @property
     def state_dir(self) -> Path:
@@ -89,6 +95,13 @@ class Settings:
         return self.state_dir / "audit" / "journal.jsonl"
 
     @property
+    def audit_checkpoints(self) -> Path:
+        """The file of signed audit checkpoints of this database (one per database)."""
+        if self.audit_checkpoints_override:
+            return self.audit_checkpoints_override
+        return self.state_dir / "audit" / "checkpoints.jsonl"
+
+    @property
     def uses_local(self) -> bool:
         return not self.neo4j_uri
 
@@ -97,6 +110,19 @@ class Settings:
 
 
 DEFAULT_PORTS = {"dev": 7687, "test": 7688, "bench": 7689}
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"{name} must be a number of hours above 0, not {text!r}")
+    return value
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -130,6 +156,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_journal_override=Path(env["GRAPHSVC_AUDIT_JOURNAL"]) if env.get("GRAPHSVC_AUDIT_JOURNAL") else None,
         audit_durability=durability,
         state_dir_override=Path(env["GRAPHSVC_STATE_DIR"]) if env.get("GRAPHSVC_STATE_DIR") else None,
+        audit_checkpoints_override=(Path(env["GRAPHSVC_AUDIT_CHECKPOINTS"])
+                                    if env.get("GRAPHSVC_AUDIT_CHECKPOINTS") else None),
+        audit_checkpoint_hours=_positive(env, "GRAPHSVC_AUDIT_CHECKPOINT_HOURS", 25.0),
         suggest_env=tuple(sorted((k, v) for k, v in env.items()
                                  if k.startswith("GRAPHSVC_SUGGEST_")
                                  or k in ("GRAPHSVC_FOLLOW_UP_DAYS", "GRAPHSVC_NEWCOMER_DAYS"))),

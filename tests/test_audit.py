@@ -252,6 +252,18 @@ def test_tampering_is_found_and_the_first_bad_event_named(db, kind):
     assert result.problem.startswith(problem), result.problem
 
 
+def test_verify_notes_the_hashes_of_the_events_asked_for_that_it_passed_intact(db):
+    fill_fast(db, 12)
+    rows = {e["seq"]: e["hash"] for e in cypher(db, "MATCH (e:AuditEvent) RETURN e.seq AS seq, e.hash AS hash")}
+    result = audit.verify(db, page=5, seqs=[3, 7, 12, 40])
+    assert result.ok and {s: result.hashes[s] for s in (3, 7, 12)} == {s: rows[s] for s in (3, 7, 12)}
+    assert 40 not in result.hashes  # there is no such event
+    cypher(db, "MATCH (e:AuditEvent {seq: 9}) SET e.detail = 'x'")
+    broken = audit.verify(db, page=5, seqs=[3, 7, 9, 12])
+    assert not broken.ok and broken.first_bad_seq == 9
+    assert set(broken.hashes) == {3, 7}  # only what the walk passed through before the damage
+
+
 def test_verify_reads_in_pages_across_page_boundaries(db):
     fill_fast(db, 23)
     assert audit.verify(db, page=5).ok and audit.verify(db, page=5).count == 23
