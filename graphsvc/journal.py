@@ -593,7 +593,8 @@ class Shipment:
         return Checked(steps, last_id, expected if chained else taken_mac)
 
     def _next_chained(self, i: int) -> Line | None:
-        return next((line for line in self.lines[i + 1:] if line.kind == "chained"), None)
+        lines = self.lines
+        return next((lines[k] for k in range(i + 1, len(lines)) if lines[k].kind == "chained"), None)
 
     def _start(self, taken: str | None, taken_mac: str | None) -> int:
         """The first line not yet in the chain: after the line the head took (a crash between

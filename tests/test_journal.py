@@ -384,6 +384,24 @@ def test_a_line_garbled_after_the_next_was_chained_to_it_is_one_notice(db):
     assert events[1]["detail"].startswith("an unreadable journal line of")
 
 
+def test_a_shipment_in_several_batches_checks_each_against_the_head(db, monkeypatch):
+    monkeypatch.setattr(journal, "BATCH_LINES", 3)
+    log(db, 1, actor="before")
+    audit.flush(db)
+    log(db, 10)
+    raws = raw_lines(db)
+    # garbage ends the first batch (the head keeps the id of h-0); h-6 is deleted in the third
+    rewrite(db, raws[:2] + [b"garbage"] + raws[2:7] + raws[8:])
+    assert audit.flush(db) == 10  # ten lines after the anchor, in four transactions
+    events = chain(db)
+    assert [e["targets"][0] if e["targets"] else "!" for e in events[1:]] == \
+        ["h-0", "!", "h-1", "h-2", "h-3", "h-4", "h-5", "!", "h-7", "h-8", "h-9"]
+    assert damage(events) == [
+        "an unreadable journal line of 7 bytes",  # once: the second batch does not take it again
+        f"journal line {json.loads(raws[8])['id']}: the line(s) written before it are missing "
+        f"(deleted): it does not follow line {json.loads(raws[6])['id']}; its event is 10"]
+
+
 def test_a_journal_emptied_before_it_ships_is_noticed_with_the_next_line(db):
     log(db, 1, actor="before")
     audit.flush(db)
