@@ -594,7 +594,10 @@ class _Pages:
                 break
             future, end = pending.popleft()
             events = future.result()
-            after = end
+            # Everything up to ``end`` was read, except past the head known before: events
+            # beyond it may have been committed after this range was read (keyset paging
+            # goes on from the last one read, else from the head).
+            after = end if end <= self._head_seq else max(self._head_seq, events[-1][0] if events else 0)
             if not events:
                 # A whole range is empty: the head says more than there is (or a wide gap).
                 # Drop what was planned beyond it; keyset paging finds whatever follows.

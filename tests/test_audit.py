@@ -375,6 +375,27 @@ def test_verify_while_events_are_appended(db):
     assert audit.verify(db).ok
 
 
+def test_verify_reads_events_committed_after_the_page_beyond_the_head_was_read(db, monkeypatch):
+    # The last range verify reads reaches past the head it read first; events committed just
+    # after that range was read must be read by the keyset paging that follows, not skipped
+    # ("event 11 is missing").
+    fill_fast(db, 10)
+    real = audit._Pages._fetch
+    appended = []
+
+    def fetch(self, after, before):
+        events = real(self, after, before)
+        if before > 11 and not appended:
+            appended.append(True)
+            fill(db, 6)  # events 11 … 16, after the range (7, 15) was read
+        return events
+
+    monkeypatch.setattr(audit._Pages, "_fetch", fetch)
+    result = audit.verify(db, page=7)
+    assert appended and result.ok, result.problem
+    assert result.count == 16
+
+
 # --- query and export ----------------------------------------------------------------------
 
 
