@@ -311,28 +311,36 @@ def admin_client(db, settings, tmp_path):
     return client
 
 
-def checkpoint_text(client, lang: str) -> str:
+def status_box(client, lang: str) -> tuple[str, str]:
+    """The audit page's status box: its class (ok, bad) and the checkpoint's sentence."""
     page = client.get(f"/admin/audit?lang={lang}").get_data(as_text=True)
-    block = re.search(r'<p class="chain[^"]*" id="checkpoint">(.*?)</p>', page, re.S)
-    assert block, page
-    return " ".join(block.group(1).split())
+    box = re.search(r'<p class="chain (\w*)" role="status">(.*?)\n</p>', page, re.S)
+    assert box, page
+    sentence = re.search(r'<span id="checkpoint">(.*)</span>\s*$', box.group(2), re.S)
+    assert sentence, box.group(2)
+    return box.group(1), " ".join(sentence.group(1).split())
+
+
+def checkpoint_text(client, lang: str) -> str:
+    return status_box(client, lang)[1]
 
 
 def test_the_audit_page_shows_the_last_checkpoint_its_age_and_whether_the_chain_passes(db, admin_client):
+    assert status_box(admin_client, "en")[0] == "ok"  # no checkpoint yet is no fault
     assert "No signed checkpoint yet" in checkpoint_text(admin_client, "en")
     assert "graphsvc audit checkpoint" in checkpoint_text(admin_client, "en")
     assert "서명된 체크포인트가 아직 없습니다" in checkpoint_text(admin_client, "ko")
     fill(db, 3)
     made = checkpoints.make(db, admin_client.checkpoints, OPERATOR)
-    text = checkpoint_text(admin_client, "en")
+    state, text = status_box(admin_client, "en")
     assert f"event {made.seq:,}" in text and "ago" in text and "The chain passes through it." in text
-    assert "Overdue" not in text
+    assert "Overdue" not in text and state == "ok"
     ko = checkpoint_text(admin_client, "ko")
     assert f"기록 {made.seq:,}번" in ko and "전" in ko and "체인이 이 체크포인트와 일치합니다" in ko
 
     rewrite_history(db, 2)  # the page's cached verification still says intact; the checkpoint does not
-    text = checkpoint_text(admin_client, "en")
-    assert "The chain no longer passes through it" in text
+    state, text = status_box(admin_client, "en")
+    assert "The chain no longer passes through it" in text and state == "bad"
     assert "더 이상 이 체크포인트와 일치하지 않습니다" in checkpoint_text(admin_client, "ko")
 
 
