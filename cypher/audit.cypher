@@ -1,7 +1,8 @@
 // The audit log (graphsvc/audit.py): an append-only, hash-chained list of
 // (:AuditEvent {seq, at, actor, role, action, targets, outcome, ip, user_agent, reason,
-// detail, prev, hash}) and one (:AuditHead {id: 'head', seq, hash}) that holds the newest
-// event's seq and hash.
+// detail, prev, hash}) and one (:AuditHead {id: 'head', seq, hash, journal, journal_mac}) that
+// holds the newest event's seq and hash, and the id and mac of the last audit journal line
+// the chain took (graphsvc/journal.py).
 //
 // RULE: no statement in this file (or any other file but testing.cypher) sets, removes or
 // deletes anything on an AuditEvent node; events are only ever CREATEd. The head is the only
@@ -14,7 +15,7 @@
 MERGE (h:AuditHead {id: 'head'})
   ON CREATE SET h.seq = 0, h.hash = $zeros
 SET h.locked_at = $now
-RETURN h.seq AS seq, h.hash AS hash, h.journal AS journal;
+RETURN h.seq AS seq, h.hash AS hash, h.journal AS journal, h.journal_mac AS journal_mac;
 
 // name: audit_append_event
 // Second statement of an append: the new event (all its properties in $event, null
@@ -38,7 +39,9 @@ RETURN e.seq AS seq;
 // name: audit_append_batch
 // The shipper's append (graphsvc/journal.py): the journal's events, sealed in order after
 // the head that audit_lock_head locked in this transaction, and the head moved to the last
-// of them, with the id of the last journal line taken (so that a line is never taken twice).
+// of them, with the id of the last journal line taken (so that a line is never taken twice)
+// and the mac that the next journal line must chain to (so that a line deleted or edited in
+// the journal before it shipped is noticed).
 MATCH (h:AuditHead {id: 'head'})
 UNWIND $events AS row
 CREATE (:AuditEvent {seq: row.seq, at: row.at, actor: row.actor, role: row.role,
@@ -46,12 +49,18 @@ CREATE (:AuditEvent {seq: row.seq, at: row.at, actor: row.actor, role: row.role,
                      ip: row.ip, user_agent: row.user_agent, reason: row.reason,
                      detail: row.detail, prev: row.prev, hash: row.hash})
 WITH h, count(*) AS created
-SET h.seq = $seq, h.hash = $hash, h.journal = $journal
+SET h.seq = $seq, h.hash = $hash, h.journal = $journal, h.journal_mac = $journal_mac
 RETURN created;
 
 // name: audit_head
 MATCH (h:AuditHead {id: 'head'})
 RETURN h.seq AS seq, h.hash AS hash;
+
+// name: audit_event_hash
+// The hash of the event numbered $seq (the admin page: does the chain still pass through
+// the last checkpoint?). At most one row: seq is unique.
+MATCH (e:AuditEvent {seq: $seq})
+RETURN e.hash AS hash;
 
 // name: audit_verify_page
 // One page of events for verify: at most $page events numbered above $after and below

@@ -41,8 +41,9 @@ decimal, ``targets`` a JSON array of strings in stored order), and::
 where ``prev`` is the previous event's hash (``"0" * 64`` for event 1). ``seq`` and ``prev``
 are inside the content, so renumbering or re-linking an event changes its hash.
 
-The head ``(:AuditHead {id: 'head', seq, hash})`` holds the newest event's seq and hash and
-is updated in the same transaction as every append, so that deleting the newest events is
+The head ``(:AuditHead {id: 'head', seq, hash, journal, journal_mac})`` holds the newest
+event's seq and hash (and the id and mac of the last audit journal line shipped) and is
+updated in the same transaction as every append, so that deleting the newest events is
 detectable. It is the only node in the log that is ever updated; no code path sets,
 removes or deletes anything on an event (tests/test_audit.py scans every .cypher file).
 
@@ -76,9 +77,18 @@ What verification proves — and what it does not
 ``verify(db)`` recomputes the whole chain and names the first event that was edited,
 deleted, re-ordered or renumbered with Cypher directly in the database, and notices the
 newest events being deleted (the head says more). Someone who can write to the database
-and recomputes *every* later hash and the head can rewrite history undetectably: the chain
-makes tampering evident only against the head hash known from before. An admin should
-note ``VerifyResult.head_hash`` (e.g. in a ticket) to anchor the log at that point.
+and recomputes *every* later hash and the head can rewrite history so that the chain alone
+shows nothing: it makes tampering evident only against a head hash known from before.
+Signed checkpoints are that knowledge (graphsvc/checkpoints.py): ``graphsvc audit
+checkpoint`` signs the head with a key outside the database into a file outside it, and
+``verify(db, seqs=…)`` notes the hashes of the checkpoints' events on its walk, so that
+``graphsvc audit verify --checkpoints FILE`` names the first checkpoint the chain no longer
+passes through. Events after the newest checkpoint remain unprotected: checkpoint often.
+
+The audit journal's own lines (journal.py) are chained with an HMAC whose key is not in the
+database either, and the head keeps the last shipped line's mac (``journal_mac``), so that a
+journal line edited, deleted, reordered or inserted before it ships becomes an
+``audit.journal_damaged`` event naming it.
 """
 
 from __future__ import annotations
@@ -93,7 +103,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 import neo4j
@@ -282,16 +292,17 @@ def _checked(*, actor: str, action: str, outcome: str = "ok", role: str | None =
     return _fields(actor, action, outcome, role, targets, ip, user_agent, reason, detail)
 
 
-def _lock_head(tx: neo4j.ManagedTransaction, db) -> tuple[int, str, str | None]:
-    """Lock the head in the caller's transaction; return its seq, its hash and the id of
-    the last journal line the chain took (None before the first shipment)."""
+def _lock_head(tx: neo4j.ManagedTransaction, db) -> tuple[int, str, str | None, str | None]:
+    """Lock the head in the caller's transaction; return its seq, its hash, and the id and
+    mac of the last journal line the chain took (None before the first shipment)."""
     rows = db.run_in_tx(tx, "audit_lock_head", zeros=ZERO_HASH, now=timestamp())
     if len(rows) != 1:
         raise AuditError(f"audit: expected one audit head, found {len(rows)}")
     head_seq, head_hash = rows[0]["seq"], rows[0]["hash"]
     if type(head_seq) is not int or head_seq < 0 or not isinstance(head_hash, str) or len(head_hash) != 64:
         raise AuditError("audit: the audit head is damaged; run `verify`")
-    return head_seq, head_hash, rows[0]["journal"]
+    journal_mac = rows[0]["journal_mac"]
+    return head_seq, head_hash, rows[0]["journal"], journal_mac if isinstance(journal_mac, str) else None
 
 
 def _seq_taken(exc: ConstraintError) -> AuditError:
@@ -301,7 +312,7 @@ def _seq_taken(exc: ConstraintError) -> AuditError:
 
 def _append_locked(tx: neo4j.ManagedTransaction, db, fields: dict[str, Any]) -> dict[str, Any]:
     """Lock the head, append the sealed event after it, and return that event."""
-    head_seq, head_hash, _ = _lock_head(tx, db)
+    head_seq, head_hash, _, _ = _lock_head(tx, db)
     # The time is taken after the lock, so that time order follows seq order.
     event = _seal(head_seq + 1, timestamp(), head_hash, fields)
     created = db.run_in_tx(tx, "audit_append_event", event=event)
@@ -400,40 +411,66 @@ def _flush_for_reading(db) -> None:
         _log.warning("%s", exc)
 
 
-def _journal_event(line: bytes) -> tuple[str | None, str, dict[str, Any]]:
-    """A journal line as (its id, its time, checked fields); an unreadable line as a damage event."""
+def _journal_fields(line) -> tuple[str, str, dict[str, Any]] | None:
+    """A journal line's (id, time, checked fields); None when it is not a well-formed event."""
     try:
-        record = json.loads(line)
+        record = dict(line.record)
         line_id, at = record.pop("id"), record.pop("at")
         if not isinstance(line_id, str) or not isinstance(at, str) or not _AT_RE.match(at):
             raise ValueError("id or at")
         return line_id, at, _checked(**record)
     except (ValueError, TypeError, KeyError, AttributeError):
-        return None, timestamp(), _fields("system", "audit.journal_damaged", "error", None, [], None, None,
-                                          None, f"an unreadable journal line of {len(line)} bytes")
+        return None
 
 
-def _deliver(db, lines: list[bytes]) -> None:
-    """Seal the journal's lines after the head and commit them in one transaction."""
-    parsed = [_journal_event(line) for line in lines]
+def _notice(action: str, outcome: str, detail: str) -> dict[str, Any]:
+    return _fields("system", action, outcome, None, [], None, None, None, detail)
 
-    def work(tx: neo4j.ManagedTransaction) -> None:
-        seq, prev, taken = _lock_head(tx, db)
-        start = 0
-        if taken is not None:  # lines shipped just before a crash are still in the journal
-            start = next((i + 1 for i in range(len(parsed) - 1, -1, -1) if parsed[i][0] == taken), 0)
+
+def _deliver(db, shipment) -> tuple[str | None, str | None]:
+    """Check a batch of journal lines against the head (journal.Shipment.check), seal their
+    events and the notices about damaged lines after it, and commit them in one transaction.
+    Returns the head's new journal id and journal mac (the anchor of the journal's new file)."""
+
+    def work(tx: neo4j.ManagedTransaction) -> tuple[str | None, str | None]:
+        seq, prev, taken, taken_mac = _lock_head(tx, db)
+        checked = shipment.check(taken, taken_mac)
         events = []
-        last_id = taken
-        for line_id, at, fields in parsed[start:]:
+
+        def add(at: str, fields: dict[str, Any]) -> None:
+            nonlocal seq, prev
             sealed = _seal(seq + 1, at, prev, fields)
             events.append({name: sealed.get(name) for name in FIELDS})
             seq, prev = sealed["seq"], sealed["hash"]
-            last_id = line_id or last_id
+
+        steps = [(step, _journal_fields(step.line) if step.ship else None) for step in checked.steps]
+        unauthenticated = sum(1 for step, event in steps
+                              if event and step.line.kind == "legacy" and not step.problem)
+        if unauthenticated:
+            add(timestamp(), _notice(
+                "audit.journal_unauthenticated", "ok",
+                f"the next {unauthenticated} journal line(s) were written by an older version "
+                "without a MAC: shipped unauthenticated"))
+        for step, event in steps:
+            line = step.line
+            if line.kind == "unreadable" or (step.ship and event is None):
+                add(timestamp(), _notice("audit.journal_damaged", "error",
+                                         f"an unreadable journal line of {len(line.raw)} bytes"
+                                         + (f" (line {line.id}: {step.problem})" if step.problem else "")))
+                continue
+            if step.problem:
+                shipped = f"; its event is {seq + 2}" if event else ""
+                add(timestamp(), _notice("audit.journal_damaged", "error",
+                                         f"journal line {line.name}: {step.problem}{shipped}"))
+            if event:
+                add(event[1], event[2])
         if events:
-            db.run_in_tx(tx, "audit_append_batch", events=events, seq=seq, hash=prev, journal=last_id)
+            db.run_in_tx(tx, "audit_append_batch", events=events, seq=seq, hash=prev,
+                         journal=checked.last_id, journal_mac=checked.last_mac)
+        return checked.last_id, checked.last_mac
 
     try:
-        db.write_tx(work)
+        return db.write_tx(work)
     except ConstraintError as exc:
         raise _seq_taken(exc) from exc
 
@@ -448,8 +485,11 @@ class VerifyResult:
     first_bad_seq: int | None  # the first event that was edited, deleted or moved, if known
     problem: str | None  # one sentence naming that event; None when ok
     seconds: float
-    head_seq: int | None = None  # the head as read at the start (note it to anchor the log)
+    head_seq: int | None = None  # the head as read at the start (what a checkpoint signs)
     head_hash: str | None = None
+    # {seq: hash} of the events asked for with ``verify(db, seqs=…)`` that the walk passed
+    # through (all of them when ok; up to the first bad event otherwise)
+    hashes: dict[int, str] = field(default_factory=dict)
 
 
 def _read_head(db) -> tuple[int, str] | None:
@@ -470,21 +510,23 @@ class _Bad(Exception):
         self.seq, self.problem, self.count = seq, problem, count
 
 
-def _check_chain(pages: Iterable[list[list[Any]]], marks: dict[int, str]) -> tuple[int, int, dict[int, str]]:
+def _check_chain(pages: Iterable[list[list[Any]]], marks: Iterable[int] | dict[int, str],
+                 seen: dict[int, str] | None = None) -> tuple[int, int, dict[int, str]]:
     """Walk the events oldest first; raise _Bad at the first problem.
 
     Each event comes as the list of audit_verify_page: its twelve content fields in FIELDS
     order, its hash and its number of stored properties (so that an added property is
-    noticed too). Returns (count, last seq, {seq: hash} for the seqs in ``marks``). This
-    loop is the hot path of verify (a million events): one dict, one JSON encoding and one
-    SHA-256 per event.
+    noticed too). Returns (count, last seq, {seq: hash} for the seqs in ``marks``), the
+    latter filled into ``seen`` as the walk goes (so that a caller keeps it when the walk
+    stops early). This loop is the hot path of verify (a million events): one dict, one JSON
+    encoding and one SHA-256 per event.
     """
     sha256 = hashlib.sha256
     encode = _canonical
     prev_hash = ZERO_HASH
     expected = 1
     count = 0
-    seen: dict[int, str] = {}
+    seen = {} if seen is None else seen
     for page in pages:
         for seq, at, actor, role, action, targets, outcome, ip, user_agent, reason, detail, prev, \
                 stored, n_props in page:
@@ -552,7 +594,10 @@ class _Pages:
                 break
             future, end = pending.popleft()
             events = future.result()
-            after = end
+            # Everything up to ``end`` was read, except past the head known before: events
+            # beyond it may have been committed after this range was read (keyset paging
+            # goes on from the last one read, else from the head).
+            after = end if end <= self._head_seq else max(self._head_seq, events[-1][0] if events else 0)
             if not events:
                 # A whole range is empty: the head says more than there is (or a wide gap).
                 # Drop what was planned beyond it; keyset paging finds whatever follows.
@@ -603,7 +648,7 @@ def _unlinked(seq: int, prev: Any, stored: Any, content: dict[str, Any], n_props
     return seq, f"events out of order at {seq} (its prev does not match event {seq - 1}'s hash)"
 
 
-def verify(db, page: int = VERIFY_PAGE) -> VerifyResult:
+def verify(db, page: int = VERIFY_PAGE, seqs: Iterable[int] = ()) -> VerifyResult:
     """Read every event ordered by seq, recompute the chain, compare with the head.
 
     Events are read in pages of ``page`` (keyset paging on seq, one record per page) and
@@ -611,24 +656,36 @@ def verify(db, page: int = VERIFY_PAGE) -> VerifyResult:
     appended: the head is read before and after the walk, and events appended meanwhile are
     checked when the walk reaches them. The journal is flushed first, so that the walk
     covers every event recorded so far (when it cannot be, the walk shows why).
+    ``seqs``: events whose hashes the walk notes on its way (``VerifyResult.hashes``): the
+    signed checkpoints that the chain must pass through (graphsvc/checkpoints.py).
     """
     started = time.perf_counter()
     _flush_for_reading(db)
     head = None
     count = 0
+    seen: dict[int, str] = {}
+    wanted = set(seqs)
     try:
         head = _read_head(db)
-        marks = {head[0]: head[1]} if head else {}
+        if head:
+            wanted.add(head[0])
         pages = _Pages(db, head[0] if head else 0, page)
         try:
-            count, last, seen = _check_chain(pages, marks)
+            count, last, seen = _check_chain(pages, wanted, seen)
         finally:
             pages.close()
         _check_head(db, head, count, last, seen)
     except _Bad as bad:
         return VerifyResult(False, bad.count or count, bad.seq, bad.problem,
-                            time.perf_counter() - started, *(head or (None, None)))
-    return VerifyResult(True, count, None, None, time.perf_counter() - started, *(head or (None, None)))
+                            time.perf_counter() - started, *(head or (None, None)), hashes=seen)
+    return VerifyResult(True, count, None, None, time.perf_counter() - started, *(head or (None, None)),
+                        hashes=seen)
+
+
+def hash_at(db, seq: int) -> str | None:
+    """The stored hash of event ``seq``, None when there is no such event (one index read)."""
+    rows = db.read("audit_event_hash", seq=seq)
+    return rows[0]["hash"] if rows else None
 
 
 def _check_head(db, head: tuple[int, str] | None, count: int, last: int, seen: dict[int, str]) -> None:

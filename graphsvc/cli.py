@@ -425,20 +425,94 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option("--checkpoints", "checkpoint_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Also prove that the chain still passes through every signed checkpoint in this file "
+                   "(`audit checkpoint` writes them; a copy kept elsewhere is best).")
+@click.option("--public-key", "public_keys", multiple=True, metavar="KEY",
+              help="Trust checkpoints signed with this Ed25519 public key (base64url, as `audit checkpoint` "
+                   "prints it) besides this installation's own; repeatable.")
 @click.pass_context
-def audit_verify(ctx) -> None:
-    """Check the whole hash chain; name the first event edited, deleted or re-ordered."""
-    from . import audit
+def audit_verify(ctx, checkpoint_file: Path | None, public_keys: tuple[str, ...]) -> None:
+    """Check the whole hash chain; name the first event edited, deleted or re-ordered.
 
+    With --checkpoints FILE, also check every checkpoint's signature and that the event at
+    its seq still has the hash it signed (a rewritten and re-hashed chain does not), and name
+    the first checkpoint the chain no longer passes through. Exit status 2 when anything fails.
+    """
+    from . import audit, checkpoints
+
+    report = None
     with _connect(_settings(ctx)) as db:
-        result = audit.verify(db)
+        if checkpoint_file is None:
+            result = audit.verify(db)
+        else:
+            try:
+                trusted = checkpoints.trusted_keys(public_keys)
+                if not trusted:
+                    _fail(f"no checkpoint key to trust: this installation has none (${crypto.ENV_CHECKPOINT_KEY} "
+                          f"or {crypto.secret_path(crypto.CHECKPOINT_KEY_FILE)}); pass --public-key")
+                report = checkpoints.check(db, checkpoint_file, trusted)
+            except checkpoints.CheckpointError as exc:
+                _fail(str(exc))
+            if not report.checkpoints and not report.problems:
+                _fail(f"{checkpoint_file} holds no checkpoint (make one with `graphsvc audit checkpoint`)")
+            result = report.chain
+        first = report.problems[0] if report and report.problems else None
+        problem = result.problem or (f"checkpoint {checkpoint_file}:{first.line}: {first.text}" if first else None)
         audit.record(db, **cli_actor().event(), action="audit.verify",
-                     outcome="ok" if result.ok else "failure", detail=result.problem)
+                     outcome="ok" if problem is None else "failure", detail=problem)
     if result.ok:
         click.echo(f"audit chain intact: {result.count:,} events verified in {result.seconds:.1f} s")
     else:
         click.echo(f"audit chain BROKEN at event {result.first_bad_seq}: {result.problem}")
+    if report is not None:
+        total = len(report.checkpoints) + sum(1 for p in report.problems if p.checkpoint is None)
+        if first is None:
+            newest = max(report.checkpoints, key=lambda c: c.seq)
+            click.echo(f"checkpoints: all {total:,} in {checkpoint_file} pass; the newest is event "
+                       f"{newest.seq:,} of {newest.at}")
+        else:
+            click.echo(f"checkpoint {checkpoint_file}:{first.line} FAILS: {first.text}")
+            click.echo(f"checkpoints: {len(report.problems):,} of {total:,} fail (the first is named above), "
+                       f"{report.passed:,} pass")
+    if problem is not None:
         sys.exit(2)
+
+
+@audit_group.command("checkpoint")
+@click.option("--file", "checkpoint_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="The checkpoint file to append to (default: <state dir>/audit/checkpoints.jsonl).")
+@click.option("--public-key", "public_keys", multiple=True, metavar="KEY",
+              help="Also trust the file's checkpoints signed with this public key (an earlier checkpoint "
+                   "key); repeatable.")
+@click.pass_context
+def audit_checkpoint(ctx, checkpoint_file: Path | None, public_keys: tuple[str, ...]) -> None:
+    """Sign the chain's head with the checkpoint key and append it to the checkpoint file.
+
+    The chain is verified first, through every checkpoint already in the file; nothing is
+    signed when that fails (exit status 2). Copy the file elsewhere regularly (README).
+    """
+    from . import checkpoints
+
+    settings = _settings(ctx)
+    path = checkpoint_file or settings.audit_checkpoints
+    with _connect(settings) as db:
+        try:
+            checkpoint = checkpoints.make(db, path, cli_actor().event(), trusted_extra=public_keys)
+        except checkpoints.Refused as refused:
+            chain = refused.report.chain
+            if not chain.ok:
+                click.echo(f"audit chain BROKEN at event {chain.first_bad_seq}: {chain.problem}")
+            for problem in refused.report.problems[:1]:
+                click.echo(f"checkpoint {path}:{problem.line} FAILS: {problem.text}")
+            click.echo("no checkpoint was made: nothing is signed until the chain passes "
+                       "(`graphsvc audit verify --checkpoints FILE` says more)")
+            sys.exit(2)
+        except checkpoints.CheckpointError as exc:
+            _fail(str(exc))
+    click.echo(f"checkpoint: event {checkpoint.seq:,} (hash {checkpoint.hash[:16]}…) signed with key "
+               f"{checkpoint.kid}, appended to {path}")
+    click.echo(f"public key: {checkpoint.key}")
 
 
 @main.group("keys")

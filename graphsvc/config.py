@@ -84,6 +84,12 @@ class Settings:
     # GRAPHSVC_SESSION_MAX_HOURS: a session ends this long after sign-in however active it
     # is (besides the 30 minutes of idleness).
     session_max_hours: float = 12.0
+    # GRAPHSVC_AUDIT_CHECKPOINTS: the signed checkpoints of the audit chain
+    # (graphsvc/checkpoints.py); default <state dir>/audit/checkpoints.jsonl.
+    audit_checkpoints_override: Path | None = None
+    # GRAPHSVC_AUDIT_CHECKPOINT_HOURS: the admin's audit page marks a last checkpoint older
+    # than this as overdue (is the cron job running?).
+    audit_checkpoint_hours: float = 25.0
 
     @property
     def state_dir(self) -> Path:
@@ -100,6 +106,13 @@ class Settings:
         if self.audit_journal_override:
             return self.audit_journal_override
         return self.state_dir / "audit" / "journal.jsonl"
+
+    @property
+    def audit_checkpoints(self) -> Path:
+        """The file of signed audit checkpoints of this database (one per database)."""
+        if self.audit_checkpoints_override:
+            return self.audit_checkpoints_override
+        return self.state_dir / "audit" / "checkpoints.jsonl"
 
     @property
     def uses_local(self) -> bool:
@@ -172,6 +185,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tx_timeouts=tuple((cls, _seconds(env, f"GRAPHSVC_TX_TIMEOUT_{cls.upper()}", default))
                           for cls, default in (("light", 15.0), ("heavy", 60.0), ("batch", None))),
         session_max_hours=session_max_hours,
+        audit_checkpoints_override=(Path(env["GRAPHSVC_AUDIT_CHECKPOINTS"])
+                                    if env.get("GRAPHSVC_AUDIT_CHECKPOINTS") else None),
+        audit_checkpoint_hours=_positive_hours(env, "GRAPHSVC_AUDIT_CHECKPOINT_HOURS", 25.0),
         suggest_env=tuple(sorted((k, v) for k, v in env.items()
                                  if k.startswith("GRAPHSVC_SUGGEST_")
                                  or k in ("GRAPHSVC_FOLLOW_UP_DAYS", "GRAPHSVC_NEWCOMER_DAYS"))),

@@ -481,3 +481,114 @@ def retire_keys(
             doc["keys"] = {kid: entry for kid, entry in doc["keys"].items() if kid in keep}
             _replace_key_file(path, doc)
     return removed
+
+
+# --- the audit trail's keys ----------------------------------------------------------------
+#
+# Two more secrets, kept like the data keys (outside the database, never in git), each 32
+# random bytes as unpadded base64url: from its environment variable (deployments), else from
+# a file beside the data key file (``.secrets/`` unless ``GRAPHSVC_KEY_FILE`` moves it), mode
+# 0600 in a 0700 folder, created on first use. A file that group or others can access is
+# refused, as is a malformed value.
+#
+# * the journal key (``GRAPHSVC_AUDIT_JOURNAL_KEY``, ``audit-journal.key``): HMAC-SHA256 key
+#   that chains the audit journal's lines (graphsvc/journal.py). Every process writing or
+#   shipping one journal needs the same key. Losing it loses nothing: lines written under
+#   an old key are still shipped, each with a damage notice.
+# * the checkpoint key (``GRAPHSVC_AUDIT_CHECKPOINT_KEY``, ``audit-checkpoint.key``): the
+#   Ed25519 private key (its 32-byte seed) that signs audit checkpoints
+#   (graphsvc/checkpoints.py). Keep a copy of its public key with the copies of the
+#   checkpoint file; the private key never needs to leave the server.
+
+ENV_JOURNAL_KEY = "GRAPHSVC_AUDIT_JOURNAL_KEY"
+ENV_CHECKPOINT_KEY = "GRAPHSVC_AUDIT_CHECKPOINT_KEY"
+JOURNAL_KEY_FILE = "audit-journal.key"
+CHECKPOINT_KEY_FILE = "audit-checkpoint.key"
+SECRET_BYTES = 32
+
+
+def secret_path(file_name: str, env: Mapping[str, str] | None = None) -> Path:
+    """Where the key file ``file_name`` lives: beside the data key file."""
+    return key_file_path(env).parent / file_name
+
+
+def load_secret(env_name: str, file_name: str, *, env: Mapping[str, str] | None = None,
+                create: bool = True) -> bytes | None:
+    """A 32-byte secret from ``env_name``, else from its key file (created when ``create``;
+    None when it does not exist and ``create`` is false). Raises KeyringError, naming the
+    variable or the file, for a malformed value or an unsafe file."""
+    env = os.environ if env is None else env
+    fix = f"expected {SECRET_BYTES} random bytes as base64url (make one with: python -c " \
+          f"\"import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).rstrip(b'=').decode())\")"
+    if env_name in env:
+        return _secret_value(env[env_name], f"${env_name}", fix)
+    path = secret_path(file_name, env)
+    if not path.exists():
+        if not create:
+            return None
+        _create_secret_file(path)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise KeyringError(f"key file {path} cannot be read ({exc.strerror}); set {env_name} instead") from None
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise KeyringError(f"key file {path} is not a regular file")
+        if mode & 0o077:
+            raise KeyringError(f"key file {path} is accessible by group or others (mode "
+                               f"{stat.S_IMODE(mode):04o}); refusing to use it. Fix with: chmod 600 {path}")
+        raw = f.read()
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise KeyringError(f"key file {path}: not a key ({fix})") from None
+    return _secret_value(text, f"key file {path}", fix)
+
+
+def _secret_value(text: str, where: str, fix: str) -> bytes:
+    try:
+        secret = _b64decode(text.strip())
+    except ValueError:
+        raise KeyringError(f"{where}: not base64url; {fix}") from None
+    if len(secret) != SECRET_BYTES:
+        raise KeyringError(f"{where}: {len(secret)} bytes, not {SECRET_BYTES}; {fix}")
+    return secret
+
+
+def _create_secret_file(path: Path) -> None:
+    """A new key file of 32 random bytes (0600); never overwrites an existing one."""
+    _ensure_folder(path.parent)
+    with _locked(path.parent):
+        if path.exists():
+            return  # another process made it meanwhile
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write((_b64encode(os.urandom(SECRET_BYTES)) + "\n").encode("ascii"))
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, path)  # atomic, and fails rather than replace an existing file
+            except FileExistsError:
+                pass
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        _fsync_folder(path.parent)
+
+
+def journal_key(env: Mapping[str, str] | None = None) -> bytes:
+    """The HMAC key of the audit journal's chain (created on first use)."""
+    return load_secret(ENV_JOURNAL_KEY, JOURNAL_KEY_FILE, env=env)  # type: ignore[return-value]
+
+
+def checkpoint_key(env: Mapping[str, str] | None = None, *, create: bool = True):
+    """The Ed25519 private key that signs audit checkpoints (created on first use when
+    ``create``; None when there is none and ``create`` is false)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    seed = load_secret(ENV_CHECKPOINT_KEY, CHECKPOINT_KEY_FILE, env=env, create=create)
+    return None if seed is None else Ed25519PrivateKey.from_private_bytes(seed)

@@ -25,6 +25,9 @@ from graphsvc.model import Actor
 # The tests never touch the project's own key file or web secret: fixed test keys.
 os.environ.setdefault("GRAPHSVC_DATA_KEY", "ktest:" + "A" * 43)
 os.environ.setdefault("GRAPHSVC_SECRET_KEY", "test-secret-key-not-for-production")
+# ... and fixed keys of the audit trail: the journal's MAC key, the checkpoints' signing key.
+os.environ.setdefault("GRAPHSVC_AUDIT_JOURNAL_KEY", "J" * 43)
+os.environ.setdefault("GRAPHSVC_AUDIT_CHECKPOINT_KEY", "C" * 43)
 KEYRING = crypto.load_keyring()
 ACTOR = Actor("tester", "admin", "127.0.0.1", "pytest")
 

@@ -252,6 +252,18 @@ def test_tampering_is_found_and_the_first_bad_event_named(db, kind):
     assert result.problem.startswith(problem), result.problem
 
 
+def test_verify_notes_the_hashes_of_the_events_asked_for_that_it_passed_intact(db):
+    fill_fast(db, 12)
+    rows = {e["seq"]: e["hash"] for e in cypher(db, "MATCH (e:AuditEvent) RETURN e.seq AS seq, e.hash AS hash")}
+    result = audit.verify(db, page=5, seqs=[3, 7, 12, 40])
+    assert result.ok and {s: result.hashes[s] for s in (3, 7, 12)} == {s: rows[s] for s in (3, 7, 12)}
+    assert 40 not in result.hashes  # there is no such event
+    cypher(db, "MATCH (e:AuditEvent {seq: 9}) SET e.detail = 'x'")
+    broken = audit.verify(db, page=5, seqs=[3, 7, 9, 12])
+    assert not broken.ok and broken.first_bad_seq == 9
+    assert set(broken.hashes) == {3, 7}  # only what the walk passed through before the damage
+
+
 def test_verify_reads_in_pages_across_page_boundaries(db):
     fill_fast(db, 23)
     assert audit.verify(db, page=5).ok and audit.verify(db, page=5).count == 23
@@ -361,6 +373,27 @@ def test_verify_while_events_are_appended(db):
         thread.join()
     assert all(r.ok for r in results), [r.problem for r in results]
     assert audit.verify(db).ok
+
+
+def test_verify_reads_events_committed_after_the_page_beyond_the_head_was_read(db, monkeypatch):
+    # The last range verify reads reaches past the head it read first; events committed just
+    # after that range was read must be read by the keyset paging that follows, not skipped
+    # ("event 11 is missing").
+    fill_fast(db, 10)
+    real = audit._Pages._fetch
+    appended = []
+
+    def fetch(self, after, before):
+        events = real(self, after, before)
+        if before > 11 and not appended:
+            appended.append(True)
+            fill(db, 6)  # events 11 … 16, after the range (7, 15) was read
+        return events
+
+    monkeypatch.setattr(audit._Pages, "_fetch", fetch)
+    result = audit.verify(db, page=7)
+    assert appended and result.ok, result.problem
+    assert result.count == 16
 
 
 # --- query and export ----------------------------------------------------------------------

@@ -9,10 +9,11 @@ import json
 import time
 
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import format_number, format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from graphsvc import access, accounts, audit
+from graphsvc import access, accounts, audit, checkpoints
 
 from .guard import actor, allow, heavy, record
 from .neo import get_db
@@ -46,10 +47,11 @@ def audit_page():
     db = get_db()
     events = audit.query(db, limit=200, **filters)
     status, checked_at = _chain_status(db, force=request.args.get("verify") == "1")
+    checkpoint = _checkpoint_status(db, status)
     record("audit.read", detail=f"{len(events)} events")
     shown_filters = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items()}
     return render_template("admin_audit.html", events=[plain(e) for e in events], filters=shown_filters,
-                           status=status, checked_at=checked_at)
+                           status=status, checked_at=checked_at, checkpoint=checkpoint)
 
 
 VERIFY_MAX_AGE = 300  # seconds a verification result is shown before the page verifies again
@@ -66,6 +68,33 @@ def _chain_status(db, force: bool):
         cached = (now, result)
         current_app.extensions["graphsvc_last_verify"] = cached
     return cached[1], dt.datetime.fromtimestamp(cached[0], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _checkpoint_status(db, chain: audit.VerifyResult) -> dict:
+    """The newest signed checkpoint (graphsvc/checkpoints.py): its age, its event, and whether
+    the chain still passes through it: that event still has the hash it signed (one index
+    read) and the chain is intact up to it (the cached verification above)."""
+    settings = current_app.config["GRAPHSVC_SETTINGS"]
+    try:
+        last = checkpoints.latest(settings.audit_checkpoints, checkpoints.trusted_keys())
+    except checkpoints.CheckpointError as exc:
+        return {"state": "unreadable", "detail": str(exc)}
+    if last is None:
+        return {"state": "none"}
+    if isinstance(last, checkpoints.Problem):
+        return {"state": "untrusted", "detail": last.text}
+    age = dt.datetime.now(dt.timezone.utc) - last.when
+    view = {"seq": format_number(last.seq), "at": last.at,
+            "age": format_timedelta(-max(age, dt.timedelta(0)), add_direction=True),
+            "overdue": age > dt.timedelta(hours=settings.audit_checkpoint_hours),
+            "hours": format_number(settings.audit_checkpoint_hours)}
+    if not checkpoints.passes(db, last):
+        view["state"] = "fails"
+    elif not chain.ok and (chain.first_bad_seq is None or chain.first_bad_seq <= last.seq):
+        view["state"] = "unknown"  # the chain is broken before it: it cannot be said to pass
+    else:
+        view["state"] = "passes"
+    return view
 
 
 def _safe_cell(value) -> str:
