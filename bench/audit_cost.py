@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRAPHSVC_DATA_KEY", "kbench:" + "B" * 43)
 os.environ.setdefault("GRAPHSVC_SECRET_KEY", "bench-secret")
 
-from graphsvc import accounts, audit, csvio, demo, importer, journal, neo4j_local  # noqa: E402
+from graphsvc import accounts, audit, csvio, demo, importer, journal, neo4j_local, shown  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
@@ -96,13 +96,13 @@ def run(settings, args) -> None:
     token = accounts.create_token(db, actor, coordinator["username"], 1)
 
     app = create_app(settings)
-    audited = web.views.record
+    audited = web.views.record_shown  # what the household view audits with
     plain = Database(db.driver, db.database, db.queries, db.uri)  # no journal: record() appends at once
     local_state = threading.local()
     call_ms: dict[str, list[float]] = {}  # the audit call alone, by mode
 
-    def direct(action, targets=(), outcome="ok", **extra):
-        audit.record(plain, **web.guard.actor().event(), action=action, targets=list(targets),
+    def direct(action, answer, outcome="ok", **extra):
+        audit.record(plain, **web.guard.actor().event(), action=action, targets=shown.ids_in(answer),
                      outcome=outcome, **extra)
 
     def switched(*a, **kw):  # the view's audit call, per request and thread by mode
@@ -150,7 +150,7 @@ def run(settings, args) -> None:
             t.join()
         return samples, time.perf_counter() - t0
 
-    web.views.record = switched
+    web.views.record_shown = switched
     warm = app.test_client()
     for i in range(args.warmup):  # Neo4j's JIT and caches warm before anything is timed
         for mode in (WITH, WITHOUT, FSYNC, DIRECT):
@@ -162,7 +162,7 @@ def run(settings, args) -> None:
     # not disturb phase 1.
     main_samples, main_wall = phase([WITH, WITHOUT])
     info_samples, info_wall = phase([FSYNC, DIRECT, WITHOUT + " (2)"])
-    web.views.record = audited
+    web.views.record_shown = audited
     journal.stop_shippers()  # the app's shipper: what it holds goes into the chain now
     audit.flush(db)
     written = db.read("bench_audit_count")[0]["n"] - events_before

@@ -74,6 +74,9 @@ class Settings:
     # GRAPHSVC_FAILURES_PER_MINUTE: failed requests an address may make in 60 s before its
     # requests without credentials are answered 429 (graphsvc/floodgate.py; 0: no limit)
     failures_per_minute: int = 30
+    # GRAPHSVC_FOLD_SECONDS: identical refusals within this many seconds are one audit event
+    # with their count (0: every refusal is an event of its own)
+    fold_seconds: int = 60
     # GRAPHSVC_HEAVY_PER_USER / GRAPHSVC_HEAVY_TOTAL: heavy requests (maps, big lists) that
     # may run at once per user and per server (graphsvc/slots.py; 0: no limit)
     heavy_per_user: int = 1
@@ -180,6 +183,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_durability=durability,
         state_dir_override=Path(env["GRAPHSVC_STATE_DIR"]) if env.get("GRAPHSVC_STATE_DIR") else None,
         failures_per_minute=_count(env, "GRAPHSVC_FAILURES_PER_MINUTE", 30),
+        fold_seconds=_count(env, "GRAPHSVC_FOLD_SECONDS", 60),
         heavy_per_user=_count(env, "GRAPHSVC_HEAVY_PER_USER", 1),
         heavy_total=_count(env, "GRAPHSVC_HEAVY_TOTAL", max(1, (os.cpu_count() or 2) - 1)),
         tx_timeouts=tuple((cls, _seconds(env, f"GRAPHSVC_TX_TIMEOUT_{cls.upper()}", default))

@@ -58,8 +58,8 @@ class _Fold:
 class Gate:
     """One process's failure budgets and folded denials (thread-safe)."""
 
-    per_minute: int = 30  # 0: no budget (every denial still folds)
-    window: float = WINDOW
+    per_minute: int = 30  # failures in the last WINDOW seconds; 0: no budget (denials still fold)
+    window: float = WINDOW  # identical denials within it fold into one event; 0: none fold
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
     _failures: dict[str, deque] = field(default_factory=dict)
@@ -75,11 +75,11 @@ class Gate:
             times = self._failures.get(address)
             if times is None:
                 return None
-            while times and times[0] <= now - self.window:
+            while times and times[0] <= now - WINDOW:
                 times.popleft()
             if len(times) < self.per_minute:
                 return None
-            return max(1.0, times[0] + self.window - now)
+            return max(1.0, times[0] + WINDOW - now)
 
     def failed(self, address: str) -> None:
         """Count a failure of ``address`` whose event is on record elsewhere (a sign-in)."""
@@ -104,7 +104,7 @@ class Gate:
         with self._lock:
             self._times(address).append(now)
             fold = self._folds.get(key)
-            if fold is None or now - fold.first >= self.window:
+            if fold is None or now - fold.first >= self.window:  # window 0: nothing folds
                 self._folds[key] = _Fold(dict(event), now, 0, now)
                 return True
             fold.count += 1

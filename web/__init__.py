@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     from . import admin, api, auth, coordinator, guard, health, home, neo, visitor
 
     app.extensions["graphsvc_keyring"] = crypto.load_keyring()
-    app.extensions["graphsvc_gate"] = Gate(per_minute=settings.failures_per_minute)
+    app.extensions["graphsvc_gate"] = Gate(per_minute=settings.failures_per_minute, window=settings.fold_seconds)
     app.extensions["graphsvc_slots"] = Slots(settings.state_dir / "slots", settings.heavy_per_user,
                                              settings.heavy_total)
     neo.init_app(app)
