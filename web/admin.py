@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -12,7 +11,7 @@ from flask import Blueprint, Response, abort, current_app, g, redirect, render_t
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from graphsvc import access, accounts, audit
+from graphsvc import access, accounts, audit, csvio
 
 from .guard import actor, allow, record
 from .neo import get_db
@@ -66,12 +65,6 @@ def _chain_status(db, force: bool):
     return cached[1], dt.datetime.fromtimestamp(cached[0], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _safe_cell(value) -> str:
-    """Spreadsheet formula injection: a cell starting with = + - @ is prefixed with '."""
-    text = ";".join(value) if isinstance(value, list) else ("" if value is None else str(value))
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.get("/audit/export.<fmt>")
 @allow(access.AUDIT_READ)
 def audit_export(fmt: str):
@@ -85,10 +78,10 @@ def audit_export(fmt: str):
         mimetype = "application/x-ndjson"
     else:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csvio.writer(buffer)  # every cell spreadsheet-safe (graphsvc/csvio.py)
         writer.writerow(EXPORT_COLUMNS)
         for r in rows:
-            writer.writerow([_safe_cell(r.get(c)) for c in EXPORT_COLUMNS])
+            writer.writerow([r.get(c) for c in EXPORT_COLUMNS])
         body = "\ufeff" + buffer.getvalue()
         mimetype = "text/csv"
     return Response(body, mimetype=mimetype + "; charset=utf-8",

