@@ -254,3 +254,107 @@ def test_export_refuses_a_folder_others_can_enter(db, cli_env, small, tmp_path):
     assert outside.read_text() == "not the export's"
     assert sorted(p.name for p in shared.iterdir()) == sorted(t.filename for t in csvio.TABLES.values())
     assert all(stat.S_IMODE(p.lstat().st_mode) == 0o600 for p in shared.iterdir())
+
+
+# --- the local Neo4j's password -----------------------------------------------------------------
+
+
+def _local(settings):
+    if not settings.uses_local:
+        pytest.skip("the tests use an external server (GRAPHSVC_TEST_NEO4J_URI)")
+    return settings.local
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("value", ["-starts-with-a-dash", 'a"b\\c d#e', "'single' quotes", "@not-a-file",
+                                   "--", "ends with backslash\\"])
+def test_an_argfile_line_is_exactly_one_argument_for_the_real_java_launcher(settings, tmp_path, value):
+    local = _local(settings)
+    argfile = tmp_path / "probe.args"
+    argfile.write_text(neo4j_local.argfile_line(f"-Dgraphsvc.probe={value}") + "\n"
+                       + neo4j_local.argfile_line("-XshowSettings:properties") + "\n-version\n")
+    shown = subprocess.run([neo4j_local.java_executable(local), f"@{argfile}"],
+                           capture_output=True, text=True).stderr
+    assert f"graphsvc.probe = {value}\n" in shown
+    with pytest.raises(neo4j_local.Neo4jError):
+        neo4j_local.argfile_line("new\nline")
+
+
+def test_admin_tool_takes_a_password_that_starts_with_a_dash(settings):
+    """`--` before the password, with Neo4j's real AdminTool (picocli)."""
+    base = _local(settings)
+    local = replace(base, name=f"dash-{os.getpid()}")
+    try:
+        for sub in ("conf", "data", "logs", "run"):
+            (local.home / sub).mkdir(parents=True)
+        neo4j_local.write_conf(local)
+        neo4j_local.set_initial_password(local, "-" + secrets.token_urlsafe(24))
+        assert (local.home / "data" / "dbms" / "auth.ini").exists()
+        assert not (local.home / "run" / "admin.args").exists()
+    finally:
+        shutil.rmtree(local.home, ignore_errors=True)
+
+
+class _CmdlineWatch(threading.Thread):
+    """Reads every process's command line, again and again, looking for ``secret``."""
+
+    def __init__(self, secret: str):
+        super().__init__(daemon=True)
+        self.secret = secret.encode()
+        self.halt = threading.Event()
+        self.hits: list[str] = []
+        self.rounds = 0
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    except OSError:
+                        continue
+                    if self.secret in cmdline:
+                        self.hits.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+            self.rounds += 1
+            time.sleep(0.005)  # the AdminTool's JVM lives a second or more
+
+
+def test_install_with_a_dash_password_keeps_it_off_every_command_line(settings, tmp_path):
+    """A fresh instance whose password starts with `-` installs, starts and accepts it; no
+    process's command line ever holds it (java is wrapped to record its arguments, and
+    /proc is read all along)."""
+    base = _local(settings)
+    real_java = os.path.realpath(neo4j_local.java_executable(base))
+    jdk = tmp_path / "jdk"
+    (jdk / "bin").mkdir(parents=True)
+    argv_log = tmp_path / "java-argv.log"
+    (jdk / "bin" / "java").write_text(
+        f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{argv_log}'\nexec '{real_java}' \"$@\"\n")
+    os.chmod(jdk / "bin" / "java", 0o755)
+    local = replace(base, name=f"dash-life-{os.getpid()}", bolt_port=_free_port(), java_home=str(jdk))
+    password = "-" + secrets.token_urlsafe(24)
+    watch = _CmdlineWatch(password)
+    watch.start()
+    try:
+        neo4j_local.install(local, say=lambda _m: None, new_password=lambda: password)
+        watch.halt.set()
+        watch.join()
+        neo4j_local.start(local, say=lambda _m: None)
+        assert neo4j_local.read_password(local) == password
+        with GraphDatabase.driver(local.uri, auth=("neo4j", password)) as driver:
+            records, _, _ = driver.execute_query("RETURN 1 AS one")
+            assert records[0]["one"] == 1
+    finally:
+        watch.halt.set()
+        neo4j_local.stop(local, say=lambda _m: None)
+        shutil.rmtree(local.home, ignore_errors=True)
+    leaks = [c for c in argv_log.read_text().splitlines() if password in c]
+    print(f"/proc read {watch.rounds} times during install; leaks: {watch.hits}; java argv leaks: {leaks}")
+    assert watch.rounds > 10 and not watch.hits, watch.hits
+    assert not leaks, leaks
+    assert any("admin.args" in c for c in argv_log.read_text().splitlines())  # the AdminTool went through the wrapper
