@@ -489,18 +489,45 @@ def keys_rotate(ctx) -> None:
               help="threads per process (2: one runs Python while the other waits for Neo4j; "
                    "answers keep their connection open)")
 @click.option("--debug", is_flag=True, help="Flask's debug server instead of gunicorn (never in production).")
-def serve_cmd(host: str, port: int, workers: int, threads: int, debug: bool) -> None:
-    """Serve the web app (gunicorn)."""
+@click.pass_context
+def serve_cmd(ctx: click.Context, host: str, port: int, workers: int, threads: int, debug: bool) -> None:
+    """Serve the web app (gunicorn).
+
+    Refuses to start when the audit journal cannot be written. Forwarded headers
+    (X-Forwarded-For/-Proto) are trusted only as GRAPHSVC_PROXY_HOPS says, by the app:
+    gunicorn itself trusts no peer. No gunicorn control socket.
+    """
+    from web import StartupError, check_audit_journal
+
+    try:
+        check_audit_journal(_settings(ctx))
+    except StartupError as exc:
+        _fail(str(exc))
     if debug:
         from web import create_app
 
         create_app().run(host=host, port=port, debug=True)
         return
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    args = [str(gunicorn), "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1", "web:create_app()"]
     os.chdir(Path(__file__).resolve().parent.parent)
-    os.execv(args[0], args)
+    os.execv(GUNICORN, gunicorn_args(host, port, workers, threads))
+
+
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str]:
+    """gunicorn's command line for ``serve`` (the Dockerfile's CMD runs ``graphsvc serve``).
+
+    ``--forwarded-allow-ips ""``: gunicorn would otherwise take X-Forwarded-Proto (and
+    SCRIPT_NAME/PATH_INFO) from any peer on 127.0.0.1 or in FORWARDED_ALLOW_IPS and call the
+    request https; the app's ProxyFix trusts exactly GRAPHSVC_PROXY_HOPS proxies, and only it.
+    ``--no-control-socket``: gunicorn 25+ opens one for ``gunicornc`` at one path per user
+    ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl), so every server took over
+    the socket of the one before and removed it when it stopped; nothing here uses it.
+    """
+    return [GUNICORN, "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
+            "--access-logfile", "-", "--forwarded-allow-ips", "", "--no-control-socket",
+            "web:create_app()"]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -358,3 +358,183 @@ def test_install_with_a_dash_password_keeps_it_off_every_command_line(settings, 
     assert watch.rounds > 10 and not watch.hits, watch.hits
     assert not leaks, leaks
     assert any("admin.args" in c for c in argv_log.read_text().splitlines())  # the AdminTool went through the wrapper
+
+
+# --- serve: the journal, forwarded headers, the control socket ----------------------------------
+
+
+def _unprivileged() -> list[str]:
+    """A command prefix that runs a command without the power to write other users' files.
+
+    The tests (and CI) run as root, which writes anywhere; the interpreter lives under
+    /root, so switching to `nobody` is no option. Dropping CAP_DAC_OVERRIDE (setpriv, from
+    util-linux) makes root meet file modes like any user: a folder of another user, mode
+    0700, is then as unwritable as /app was for the Docker image's user.
+    """
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all", "--"]
+
+
+@pytest.fixture()
+def state_dirs():
+    """A state folder the server cannot write (another user's, 0700; read-only when not
+    root) and one it can (its own)."""
+    parent = Path(tempfile.mkdtemp(prefix="graphsvc-state-"))
+    os.chmod(parent, 0o755)
+    locked, own = parent / "locked", parent / "own"
+    locked.mkdir(mode=0o700)
+    own.mkdir(mode=0o700)
+    if os.geteuid() == 0:
+        os.chown(locked, 65534, 65534)
+    else:
+        os.chmod(locked, 0o500)
+    yield locked, own, parent
+    os.chmod(locked, 0o700)
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = _test_env()
+    env.pop("GRAPHSVC_AUDIT_JOURNAL", None)
+    env.pop("XDG_RUNTIME_DIR", None)
+    env.update(extra)
+    return env
+
+
+def test_serve_refuses_to_start_when_the_journal_cannot_be_written(state_dirs):
+    locked, own, parent = state_dirs
+    graphsvc = str(Path(sys.executable).with_name("graphsvc"))
+    env = _env(GRAPHSVC_STATE_DIR=str(locked), HOME=str(parent))
+    proc = subprocess.Popen([*_unprivileged(), graphsvc, "serve", "--port", str(_free_port()), "--workers", "1"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("serve started although its audit journal cannot be written")
+    assert proc.returncode == 1
+    assert f"the audit journal {locked}/audit/journal.jsonl cannot be written" in stderr
+    assert "Permission denied" in stderr and "GRAPHSVC_STATE_DIR" in stderr
+
+    # the check passes for a folder the user owns (the Docker image's /var/lib/graphsvc)
+    check = ("from graphsvc.config import load_settings; from web import check_audit_journal; "
+             "check_audit_journal(load_settings()); print('writable')")
+    ok = subprocess.run([*_unprivileged(), sys.executable, "-c", check],
+                        env=_env(GRAPHSVC_STATE_DIR=str(own), HOME=str(parent)), cwd=ROOT, capture_output=True, text=True)
+    assert ok.stdout.strip() == "writable", ok.stderr
+    assert stat.S_IMODE((own / "audit").stat().st_mode) == 0o700
+    assert stat.S_IMODE((own / "audit" / "journal.jsonl").stat().st_mode) == 0o600
+
+
+def test_gunicorn_started_directly_refuses_too(state_dirs, tmp_path):
+    """The Dockerfile of old ran gunicorn itself: create_app's check stops the workers."""
+    locked, _, parent = state_dirs
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([*_unprivileged(), gunicorn, "--bind", f"127.0.0.1:{_free_port()}", "--workers", "1",
+                                 "--no-control-socket", "web:create_app()"],
+                                env=_env(GRAPHSVC_STATE_DIR=str(locked), HOME=str(parent)), cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        code = proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail("gunicorn served although the audit journal cannot be written")
+    assert code != 0
+    assert "cannot be written" in log.read_text(errors="replace")
+
+
+def test_create_app_refuses_an_unwritable_journal(settings, tmp_path):
+    from web import StartupError, create_app
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StartupError, match="cannot be written"):
+        create_app(replace(settings, audit_journal_override=blocker / "journal.jsonl"))
+
+
+class _Server:
+    """`graphsvc serve` on a free port, its output in a log file."""
+
+    def __init__(self, log: Path, **env: str):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        graphsvc = str(Path(sys.executable).with_name("graphsvc"))
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [graphsvc, "serve", "--port", str(self.port), "--workers", "1", "--threads", "1"],
+                env=_env(**env), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not self.answers():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail("graphsvc serve did not start:\n" + log.read_text(errors="replace")[-3000:])
+            time.sleep(0.2)
+
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def cookies(self, **headers: str) -> list[str]:
+        request = urllib.request.Request(self.url + "/healthz", headers=headers)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.headers.get_all("Set-Cookie") or []
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture()
+def home(tmp_path) -> Path:
+    """A home folder of the servers' own: gunicorn would put its control socket there."""
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+def test_forwarded_proto_is_trusted_exactly_as_proxy_hops_says(settings, home, tmp_path):
+    direct = _Server(tmp_path / "hops0.log", HOME=str(home), GRAPHSVC_PROXY_HOPS="0")
+    proxied = _Server(tmp_path / "hops1.log", HOME=str(home), GRAPHSVC_PROXY_HOPS="1")
+    try:
+        # from 127.0.0.1, with no proxy configured: the header is the client's word, not https
+        spoofed = direct.cookies(**{"X-Forwarded-Proto": "https"})
+        assert spoofed and all("gs_pre=" in c and "Secure" not in c for c in spoofed), spoofed
+        # behind one proxy that says https: Secure cookies (werkzeug's ProxyFix)
+        behind = proxied.cookies(**{"X-Forwarded-Proto": "https"})
+        assert behind and all("Secure" in c for c in behind), behind
+        assert all("Secure" not in c for c in proxied.cookies())
+    finally:
+        direct.stop()
+        proxied.stop()
+
+
+def test_two_servers_do_not_share_a_control_socket(settings, home, tmp_path):
+    first = _Server(tmp_path / "first.log", HOME=str(home))
+    second = _Server(tmp_path / "second.log", HOME=str(home))
+    try:
+        sockets = [p for p in home.rglob("*") if p.is_socket() or p.name.endswith(".ctl")]
+        assert not sockets, f"gunicorn control socket(s): {sockets}"
+        first.stop()
+        assert second.proc.poll() is None and second.answers()
+        assert not [p for p in home.rglob("*") if p.is_socket() or p.name.endswith(".ctl")]
+    finally:
+        first.stop()
+        second.stop()
