@@ -538,3 +538,36 @@ def test_two_servers_do_not_share_a_control_socket(settings, home, tmp_path):
     finally:
         first.stop()
         second.stop()
+
+
+# --- Docker -------------------------------------------------------------------------------------
+
+
+def _dockerfile() -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments left out."""
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_compose_gives_the_journal_a_volume_the_image_user_owns():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    app = compose["services"]["app"]
+    state = app["environment"]["GRAPHSVC_STATE_DIR"]
+    volumes = {v.split(":")[1]: v.split(":")[0] for v in app["volumes"]}
+    assert state in volumes and volumes[state] in compose["volumes"], app["volumes"]
+
+    lines = _dockerfile()
+    assert f"ENV GRAPHSVC_STATE_DIR={state}" in lines
+    run = next(i for i, line in enumerate(lines) if line.startswith("RUN") and state in line)
+    assert re.search(rf"install -d -m 0700 -o graphsvc -g graphsvc {re.escape(state)}\b", lines[run])
+    user = lines.index("USER graphsvc")
+    assert run < user, "the folder is made before the image switches to its user"
+    assert "useradd" in lines[run] or any("useradd" in line for line in lines[:run])
+    assert lines[-1] == 'CMD ["graphsvc", "serve", "--host", "0.0.0.0", "--port", "5000"]'
+
+
+def test_compose_healthcheck_keeps_the_password_off_the_command_line():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    command = " ".join(compose["services"]["neo4j"]["healthcheck"]["test"])
+    assert not re.search(r"(^|\s)(-p|--password)(\s|=|$)", command), command
+    assert 'NEO4J_PASSWORD="$$HEALTHCHECK_PASSWORD" cypher-shell' in command  # its environment only
