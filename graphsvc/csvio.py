@@ -45,6 +45,7 @@ from typing import Any, Iterable, Iterator, Mapping, TextIO
 FORMULA_STARTS = frozenset("=+-@\t\r\n\0＝＋－＠")
 #: The spreadsheet's "this cell is text" mark; also escapes itself, so the escape is reversible.
 TEXT_MARK = "'"
+_MARKED = FORMULA_STARTS | {TEXT_MARK}
 
 
 def spreadsheet_safe(value: Any) -> str:
@@ -54,9 +55,13 @@ def spreadsheet_safe(value: Any) -> str:
     """
     if value is None:
         return ""
-    text = ";".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
-    if text and (text[0] in FORMULA_STARTS or text[0] == TEXT_MARK
-                 or text.lstrip()[:1] in FORMULA_STARTS or text.lstrip()[:1] == TEXT_MARK):
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (list, tuple)):
+        text = ";".join(str(v) for v in value)
+    else:
+        text = str(value)
+    if text and (text[0] in _MARKED or (text[0].isspace() and text.lstrip()[:1] in _MARKED)):
         return TEXT_MARK + text
     return text
 
