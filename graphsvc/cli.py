@@ -244,14 +244,26 @@ def import_cmd(ctx: click.Context, folder: Path, dry_run: bool) -> None:
 @click.option("--redact", is_flag=True, help="Leave identity fields and visit notes out.")
 @click.pass_context
 def export_cmd(ctx: click.Context, folder: Path, bom: bool, redact: bool) -> None:
-    """Write the whole graph as CSV files in the import format (identity decrypted unless --redact)."""
-    from .exporter import export_folder
+    """Write the whole graph as CSV files in the import format (identity decrypted unless --redact).
+
+    The folder is created with mode 0700 (an existing one must already be private to you)
+    and the files with mode 0600.
+    """
+    from .exporter import ExportError, export_folder
 
     keyring = _keyring()
     with _connect(_settings(ctx)) as db:
-        counts = export_folder(db, folder, keyring, cli_actor(), bom=bom, redact=redact,
-                               progress=lambda f, n: click.echo(f"  {f}: {n:,} rows", err=True))
+        try:
+            counts = export_folder(db, folder, keyring, cli_actor(), bom=bom, redact=redact,
+                                   progress=lambda f, n: click.echo(f"  {f}: {n:,} rows", err=True))
+        except ExportError as exc:
+            _fail(str(exc))
     click.echo(f"exported {sum(counts.values()):,} rows to {folder}")
+    if not redact:
+        click.echo(f"warning: {folder} holds IDENTITY DATA in clear text (legal names, phones, "
+                   "addresses, visit notes), readable by you only (folder 0700, files 0600): keep it "
+                   "off shared and synced drives, and delete it when done (--redact leaves it out)",
+                   err=True)
 
 
 @main.command("demo")
@@ -551,18 +563,45 @@ def keys_rotate(ctx) -> None:
               help="threads per process (2: one runs Python while the other waits for Neo4j; "
                    "answers keep their connection open)")
 @click.option("--debug", is_flag=True, help="Flask's debug server instead of gunicorn (never in production).")
-def serve_cmd(host: str, port: int, workers: int, threads: int, debug: bool) -> None:
-    """Serve the web app (gunicorn)."""
+@click.pass_context
+def serve_cmd(ctx: click.Context, host: str, port: int, workers: int, threads: int, debug: bool) -> None:
+    """Serve the web app (gunicorn).
+
+    Refuses to start when the audit journal cannot be written. Forwarded headers
+    (X-Forwarded-For/-Proto) are trusted only as GRAPHSVC_PROXY_HOPS says, by the app:
+    gunicorn itself trusts no peer. No gunicorn control socket.
+    """
+    from web import StartupError, check_audit_journal
+
+    try:
+        check_audit_journal(_settings(ctx))
+    except StartupError as exc:
+        _fail(str(exc))
     if debug:
         from web import create_app
 
         create_app().run(host=host, port=port, debug=True)
         return
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    args = [str(gunicorn), "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1", "web:create_app()"]
     os.chdir(Path(__file__).resolve().parent.parent)
-    os.execv(args[0], args)
+    os.execv(GUNICORN, gunicorn_args(host, port, workers, threads))
+
+
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str]:
+    """gunicorn's command line for ``serve`` (the Dockerfile's CMD runs ``graphsvc serve``).
+
+    ``--forwarded-allow-ips ""``: gunicorn would otherwise take X-Forwarded-Proto (and
+    SCRIPT_NAME/PATH_INFO) from any peer on 127.0.0.1 or in FORWARDED_ALLOW_IPS and call the
+    request https; the app's ProxyFix trusts exactly GRAPHSVC_PROXY_HOPS proxies, and only it.
+    ``--no-control-socket``: gunicorn 25+ opens one for ``gunicornc`` at one path per user
+    ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl), so every server took over
+    the socket of the one before and removed it when it stopped; nothing here uses it.
+    """
+    return [GUNICORN, "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
+            "--access-logfile", "-", "--forwarded-allow-ips", "", "--no-control-socket",
+            "web:create_app()"]
 
 
 if __name__ == "__main__":  # pragma: no cover

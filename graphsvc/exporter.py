@@ -2,11 +2,18 @@
 
 The export is in the import's own format, so export → import into an empty database gives
 back the same graph. Rows are sorted by id, so two exports of one graph are byte-identical.
+
+An export holds the whole network and, unless redacted, decrypted identity data: it is
+written into a folder only its owner can enter (0700, created so, or an existing folder
+that already is) as files only its owner can read (0600 from their creation, the
+``.csv.partial`` files too). Every cell is spreadsheet-safe (csvio.spreadsheet_safe).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,6 +40,45 @@ def _text(value: Any) -> str:
 LABELS = {"people": "Person", "visits": "Visit"}
 
 
+class ExportError(RuntimeError):
+    """The export cannot be written where it was asked to; nothing was written."""
+
+
+def private_folder(folder: Path) -> Path:
+    """``folder``, created with mode 0700, or an existing folder of this user that nobody
+    else can enter; raise ExportError otherwise.
+
+    An existing folder with group or other access is refused, not tightened: it may be a
+    shared or synced folder (a home, /tmp, a team drive) whose mode other things rely on,
+    and files already in it would stay readable. The message says what to do.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(mode=0o700, parents=True)
+        os.chmod(folder, 0o700)  # ours and empty: whatever the umask made of it
+        return folder
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ExportError(f"cannot create the folder {folder}: {exc.strerror}") from None
+    try:
+        info = os.stat(folder)
+    except OSError as exc:
+        raise ExportError(f"cannot use the folder {folder}: {exc.strerror}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise ExportError(f"{folder} exists and is not a folder")
+    if info.st_uid != os.geteuid():
+        raise ExportError(f"{folder} belongs to another user (uid {info.st_uid}): "
+                          "give a new folder; it is created readable by you only")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise ExportError(
+            f"{folder} can be entered by other users (mode {mode:04o}) and an export holds "
+            f"personal data: give a new folder (it is created with mode 0700) or run "
+            f"`chmod 700 {folder}` first")
+    return folder
+
+
 def _rows(db, name: str, keyring, redact: bool):
     label = LABELS.get(name)
     fields = IDENTITY_FIELDS.get(label, ()) if label else ()
@@ -46,18 +92,19 @@ def export_folder(db, folder: Path, keyring, actor: Actor, bom: bool = True, red
                   progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
     """Write one CSV file per table into ``folder``; return the row count per file.
 
-    Identity fields are decrypted, or left empty with ``redact``. The export is audited
-    before any file is written (if the audit cannot be written, nothing is exported) and
-    again with its counts when done.
+    Identity fields are decrypted, or left empty with ``redact``. The folder must be private
+    (``private_folder``; ExportError before anything is written or audited). The export is
+    audited before any file is written (if the audit cannot be written, nothing is
+    exported) and again with its counts when done.
     """
-    folder = Path(folder)
+    folder = private_folder(Path(folder))
     audit.record(db, **actor.event(), action="export.start", detail="redacted" if redact else "with identity")
-    folder.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for name, table in TABLES.items():
         rows = _rows(db, name, keyring, redact)
         path = folder / table.filename
         tmp = path.with_suffix(".csv.partial")
+        tmp.unlink(missing_ok=True)  # a stale one (an export cut off) is not reused
         counts[name] = csvio.write_table(tmp, table, rows, bom=bom)
         tmp.replace(path)
         if progress:

@@ -110,6 +110,11 @@ def read_password(local: LocalNeo4j) -> str:
 # --- install ---------------------------------------------------------------------------
 
 
+def generate_password() -> str:
+    """A random password for a new instance (192 bits, URL-safe: may start with ``-``)."""
+    return secrets.token_urlsafe(24)
+
+
 def java_executable(local: LocalNeo4j) -> str:
     if local.java_home:
         return str(Path(local.java_home) / "bin" / "java")
@@ -130,8 +135,9 @@ def java_major(local: LocalNeo4j) -> int:
     raise Neo4jError(f"could not tell the Java version of {java_executable(local)}")
 
 
-def install(local: LocalNeo4j, say: Say = _say) -> None:
-    """Fetch the server's jars with Maven (once per version) and prepare the instance."""
+def install(local: LocalNeo4j, say: Say = _say, new_password: Callable[[], str] = generate_password) -> None:
+    """Fetch the server's jars with Maven (once per version) and prepare the instance
+    (``new_password`` makes its password: tests give one that starts with ``-``)."""
     major = java_major(local)
     if major not in (17, 21):
         raise Neo4jError(f"Neo4j {local.version} runs on Java 17 or 21, found Java {major}: set JAVA_HOME")
@@ -165,10 +171,11 @@ def install(local: LocalNeo4j, say: Say = _say) -> None:
         tmp.rename(libs)
         (libs / ".complete").write_text(local.version + "\n")
         say(f"{len(list(libs.glob('*.jar')))} jars in {libs}")
-    init_instance(local, say)
+    init_instance(local, say, new_password)
 
 
-def init_instance(local: LocalNeo4j, say: Say = _say) -> None:
+def init_instance(local: LocalNeo4j, say: Say = _say,
+                  new_password: Callable[[], str] = generate_password) -> None:
     """Create the instance folders and, on first use, its random password (mode 0600)."""
     local.base.mkdir(parents=True, exist_ok=True)
     os.chmod(local.base, 0o700)
@@ -182,19 +189,56 @@ def init_instance(local: LocalNeo4j, say: Say = _say) -> None:
         raise Neo4jError(
             f"{local.home} holds a database but no password file; remove {local.home} to start afresh"
         )
-    password = secrets.token_urlsafe(24)
-    env = dict(os.environ, NEO4J_HOME=str(local.home), NEO4J_CONF=str(local.home / "conf"))
-    done = subprocess.run(
-        [java_executable(local), "-cp", f"{lib_dir(local)}/*", ADMIN_CLASS,
-         "dbms", "set-initial-password", password],
-        env=env, cwd=local.home, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-    )
-    if done.returncode != 0:
-        raise Neo4jError("could not set the initial password:\n" + done.stdout + done.stderr)
+    password = new_password()
+    set_initial_password(local, password)
     fd = os.open(pw_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(password + "\n")
     say(f"instance '{local.name}' ready at {local.home} (password in {pw_path}, mode 0600)")
+
+
+def argfile_line(arg: str) -> str:
+    r"""One argument as a line of a java launcher argument file (``java @file``): in double
+    quotes, with backslash and quote escaped, so that any printable text stays one argument.
+
+    >>> print(argfile_line('-a"b\\c d'))
+    "-a\"b\\c d"
+    """
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in arg):
+        raise Neo4jError("an argument for the java launcher holds a control character")
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def set_initial_password(local: LocalNeo4j, password: str) -> None:
+    """``neo4j-admin dbms set-initial-password`` (Neo4j's AdminTool) with ``password``, which
+    never appears on a command line.
+
+    The command line of a process is readable by every user of the machine (``ps``,
+    /proc/<pid>/cmdline), so the java launcher gets its main class and arguments from an
+    argument file (``java @file``; mode 0600 in the instance folder, deleted afterwards) and
+    its command line ends in ``@…/run/admin.args``. ``--`` ends AdminTool's options, so a
+    password that starts with ``-`` is the password and not an unknown option.
+    ``-XX:-UsePerfData``: no /tmp/hsperfdata file that names the main class and arguments.
+    """
+    argfile = local.home / "run" / "admin.args"
+    argfile.parent.mkdir(parents=True, exist_ok=True)
+    argfile.unlink(missing_ok=True)
+    secret_args = [ADMIN_CLASS, "dbms", "set-initial-password", "--", password]
+    fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        # the launcher reads the file in the platform's encoding, as it would read argv
+        with os.fdopen(fd, "w", encoding=sys.getfilesystemencoding(), errors="surrogateescape") as fh:
+            fh.write("".join(argfile_line(a) + "\n" for a in secret_args))
+        env = dict(os.environ, NEO4J_HOME=str(local.home), NEO4J_CONF=str(local.home / "conf"))
+        done = subprocess.run(
+            [java_executable(local), "-XX:-UsePerfData", "-cp", f"{lib_dir(local)}/*", f"@{argfile}"],
+            env=env, cwd=local.home, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        )
+    finally:
+        argfile.unlink(missing_ok=True)
+    if done.returncode != 0:
+        output = (done.stdout + done.stderr).replace(password, "<password>")
+        raise Neo4jError("could not set the initial password:\n" + output)
 
 
 def write_conf(local: LocalNeo4j) -> None:

@@ -20,7 +20,7 @@ def test_compose_runs_neo4j_526_locked_down_and_the_app():
     app = compose["services"]["app"]
     assert app["environment"]["NEO4J_URI"] == "bolt://neo4j:7687"
     assert app["depends_on"]["neo4j"]["condition"] == "service_healthy"
-    assert "gunicorn" in (ROOT / "Dockerfile").read_text()
+    assert 'CMD ["graphsvc", "serve"' in (ROOT / "Dockerfile").read_text()  # gunicorn, as `graphsvc serve` runs it
 
 
 def test_generated_and_secret_files_are_ignored():

@@ -7,8 +7,10 @@ process, languages (Korean and English) and the security headers of every respon
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +49,43 @@ def _web_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+class StartupError(RuntimeError):
+    """The app cannot serve safely with these settings; the message says what to change."""
+
+
+def check_audit_journal(settings: Settings) -> None:
+    """Refuse to start when the audit journal cannot be written (StartupError).
+
+    Every audited request writes its event to the journal before its answer leaves and
+    fails when it cannot (graphsvc/journal.py): a server whose journal is not writable
+    would answer every such request with 500. So the start fails instead, with the reason.
+    Checked for real: the folder is created (0700), the journal opened for appending
+    (created 0600 when missing) and a file made and removed in its folder (the journal's
+    lock files and the shipper's replacement file live there).
+    """
+    path = settings.audit_journal
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=".write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        try:
+            user = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no name for this uid (a container's user)
+            user = f"uid {os.geteuid()}"
+        raise StartupError(
+            f"the audit journal {path} cannot be written by {user} ({exc.strerror or exc}): "
+            "every audited request would fail, so the server does not start. Set "
+            "GRAPHSVC_STATE_DIR (or GRAPHSVC_AUDIT_JOURNAL) to a folder this user can write; "
+            "with Docker, give that folder a volume (see docker-compose.yml)") from None
+
+
 def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app = Flask(__name__)
     settings = settings or load_settings()
+    check_audit_journal(settings)
     app.config.update(
         GRAPHSVC_SETTINGS=settings,
         SECRET_KEY=_web_secret(settings),

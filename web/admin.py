@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -13,7 +12,7 @@ from flask_babel import format_number, format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from graphsvc import access, accounts, audit, checkpoints
+from graphsvc import access, accounts, audit, checkpoints, csvio
 
 from .guard import actor, allow, heavy, record
 from .neo import get_db
@@ -97,12 +96,6 @@ def _checkpoint_status(db, chain: audit.VerifyResult) -> dict:
     return view
 
 
-def _safe_cell(value) -> str:
-    """Spreadsheet formula injection: a cell starting with = + - @ is prefixed with '."""
-    text = ";".join(value) if isinstance(value, list) else ("" if value is None else str(value))
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.get("/audit/export.<fmt>")
 @allow(access.AUDIT_READ)
 @takes(*AUDIT_FILTERS)
@@ -118,10 +111,10 @@ def audit_export(fmt: str):
         mimetype = "application/x-ndjson"
     else:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csvio.writer(buffer)  # every cell spreadsheet-safe (graphsvc/csvio.py)
         writer.writerow(EXPORT_COLUMNS)
         for r in rows:
-            writer.writerow([_safe_cell(r.get(c)) for c in EXPORT_COLUMNS])
+            writer.writerow([r.get(c) for c in EXPORT_COLUMNS])
         body = "\ufeff" + buffer.getvalue()
         mimetype = "text/csv"
     return Response(body, mimetype=mimetype + "; charset=utf-8",

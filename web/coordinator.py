@@ -6,7 +6,6 @@ audit log before it leaves (guard.record), with the ids of the households and pe
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from pathlib import Path
@@ -16,7 +15,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 import pyvis
-from graphsvc import access, charts, netmap
+from graphsvc import access, charts, csvio, netmap
 
 from . import maps, views
 from .guard import allow, heavy, public, record_shown
@@ -117,19 +116,6 @@ def unvisited_rows(district: str | None, limit: int) -> list[dict]:
              "members": [{"id": m[0], "code_name": m[1]} for m in r[6]]} for r in rows]
 
 
-def spreadsheet_safe(value) -> str:
-    """A cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR (or their
-    full-width forms) would start a formula, so such cells get a leading apostrophe.
-
-    >>> spreadsheet_safe("=HYPERLINK(\\"http://x\\")"), spreadsheet_safe("-3"), spreadsheet_safe("목련")
-    ('\\'=HYPERLINK("http://x")', "'-3", '목련')
-    """
-    text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r＝＋－＠":
-        return "'" + text
-    return text
-
-
 @bp.get("/unvisited")
 @allow(access.NETWORK_READ)
 @takes("district", "limit")
@@ -152,10 +138,10 @@ def unvisited_csv():
     rows = unvisited_rows(district, 100_000)
     out = io.StringIO()
     out.write("\ufeff")  # spreadsheets read Korean as UTF-8 with a BOM
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csvio.writer(out, lineterminator="\r\n")  # every cell spreadsheet-safe
     writer.writerow(UNVISITED_COLUMNS)
     for r in rows:
-        writer.writerow([spreadsheet_safe(";".join(r[c]) if c == "code_names" else r[c]) for c in UNVISITED_COLUMNS])
+        writer.writerow([";".join(r[c]) if c == "code_names" else r[c] for c in UNVISITED_COLUMNS])
     record_shown("network.unvisited.export", rows, detail=f"{len(rows)} households as CSV")
     name = "unvisited.csv"
     return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
