@@ -87,10 +87,11 @@ def test_dry_run_writes_nothing(db, small):
 def test_writes_are_batched(db, small, monkeypatch):
     calls = []
     original = db.write_tx
-    def counting(work, *args):
+    def counting(work, *args, **kw):
         if args and isinstance(args[0], list):  # a batch of rows (audit appends pass no list)
             calls.append(len(args[0]))
-        return original(work, *args)
+            assert kw == {"cls": "batch"}  # no timeout on an import's batches
+        return original(work, *args, **kw)
 
     monkeypatch.setattr(db, "write_tx", counting)
     assert import_folder(db, small, batch_size=2).ok
