@@ -1,7 +1,8 @@
 """Checks shared by every way data comes in (CSV files, the JSON API, forms).
 
 This is the start of the one record layer: a value that one entrance accepts, every other
-accepts too, and the exporter writes back only what the importer reads. Each check returns
+accepts too, and the exporter writes back only what the importer reads. Text is stored
+without surrounding white space (the CSV reader strips every cell; the API strips too). Each check returns
 ``None`` for a good value or a short problem in English (the importer prints it after
 ``file:line``; the web layer names the field).
 

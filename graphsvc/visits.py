@@ -207,6 +207,8 @@ def parse_report(body: Any, today: dt.date) -> Report:
         raise VisitError(400, f"outcome must be one of: {', '.join(REPORT_OUTCOMES)}", "outcome")
     materials = _materials(body.get("materials"))
     notes = body.get("notes")
+    if isinstance(notes, str):
+        notes = notes.strip()  # as the importer reads every cell: the same text both ways
     if notes in (None, ""):
         notes = None
     elif (problem := records.text_problem(notes, MAX_LEN["notes"])) is not None:

@@ -52,3 +52,29 @@ def test_an_argument_the_page_does_not_take(app):
     sign_in(client, "admin")
     assert client.get("/admin/audit?fmt=x").status_code == 400
     assert client.get("/admin/audit?_method=POST").status_code == 400
+
+
+def test_text_the_api_takes_survives_export_and_import(app, world, tmp_path):
+    """What a visit report may say, an export writes and an import reads back the same."""
+    from graphsvc import exporter, importer
+
+    from .conftest import KEYRING, empty, snapshot
+    from .helpers import ACTOR
+
+    notes = ["줄 하나\n줄 둘\t탭", "=HYPERLINK(\"http://x\")", "＝１＋１", "'quoted", "  leading spaces",
+             "emoji 🙂 and \u200d joiner", "\u202eright-to-left", "\"quotes\", commas; semicolons"]
+    call = api(app, "minji")
+    for n, text in enumerate(notes):
+        response = call("/api/v1/visits", method="POST", json={
+            "household_id": "h-001", "visited_on": f"2026-01-{n + 1:02d}", "outcome": "met", "notes": text})
+        assert response.status_code == 201, (text, response.get_data(as_text=True))
+    before = snapshot(world, decrypt=True)
+    folder = tmp_path / "out"
+    exporter.export_folder(world, folder, KEYRING, ACTOR)
+    empty(world)
+    assert importer.import_folder(world, folder, KEYRING, ACTOR).ok
+    after = snapshot(world, decrypt=True)
+    stored = sorted(p["notes"] for labels, p in after["nodes"] if "Visit" in labels and p.get("notes"))
+    assert {n.strip() for n in notes} <= set(stored)  # stored without surrounding white space
+    notes_of = lambda state: {p["id"]: p.get("notes") for labels, p in state["nodes"] if "Visit" in labels}  # noqa: E731
+    assert notes_of(before) == notes_of(after)
