@@ -241,9 +241,13 @@ def light_reads(port: int, token: str, ids: list[str], seconds: float, gap: floa
     return out
 
 
+def heavy_paths(sample: str) -> list[str]:
+    return ["/api/v1/network?max_nodes=10000", f"/api/v1/network?view=people&chain_of={sample}&max_nodes=10000",
+            "/api/v1/chains", f"/api/v1/network?chain_of={sample}&max_nodes=10000"]
+
+
 def heavy_load(port: int, token: str, sample: str, stop: threading.Event, result: dict) -> None:
-    paths = ["/api/v1/network?max_nodes=10000", f"/api/v1/network?view=people&chain_of={sample}&max_nodes=10000",
-             "/api/v1/chains", f"/api/v1/network?chain_of={sample}&max_nodes=10000"]
+    paths = heavy_paths(sample)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     k = 0
     while not stop.is_set():
@@ -265,7 +269,9 @@ def heavy_load(port: int, token: str, sample: str, stop: threading.Event, result
 
 def under_load(port: int, info: dict, idle_seconds: float, load_seconds: float) -> dict:
     token = info["tokens"]["bench-reader"]
-    light_reads(port, token, info["reader_ids"], 5)  # warm up
+    for path in heavy_paths(info["big_chain_sample"]):  # warm up: every heavy answer once, then reads
+        request(port, "GET", path, {"Authorization": f"Bearer {info['tokens']['bench-heavy']}"})
+    light_reads(port, token, info["reader_ids"], 5)
     idle = light_reads(port, token, info["reader_ids"], idle_seconds)
     stop = threading.Event()
     heavy: dict = {"lock": threading.Lock()}
