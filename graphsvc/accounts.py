@@ -365,7 +365,7 @@ def code_step(secret: str, code: str, at: float) -> int | None:
     now = totp.timecode(at)
     found = None
     for step in range(now - CODE_WINDOW_STEPS, now + CODE_WINDOW_STEPS + 1):
-        if hmac.compare_digest(totp.generate_otp(step), code):
+        if hmac.compare_digest(totp.generate_otp(step).encode(), code.encode()):
             found = step
     return found
 

@@ -78,3 +78,28 @@ def test_text_the_api_takes_survives_export_and_import(app, world, tmp_path):
     assert {n.strip() for n in notes} <= set(stored)  # stored without surrounding white space
     notes_of = lambda state: {p["id"]: p.get("notes") for labels, p in state["nodes"] if "Visit" in labels}  # noqa: E731
     assert notes_of(before) == notes_of(after)
+
+
+def test_non_ascii_where_a_secret_is_compared(app, world):
+    """hmac.compare_digest raises TypeError for str with non-ASCII characters: a CSRF token,
+    a device cookie or a journal line's MAC in Korean must be a mismatch, not a 500."""
+    import json
+
+    from graphsvc import audit
+
+    client = app.test_client()
+    assert sign_in(client, "admin").status_code == 302
+    response = client.post("/admin/users", data={"username": "x", "csrf_token": "서울 노원구"})
+    assert response.status_code == 400
+    browser = app.test_client()
+    browser.set_cookie("gs_device", "기기.서명")
+    assert sign_in(browser, "minji").status_code == 302
+    audit.log(world, actor="minji", action="household.read", targets=["h-001"])
+    path = world.journal.path
+    lines = path.read_bytes().splitlines()
+    record = json.loads(lines[-1])
+    record["mac"] = "맥" * 64
+    lines[-1] = json.dumps(record, ensure_ascii=False).encode()
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    audit.flush(world)  # ships, naming the damage, instead of failing on every try
+    assert events(world, action="audit.journal_damaged")

@@ -88,7 +88,7 @@ def _device_for(username: str) -> str | None:
     """The id of this browser's device cookie for ``username`` when its signature holds."""
     for token in _device_tokens():
         device, _sep, sig = token.partition(".")
-        if device and len(device) <= 40 and hmac.compare_digest(sig, _device_sig(username, device)):
+        if device and len(device) <= 40 and hmac.compare_digest(sig.encode(), _device_sig(username, device).encode()):
             return device
     return None
 

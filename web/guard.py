@@ -217,7 +217,9 @@ def _check_csrf() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS") or g.get("token_prefix"):
         return
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
-    if not (g.get("session_id") or g.get("pre_session")) or not hmac.compare_digest(sent, csrf_token()):
+    # bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a mismatch)
+    if not (g.get("session_id") or g.get("pre_session")) \
+            or not hmac.compare_digest(sent.encode(), csrf_token().encode()):
         record("csrf.rejected", outcome="denied", detail=request.path[:100])
         abort(400, description="csrf")
 
