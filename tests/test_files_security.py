@@ -460,6 +460,16 @@ def test_create_app_refuses_an_unwritable_journal(settings, tmp_path):
         create_app(replace(settings, audit_journal_override=blocker / "journal.jsonl"))
 
 
+def test_create_app_refuses_a_journal_key_it_cannot_read(settings, tmp_path, monkeypatch):
+    """In Docker the image's user cannot make a key file: without GRAPHSVC_AUDIT_JOURNAL_KEY
+    every audited request would fail, so the start fails, naming the variable."""
+    from web import StartupError, create_app
+
+    monkeypatch.setenv("GRAPHSVC_AUDIT_JOURNAL_KEY", "not a key")
+    with pytest.raises(StartupError, match="GRAPHSVC_AUDIT_JOURNAL_KEY"):
+        create_app(replace(settings, audit_journal_override=tmp_path / "journal.jsonl"))
+
+
 class _Server:
     """`graphsvc serve` on a free port, its output in a log file."""
 
@@ -553,6 +563,9 @@ def test_compose_gives_the_journal_a_volume_the_image_user_owns():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     app = compose["services"]["app"]
     state = app["environment"]["GRAPHSVC_STATE_DIR"]
+    # the image's user cannot create key files in /app/.secrets: the keys come from .env
+    for key in ("GRAPHSVC_DATA_KEY", "GRAPHSVC_AUDIT_JOURNAL_KEY", "GRAPHSVC_AUDIT_CHECKPOINT_KEY"):
+        assert app["environment"][key] == f"${{{key}:?set {key} in .env}}", key
     volumes = {v.split(":")[1]: v.split(":")[0] for v in app["volumes"]}
     assert state in volumes and volumes[state] in compose["volumes"], app["volumes"]
 

@@ -80,6 +80,11 @@ def check_audit_journal(settings: Settings) -> None:
             "every audited request would fail, so the server does not start. Set "
             "GRAPHSVC_STATE_DIR (or GRAPHSVC_AUDIT_JOURNAL) to a folder this user can write; "
             "with Docker, give that folder a volume (see docker-compose.yml)") from None
+    try:  # the key that chains the journal's lines: without it no line can be written either
+        crypto.journal_key()
+    except (crypto.CryptoError, OSError) as exc:
+        raise StartupError(f"the audit journal's key cannot be read or made: {exc}. Set "
+                           f"{crypto.ENV_JOURNAL_KEY} (with Docker: in .env, see docker-compose.yml)") from None
 
 
 def create_app(settings: Settings | None = None, **config: Any) -> Flask:
