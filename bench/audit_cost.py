@@ -76,7 +76,7 @@ def main() -> None:
 
 def run(settings, args) -> None:
     import web.guard
-    import web.views
+    import web.answers
     from web import create_app
 
     db = Database.connect(settings)
@@ -96,8 +96,8 @@ def run(settings, args) -> None:
     token = accounts.create_token(db, actor, coordinator["username"], 1)
 
     app = create_app(settings)
-    audited = web.views.record_shown  # what the household view audits with
-    plain = Database(db.driver, db.database, db.queries, db.uri)  # no journal: record() appends at once
+    audited = web.answers.record_shown  # what the household view audits with
+    plain = db.without_journal()  # record() appends at once
     local_state = threading.local()
     call_ms: dict[str, list[float]] = {}  # the audit call alone, by mode
 
@@ -150,7 +150,7 @@ def run(settings, args) -> None:
             t.join()
         return samples, time.perf_counter() - t0
 
-    web.views.record_shown = switched
+    web.answers.record_shown = switched
     warm = app.test_client()
     for i in range(args.warmup):  # Neo4j's JIT and caches warm before anything is timed
         for mode in (WITH, WITHOUT, FSYNC, DIRECT):
@@ -162,7 +162,7 @@ def run(settings, args) -> None:
     # not disturb phase 1.
     main_samples, main_wall = phase([WITH, WITHOUT])
     info_samples, info_wall = phase([FSYNC, DIRECT, WITHOUT + " (2)"])
-    web.views.record_shown = audited
+    web.answers.record_shown = audited
     journal.stop_shippers()  # the app's shipper: what it holds goes into the chain now
     audit.flush(db)
     written = db.read("bench_audit_count")[0]["n"] - events_before

@@ -5,9 +5,9 @@ For each size N the deterministic demo (``demo.generate(N, seed=1, as_of=2026-11
 is loaded into a Neo4j instance of the bench's own (``benchmap``, bolt 7695, heap 512m,
 page cache 256m; started here and stopped at the end if this script started it). Then:
 
-1. graphsvc server build: ``maps.build`` + ``maps.vis_data`` + ``coordinator._json`` in a
-   test request context as an admin (the map's server work without the audit write and
-   the HTML template), median and max of ``--repeat`` runs, for the full households map
+1. graphsvc server build: the core's ``mapping.build`` called directly, then ``mapview.vis_data``
+   + ``mapview.script_json`` (the map's server work without the audit write and the HTML
+   template), median and max of ``--repeat`` runs, for the full households map
    (``max_nodes=N``, when N <= netmap.MAX_NODES) and for the default view (the overview
    above 2,000 households).
 2. pyvis default on the same graph: the households graph of that build (above MAX_NODES
@@ -188,22 +188,34 @@ def load_demo(db: Database, households: int) -> tuple[float, dict[str, int]]:
 # --- graphsvc on the server ------------------------------------------------------------
 
 
+def filters_of(args: dict[str, str]):
+    """The map's filters for the bench's few arguments (what web/args.parse_filters reads)."""
+    from graphsvc.mapping import MapFilters
+
+    return MapFilters(max_nodes=int(args.get("max_nodes", netmap.NODE_BUDGET)), view=args.get("view", "households"),
+                      chain_of=args.get("chain_of"), root=args.get("root"))
+
+
 def time_map(app, args: dict[str, str], repeat: int):
-    """``repeat`` timed runs of build + vis_data + _json; (runs, last result, last data)."""
-    from flask import g
+    """``repeat`` timed runs of the core's ``mapping.build`` (called directly: no request),
+    then the page's ``mapview.vis_data`` and ``mapview.script_json`` (in an app context for
+    their words); (runs, last result, last data)."""
+    from graphsvc import mapping
+    from web import mapview
+    from web.neo import get_db
 
-    from web import coordinator, maps
-
+    settings = app.config["GRAPHSVC_SETTINGS"]
+    with app.app_context():
+        db = get_db()
     runs = ServerRuns()
     for _ in range(repeat):
-        with app.test_request_context("/map"):
-            g.subject = SUBJECT
-            t0 = time.perf_counter()
-            result = maps.build(maps.parse_filters(args), g.subject)
-            t1 = time.perf_counter()
-            data = maps.vis_data(result)
+        t0 = time.perf_counter()
+        result = mapping.build(db, SUBJECT, filters_of(args), settings.follow_up_days)
+        t1 = time.perf_counter()
+        with app.app_context():
+            data = mapview.vis_data(result, settings.newcomer_days)
             t2 = time.perf_counter()
-            coordinator._json(data)
+            mapview.script_json(data)
             t3 = time.perf_counter()
         runs.build.append(t1 - t0)
         runs.vis.append(t2 - t1)
@@ -229,25 +241,24 @@ def render_page(app, args: dict[str, str]) -> tuple[str, float]:
 def full_households_graph(app) -> tuple[nx.DiGraph, float]:
     """Every household as the households map would draw it (map_households + household_map),
     for sizes the app only shows as an overview; and the seconds it took."""
-    from flask import g
-
+    from graphsvc import mapping
     from graphsvc.netmap import household_map
-    from web import maps
     from web.neo import get_db
 
-    with app.test_request_context("/map"):
-        g.subject = SUBJECT
-        filters = maps.MapFilters(max_nodes=netmap.MAX_NODES)
-        scope = maps.authorise(SUBJECT, filters)
-        t0 = time.perf_counter()
-        rows = get_db().read("map_households", **maps._params(filters, scope, dt.date.today()))[0]["rows"]
-        graph = household_map(rows, scope)
-        return graph, time.perf_counter() - t0
+    with app.app_context():
+        db = get_db()
+    filters = mapping.MapFilters(max_nodes=netmap.MAX_NODES)
+    scope = mapping.authorise(SUBJECT, filters)
+    t0 = time.perf_counter()
+    rows = db.read("map_households", **mapping._params(filters, scope, dt.date.today(),
+                                                         app.config["GRAPHSVC_SETTINGS"].follow_up_days))[0]["rows"]
+    graph = household_map(rows, scope)
+    return graph, time.perf_counter() - t0
 
 
 def plain_graph(graph: nx.DiGraph) -> nx.DiGraph:
     """The households graph with string ids and the label graphsvc draws, nothing else."""
-    from web.maps import _household_label
+    from web.mapview import _household_label
 
     plain = nx.DiGraph()
     for n, d in graph.nodes(data=True):

@@ -29,3 +29,89 @@ WITH h, members, [x IN collect(CASE WHEN v IS NULL THEN NULL ELSE {
 RETURN h.id AS id, h.code AS code, h.district AS district, h.arrived_on AS arrived_on,
        h.status AS status, members, visits,
        any(x IN visits WHERE x.visitor = $username) AS visited_by_subject;
+
+// --- the write service (graphsvc/households.py): one record at a time --------------------
+// Each write transaction first takes a lock (a SET), then reads what it decides on, then
+// writes: concurrent writes of one household, or of any introduction, queue at the lock.
+
+// name: household_lock
+// The household's write lock and what a correction decides on (nothing when it is missing).
+MATCH (h:Household {id: $id})
+SET h.write_seq = coalesce(h.write_seq, 0) + 1
+RETURN h.id AS id, h.code AS code, h.district AS district, h.arrived_on AS arrived_on, h.status AS status,
+       coalesce(h.women_only, false) AS women_only;
+
+// name: introductions_lock
+// One lock for every change of introductions or memberships: "no cycle" and "one
+// introducer" are decided on the whole forest, so two such changes never run at once.
+MERGE (l:WriteLock {name: 'introductions'})
+SET l.seq = coalesce(l.seq, 0) + 1
+RETURN l.seq AS seq;
+
+// name: household_code_owner
+MATCH (h:Household {code: $code})
+RETURN h.id AS id;
+
+// name: household_create
+CREATE (h:Household {id: $id, code: $code, district: $district, arrived_on: $arrived_on,
+                     status: $status, women_only: $women_only})
+RETURN h.id AS id;
+
+// name: household_update
+// Sets the given fields ($fields: name → value; the service passes only the household's
+// own fields).
+MATCH (h:Household {id: $id})
+SET h += $fields
+RETURN h.id AS id;
+
+// name: person_facts
+// A person, their household (district, women_only) and their introducer.
+MATCH (p:Person {id: $id})
+OPTIONAL MATCH (p)-[:MEMBER_OF]->(h:Household)
+OPTIONAL MATCH (i:Person)-[r:INTRODUCED]->(p)
+RETURN p.id AS id, p.code_name AS code_name, h.id AS household_id, h.district AS district,
+       coalesce(h.women_only, false) AS women_only, i.id AS introducer_id, r.on AS introduced_on,
+       r.relation AS relation;
+
+// name: person_create
+MATCH (h:Household {id: $household_id})
+CREATE (p:Person {id: $id, code_name: $code_name, legal_name: $legal_name, phone: $phone, address: $address})
+CREATE (p)-[:MEMBER_OF]->(h)
+RETURN p.id AS id;
+
+// name: person_update
+MATCH (p:Person {id: $id})
+SET p += $fields
+RETURN p.id AS id;
+
+// name: person_move
+// The person belongs to $household_id from now on (one household at a time).
+MATCH (p:Person {id: $id})
+MATCH (h:Household {id: $household_id})
+OPTIONAL MATCH (p)-[old:MEMBER_OF]->()
+DELETE old
+CREATE (p)-[:MEMBER_OF]->(h)
+RETURN p.id AS id;
+
+// name: person_ancestors
+// The people from a person's seed down to the person (the introducers above them), seed
+// first: adding "X introduced this person" closes a cycle when X's ancestors hold them.
+MATCH (p:Person {id: $id})
+MATCH path = (s:Person)-[:INTRODUCED*0..]->(p)
+WHERE NOT EXISTS { ()-[:INTRODUCED]->(s) }
+RETURN [n IN nodes(path) | n.id] AS ids
+LIMIT 1;
+
+// name: introduction_set
+// $introducer introduced $introduced (replacing any introducer they had).
+MATCH (b:Person {id: $introduced})
+MATCH (a:Person {id: $introducer})
+OPTIONAL MATCH (:Person)-[old:INTRODUCED]->(b)
+DELETE old
+CREATE (a)-[:INTRODUCED {on: $on, relation: $relation}]->(b)
+RETURN b.id AS id;
+
+// name: introduction_remove
+MATCH (:Person)-[r:INTRODUCED]->(b:Person {id: $introduced})
+DELETE r
+RETURN count(r) AS removed;

@@ -3,6 +3,12 @@
 No database, no Flask: routes and the API ask ``decide`` and act on its answer, and the
 tests check the rules by hand-built cases.
 
+Actions are an enum (``Action``); roles are data (``ROLES``, a registry of ``Role``): what
+each may do, which fields of a household it sees, whether it sees every district or its
+own, whether it needs districts and a second factor, whether it works in the field (the
+visitor's rules: households suggested to, claimed or visited by them; the women-only
+rule). A new role is one entry; code and templates ask ``may(action)``, never a role name.
+
 - **admin**: users, audit, imports, everything; reading decrypted identity fields needs a
   stated reason, which the caller records in the audit log.
 - **coordinator**: households, people and the network of their districts, identity
@@ -12,47 +18,116 @@ tests check the rules by hand-built cases.
 
 >>> visitor = Subject("minji", "visitor", ("서울 노원구",))
 >>> hh = HouseholdFacts("h-1", "서울 노원구", visited_by_subject=True)
->>> decide(visitor, HOUSEHOLD_READ, hh).fields == VISITOR_HOUSEHOLD_FIELDS
+>>> decide(visitor, Action.HOUSEHOLD_READ, hh).fields == VISITOR_HOUSEHOLD_FIELDS
 True
->>> decide(visitor, HOUSEHOLD_READ, HouseholdFacts("h-2", "서울 노원구")).allowed
+>>> decide(visitor, Action.HOUSEHOLD_READ, HouseholdFacts("h-2", "서울 노원구")).allowed
 False
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
-ROLES = ("admin", "coordinator", "visitor")
 
-# --- actions ---------------------------------------------------------------------------
+class Action(str, Enum):
+    """What a subject may be allowed to do (the value is the audit's action name)."""
 
-HOUSEHOLD_READ = "household.read"
-HOUSEHOLD_IDENTITY_READ = "household.identity.read"  # decrypted identity of its members
-NETWORK_READ = "network.read"
-VISIT_NOTES_READ = "visit.notes.read"
-SUGGESTIONS_READ = "suggestions.read"
-AUDIT_READ = "audit.read"
-USERS_MANAGE = "users.manage"
-DATA_IMPORT = "data.import"
-DATA_EXPORT = "data.export"
-SELF_READ = "self.read"
-HOUSEHOLD_CLAIM = "household.claim"  # visitors, on households they may see
-VISIT_REPORT = "visit.report"  # visitors, on households they may see
+    SELF_READ = "self.read"
+    HOUSEHOLD_READ = "household.read"
+    HOUSEHOLD_IDENTITY_READ = "household.identity.read"  # decrypted identity of its members
+    HOUSEHOLD_WRITE = "household.write"  # add and correct households, people, introductions
+    NETWORK_READ = "network.read"
+    VISIT_NOTES_READ = "visit.notes.read"
+    SUGGESTIONS_READ = "suggestions.read"
+    HOUSEHOLD_CLAIM = "household.claim"  # field work, on households they may see
+    VISIT_REPORT = "visit.report"  # field work, on households they may see
+    AUDIT_READ = "audit.read"
+    USERS_MANAGE = "users.manage"
+    DATA_IMPORT = "data.import"
+    DATA_EXPORT = "data.export"
 
-ACTIONS = (
-    HOUSEHOLD_READ, HOUSEHOLD_IDENTITY_READ, NETWORK_READ, VISIT_NOTES_READ,
-    SUGGESTIONS_READ, AUDIT_READ, USERS_MANAGE, DATA_IMPORT, DATA_EXPORT, SELF_READ,
-    HOUSEHOLD_CLAIM, VISIT_REPORT,
-)
-# The field work of a visitor: not for admins (who have no districts of their own).
-FIELD_ACTIONS = frozenset({SUGGESTIONS_READ, HOUSEHOLD_CLAIM, VISIT_REPORT})
+    def __str__(self) -> str:
+        return self.value
 
-# What each role may see of a household it may read.
+
+# The names the rest of the code has always used (each is the enum member itself).
+SELF_READ = Action.SELF_READ
+HOUSEHOLD_READ = Action.HOUSEHOLD_READ
+HOUSEHOLD_IDENTITY_READ = Action.HOUSEHOLD_IDENTITY_READ
+HOUSEHOLD_WRITE = Action.HOUSEHOLD_WRITE
+NETWORK_READ = Action.NETWORK_READ
+VISIT_NOTES_READ = Action.VISIT_NOTES_READ
+SUGGESTIONS_READ = Action.SUGGESTIONS_READ
+HOUSEHOLD_CLAIM = Action.HOUSEHOLD_CLAIM
+VISIT_REPORT = Action.VISIT_REPORT
+AUDIT_READ = Action.AUDIT_READ
+USERS_MANAGE = Action.USERS_MANAGE
+DATA_IMPORT = Action.DATA_IMPORT
+DATA_EXPORT = Action.DATA_EXPORT
+ACTIONS = tuple(Action)
+
+# What a role may see of a household it may read.
 FULL_HOUSEHOLD_FIELDS = frozenset({
     "id", "code", "district", "arrived_on", "status", "members", "introducer",
     "last_visit", "visits",
 })
 VISITOR_HOUSEHOLD_FIELDS = frozenset({"id", "code", "district", "introducer", "last_visit"})
+FIELD_ACTIONS = frozenset({Action.SUGGESTIONS_READ, Action.HOUSEHOLD_CLAIM, Action.VISIT_REPORT})
+# Actions on one household (or its visits) that a district-scoped role needs the district for.
+HOUSEHOLD_ACTIONS = frozenset({Action.HOUSEHOLD_READ, Action.HOUSEHOLD_IDENTITY_READ, Action.HOUSEHOLD_WRITE,
+                               Action.VISIT_NOTES_READ})
+
+
+@dataclass(frozen=True)
+class Role:
+    """One role, as data.
+
+    ``all_districts``: sees every district (else only the subject's, which it then needs);
+    ``field_work``: the visitor's rules: a household only when suggested to, claimed or
+    visited by the subject, its own visit notes only, the women-only rule;
+    ``identity_needs_reason``: decrypted identity only with a stated reason (audited).
+    """
+
+    name: str
+    label: str  # for people (marked for translation; the web layer translates it)
+    actions: frozenset[Action]
+    household_fields: frozenset[str]
+    all_districts: bool = False
+    needs_totp: bool = False
+    field_work: bool = False
+    identity_needs_reason: bool = False
+    aliases: tuple[str, ...] = ()  # other names an import file may use (Korean)
+
+    @property
+    def needs_districts(self) -> bool:
+        return not self.all_districts
+
+
+def N_(message: str) -> str:  # translation marker (graphsvc/model.py N_; access imports nothing)
+    return message
+
+
+ADMIN = Role("admin", N_("Admin"), frozenset(Action) - FIELD_ACTIONS, FULL_HOUSEHOLD_FIELDS,
+             all_districts=True, needs_totp=True, identity_needs_reason=True, aliases=("관리자",))
+COORDINATOR = Role("coordinator", N_("Coordinator"), frozenset({
+    Action.SELF_READ, Action.HOUSEHOLD_READ, Action.HOUSEHOLD_IDENTITY_READ, Action.HOUSEHOLD_WRITE,
+    Action.NETWORK_READ, Action.VISIT_NOTES_READ}), FULL_HOUSEHOLD_FIELDS, needs_totp=True,
+    aliases=("코디네이터",))
+VISITOR = Role("visitor", N_("Visitor"), frozenset({
+    Action.SELF_READ, Action.HOUSEHOLD_READ, Action.VISIT_NOTES_READ, Action.SUGGESTIONS_READ,
+    Action.HOUSEHOLD_CLAIM, Action.VISIT_REPORT}), VISITOR_HOUSEHOLD_FIELDS, field_work=True,
+    aliases=("방문자",))
+
+#: The registry: every role by name, in the order forms offer them (most common first).
+REGISTRY: dict[str, Role] = {r.name: r for r in (VISITOR, COORDINATOR, ADMIN)}
+ROLES = tuple(REGISTRY)
+
+
+def role_of(subject: object) -> Role | None:
+    """The role of a subject (anything with ``role``; a subject without one is a visitor,
+    as suggest.Visitor), or None for an unknown role."""
+    return REGISTRY.get(getattr(subject, "role", "visitor"))
 
 
 @dataclass(frozen=True)
@@ -110,82 +185,92 @@ def _allow(why: str, fields: frozenset[str] = frozenset(), needs_reason: bool = 
     return Decision(True, why, fields, needs_reason)
 
 
-# Which actions a role can ever be allowed (the route-level check; objects come after).
-ROLE_ACTIONS = {
-    "admin": frozenset(ACTIONS) - FIELD_ACTIONS,
-    "coordinator": frozenset({SELF_READ, HOUSEHOLD_READ, HOUSEHOLD_IDENTITY_READ, NETWORK_READ,
-                              VISIT_NOTES_READ}),
-    "visitor": frozenset({SELF_READ, HOUSEHOLD_READ, VISIT_NOTES_READ, SUGGESTIONS_READ,
-                          HOUSEHOLD_CLAIM, VISIT_REPORT}),
-}
-
-
 def role_may(subject: Subject | None, action: str) -> bool:
     """Whether the subject's role can ever be allowed ``action`` (on some object).
 
-    >>> role_may(Subject("c", "coordinator", ("x",)), AUDIT_READ)
+    >>> role_may(Subject("c", "coordinator", ("x",)), Action.AUDIT_READ)
     False
     """
-    return subject is not None and action in ROLE_ACTIONS.get(subject.role, frozenset())
+    role = role_of(subject) if subject is not None else None
+    return role is not None and action in role.actions
+
+
+may = role_may  # what templates ask: {% if may('network.read') %}
 
 
 def decide(subject: Subject | None, action: str, obj: object = None) -> Decision:
-    """Decide one access. Unknown actions, roles and objects are denied."""
+    """Decide one access from the subject's role (``REGISTRY``). Unknown actions, roles and
+    objects are denied."""
     if subject is None:
         return _deny("not signed in")
-    if action not in ACTIONS:
+    try:
+        action = Action(action)
+    except ValueError:
         return _deny(f"unknown action {action!r}")
-    if subject.role not in ROLES:
+    role = role_of(subject)
+    if role is None:
         return _deny(f"unknown role {subject.role!r}")
-    if action == SELF_READ:
+    if action not in role.actions:
+        return _deny(f"not for the role {role.name}")
+    if action is Action.SELF_READ:
         return _allow("everyone may see their own account")
 
-    if subject.role == "admin":
-        if action in FIELD_ACTIONS:
-            return _deny("field work is for visitors")
-        if action == HOUSEHOLD_IDENTITY_READ:
-            return _allow("admin, with a stated reason", needs_reason=True)
-        if action == HOUSEHOLD_READ:
-            return _allow("admin", FULL_HOUSEHOLD_FIELDS)
-        return _allow("admin")
+    if role.all_districts:
+        if action is Action.HOUSEHOLD_IDENTITY_READ:
+            return _allow(f"{role.name}, with a stated reason", needs_reason=role.identity_needs_reason)
+        if action is Action.HOUSEHOLD_READ:
+            return _allow(role.name, role.household_fields)
+        return _allow(role.name)
 
-    if action in (AUDIT_READ, USERS_MANAGE, DATA_IMPORT, DATA_EXPORT):
-        return _deny("admins only")
+    if role.field_work:
+        return _decide_field_work(subject, role, action, obj)
 
-    if subject.role == "coordinator":
-        if action in (HOUSEHOLD_READ, HOUSEHOLD_IDENTITY_READ, VISIT_NOTES_READ):
-            if not isinstance(obj, (HouseholdFacts, VisitFacts)):
-                return _deny("no object")
-            if obj.district not in subject.districts:
-                return _deny("outside the coordinator's districts")
-            return _allow("coordinator of the district",
-                          FULL_HOUSEHOLD_FIELDS if action == HOUSEHOLD_READ else frozenset())
-        if action == NETWORK_READ:
-            if not isinstance(obj, DistrictScope):
-                return _deny("no scope")
-            if obj.district is not None and obj.district not in subject.districts:
-                return _deny("outside the coordinator's districts")
-            return _allow("coordinator of the district")
-        return _deny("not for coordinators")
-
-    # visitor
-    if action == SUGGESTIONS_READ:
-        return _allow("visitors get suggestions in their districts")
-    if action in (HOUSEHOLD_READ, HOUSEHOLD_CLAIM, VISIT_REPORT):
-        if not isinstance(obj, HouseholdFacts):
+    # a role of its districts
+    if action in HOUSEHOLD_ACTIONS:
+        if not isinstance(obj, (HouseholdFacts, VisitFacts)):
             return _deny("no object")
         if obj.district not in subject.districts:
-            return _deny("outside the visitor's districts")
-        if obj.women_only and subject.gender != "f":
-            return _deny("women visitors only")
-        if obj.suggested_to_subject or obj.claimed_by_subject or obj.visited_by_subject:
-            return _allow("suggested to, claimed or visited by this visitor", VISITOR_HOUSEHOLD_FIELDS)
-        return _deny("not suggested to, claimed or visited by this visitor")
-    if action == VISIT_NOTES_READ:
+            return _deny(f"outside the {role.name}'s districts")
+        return _allow(f"{role.name} of the district",
+                      role.household_fields if action is Action.HOUSEHOLD_READ else frozenset())
+    if action is Action.NETWORK_READ:
+        if not isinstance(obj, DistrictScope):
+            return _deny("no scope")
+        if obj.district is not None and obj.district not in subject.districts:
+            return _deny(f"outside the {role.name}'s districts")
+        return _allow(f"{role.name} of the district")
+    return _deny(f"not for the role {role.name}")
+
+
+def _decide_field_work(subject: Subject, role: Role, action: Action, obj: object) -> Decision:
+    """A visitor's rules: their districts, the women-only rule, and their link to the household."""
+    if action is Action.SUGGESTIONS_READ:
+        return _allow("field workers get suggestions in their districts")
+    if action is Action.VISIT_NOTES_READ:
         if isinstance(obj, VisitFacts) and obj.author == subject.username:
             return _allow("the visitor's own notes")
         return _deny("another visitor's notes")
-    return _deny("not for visitors")
+    if not isinstance(obj, HouseholdFacts):
+        return _deny("no object")
+    if obj.district not in subject.districts:
+        return _deny("outside the visitor's districts")
+    if obj.women_only and subject.gender != "f":
+        return _deny("women visitors only")
+    if obj.suggested_to_subject or obj.claimed_by_subject or obj.visited_by_subject:
+        return _allow("suggested to, claimed or visited by this visitor", role.household_fields)
+    return _deny("not suggested to, claimed or visited by this visitor")
+
+
+def scope_districts(subject: Subject) -> tuple[str, ...] | None:
+    """The districts the subject's role may see: None for every district.
+
+    >>> scope_districts(Subject("r", "admin")), scope_districts(Subject("c", "coordinator", ("a",)))
+    (None, ('a',))
+    """
+    role = role_of(subject)
+    if role is not None and role.all_districts:
+        return None
+    return tuple(subject.districts)
 
 
 def visible(record: dict, fields: frozenset[str]) -> dict:
@@ -208,14 +293,14 @@ def names_person(subject: Subject | None, district: str | None, women_only: bool
     >>> names_person(Subject("c", "coordinator", ("노원",)), "노원", women_only=True)
     True
     """
-    if subject is None:
+    role = role_of(subject) if subject is not None else None
+    if role is None:
         return False
-    role = getattr(subject, "role", "visitor")  # suggest.Visitor has no role: a visitor
-    if role == "admin":
+    if role.all_districts:
         return True
     if not met and (district is None or district not in subject.districts):
         return False
-    if women_only and role != "coordinator" and getattr(subject, "gender", None) != "f":
+    if women_only and role.field_work and getattr(subject, "gender", None) != "f":
         return False
     return True
 

@@ -43,7 +43,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from . import audit
-from .access import ROLES, Subject
+from .access import REGISTRY, ROLES, Subject
 from .model import USERNAME_RE, Actor
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def add_user(db, actor: Actor, username: str, role: str, districts: list[str], p
     if gender not in (None, "f", "m"):
         raise AccountError("gender_invalid", "gender must be f or m")
     districts = [d.strip() for d in districts if d.strip()]
-    if role != "admin" and not districts:
+    if REGISTRY[role].needs_districts and not districts:
         raise AccountError("district_needed", f"a {role} needs at least one district (--district)")
     check_password(password, username)
     password_hash = _hasher.hash(password)

@@ -572,14 +572,10 @@ class _Pages:
 
     def __init__(self, db, head_seq: int, page: int):
         self._db, self._head_seq, self._page = db, head_seq, page
-        self._statement = db.queries["audit_verify_page"]
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="audit-verify")
 
     def _fetch(self, after: Any, before: Any) -> list[dict[str, Any]]:
-        records, _, _ = self._db.driver.execute_query(
-            self._statement, {"after": after, "before": before, "page": self._page},
-            database_=self._db.database, routing_=neo4j.RoutingControl.READ)
-        return records[0][0]
+        return self._db.first_value("audit_verify_page", after=after, before=before, page=self._page)
 
     def __iter__(self) -> Iterator[list[list[Any]]]:
         pending: deque = deque()  # (future, the seq its range ends below)

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from . import crypto, csvio, neo4j_local
+from .access import ROLES
 from .config import DEFAULT_PORTS, Settings, load_settings
 from .db import Database, connection_params
 from .model import cli_actor
@@ -213,7 +214,6 @@ def _run_import(settings: Settings, folder: Path, dry_run: bool) -> None:
 
     keyring = _keyring()
     with _connect(settings) as db:
-        db.apply_schema()
         report = import_folder(db, folder, keyring, cli_actor(), dry_run=dry_run,
                                batch_size=settings.batch_size, progress=_Progress())
     for notice in report.plan.notices:
@@ -330,7 +330,7 @@ def _account_call(fn, *args):
 
 @users_group.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "coordinator", "visitor"]), required=True)
+@click.option("--role", type=click.Choice(list(ROLES)), required=True)
 @click.option("--district", "districts", multiple=True, help="A district (repeat for several).")
 @click.option("--gender", type=click.Choice(["f", "m"]), default=None,
               help="f or m: households marked women_only are suggested to, claimed by and shown to women only.")

@@ -141,15 +141,22 @@ def _row(record: neo4j.Record) -> dict[str, Any]:
     """A record as a dict of its values as the driver decoded them.
 
     The statements return values only (maps, lists, strings, numbers, temporals), never
-    nodes, relationships or paths (tests/conftest.py checks every row read in the tests), so
-    the recursive conversion of ``Record.data()`` is not needed: it costs about 1 ms per
+    nodes, relationships or paths (the tests check every row read: ``Database.row_check``),
+    so the recursive conversion of ``Record.data()`` is not needed: it costs about 1 ms per
     suggestions answer of a few hundred values.
     """
-    return dict(zip(record.keys(), record.values()))
+    row = dict(zip(record.keys(), record.values()))
+    if Database.row_check is not None:
+        Database.row_check(row)
+    return row
 
 
 class Database:
     """One driver and the named statements; close it when done."""
+
+    #: Called with every row read, when set (the tests set a check that no statement
+    #: returns a node, relationship or path); None in the application.
+    row_check: Callable[[dict[str, Any]], None] | None = None
 
     def __init__(self, driver: neo4j.Driver, database: str, queries: Queries, uri: str,
                  journal: Journal | None = None, timeouts: dict[str, float | None] | None = None):
@@ -208,6 +215,22 @@ class Database:
     def run_in_tx(self, tx: neo4j.ManagedTransaction, name: str, **params: Any) -> list[dict[str, Any]]:
         """Run a named statement inside a caller's transaction function."""
         return [_row(record) for record in tx.run(self.queries[name], params)]
+
+    def consume_in_tx(self, tx: neo4j.ManagedTransaction, name: str, **params: Any) -> None:
+        """Run a named statement inside a caller's transaction, reading no rows (a batch write)."""
+        tx.run(self.queries[name], params).consume()
+
+    def first_value(self, name: str, **params: Any) -> Any:
+        """The first value of the first record of a read, as the driver decoded it (no row
+        dict): for statements that return one big list (the audit's verification pages)."""
+        records, _, _ = self.driver.execute_query(
+            self.statement(name), params, database_=self.database, routing_=RoutingControl.READ)
+        return records[0][0] if records else None
+
+    def without_journal(self) -> "Database":
+        """The same driver and statements, events recorded straight into the chain (no
+        audit journal): for the command line's tools and benchmarks that compare both."""
+        return Database(self.driver, self.database, self.queries, self.uri, None, self.timeouts)
 
     def write_tx(self, work: Callable[..., T], *args: Any, cls: str = "light") -> T:
         """Run ``work(tx, *args)`` as one managed write transaction (retried; must be

@@ -10,6 +10,8 @@ English, no personal data); ``field`` names the field or argument at fault, if o
 
 from __future__ import annotations
 
+from typing import Any
+
 KINDS = ("not_found", "forbidden", "invalid", "conflict", "busy")
 
 
@@ -20,7 +22,7 @@ class Refused(Exception):
     again later."""
 
     def __init__(self, kind: str, why: str, field: str | None = None, targets: tuple[str, ...] = (),
-                 code: str | None = None):
+                 code: str | None = None, problems: tuple[Any, ...] = ()):
         if kind not in KINDS:
             raise ValueError(f"unknown kind of refusal {kind!r}")
         super().__init__(why)
@@ -29,3 +31,4 @@ class Refused(Exception):
         self.field = field
         self.targets = targets  # the ids asked for (for the audit event of a refusal)
         self.code = code  # names the message people read (web/guard.py words it)
+        self.problems = problems  # invalid input: every problem (graphsvc/records.Problem)

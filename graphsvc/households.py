@@ -1,5 +1,6 @@
-"""One household as the caller may see it: the read model behind the household page and
-``GET /api/v1/households/<id>``.
+"""Households and their people: the read model behind the household page and
+``GET /api/v1/households/<id>``, and the write service that creates and corrects households,
+people and introductions.
 
 The flow: the facts the policy needs (named Cypher, the same work whether the household
 exists or not) → ``access.decide`` → only then the household itself → keep the fields the
@@ -12,10 +13,12 @@ the ids it holds (graphsvc/shown.py).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import secrets
+from typing import Any, Mapping
 
-from . import access, suggest
+from . import access, audit, chains, records, suggest
 from .errors import Refused
+from .model import Actor, plain, to_date
 
 MAX_ID = 64
 
@@ -27,7 +30,8 @@ def facts(db, subject: access.Subject, household_id: str, now: dt.datetime | Non
     that does not exist, so that the time of a 404 does not tell which ids exist.
     ``claiming``: a suggestion counts even while another visitor holds a claim (the claim
     is then refused 409, not hidden)."""
-    if subject.role == "visitor":
+    role = access.role_of(subject)
+    if role is not None and role.field_work:
         now = now or dt.datetime.now(dt.timezone.utc)
         row = db.read("visitor_household_facts", household_id=household_id, username=subject.username, now=now,
                       suggested_since=suggest.suggested_since(db, now), shown_action=suggest.SHOWN_ACTION)[0]
@@ -96,19 +100,261 @@ def read(db, keyring, subject: access.Subject, household_id: str, identity: bool
     return access.HOUSEHOLD_IDENTITY_READ, plain(shown), reason
 
 
-def plain(value: Any) -> Any:
-    """Neo4j values → JSON values (dates as ISO text).
+# --- the write service -------------------------------------------------------------------
+#
+# Every write runs lock → decide (access) → validate (graphsvc/records.py) → write → refresh
+# what is derived (the chain index, graphsvc/chains.py; the visit summary) → audit, in one
+# managed transaction (retried on transient errors: the work is idempotent, ids are made
+# before it). A refusal raises Refused and nothing is written. The audit event names the
+# records and the fields changed, with old and new values for fields that are not identity
+# (identity values never reach the audit log).
 
-    >>> import datetime
-    >>> plain({"on": datetime.date(2026, 1, 2), "xs": [datetime.date(2026, 1, 3)]})
-    {'on': '2026-01-02', 'xs': ['2026-01-03']}
-    """
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if hasattr(value, "iso_format"):
-        return value.iso_format()
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value
+IDENTITY = frozenset(records.IDENTITY_FIELDS)
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(6)}"
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The fields whose value changes, and their description for the audit: old → new for
+    fields that are not identity, the name alone for identity fields."""
+    changed = {k: v for k, v in new.items() if old.get(k) != v}
+    words = []
+    for name, value in sorted(changed.items()):
+        if name in IDENTITY:
+            words.append(name)
+        else:
+            words.append(f"{name}: {_word(old.get(name))} → {_word(value)}")
+    return changed, "; ".join(words)[:200]
+
+
+def _word(value: Any) -> str:
+    value = plain(value)
+    return "–" if value in (None, "") else str(value)
+
+
+def _decide_write(subject: access.Subject, district: str, women_only: bool = False,
+                  targets: tuple[str, ...] = ()) -> None:
+    decision = access.decide(subject, access.HOUSEHOLD_WRITE, access.HouseholdFacts("-", district, women_only))
+    if not decision:
+        raise Refused("not_found", decision.why, targets=targets)
+
+
+def _invalid(checked: records.Checked) -> Refused:
+    first = checked.problems[0]
+    return Refused("invalid", first.english(), first.field, problems=tuple(checked.problems))
+
+
+def create_household(db: Any, subject: access.Subject, actor: Actor, data: Mapping[str, Any]) -> str:
+    """A new household (id made here unless given; code unique); returns its id."""
+    data = {"id": _new_id("h"), **data}
+    checked = records.household(data, strict=True)
+    if not checked.ok:
+        raise _invalid(checked)
+    h = checked.values
+    _decide_write(subject, h["district"], h["women_only"], (h["id"],))
+
+    def work(tx: Any) -> str:
+        db.run_in_tx(tx, "introductions_lock")  # a new household may join a chain later: one order for all
+        owner = db.run_in_tx(tx, "household_code_owner", code=h["code"])
+        if owner:
+            raise Refused("conflict", f"the code {h['code']} belongs to another household", "code",
+                          (h["id"],), code="code_taken")
+        if db.run_in_tx(tx, "household_lock", id=h["id"]):
+            raise Refused("conflict", "a household with this id exists", "id", (h["id"],), code="id_taken")
+        db.run_in_tx(tx, "household_create", **h)
+        chains.update_in_tx(tx, db, [h["id"]])
+        suggest.refresh_visit_summary_in_tx(tx, db, [h["id"]])
+        audit.append(tx, db, **actor.event(), action="household.create", targets=[h["id"]],
+                     detail=_changes({}, {k: v for k, v in h.items() if k != "id"})[1])
+        return str(h["id"])
+
+    return db.write_tx(work)
+
+
+def update_household(db: Any, subject: access.Subject, actor: Actor, household_id: str,
+                     changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Correct a household's fields (code, district, arrived_on, status, women_only); the
+    subject must be allowed to write it where it is and where it goes. Returns what changed."""
+    checked = records.household(changes, partial=True, strict=True)
+    checked.values.pop("id", None)
+    if "id" in changes:
+        checked.problem("id", "unknown_field", value=repr("id"))
+    if not checked.ok:
+        raise _invalid(checked)
+
+    def work(tx: Any) -> dict[str, Any]:
+        rows = db.run_in_tx(tx, "household_lock", id=household_id)
+        if not rows:
+            raise Refused("not_found", "no such household", targets=(household_id,))
+        old = rows[0]
+        _decide_write(subject, old["district"], old["women_only"], (household_id,))
+        changed, words = _changes(old, checked.values)
+        if "district" in changed:
+            _decide_write(subject, changed["district"], old["women_only"], (household_id,))
+        if "code" in changed:
+            owner = db.run_in_tx(tx, "household_code_owner", code=changed["code"])
+            if owner and owner[0]["id"] != household_id:
+                raise Refused("conflict", f"the code {changed['code']} belongs to another household", "code",
+                              (household_id,), code="code_taken")
+        if changed:
+            db.run_in_tx(tx, "household_update", id=household_id, fields=changed)
+            if "arrived_on" in changed:
+                suggest.refresh_visit_summary_in_tx(tx, db, [household_id])
+            audit.append(tx, db, **actor.event(), action="household.update", targets=[household_id], detail=words)
+        return changed
+
+    return db.write_tx(work)
+
+
+def _person_facts(tx: Any, db: Any, person_id: str) -> dict[str, Any]:
+    rows = db.run_in_tx(tx, "person_facts", id=person_id)
+    if not rows:
+        raise Refused("not_found", "no such person", targets=(person_id,))
+    return rows[0]
+
+
+def add_person(db: Any, keyring: Any, subject: access.Subject, actor: Actor, data: Mapping[str, Any]) -> str:
+    """A new member of a household (id made here unless given); identity fields encrypted
+    before they reach the database. Returns the person's id."""
+    data = {"id": _new_id("p"), **data}
+    checked = records.person(data, strict=True)
+    if not checked.ok:
+        raise _invalid(checked)
+    p = checked.values
+    sealed = encrypt_identity(keyring, p)
+
+    def work(tx: Any) -> str:
+        db.run_in_tx(tx, "introductions_lock")
+        rows = db.run_in_tx(tx, "household_lock", id=p["household_id"])
+        if not rows:
+            raise Refused("not_found", "no such household", "household_id", (p["household_id"],))
+        _decide_write(subject, rows[0]["district"], rows[0]["women_only"], (p["household_id"],))
+        if db.run_in_tx(tx, "person_facts", id=p["id"]):
+            raise Refused("conflict", "a person with this id exists", "id", (p["id"],), code="id_taken")
+        db.run_in_tx(tx, "person_create", **sealed)
+        audit.append(tx, db, **actor.event(), action="person.create", targets=[p["id"], p["household_id"]],
+                     detail=_changes({}, {k: v for k, v in p.items() if k not in ("id", "household_id")
+                                          and v is not None})[1])
+        return str(p["id"])
+
+    return db.write_tx(work)
+
+
+def update_person(db: Any, keyring: Any, subject: access.Subject, actor: Actor, person_id: str,
+                  changes: Mapping[str, Any]) -> list[str]:
+    """Correct a person's code name or identity fields (identity re-encrypted; named in the
+    audit, never shown there). Returns the names of the fields that changed."""
+    checked = records.person(changes, partial=True, strict=True)
+    for fixed in ("id", "household_id"):
+        if fixed in changes:
+            checked.values.pop(fixed, None)
+            checked.problem(fixed, "unknown_field", value=repr(fixed))
+    if not checked.ok:
+        raise _invalid(checked)
+
+    def work(tx: Any) -> list[str]:
+        person = _person_facts(tx, db, person_id)
+        db.run_in_tx(tx, "household_lock", id=person["household_id"])
+        _decide_write(subject, person["district"], person["women_only"], (person_id,))
+        fields = dict(checked.values)
+        changed = [k for k in fields if k in IDENTITY or person.get(k) != fields[k]]
+        if not changed:
+            return []
+        sealed = encrypt_identity(keyring, {"id": person_id, **fields})
+        db.run_in_tx(tx, "person_update", id=person_id, fields={k: sealed[k] for k in changed})
+        words = _changes({k: person.get(k) for k in changed if k not in IDENTITY},
+                         {k: fields[k] for k in changed if k not in IDENTITY})[1]
+        named = ", ".join(k for k in changed if k in IDENTITY)
+        audit.append(tx, db, **actor.event(), action="person.update", targets=[person_id, person["household_id"]],
+                     detail="; ".join(x for x in (words, named) if x)[:200])
+        return changed
+
+    return db.write_tx(work)
+
+
+def move_person(db: Any, subject: access.Subject, actor: Actor, person_id: str, household_id: str) -> None:
+    """The person belongs to another household from now on (both households' placements
+    in the chain index follow); the subject must be allowed to write both households."""
+
+    def work(tx: Any) -> None:
+        db.run_in_tx(tx, "introductions_lock")
+        person = _person_facts(tx, db, person_id)
+        rows = db.run_in_tx(tx, "household_lock", id=household_id)
+        if not rows:
+            raise Refused("not_found", "no such household", "household_id", (household_id,))
+        _decide_write(subject, person["district"], person["women_only"], (person_id,))
+        _decide_write(subject, rows[0]["district"], rows[0]["women_only"], (household_id,))
+        if person["household_id"] == household_id:
+            return
+        db.run_in_tx(tx, "person_move", id=person_id, household_id=household_id)
+        touched = [h for h in (person["household_id"], household_id) if h]
+        chains.update_in_tx(tx, db, touched)
+        suggest.refresh_visit_summary_in_tx(tx, db, touched)
+        audit.append(tx, db, **actor.event(), action="person.move", targets=[person_id, *touched],
+                     detail=f"household: {person['household_id']} → {household_id}")
+
+    db.write_tx(work)
+
+
+def set_introducer(db: Any, subject: access.Subject, actor: Actor, introduced_id: str,
+                   introducer_id: str | None, introduced_on: Any = None, relation: str | None = None) -> None:
+    """Set, change or remove (``introducer_id`` None) who introduced a person. A person has
+    at most one introducer (a new one replaces the old) and introductions never form a
+    cycle: under one lock for all introductions, the new introducer's ancestors must not
+    hold the person (Refused conflict "cycle", naming the path). The chain index of the
+    households below follows in the same transaction."""
+    if introducer_id is not None:
+        checked = records.introduction({"introducer_id": introducer_id, "introduced_id": introduced_id,
+                                        "introduced_on": introduced_on, "relation": relation})
+        if not checked.ok:
+            raise _invalid(checked)
+        intro = checked.values
+    elif not isinstance(introduced_id, str) or not records.ID_RE.match(introduced_id):
+        raise Refused("invalid", "introduced_id is not a valid id", "introduced_id")
+
+    def work(tx: Any) -> None:
+        db.run_in_tx(tx, "introductions_lock")
+        person = _person_facts(tx, db, introduced_id)
+        db.run_in_tx(tx, "household_lock", id=person["household_id"])
+        _decide_write(subject, person["district"], person["women_only"], (introduced_id,))
+        if introducer_id is None:
+            if person["introducer_id"] is None:
+                return
+            db.run_in_tx(tx, "introduction_remove", introduced=introduced_id)
+            detail = f"introducer: {person['introducer_id']} → –"
+        else:
+            introducer = _person_facts(tx, db, introducer_id)
+            if not access.names_person(subject, introducer["district"], introducer["women_only"]):
+                raise Refused("not_found", "the introducer is not someone the subject may know",
+                              "introducer_id", (introducer_id,))
+            ancestors = db.run_in_tx(tx, "person_ancestors", id=introducer_id)
+            above = ancestors[0]["ids"] if ancestors else [introducer_id]
+            if introduced_id in above:
+                loop = above[above.index(introduced_id):] + [introduced_id]
+                raise Refused("conflict", "introduction cycle: " + " → ".join(loop), "introducer_id",
+                              (introduced_id, introducer_id), code="cycle")
+            same = (person["introducer_id"] == introducer_id and to_date(person["introduced_on"]) == intro["introduced_on"]
+                    and person["relation"] == intro["relation"])
+            if same:
+                return
+            db.run_in_tx(tx, "introduction_set", introduced=introduced_id, introducer=introducer_id,
+                         on=intro["introduced_on"], relation=intro["relation"])
+            detail = (f"introducer: {person['introducer_id'] or '–'} → {introducer_id}; relation: {intro['relation']}"
+                      f"; on: {_word(intro['introduced_on'])}")
+        chains.update_in_tx(tx, db, [person["household_id"]])
+        audit.append(tx, db, **actor.event(), action="introduction.set", targets=[introduced_id, person["household_id"]]
+                     + ([introducer_id] if introducer_id else []), detail=detail[:200])
+
+    db.write_tx(work)
+
+
+def encrypt_identity(keyring: Any, person: Mapping[str, Any]) -> dict[str, Any]:
+    """The person's record with its identity fields encrypted (bound to the person and the
+    field); the one place a write service seals identity before it reaches Neo4j."""
+    sealed = dict(person)
+    for name in IDENTITY:
+        if name in sealed:
+            sealed[name] = keyring.encrypt(sealed[name], "Person", person["id"], name) if sealed[name] else None
+    return sealed

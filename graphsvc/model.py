@@ -15,7 +15,18 @@ True
 from __future__ import annotations
 
 import re
+import datetime as dt
 from dataclasses import dataclass
+from typing import Any
+
+from . import access
+
+def N_(message: str) -> str:
+    """Marks a message for translation where it is defined (the core has no Flask): the web
+    layer translates it where it is shown (``gettext(message)``); ``pybabel extract -k N_``
+    collects it (babel.cfg reads graphsvc/ too)."""
+    return message
+
 
 # Usernames: lower-case, 2–32 characters; the same rule for imports and `users add`.
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
@@ -68,8 +79,8 @@ YES_NO = Vocabulary(
 
 ROLE = Vocabulary(
     "role",
-    ("admin", "coordinator", "visitor"),
-    {"관리자": "admin", "코디네이터": "coordinator", "방문자": "visitor"},
+    access.ROLES,  # the registry of roles (graphsvc/access.py)
+    {alias: role.name for role in access.REGISTRY.values() for alias in role.aliases},
 )
 
 
@@ -104,3 +115,41 @@ def cli_actor() -> Actor:
     except Exception:
         who = "unknown"
     return Actor(f"cli:{who}", "operator", "local", "graphsvc-cli")
+
+
+def to_date(value: Any) -> dt.date | None:
+    """A date from what Neo4j, Python or text give: a Neo4j Date, a ``datetime.date``, an
+    ISO ``YYYY-MM-DD`` string, or None (None stays None). The one conversion of the code base.
+
+    >>> import neo4j.time
+    >>> to_date(neo4j.time.Date(2026, 3, 1)), to_date("2026-03-01"), to_date(None)
+    (datetime.date(2026, 3, 1), datetime.date(2026, 3, 1), None)
+    """
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if hasattr(value, "to_native"):
+        native = value.to_native()
+        return native.date() if isinstance(native, dt.datetime) else native
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    raise TypeError(f"not a date: {type(value).__name__}")
+
+
+def plain(value: Any) -> Any:
+    """Neo4j values → JSON values (dates and times as ISO text), at any depth.
+
+    >>> import datetime
+    >>> plain({"on": datetime.date(2026, 1, 2), "xs": [datetime.date(2026, 1, 3)]})
+    {'on': '2026-01-02', 'xs': ['2026-01-03']}
+    """
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if hasattr(value, "iso_format"):
+        return value.iso_format()
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value

@@ -1,30 +1,105 @@
-"""Checks shared by every way data comes in (CSV files, the JSON API, forms).
+"""One validation layer for every way data comes in: CSV files, the JSON API, forms.
 
-This is the start of the one record layer: a value that one entrance accepts, every other
-accepts too, and the exporter writes back only what the importer reads. Text is stored
-without surrounding white space (the CSV reader strips every cell; the API strips too). Each check returns
-``None`` for a good value or a short problem in English (the importer prints it after
-``file:line``; the web layer names the field).
+For each kind of record (household, person, introduction, visit, user) a function takes a
+mapping of field → raw value and returns ``Checked``: the values that are good (cleaned:
+stripped text, canonical enums, dates as ``datetime.date``) and the ``Problem``s of the
+ones that are not, each naming its field with a message id. The importer puts ``file:line``
+before a problem, the API names the JSON field, a form its form field; the web layer
+translates the message id (``MESSAGES``: English text marked with ``N_`` for pybabel) into
+the page's language. What one entrance accepts, every other accepts too, and the exporter
+writes back only what the importer reads (text is stored without surrounding white space).
 
->>> text_problem("아이들이 잘 지냄\\n다음 주 다시", 4000) is None
-True
->>> text_problem("a\\x00b", 100), text_problem("a\\ud800", 100), text_problem("x" * 5, 4)
-('contains a control character', 'contains an unpaired surrogate (not Unicode text)', 'is longer than 4 characters')
+Checks that need more than one record (duplicates, references, one introducer, no cycle)
+belong to whoever holds the records: the importer for files, the write services
+(graphsvc/households.py, graphsvc/visits.py) for the database.
+
+>>> checked = household({"id": "h-1", "code": "H-1", "district": "서울 노원구", "status": "활동"})
+>>> checked.ok, checked.values["status"], checked.values["women_only"]
+(True, 'active', False)
+>>> [p.english() for p in household({"id": "h 1", "code": "", "status": "gone"}).problems]
+["id 'h 1' is not a valid id (letters, digits, '.', '_', ':', '-'; at most 64)", 'code is empty', 'district is empty', "status 'gone' is not one of: active, moved, closed, do_not_visit"]
+>>> text_problem("a\\x00b", 100), text_problem("x" * 5, 4)
+('contains a control character', 'is longer than 4 characters')
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
+from . import access, model
+from .model import N_, USERNAME_RE
+
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+MATERIAL_RE = re.compile(r"^([^:;]+):([0-9]{1,4})$")
 # Control characters but tab, LF and CR; DEL and the C1 controls too (a spreadsheet or a
 # terminal may act on them); lone surrogates (not text: they cannot be encoded as UTF-8);
 # the two non-characters U+FFFE and U+FFFF.
 CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
+MAX_LEN = {"notes": 4000, "address": 500}
+DEFAULT_MAX_LEN = 200
+
+#: Every problem a record can have, by message id: English, with %(…)s values; marked for
+#: translation (the web layer says them in the page's language).
+MESSAGES = {
+    "empty": N_("%(field)s is empty"),
+    "not_text": N_("%(field)s must be text"),
+    "too_long": N_("%(field)s is longer than %(max)d characters"),
+    "control": N_("%(field)s contains a control character"),
+    "surrogate": N_("%(field)s contains an unpaired surrogate (not Unicode text)"),
+    "bad_id": N_("%(field)s %(value)s is not a valid id (letters, digits, '.', '_', ':', '-'; at most 64)"),
+    "bad_username": N_("%(field)s %(value)s is not a valid username (lower-case letters, digits, '.', '_', "
+                       "'-'; 2 to 32)"),
+    "bad_date": N_("%(field)s %(value)s is not a date (YYYY-MM-DD)"),
+    "bad_choice": N_("%(field)s %(value)s is not one of: %(choices)s"),
+    "bad_materials": N_("materials %(value)s: expected item:count;item:count (e.g. bible:1;hymnal:2)"),
+    "materials_zero": N_("materials %(value)s: quantity must be at least 1"),
+    "materials_twice": N_("materials %(value)s: %(item)s is listed twice"),
+    "self_introduction": N_("%(value)s cannot introduce themselves"),
+    "needs_district": N_("a %(role)s needs at least one district (districts, separated by ';')"),
+    "follow_up_before_visit": N_("follow_up_on %(follow_up_on)s is before visited_on %(visited_on)s"),
+    "in_future": N_("%(field)s %(value)s is in the future"),
+    "too_early": N_("%(field)s %(value)s is before %(earliest)s"),
+    "unknown_field": N_("unknown field %(value)s"),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with one field: its name, a message id (``MESSAGES``) and the values
+    the message needs (``field`` is always among them)."""
+
+    field: str
+    code: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def english(self) -> str:
+        return MESSAGES[self.code] % {"field": self.field, **self.values}
+
+
+@dataclass
+class Checked:
+    """The good values of a record, and what is wrong with the others."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def problem(self, name: str, code: str, **values: Any) -> None:
+        self.problems.append(Problem(name, code, values))
+
 
 def text_problem(value: object, max_len: int) -> str | None:
-    """Why ``value`` is not acceptable text of at most ``max_len`` characters (None: it is)."""
+    """Why ``value`` is not acceptable text of at most ``max_len`` characters (None: it is),
+    in the words that follow a field's name."""
     if not isinstance(value, str):
         return "must be text"
     if len(value) > max_len:
@@ -34,3 +109,264 @@ def text_problem(value: object, max_len: int) -> str | None:
     if CONTROL_RE.search(value):
         return "contains a control character"
     return None
+
+
+# --- fields ------------------------------------------------------------------------------
+
+
+def _raw(data: Mapping[str, Any], name: str) -> Any:
+    value = data.get(name)
+    return value.strip() if isinstance(value, str) else value
+
+
+def text(out: Checked, data: Mapping[str, Any], name: str, required: bool = False) -> str | None:
+    """Free text: stripped; empty is None (a problem when ``required``)."""
+    value = _raw(data, name)
+    if value in (None, ""):
+        if required:
+            out.problem(name, "empty")
+        else:
+            out.values[name] = None  # given empty: none (a correction may clear it)
+        return None
+    if not isinstance(value, str):
+        out.problem(name, "not_text")
+        return None
+    limit = MAX_LEN.get(name, DEFAULT_MAX_LEN)
+    if len(value) > limit:
+        out.problem(name, "too_long", max=limit)
+    elif SURROGATE_RE.search(value):
+        out.problem(name, "surrogate")
+    elif CONTROL_RE.search(value):
+        out.problem(name, "control")
+    else:
+        out.values[name] = value
+        return value
+    return None
+
+
+def ident(out: Checked, data: Mapping[str, Any], name: str, required: bool = False,
+          username: bool = False) -> str | None:
+    """An id (``ID_RE``) or a username (``USERNAME_RE``)."""
+    value = text(out, data, name, required)
+    if value is not None and not (USERNAME_RE if username else ID_RE).match(value):
+        out.values.pop(name, None)
+        out.problem(name, "bad_username" if username else "bad_id", value=repr(value))
+        return None
+    return value
+
+
+def date(out: Checked, data: Mapping[str, Any], name: str, required: bool = False) -> dt.date | None:
+    """A date, ``YYYY-MM-DD`` (or a ``datetime.date`` already)."""
+    value = _raw(data, name)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        out.values[name] = value
+        return value
+    raw = text(out, data, name, required)
+    if raw is None:
+        return None
+    try:
+        if not DATE_RE.match(raw):
+            raise ValueError(raw)
+        parsed = dt.date.fromisoformat(raw)
+    except ValueError:
+        out.values.pop(name, None)
+        out.problem(name, "bad_date", value=repr(raw))
+        return None
+    out.values[name] = parsed
+    return parsed
+
+
+def choice(out: Checked, data: Mapping[str, Any], name: str, vocab: model.Vocabulary,
+           required: bool = False) -> str | None:
+    """One of a vocabulary's values (or its aliases), canonical."""
+    raw = text(out, data, name, required)
+    if raw is None:
+        return None
+    canonical = model.normalise(vocab, raw)
+    if canonical is None:
+        out.values.pop(name, None)
+        out.problem(name, "bad_choice", value=repr(raw), choices=vocab.describe())
+        return None
+    out.values[name] = canonical
+    return canonical
+
+
+def yes_no(out: Checked, data: Mapping[str, Any], name: str, default: bool = False) -> bool | None:
+    """A yes/no (true/false, 예/아니요 …, or a JSON boolean); empty is ``default``."""
+    value = _raw(data, name)
+    if isinstance(value, bool):
+        out.values[name] = value
+        return value
+    if value in (None, ""):
+        out.values[name] = default
+        return default
+    answer = choice(out, data, name, model.YES_NO)
+    if answer is None:
+        return None
+    out.values[name] = answer == "true"
+    return out.values[name]
+
+
+def materials(out: Checked, data: Mapping[str, Any], name: str = "materials") -> str | None:
+    """``item:count;item:count`` (or a mapping of counts) → canonical text; empty is None."""
+    raw = _raw(data, name)
+    if raw in (None, "", {}):
+        out.values[name] = None
+        return None
+    if isinstance(raw, Mapping):
+        if not all(isinstance(k, str) and isinstance(n, int) and not isinstance(n, bool) for k, n in raw.items()):
+            out.problem(name, "bad_materials", value=repr(raw)[:60])
+            return None
+        raw = ";".join(f"{k}:{n}" for k, n in raw.items())
+    value = text(out, {name: raw}, name)
+    if value is None:
+        return None
+    canonical, problem = parse_materials(value)
+    if problem is not None:
+        out.values.pop(name, None)
+        out.problems.append(problem)
+        return None
+    out.values[name] = canonical
+    return canonical
+
+
+def parse_materials(raw: str) -> tuple[str | None, Problem | None]:
+    """Canonical ``item:n;item:n`` text, or the problem.
+
+    >>> parse_materials(" bible : 1 ; 찬송가:2 ")
+    ('bible:1;찬송가:2', None)
+    >>> parse_materials("bible:0")[1].english()
+    "materials 'bible:0': quantity must be at least 1"
+    """
+    items: list[str] = []
+    seen: set[str] = set()
+    for part in raw.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        name, _, qty = (p.strip() for p in part.partition(":"))
+        if not name or not MATERIAL_RE.match(f"{name}:{qty}"):
+            return None, Problem("materials", "bad_materials", {"value": repr(raw)})
+        if int(qty) < 1:
+            return None, Problem("materials", "materials_zero", {"value": repr(raw)})
+        if name in seen:
+            return None, Problem("materials", "materials_twice", {"value": repr(raw), "item": repr(name)})
+        seen.add(name)
+        items.append(f"{name}:{int(qty)}")
+    return (";".join(items) or None), None
+
+
+def _unknown(out: Checked, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    for name in data:
+        if name not in known:
+            out.problem(str(name)[:40], "unknown_field", value=repr(str(name)[:40]))
+
+
+# --- records -------------------------------------------------------------------------------
+
+HOUSEHOLD_FIELDS = ("id", "code", "district", "arrived_on", "status", "women_only")
+PERSON_FIELDS = ("id", "code_name", "household_id", "legal_name", "phone", "address")
+IDENTITY_FIELDS = ("legal_name", "phone", "address")
+INTRODUCTION_FIELDS = ("introducer_id", "introduced_id", "introduced_on", "relation")
+VISIT_FIELDS = ("id", "household_id", "visitor", "visited_on", "outcome", "materials", "notes", "follow_up_on")
+USER_FIELDS = ("username", "role", "districts", "person_id", "gender")
+
+
+def household(data: Mapping[str, Any], partial: bool = False, strict: bool = False) -> Checked:
+    """A household: id, code, district, status required (unless ``partial``: only the fields
+    given are checked, for a correction); arrived_on, women_only optional. ``strict``:
+    a field that is not a household's is a problem (the API), not ignored (a CSV column)."""
+    out = Checked()
+    need = not partial
+    if strict:
+        _unknown(out, data, HOUSEHOLD_FIELDS)
+    if need or "id" in data:
+        ident(out, data, "id", need)
+    if need or "code" in data:
+        text(out, data, "code", need)
+    if need or "district" in data:
+        text(out, data, "district", need)
+    if need or "arrived_on" in data:
+        date(out, data, "arrived_on")
+    if need or "status" in data:
+        choice(out, data, "status", model.HOUSEHOLD_STATUS, need)
+    if need or "women_only" in data:
+        yes_no(out, data, "women_only")
+    return out
+
+
+def person(data: Mapping[str, Any], partial: bool = False, strict: bool = False) -> Checked:
+    """A person: id, code_name, household_id required (unless ``partial``); the identity
+    fields legal_name, phone, address optional (the caller encrypts them)."""
+    out = Checked()
+    need = not partial
+    if strict:
+        _unknown(out, data, PERSON_FIELDS)
+    if need or "id" in data:
+        ident(out, data, "id", need)
+    if need or "code_name" in data:
+        text(out, data, "code_name", need)
+    if need or "household_id" in data:
+        ident(out, data, "household_id", need)
+    for name in IDENTITY_FIELDS:
+        if need or name in data:
+            out.values[name] = text(out, data, name)
+    return out
+
+
+def introduction(data: Mapping[str, Any], strict: bool = False) -> Checked:
+    """An introduction: introducer_id, introduced_id (not the same person), relation;
+    introduced_on optional."""
+    out = Checked()
+    if strict:
+        _unknown(out, data, INTRODUCTION_FIELDS)
+    a = ident(out, data, "introducer_id", True)
+    b = ident(out, data, "introduced_id", True)
+    date(out, data, "introduced_on")
+    choice(out, data, "relation", model.RELATION, True)
+    out.values.setdefault("introduced_on", None)
+    if a is not None and a == b:
+        out.problem("introduced_id", "self_introduction", value=repr(a))
+    return out
+
+
+def visit(data: Mapping[str, Any], with_id: bool = True, strict: bool = False) -> Checked:
+    """A visit: household_id, visitor (unless not ``with_id``: the API knows both), visited_on,
+    outcome required; materials, notes, follow_up_on (not before visited_on) optional."""
+    out = Checked()
+    if strict:
+        _unknown(out, data, VISIT_FIELDS if with_id else tuple(f for f in VISIT_FIELDS if f not in ("id", "visitor")))
+    if with_id:
+        ident(out, data, "id", True)
+    ident(out, data, "household_id", True)
+    if with_id:
+        ident(out, data, "visitor", True, username=True)
+    on = date(out, data, "visited_on", True)
+    choice(out, data, "outcome", model.VISIT_OUTCOME, True)
+    materials(out, data)
+    out.values["notes"] = text(out, data, "notes")
+    follow_up = date(out, data, "follow_up_on")
+    out.values.setdefault("follow_up_on", None)
+    if follow_up is not None and on is not None and follow_up < on:
+        out.values["follow_up_on"] = None
+        out.problem("follow_up_on", "follow_up_before_visit", follow_up_on=follow_up, visited_on=on)
+    return out
+
+
+def user(data: Mapping[str, Any], strict: bool = False) -> Checked:
+    """An account's record as files carry it: username, role required; districts (a list, or
+    text separated by ';'; roles that are not of every district need one), person_id, gender."""
+    out = Checked()
+    if strict:
+        _unknown(out, data, USER_FIELDS)
+    ident(out, data, "username", True, username=True)
+    role = choice(out, data, "role", model.ROLE, True)
+    raw = _raw(data, "districts")
+    parts = raw if isinstance(raw, list) else (text(out, {"districts": raw}, "districts") or "").split(";")
+    districts = [d.strip() for d in parts if isinstance(d, str) and d.strip()]
+    out.values["districts"] = districts
+    if role is not None and access.REGISTRY[role].needs_districts and not districts:
+        out.problem("districts", "needs_district", role=role)
+    out.values["person_id"] = ident(out, data, "person_id") if _raw(data, "person_id") else None
+    out.values["gender"] = choice(out, data, "gender", model.GENDER) if _raw(data, "gender") else None
+    return out

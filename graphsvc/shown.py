@@ -9,7 +9,7 @@ Id keys: ``id``, ``seed``, ``chain_of``, ``path``, ``from``, ``to`` and any key 
 ``_id`` or ``_ids``; under an id key a list holds ids. Answers follow one rule for this to
 hold: **whatever names a record (a code, a code name) travels with its id under an id
 key**, even where the page does not print the id. Ids made up for the drawing (placeholders,
-overview groups, edges) start with ``~``, which no record id can (graphsvc.importer.ID_RE),
+overview groups, edges) start with ``~``, which no record id can (graphsvc.records.ID_RE),
 and are not targets.
 
 >>> answer = {"id": "h-1", "members": [{"id": "p-1", "code_name": "목련"}],

@@ -3,8 +3,9 @@
 Each is one write transaction that first locks the household (``claim_lock``), decides
 with ``access.decide`` from what it read under the lock, writes, and appends its audit
 event in the same transaction — so two visitors claiming one household at once cannot
-both win, and no write goes unrecorded. Every refusal raises ``VisitError`` with the HTTP
-status the web layer answers and the field it concerns; nothing is written then.
+both win, and no write goes unrecorded. Every refusal raises ``errors.Refused``
+(not_found, conflict, or invalid with the record layer's problems: graphsvc/records.py);
+nothing is written then. The web layer alone turns refusals into HTTP answers.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from . import access, audit, model, records
-from .importer import MAX_LEN, parse_materials
+from . import access, audit, records, suggest
+from .errors import Refused
+from .model import Actor
 from .suggest import SHOWN_ACTION, suggested_since
 
 CLAIM_DAYS = 14
@@ -23,14 +25,8 @@ REPORT_OUTCOMES = ("met", "not_home", "refused", "moved", "other")
 EARLIEST = dt.date(2000, 1, 1)
 
 
-class VisitError(Exception):
-    """A refused claim or report: ``status`` (400, 404, 409), ``field`` (or None), ``message``."""
-
-    def __init__(self, status: int, message: str, field: str | None = None, code: str = ""):
-        super().__init__(message)
-        self.status = status
-        self.field = field
-        self.code = code or {400: "invalid", 404: "not_found", 409: "claimed"}.get(status, "error")
+def _not_found(household_id: str, why: str = "no such household") -> Refused:
+    return Refused("not_found", why, "household_id", (household_id,))
 
 
 @dataclass(frozen=True)
@@ -64,8 +60,9 @@ def _may(db, subject: access.Subject, household_id: str, action: str, now: dt.da
     from .households import facts
 
     found = facts(db, subject, household_id, now, claiming=True) if len(household_id) <= 64 else None
-    if found is None or not access.decide(subject, action, found):
-        raise VisitError(404, "no such household", "household_id")
+    decision = access.decide(subject, action, found) if found is not None else None
+    if not decision:
+        raise _not_found(household_id, decision.why if decision is not None else "no such household")
 
 
 def _locked(tx, db, household_id: str, subject: access.Subject, now: dt.datetime, since: str,
@@ -75,16 +72,16 @@ def _locked(tx, db, household_id: str, subject: access.Subject, now: dt.datetime
     rows = db.run_in_tx(tx, "claim_lock", household_id=household_id, username=subject.username, now=now,
                         suggested_since=since, shown_action=SHOWN_ACTION)
     if not rows or not access.decide(subject, action, _facts(rows[0], subject)):
-        raise VisitError(404, "no such household", "household_id")
+        raise _not_found(household_id)
     return rows[0]
 
 
-def claim(db, subject: access.Subject, actor: model.Actor, household_id: str,
+def claim(db, subject: access.Subject, actor: Actor, household_id: str,
           days: int = CLAIM_DAYS, now: dt.datetime | None = None) -> ClaimResult:
     """Claim a household for ``days`` (or renew the subject's own claim). 409 when another
     visitor holds a live claim; only active households may be claimed."""
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
-        raise VisitError(404, "no such household", "household_id")
+        raise _not_found(household_id, "not for this role")
     now = now or _now()
     _may(db, subject, household_id, access.HOUSEHOLD_CLAIM, now)
     since = suggested_since(db, now)
@@ -97,8 +94,8 @@ def claim(db, subject: access.Subject, actor: model.Actor, household_id: str,
                          outcome="denied", detail="held by another visitor")
             return None
         if row["status"] != "active":
-            raise VisitError(409, f"the household is {row['status']}; it cannot be claimed", "household_id",
-                             "not_active")
+            raise Refused("conflict", f"the household is {row['status']}; it cannot be claimed", "household_id",
+                          (household_id,), code="not_active")
         if row["holder"] == subject.username:
             db.run_in_tx(tx, "claim_extend", claim_id=row["claim_id"], expires_at=expires)
             claim_id, renewed = row["claim_id"], True
@@ -112,15 +109,15 @@ def claim(db, subject: access.Subject, actor: model.Actor, household_id: str,
 
     result = db.write_tx(work)
     if result is None:
-        raise VisitError(409, "another visitor has claimed this household", "household_id")
+        raise Refused("conflict", "held by another visitor", "household_id", (household_id,), code="claimed")
     return result
 
 
-def release(db, subject: access.Subject, actor: model.Actor, household_id: str,
+def release(db, subject: access.Subject, actor: Actor, household_id: str,
             now: dt.datetime | None = None) -> str:
     """End the subject's live claim on a household; 404 when they hold none."""
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
-        raise VisitError(404, "no such household", "household_id")
+        raise _not_found(household_id, "not for this role")
     now = now or _now()
     _may(db, subject, household_id, access.HOUSEHOLD_CLAIM, now)
     since = suggested_since(db, now)
@@ -130,7 +127,7 @@ def release(db, subject: access.Subject, actor: model.Actor, household_id: str,
         ended = db.run_in_tx(tx, "claim_end", household_id=household_id, username=subject.username,
                              now=now, ended_by="release")
         if not ended:
-            raise VisitError(404, "you hold no claim on this household", "household_id", "no_claim")
+            raise Refused("not_found", "no claim of theirs on it", "household_id", (household_id,), code="no_claim")
         audit.append(tx, db, **actor.event(), action="household.release", targets=[household_id, ended[0]["id"]])
         return ended[0]["id"]
 
@@ -138,9 +135,6 @@ def release(db, subject: access.Subject, actor: model.Actor, household_id: str,
 
 
 # --- visit reports ---------------------------------------------------------------------
-
-REPORT_FIELDS = ("household_id", "visited_on", "outcome", "materials", "notes", "follow_up_on")
-
 
 @dataclass(frozen=True)
 class Report:
@@ -152,80 +146,34 @@ class Report:
     follow_up_on: dt.date | None
 
 
-def _date(body: Mapping[str, Any], name: str, required: bool) -> dt.date | None:
-    raw = body.get(name)
-    if raw in (None, ""):
-        if required:
-            raise VisitError(400, f"{name} is required (YYYY-MM-DD)", name)
-        return None
-    if not isinstance(raw, str):
-        raise VisitError(400, f"{name} must be a date like 2026-03-01", name)
-    try:
-        return dt.date.fromisoformat(raw.strip())
-    except ValueError:
-        raise VisitError(400, f"{name} {raw!r} is not a date (YYYY-MM-DD)", name) from None
-
-
-def _materials(raw: Any) -> str | None:
-    """``"bible:1;hymnal:2"`` or ``{"bible": 1, "hymnal": 2}`` → canonical text."""
-    if raw in (None, "", {}):
-        return None
-    if isinstance(raw, dict):
-        parts = []
-        for name, count in raw.items():
-            if not isinstance(name, str) or isinstance(count, bool) or not isinstance(count, int):
-                raise VisitError(400, "materials: item names with whole-number counts, e.g. {\"bible\": 1}",
-                                 "materials")
-            parts.append(f"{name}:{count}")
-        raw = ";".join(parts)
-    if not isinstance(raw, str) or records.text_problem(raw, 500):
-        raise VisitError(400, "materials: text like bible:1;hymnal:2 or an object of counts", "materials")
-    text, error = parse_materials(raw)
-    if error:
-        raise VisitError(400, error, "materials")
-    return text
-
-
 def parse_report(body: Any, today: dt.date) -> Report:
-    """Check a report's fields (JSON names as in visits.csv); VisitError(400, field) on the first bad one."""
+    """A report's fields (named as in visits.csv, without id and visitor) through the record
+    layer, plus what a report adds: not in the future, not before EARLIEST, an outcome a
+    visitor reports. Refused("invalid") with every problem (the first names the field)."""
     if not isinstance(body, Mapping):
-        raise VisitError(400, "a JSON object is expected")
-    unknown = sorted(set(body) - set(REPORT_FIELDS))
-    if unknown:
-        raise VisitError(400, f"unknown field {unknown[0]!r}", unknown[0])
-    household_id = body.get("household_id")
-    if not isinstance(household_id, str) or not household_id.strip() or records.text_problem(household_id, 64):
-        raise VisitError(400, "household_id is required", "household_id")
-    visited_on = _date(body, "visited_on", True)
-    if visited_on > today:
-        raise VisitError(400, f"visited_on {visited_on} is in the future", "visited_on")
-    if visited_on < EARLIEST:
-        raise VisitError(400, f"visited_on {visited_on} is before {EARLIEST}", "visited_on")
-    outcome = body.get("outcome")
-    canonical = model.normalise(model.VISIT_OUTCOME, outcome) if isinstance(outcome, str) else None
-    if canonical not in REPORT_OUTCOMES:
-        raise VisitError(400, f"outcome must be one of: {', '.join(REPORT_OUTCOMES)}", "outcome")
-    materials = _materials(body.get("materials"))
-    notes = body.get("notes")
-    if isinstance(notes, str):
-        notes = notes.strip()  # as the importer reads every cell: the same text both ways
-    if notes in (None, ""):
-        notes = None
-    elif (problem := records.text_problem(notes, MAX_LEN["notes"])) is not None:
-        raise VisitError(400, f"notes {problem}", "notes")
-    follow_up_on = _date(body, "follow_up_on", False)
-    if follow_up_on is not None and follow_up_on < visited_on:
-        raise VisitError(400, f"follow_up_on {follow_up_on} is before visited_on {visited_on}", "follow_up_on")
-    return Report(household_id.strip(), visited_on, canonical, materials, notes, follow_up_on)
+        raise Refused("invalid", "a JSON object is expected", "body")
+    checked = records.visit(body, with_id=False, strict=True)
+    v = checked.values
+    on = v.get("visited_on")
+    if on is not None and on > today:
+        checked.problem("visited_on", "in_future", value=on)
+    elif on is not None and on < EARLIEST:
+        checked.problem("visited_on", "too_early", value=on, earliest=EARLIEST)
+    if v.get("outcome") is not None and v["outcome"] not in REPORT_OUTCOMES:
+        checked.problem("outcome", "bad_choice", value=repr(v["outcome"]), choices=", ".join(REPORT_OUTCOMES))
+    if not checked.ok:
+        first = checked.problems[0]
+        raise Refused("invalid", first.english(), first.field, problems=tuple(checked.problems))
+    return Report(v["household_id"], v["visited_on"], v["outcome"], v["materials"], v["notes"], v["follow_up_on"])
 
 
-def report(db, keyring, subject: access.Subject, actor: model.Actor, body: Any,
-           now: dt.datetime | None = None, after_write=None) -> str:
+def report(db, keyring, subject: access.Subject, actor: Actor, body: Any,
+           now: dt.datetime | None = None) -> str:
     """Record a visit: checks, then in one transaction the visit (notes encrypted), the
     end of the reporter's claim, the household's status when it moved, the derived visit
-    summary (``after_write(tx, household_id)``) and the audit event. Returns the visit id."""
+    summary and the audit event. Returns the visit id."""
     if not access.role_may(subject, access.VISIT_REPORT):
-        raise VisitError(404, "no such household", "household_id")
+        raise _not_found(str(body.get("household_id")) if isinstance(body, Mapping) else "-", "not for this role")
     now = now or _now()
     since = suggested_since(db, now)
     parsed = parse_report(body, now.date())
@@ -236,7 +184,8 @@ def report(db, keyring, subject: access.Subject, actor: model.Actor, body: Any,
     def work(tx):
         row = _locked(tx, db, parsed.household_id, subject, now, since, access.VISIT_REPORT)
         if row["holder"] not in (None, subject.username):
-            raise VisitError(409, "another visitor has claimed this household", "household_id")
+            raise Refused("conflict", "held by another visitor", "household_id", (parsed.household_id,),
+                          code="claimed")
         db.run_in_tx(tx, "visit_create", household_id=parsed.household_id, username=subject.username,
                      id=visit_id, visited_on=parsed.visited_on, outcome=parsed.outcome,
                      materials=parsed.materials, notes=notes, follow_up_on=parsed.follow_up_on, now=now)
@@ -244,8 +193,7 @@ def report(db, keyring, subject: access.Subject, actor: model.Actor, body: Any,
                              now=now, ended_by="visit")
         if parsed.outcome == "moved":
             db.run_in_tx(tx, "household_set_moved", household_id=parsed.household_id)
-        if after_write is not None:
-            after_write(tx, parsed.household_id)
+        suggest.refresh_visit_summary_in_tx(tx, db, [parsed.household_id])
         audit.append(tx, db, **actor.event(), action="visit.report",
                      targets=[parsed.household_id, visit_id] + [e["id"] for e in ended],
                      detail=f"{parsed.outcome}" + ("; household moved" if parsed.outcome == "moved" else ""))

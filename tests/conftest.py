@@ -17,7 +17,7 @@ from pathlib import Path
 import neo4j.graph
 import pytest
 
-from graphsvc import audit, crypto, db as db_module, journal, neo4j_local
+from graphsvc import audit, crypto, journal, neo4j_local
 from graphsvc.config import DEFAULT_PORTS, Settings, load_settings
 from graphsvc.db import Database
 from graphsvc.model import Actor
@@ -70,17 +70,10 @@ def _values_only(value, where: str) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def statements_return_values_only():
     """Every row read during the tests is checked for nodes, relationships and paths, which
-    db._row (for speed) does not convert as Record.data() would."""
-    plain = db_module._row
-
-    def checked(record):
-        row = plain(record)
-        _values_only(row, "row of " + ", ".join(row))
-        return row
-
-    db_module._row = checked
+    the Database hands over as the driver decoded them (no Record.data() conversion)."""
+    Database.row_check = lambda row: _values_only(row, "row of " + ", ".join(row))
     yield
-    db_module._row = plain
+    Database.row_check = None
 
 
 @pytest.fixture(scope="session")

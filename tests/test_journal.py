@@ -37,7 +37,7 @@ def log(db, n: int, actor: str = "coord", action: str = "household.read") -> Non
 
 def without_journal(db) -> Database:
     """The same database, read without flushing the journal first."""
-    return Database(db.driver, db.database, db.queries, db.uri)
+    return db.without_journal()
 
 
 def lines(db) -> list[dict]:

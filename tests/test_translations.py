@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_every_message_is_translated_to_korean(tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run(
-        [str(Path(sys.executable).with_name("pybabel")), "extract", "-F", "babel.cfg", "-k", "_l", "-o", str(pot), "."],
+        [str(Path(sys.executable).with_name("pybabel")), "extract", "-F", "babel.cfg", "-k", "_l", "-k", "N_", "-o", str(pot), "."],
         cwd=ROOT, check=True, capture_output=True,
     )
     wanted = {m.id for m in read_po(pot.open("rb")) if m.id}

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from graphsvc.errors import Refused
 from graphsvc import access, accounts, audit, visits
 from graphsvc.model import Actor
 
@@ -48,16 +49,16 @@ def field(db, small):
 
 def test_claim_needs_a_suggestion_and_is_exclusive(field):
     mina, sora = visitor("mina"), visitor("sora")
-    with pytest.raises(visits.VisitError) as e:
+    with pytest.raises(Refused) as e:
         visits.claim(field, mina, who(mina), "h-002", now=NOW)  # never suggested to her
-    assert e.value.status == 404
+    assert e.value.kind == "not_found"
     suggested(field, mina, "h-002")
     suggested(field, sora, "h-002")
     first = visits.claim(field, mina, who(mina), "h-002", now=NOW)
     assert first.expires_at == NOW + dt.timedelta(days=visits.CLAIM_DAYS) and not first.renewed
-    with pytest.raises(visits.VisitError) as e:
+    with pytest.raises(Refused) as e:
         visits.claim(field, sora, who(sora), "h-002", now=NOW)
-    assert e.value.status == 409
+    assert e.value.kind == "conflict"
     assert visits.claim(field, mina, who(mina), "h-002", now=NOW + dt.timedelta(days=1)).renewed
     # it expires: after 14 days without a report, sora may have it
     later = NOW + dt.timedelta(days=visits.CLAIM_DAYS + 2)
@@ -80,8 +81,8 @@ def test_twenty_simultaneous_claims_exactly_one_wins(field):
         barrier.wait()
         try:
             outcomes[i] = visits.claim(field, subjects[i], who(subjects[i]), "h-002", now=NOW)
-        except visits.VisitError as exc:
-            outcomes[i] = exc.status
+        except Refused as exc:
+            outcomes[i] = {"not_found": 404, "conflict": 409}.get(exc.kind, 400)
 
     threads = [threading.Thread(target=attempt, args=(i,)) for i in range(20)]
     for t in threads:
@@ -99,24 +100,24 @@ def test_release_and_what_cannot_be_claimed(field):
     suggested(field, mina, "h-002", "h-005")
     visits.claim(field, mina, who(mina), "h-002", now=NOW)
     visits.release(field, mina, who(mina), "h-002", now=NOW)
-    with pytest.raises(visits.VisitError) as e:
+    with pytest.raises(Refused) as e:
         visits.release(field, mina, who(mina), "h-002", now=NOW)
-    assert e.value.status == 404
-    with pytest.raises(visits.VisitError) as e:  # do_not_visit: never suggested, not claimable
+    assert e.value.kind == "not_found"
+    with pytest.raises(Refused) as e:  # do_not_visit: never suggested, not claimable
         visits.claim(field, mina, who(mina), "h-005", now=NOW)
-    assert e.value.status == 404
+    assert e.value.kind == "not_found"
 
 
 def test_women_only_households_are_not_for_men(field):
     jiho, mina = visitor("jiho", "m"), visitor("mina", "f")
     suggested(field, jiho, "h-003")
     suggested(field, mina, "h-003")
-    with pytest.raises(visits.VisitError) as e:
+    with pytest.raises(Refused) as e:
         visits.claim(field, jiho, who(jiho), "h-003", now=NOW)
-    assert e.value.status == 404
+    assert e.value.kind == "not_found"
     unknown = visitor("sora", None)
     suggested(field, unknown, "h-003")
-    with pytest.raises(visits.VisitError):
+    with pytest.raises(Refused):
         visits.claim(field, unknown, who(unknown), "h-003", now=NOW)
     assert visits.claim(field, mina, who(mina), "h-003", now=NOW)
 
@@ -168,9 +169,9 @@ def test_bad_reports_name_the_field_and_change_nothing(field, change, field_name
     mina = visitor("mina")
     suggested(field, mina, "h-002")
     before = snapshot(field)
-    with pytest.raises(visits.VisitError) as e:
+    with pytest.raises(Refused) as e:
         visits.report(field, KEYRING, mina, who(mina), {**REPORT, **change}, now=NOW)
-    assert e.value.status == 400 and e.value.field == field_name
+    assert e.value.kind == "invalid" and e.value.field == field_name
     assert snapshot(field) == before
 
 
@@ -180,13 +181,13 @@ def test_reports_on_households_the_visitor_may_not_see_change_nothing(field):
     mina, sora = visitor("mina"), visitor("sora")
     before = snapshot(field)
     for household, status in (("h-002", 404), ("h-404", 404), ("h-004", 404)):  # not suggested; unknown; elsewhere
-        with pytest.raises(visits.VisitError) as e:
+        with pytest.raises(Refused) as e:
             visits.report(field, KEYRING, mina, who(mina), dict(REPORT, household_id=household), now=NOW)
-        assert e.value.status == status
+        assert {"not_found": 404, "conflict": 409, "invalid": 400}[e.value.kind] == status
     assert snapshot(field) == before
     suggested(field, mina, "h-002")
     suggested(field, sora, "h-002")
     visits.claim(field, sora, who(sora), "h-002", now=NOW)
-    with pytest.raises(visits.VisitError) as e:  # another visitor's claim
+    with pytest.raises(Refused) as e:  # another visitor's claim
         visits.report(field, KEYRING, mina, who(mina), REPORT, now=NOW)
-    assert e.value.status == 409
+    assert e.value.kind == "conflict"

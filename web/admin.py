@@ -16,7 +16,7 @@ from graphsvc import access, accounts, audit, checkpoints, csvio
 
 from .guard import actor, allow, heavy, record
 from .neo import get_db
-from .views import plain
+from graphsvc.model import plain
 from .args import AUDIT_FILTERS, audit_filters, takes
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -128,7 +128,7 @@ def users_page():
     users = accounts.list_users(get_db())
     record("users.read", [u["username"] for u in users])
     return render_template("admin_users.html", users=[plain(u) for u in users], message=request.args.get("done"),
-                           form={})
+                           form={}, roles=access.REGISTRY.values())
 
 
 @bp.post("/users")
@@ -145,7 +145,7 @@ def users_create():
         record("users.read", [u["username"] for u in users])
         return render_template("admin_users.html", users=[plain(u) for u in users],
                                error=ACCOUNT_ERRORS.get(exc.code, _("The request was not understood.")),
-                               form=form), 400
+                               form=form, roles=access.REGISTRY.values()), 400
     return redirect(url_for("admin.users_page", done="create"))
 
 

@@ -2,21 +2,27 @@
 
 Errors are JSON with a message (guard.py); a household the caller may not see answers
 404, as if it did not exist. Every answer that carries personal data is audited with the
-ids it showed before it leaves.
+ids it shows before it leaves. Each route parses its arguments, calls the core (directly or
+through web/answers.py and web/mapview.py, shared with the pages) and answers.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 
-from graphsvc import access, audit, visits
+from graphsvc import access, audit, mapping, visits
+from graphsvc.model import plain
 
-from . import coordinator, maps, views, visitor
-from .guard import actor, allow, deny, heavy, record, record_shown
+from . import answers, mapview
+from .args import AUDIT_FILTERS, audit_filters, flag_arg, int_arg, json_object, parse_filters, takes, text_arg
+from .guard import actor, allow, heavy, record, record_shown
 from .neo import get_db
-from .args import AUDIT_FILTERS, audit_filters, int_arg, json_object, takes, text_arg
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _follow_up_days() -> int:
+    return current_app.config["GRAPHSVC_SETTINGS"].follow_up_days
 
 
 @bp.get("/me")
@@ -31,10 +37,8 @@ def me():
 @allow(access.HOUSEHOLD_READ)
 @takes("identity", "reason")
 def household(household_id: str):
-    reason = (request.args.get("reason") or "").strip()[:300] or None
-    want = request.args.get("identity") in ("1", "true", "yes")
-    shown = views.household_for(household_id, want, reason)
-    return jsonify(shown)
+    reason = text_arg("reason", 300)
+    return jsonify(answers.household(household_id, flag_arg("identity"), reason))
 
 
 @bp.get("/audit")
@@ -48,7 +52,7 @@ def audit_list():
     record("audit.read", detail=f"{len(rows)} events")
     # the next page: ?before_seq=<next_before_seq> with the same filters
     next_before = rows[-1]["seq"] if len(rows) == limit else None
-    return jsonify(events=[views.plain(r) for r in rows], next_before_seq=next_before)
+    return jsonify(events=[plain(r) for r in rows], next_before_seq=next_before)
 
 
 @bp.get("/audit/verify")
@@ -65,7 +69,7 @@ def audit_verify():
 
 @bp.get("/network")
 @allow(access.NETWORK_READ)
-@takes(*maps.FILTER_ARGS, "depth")
+@takes(*mapping.FILTER_ARGS, "depth")
 @heavy
 def network():
     """``?district=&root=&depth=&status=`` (and the map's other filters) → {nodes, edges, stats}.
@@ -73,12 +77,8 @@ def network():
     ``root`` is a household (id or code) to draw around, ``depth`` the hops (default 2);
     too many households for one map answer the overview (one node per chain and district).
     """
-    args = request.args.to_dict()
-    if "depth" in args:
-        args["hops"] = args.pop("depth")
-    filters = maps.parse_filters(args)
-    result = maps.build(filters, g.subject)
-    answer = maps.api_data(result)
+    result = mapping.build(get_db(), g.subject, parse_filters(), _follow_up_days())
+    answer = mapview.api_data(result)
     record_shown("network.read", answer, detail=f"api {result.mode}: {len(answer['nodes'])} nodes")
     return jsonify(answer)
 
@@ -88,35 +88,8 @@ def network():
 @takes("district")
 @heavy
 def chains():
-    """One entry per chain in the caller's districts: seed (the first household, null when
-    it lies in another district), a household of the chain in scope, size (people),
-    depth, households, unvisited. Largest first."""
-    filters = maps.parse_filters({"district": request.args.get("district", "")})
-    scope = maps.authorise(g.subject, filters)
-    db = get_db()
-    params = maps.chain_params(filters, scope)
-    rows = db.read("map_groups", **params)[0]["rows"]
-    merged: dict[str, dict] = {}
-    for district, chain, households, unvisited, people, depth, sample in rows:
-        c = merged.setdefault(chain, {"root": chain, "households": 0, "unvisited": 0, "size": 0,
-                                      "depth": 0, "chain_of": sample, "districts": []})
-        c["households"] += households
-        c["unvisited"] += unvisited
-        c["size"] += people
-        c["depth"] = max(c["depth"], depth)
-        c["chain_of"] = min(c["chain_of"], sample)
-        c["districts"].append(district)
-    roots = {r["id"]: r for r in db.read("map_chain_labels", ids=sorted(merged))}
-    out = []
-    for chain in sorted(merged.values(), key=lambda c: (-c["households"], c["chain_of"])):
-        root = roots.get(chain.pop("root"))
-        visible = root is not None and scope.covers(root["district"])
-        chain["seed"] = root["id"] if visible else None
-        chain["seed_code"] = root["code"] if visible else None
-        chain["seed_code_name"] = root["code_name"] if visible else None
-        chain["seed_person_id"] = root["person_id"] if visible else None  # whose code name that is
-        chain["districts"] = sorted(chain["districts"])
-        out.append(chain)
+    """One entry per chain in the caller's districts (graphsvc.mapping.chains)."""
+    out = mapping.chains(get_db(), g.subject, text_arg("district"), _follow_up_days())
     record_shown("network.chains", out, detail=f"{len(out)} chains")
     return jsonify(chains=out)
 
@@ -124,20 +97,9 @@ def chains():
 @bp.get("/people/<person_id>/chain")
 @allow(access.NETWORK_READ)
 def person_chain(person_id: str):
-    """``{id, seed, wave, path}``: the introduction path from the seed to the person. The
-    person must be in the caller's districts (else 404); people on the path who are not
-    are null (their place in the path is kept, nothing about them is said)."""
-    if len(person_id) > 64:
-        abort(404)
-    scope = maps.authorise(g.subject, maps.MapFilters())
-    rows = get_db().read("person_chain", id=person_id)
-    path = rows[0]["path"] if rows else []
-    if not path or not scope.covers(path[-1][3]):
-        deny(access.NETWORK_READ, [person_id], 404, "no such person in scope")
-    shown = [{"id": pid, "code_name": name, "household_id": hid} if scope.covers(district) else None
-             for pid, name, hid, district in path]
-    answer = {"id": person_id, "seed": shown[0]["id"] if shown[0] else None, "wave": len(path) - 1,
-              "path": [p["id"] if p else None for p in shown], "people": shown}
+    """``{id, seed, wave, path, people}``: the introduction path from the seed to the person;
+    people on the path outside the caller's districts are null."""
+    answer = mapping.person_chain(get_db(), g.subject, person_id)
     record_shown("network.person_chain", answer)
     return jsonify(answer)
 
@@ -148,8 +110,7 @@ def person_chain(person_id: str):
 @heavy
 def unvisited():
     """Active households never visited, longest waiting first: ``?district=&limit=``."""
-    district = text_arg("district")
-    rows = coordinator.unvisited_rows(district, int_arg("limit", 500, 1, 10_000))
+    rows = plain(mapping.unvisited(get_db(), g.subject, text_arg("district"), int_arg("limit", 500, 1, 10_000)))
     record_shown("network.unvisited", rows, detail=f"api: {len(rows)} households")
     return jsonify(households=rows)
 
@@ -161,28 +122,17 @@ def unvisited():
 @allow(access.SUGGESTIONS_READ)
 @takes("limit")
 def suggestions():
-    """``?limit=N`` → best first: {household_id, code, district, score, reasons, path}.
-
-    ``reasons`` are in plain words (the request's language); ``reason_codes`` the same as
-    data; ``path`` the person ids along the introduction path that makes it warm (empty
-    when none does).
-    """
-    return jsonify(suggestions=visitor.suggestions_answer(g.subject, int_arg("limit", 10, 1, 50)))
-
-
-def _visit_error(error: visits.VisitError, household_id: str | None, action: str):
-    visitor.refused(error, household_id, action)
-    return jsonify(error=str(error), field=error.field, code=error.code, status=error.status), error.status
+    """``?limit=N`` → best first: {household_id, code, district, score, reasons, reason_codes,
+    path}: ``reasons`` in plain words (the request's language), ``reason_codes`` the same as
+    data, ``path`` the person ids of the introduction path that makes it warm."""
+    return jsonify(suggestions=answers.suggestions(g.subject, int_arg("limit", 10, 1, 50)))
 
 
 @bp.post("/households/<household_id>/claim")
 @allow(access.HOUSEHOLD_CLAIM)
 def claim(household_id: str):
     """200 with the claim for the visitor who gets it; 409 when another visitor holds it."""
-    try:
-        result = visits.claim(get_db(), g.subject, actor(), household_id)
-    except visits.VisitError as error:
-        return _visit_error(error, household_id, "household.claim")
+    result = visits.claim(get_db(), g.subject, actor(), household_id)
     return jsonify(household_id=result.household_id, claim_id=result.claim_id,
                    expires_at=result.expires_at.isoformat(), renewed=result.renewed)
 
@@ -190,10 +140,7 @@ def claim(household_id: str):
 @bp.post("/households/<household_id>/release")
 @allow(access.HOUSEHOLD_CLAIM)
 def release(household_id: str):
-    try:
-        claim_id = visits.release(get_db(), g.subject, actor(), household_id)
-    except visits.VisitError as error:
-        return _visit_error(error, household_id, "household.release")
+    claim_id = visits.release(get_db(), g.subject, actor(), household_id)
     return jsonify(household_id=household_id, claim_id=claim_id, released=True)
 
 
@@ -201,10 +148,5 @@ def release(household_id: str):
 @allow(access.VISIT_REPORT)
 def visit_report():
     """A visit report (JSON named as visits.csv): 201 with the visit's id."""
-    body = json_object()
-    try:
-        visit_id = visits.report(get_db(), current_app.extensions["graphsvc_keyring"], g.subject, actor(), body,
-                                 after_write=visitor.after_visit(get_db()))
-    except visits.VisitError as error:
-        return _visit_error(error, body.get("household_id") if isinstance(body, dict) else None, "visit.report")
+    visit_id = visits.report(get_db(), current_app.extensions["graphsvc_keyring"], g.subject, actor(), json_object())
     return jsonify(id=visit_id), 201

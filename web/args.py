@@ -19,6 +19,9 @@ from typing import Any, Callable, Mapping
 
 from flask import request
 from flask_babel import gettext as _
+
+from graphsvc import netmap
+from graphsvc.mapping import VIEWS, MapFilters
 from werkzeug.exceptions import BadRequest
 
 ALWAYS = frozenset({"lang"})
@@ -188,3 +191,44 @@ def _not_text(value: Any, where: str) -> str | None:
             if found is not None:
                 return found
     return None
+
+
+# --- the map's filters ---------------------------------------------------------------
+
+def parse_filters(args: Mapping[str, str] | None = None) -> MapFilters:
+    """The map's filters from request arguments; ``BadField`` (400, naming the argument)
+    for a malformed one. ``depth`` (the API's word) is ``hops``."""
+    args = dict(request.args if args is None else args)
+    if "depth" in args:
+        args["hops"] = args.pop("depth")
+    raw_classes = [c for c in (args.get("status") or "").replace(" ", "").split(",") if c]
+    for c in raw_classes:
+        if c not in netmap.VISIT_CLASSES:
+            raise BadField("status", _("one of %(values)s", values=", ".join(netmap.VISIT_CLASSES)))
+    view = (args.get("view") or "households").strip()
+    if view not in VIEWS:
+        raise BadField("view", _("one of %(values)s", values=", ".join(VIEWS)))
+    f = MapFilters(
+        district=text_arg("district", args=args),
+        chain_of=text_arg("chain_of", 64, args),
+        root=text_arg("root", 64, args),
+        hops=int_arg("hops", 2, 1, 6, args),
+        classes=tuple(dict.fromkeys(raw_classes)) or None,
+        wave_min=int_arg("wave_min", None, 0, 1000, args),
+        wave_max=int_arg("wave_max", None, 0, 1000, args),
+        since=date_arg("since", args),
+        until=date_arg("until", args),
+        q=text_arg("q", args=args),
+        max_nodes=int_arg("max_nodes", netmap.NODE_BUDGET, 1, netmap.MAX_NODES, args),
+        view=view,
+        rest=(args.get("rest") or "") in ("1", "true", "yes"),
+    )
+    if f.wave_min is not None and f.wave_max is not None and f.wave_min > f.wave_max:
+        raise BadField("wave_max", _("not below wave_min"))
+    if f.since and f.until and f.since > f.until:
+        raise BadField("until", _("not before since"))
+    if f.view == "people" and not (f.chain_of or f.root):
+        raise BadField("view", _("the people view needs chain_of or root"))
+    if f.rest and not f.district:
+        raise BadField("rest", _("needs a district"))
+    return f

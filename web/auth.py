@@ -31,7 +31,7 @@ from graphsvc.access import Subject
 from graphsvc.model import USERNAME_RE
 
 from .args import BadField, takes
-from .guard import SESSION_COOKIE, SECOND_FACTOR_ROLES, actor, address, gate, public, record, signed_in
+from .guard import SESSION_COOKIE, actor, address, gate, needs_second_factor, public, record, signed_in
 from .neo import get_db
 
 bp = Blueprint("auth", __name__)
@@ -135,7 +135,7 @@ def login():
     if g.get("session_id"):
         accounts.end_session(db, g.session_id, actor())
     subject: Subject = result.subject
-    needs_second = subject.role in SECOND_FACTOR_ROLES or result.totp_enabled
+    needs_second = needs_second_factor(subject, result.totp_enabled)
     max_seconds = int(_settings().session_max_hours * 3600)
     sid = accounts.create_session(db, subject, request.remote_addr or "-", ua,
                                   second_factor=not needs_second, max_seconds=max_seconds)

@@ -1,7 +1,8 @@
 """The coordinator's pages: the network map, the unvisited list (and its CSV), one household.
 
-Admins see every district; coordinators theirs. Every page records what it showed in the
-audit log before it leaves (guard.record), with the ids of the households and people on it.
+Admins see every district; coordinators theirs. Each view parses its arguments, asks the
+core (graphsvc/mapping.py, graphsvc/households.py), records what its answer shows in the
+audit log (the ids read from the answer) and renders it.
 """
 
 from __future__ import annotations
@@ -10,17 +11,16 @@ import io
 import json
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, g, render_template, request, send_from_directory
-from flask_babel import gettext as _
-from markupsafe import Markup
+from flask import Blueprint, Response, abort, current_app, g, render_template, send_from_directory
 
 import pyvis
-from graphsvc import access, charts, csvio, netmap
+from graphsvc import access, csvio, mapping
+from graphsvc.model import plain
 
-from . import maps, views
+from . import answers, mapview
+from .args import int_arg, parse_filters, takes, text_arg
 from .guard import allow, heavy, public, record_shown
 from .neo import get_db
-from .args import int_arg, takes, text_arg
 
 bp = Blueprint("coordinator", __name__)
 
@@ -40,80 +40,30 @@ def vis_asset(name: str):
     return response
 
 
-def labels() -> dict[str, str]:
-    """The words the map's script shows, in the page's language."""
-    return {
-        "status": _("Status"), "district": _("District"), "code": _("Code"), "wave": _("Wave"),
-        "introductions": _("Introductions made"), "last_visit": _("Last visit"),
-        "arrived_on": _("Arrived"), "members": _("Members"), "households": _("Households"),
-        "unvisited_share": _("Never visited"), "never": _("never visited"), "newcomer": _("Newcomer"),
-        "yes": _("yes"), "no": _("no"), "collapse": _("Collapse branch"), "expand": _("Expand branch"),
-        "centre": _("Centre here"), "open_household": _("Open household"),
-        "open_chain": _("Open this chain"), "open_people": _("People of this chain"),
-        "matches": _("{n} matches"), "no_match": _("No match on this map"),
-        "hidden_children": _("+{n}"), "drawn": _("{n} nodes drawn"),
-        "placeholder": _("1 household in another district (no details)"),
-    }
-
-
-def _json(value) -> Markup:
-    """JSON for a <script type="application/json"> block: <, > and & escaped."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-
-
-def district_choices(scope: netmap.Scope) -> list[str]:
-    """The districts a filter may offer: the caller's, or (admins) every district in use."""
-    if scope.districts is not None:
-        return list(scope.districts)
-    return [r["district"] for r in get_db().read("map_districts")]
-
-
-def side_stats(filters: maps.MapFilters, scope: netmap.Scope) -> dict:
-    row = get_db().read("map_stats", districts=scope.query_districts(filters.district))[0]
-    waves = [(str(w), n) for w, n in row["waves"]]
-    months = [(m, n) for m, n in row["months"]][-36:]
-    top = [(name, n) for _pid, name, n in row["top"]]
-    return {
-        "households": sum(n for _w, n in row["waves"]),
-        "roots": row["roots"], "chains": row["chains"],
-        "top_ids": [pid for pid, _name, _n in row["top"]],
-        "waves_svg": Markup(charts.column_chart(waves, title=_("Households by wave"), empty_text="–")),
-        "months_svg": Markup(charts.column_chart(months, title=_("Introductions per month"), empty_text="–")),
-        "top_svg": Markup(charts.bar_chart(top, title=_("Top introducers"), empty_text="–")),
-    }
+def _settings():
+    return current_app.config["GRAPHSVC_SETTINGS"]
 
 
 @bp.get("/map")
 @allow(access.NETWORK_READ)
-@takes(*maps.FILTER_ARGS)
+@takes(*mapping.FILTER_ARGS)
 @heavy
 def map_page():
-    filters = maps.parse_filters(request.args)
-    result = maps.build(filters, g.subject)
-    data = maps.vis_data(result)
-    scope = maps.scope_of(g.subject)
-    stats = side_stats(filters, scope)
-    districts = district_choices(scope)
+    filters = parse_filters()
+    db, settings = get_db(), _settings()
+    result = mapping.build(db, g.subject, filters, settings.follow_up_days)
+    data = mapview.vis_data(result, settings.newcomer_days)
+    scope = mapping.scope_of(g.subject)
+    stats = mapping.stats(db, scope, filters.district)
     record_shown("network.map", {"map": data, "top_ids": stats["top_ids"]},
                  detail=f"{result.mode}: {len(data['nodes'])} nodes; {json.dumps(filters.args(), ensure_ascii=False)[:150]}")
-    return render_template("map.html", result=result, filters=filters, stats=stats, districts=districts,
-                           map_json=_json(data), labels_json=_json(labels()), classes=maps.class_names(),
-                           colours=maps.COLOURS, node_count=len(data["nodes"]))
+    return render_template("map.html", result=result, filters=filters, stats={**stats, **mapview.side_charts(stats)},
+                           districts=mapping.district_choices(db, scope), notices=[mapview.notice_text(n) for n in result.notices],
+                           map_json=mapview.script_json(data), labels_json=mapview.script_json(mapview.labels()),
+                           classes=mapview.class_names(), colours=mapview.COLOURS, node_count=len(data["nodes"]))
 
 
 # --- unvisited households -------------------------------------------------------------
-
-UNVISITED_COLUMNS = ("code", "code_names", "district", "arrived_on", "joined_on", "wave")
-
-
-def unvisited_rows(district: str | None, limit: int) -> list[dict]:
-    filters = maps.MapFilters(district=district)
-    scope = maps.authorise(g.subject, filters)
-    rows = get_db().read("unvisited_households", districts=scope.query_districts(district), limit=limit)[0]["rows"]
-    return [{"id": r[0], "code": r[1], "district": r[2], "arrived_on": views.plain(r[3]),
-             "joined_on": views.plain(r[4]), "wave": r[5], "code_names": [m[1] for m in r[6]],
-             "members": [{"id": m[0], "code_name": m[1]} for m in r[6]]} for r in rows]
 
 
 @bp.get("/unvisited")
@@ -122,10 +72,9 @@ def unvisited_rows(district: str | None, limit: int) -> list[dict]:
 @heavy
 def unvisited_page():
     district = text_arg("district")
-    rows = unvisited_rows(district, int_arg("limit", 500, 1, 10_000))
+    rows = plain(mapping.unvisited(get_db(), g.subject, district, int_arg("limit", 500, 1, 10_000)))
     record_shown("network.unvisited", rows, detail=f"{len(rows)} households")
-    scope = maps.scope_of(g.subject)
-    districts = district_choices(scope)
+    districts = mapping.district_choices(get_db(), mapping.scope_of(g.subject))
     return render_template("unvisited.html", rows=rows, district=district, districts=districts)
 
 
@@ -135,17 +84,16 @@ def unvisited_page():
 @heavy
 def unvisited_csv():
     district = text_arg("district")
-    rows = unvisited_rows(district, 100_000)
+    rows = plain(mapping.unvisited(get_db(), g.subject, district, 100_000))
     out = io.StringIO()
     out.write("\ufeff")  # spreadsheets read Korean as UTF-8 with a BOM
     writer = csvio.writer(out, lineterminator="\r\n")  # every cell spreadsheet-safe
-    writer.writerow(UNVISITED_COLUMNS)
+    writer.writerow(mapping.UNVISITED_COLUMNS)
     for r in rows:
-        writer.writerow([";".join(r[c]) if c == "code_names" else r[c] for c in UNVISITED_COLUMNS])
+        writer.writerow([";".join(r[c]) if c == "code_names" else r[c] for c in mapping.UNVISITED_COLUMNS])
     record_shown("network.unvisited.export", rows, detail=f"{len(rows)} households as CSV")
-    name = "unvisited.csv"
     return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": 'attachment; filename="unvisited.csv"'})
 
 
 # --- one household --------------------------------------------------------------------
@@ -153,5 +101,5 @@ def unvisited_csv():
 @bp.get("/households/<household_id>")
 @allow(access.HOUSEHOLD_READ)
 def household_page(household_id: str):
-    shown = views.household_for(household_id)
-    return render_template("household.html", h=shown, classes=maps.class_names())
+    shown = answers.household(household_id)
+    return render_template("household.html", h=shown, classes=mapview.class_names())

@@ -19,14 +19,16 @@ import secrets
 from typing import Callable, NoReturn
 
 from flask import Flask, abort, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from graphsvc import accounts, audit, shown
-from graphsvc.access import Subject, role_may
+from graphsvc.access import Subject, role_may, role_of
 from graphsvc.db import timed_out
 from graphsvc.errors import Refused
+from graphsvc.records import MESSAGES, Problem
 from graphsvc.floodgate import Gate
 from graphsvc.model import Actor
 
@@ -59,7 +61,6 @@ BAD_REQUEST = {
 
 SESSION_COOKIE = "gs_session"
 PRE_COOKIE = "gs_pre"
-SECOND_FACTOR_ROLES = ("admin", "coordinator")
 # Endpoints a signed-in user may reach before the second factor is done.
 SECOND_FACTOR_ENDPOINTS = ("auth.totp", "auth.totp_enrol", "auth.logout", "static", "home.index")
 
@@ -161,20 +162,71 @@ def record_shown(action: str, answer, outcome: str = "ok", **extra) -> None:
 REFUSAL_STATUS = {"not_found": 404, "forbidden": 403, "invalid": 400, "conflict": 409, "busy": 429}
 
 
-def refuse(refused: Refused, action: str):
-    """Answer a refusal of the core: its status by kind (here only); a denial is audited."""
-    if refused.kind in ("not_found", "forbidden"):
-        deny(action, refused.targets, REFUSAL_STATUS[refused.kind], refused.why)
-    if refused.kind == "invalid" and refused.field:
-        message = BAD_REQUEST.get(refused.code or "", _l("The request was not understood."))
-        raise BadField(refused.field, str(message))
-    abort(REFUSAL_STATUS[refused.kind])
+def route_action() -> str:
+    """The action the current route declares (``allow``), else its endpoint's name."""
+    rule = rule_of(current_app, request.endpoint or "")
+    return str(rule[1]) if rule and rule[1] else (request.endpoint or "-")
+
+
+def audit_refusal(refused: Refused, action: str | None = None) -> None:
+    """Put a refusal of the core on record when it denied access (not_found, forbidden) or
+    met a conflict; an invalid input changes nothing and is answered, not recorded."""
+    if refused.kind in ("not_found", "forbidden", "conflict"):
+        record(action or route_action(), refused.targets, outcome="denied", detail=refused.why[:200] or None)
+
+
+REFUSAL_MESSAGES = {
+    "claimed": _l("Another visitor has claimed this household."),
+    "not_active": _l("This household is not active: it cannot be claimed."),
+    "no_claim": _l("You hold no claim on this household."),
+}
+
+
+def problem_text(problem: Problem) -> str:
+    """A record layer's problem (graphsvc/records.py) in the page's language."""
+    return gettext(MESSAGES[problem.code], field=problem.field, **problem.values)
+
+
+def refusal_message(refused: Refused) -> str:
+    """What people read of a refusal, in the page's language."""
+    if refused.problems:
+        return problem_text(refused.problems[0])
+    if refused.code in REFUSAL_MESSAGES:
+        return str(REFUSAL_MESSAGES[refused.code])
+    if refused.code in BAD_REQUEST:
+        message = str(BAD_REQUEST[refused.code])
+        return f"{refused.field}: {message}" if refused.field else message
+    if refused.kind == "invalid":
+        return _("%(field)s: %(problem)s", field=refused.field or "-", problem=refused.why)
+    return str(HTTP_MESSAGES.get(REFUSAL_STATUS[refused.kind], refused.why))
+
+
+def refuse(refused: Refused, action: str | None = None) -> NoReturn:
+    """Answer a refusal of the core: audited (``audit_refusal``), then its status by kind,
+    the message in the page's language, and for the API the field, the code and every
+    problem: the one place where the core's kinds become HTTP answers."""
+    audit_refusal(refused, action)
+    status = REFUSAL_STATUS[refused.kind]
+    message = refusal_message(refused)
+    if is_api():
+        body: dict = {"error": message, "status": status, "field": refused.field,
+                      "code": refused.code or refused.kind}
+        if refused.problems:
+            body["problems"] = [{"field": p.field, "code": p.code, "message": problem_text(p)} for p in refused.problems]
+        abort(make_response(jsonify(body), status))
+    abort(make_response(render_template("error.html", status=status, message=message), status))
 
 
 def deny(action: str, targets=(), status: int = 404, why: str = "") -> None:
     """Audit a refused access and answer ``status`` (404 hides that the object exists)."""
     record(action, targets, outcome="denied", detail=why[:200] or None)
     abort(status)
+
+
+def needs_second_factor(subject: Subject, totp_enabled: bool) -> bool:
+    """A TOTP code after the password: for the roles that need one, and anyone who chose it."""
+    role = role_of(subject)
+    return (role is not None and role.needs_totp) or totp_enabled
 
 
 def _load_subject() -> None:
@@ -202,7 +254,7 @@ def _load_subject() -> None:
     if info is None:
         return
     g.session_id = sid
-    needs_second = info.subject.role in SECOND_FACTOR_ROLES or info.totp_enabled
+    needs_second = needs_second_factor(info.subject, info.totp_enabled)
     g.second_factor_pending = needs_second and not info.second_factor
     g.subject = info.subject
 
@@ -226,6 +278,7 @@ def _check_csrf() -> None:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["may"] = lambda action: role_may(g.get("subject"), action)
 
     @app.before_request
     def guard():
@@ -294,6 +347,13 @@ def init_app(app: Flask) -> None:
             response = make_response(render_template("error.html", status=status, message=message), status)
         response.headers.update(headers or {})
         return response
+
+    @app.errorhandler(Refused)
+    def core_refused(e: Refused):
+        try:
+            refuse(e)
+        except HTTPException as answer:
+            return answer.get_response()
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

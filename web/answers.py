@@ -1,0 +1,107 @@
+"""What the pages and the API share, built from the core and audited with the ids they show.
+
+A view parses its arguments, calls one of these (or the core directly), and renders; these
+call the core (graphsvc/households.py, graphsvc/suggest.py), put the answer on record with
+the ids read from the answer itself (guard.record_shown) and word what needs words in the
+page's language. Not a blueprint: the coordinator's, the visitor's and the API's blueprints
+all use it, and none imports another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable
+
+from flask import current_app, g
+from flask_babel import get_translations
+from flask_babel import gettext as _
+
+from graphsvc import access, households, suggest
+
+from .guard import record_shown
+from .neo import get_db
+
+
+def _settings():
+    return current_app.config["GRAPHSVC_SETTINGS"]
+
+
+def household(household_id: str, identity: bool = False, reason: str | None = None) -> dict[str, Any]:
+    """The household as g.subject may see it, audited with every id it shows. A refusal of
+    the core (graphsvc.errors.Refused) goes up to the guard, which audits and answers it."""
+    keyring = current_app.extensions["graphsvc_keyring"]
+    action, shown, reason = households.read(get_db(), keyring, g.subject, household_id, identity, reason)
+    record_shown(action, shown, reason=reason)
+    return shown
+
+
+def weights() -> suggest.Weights:
+    settings = _settings()
+    return current_app.extensions.setdefault("graphsvc_weights", suggest.Weights.from_env(dict(settings.suggest_env)))
+
+
+def suggestions(subject: access.Subject, limit: int) -> list[dict[str, Any]]:
+    """The subject's suggestions as the page and the API show them, audited with every id
+    they show (under suggest.SHOWN_ACTION: the record of what was suggested to whom)."""
+    found = suggest.suggest(get_db(), subject, dt.date.today(), limit, weights())
+    tr = translator()
+    answer = [{
+        "household_id": s.household_id, "code": s.code, "district": s.district,
+        "score": round(s.score, 4), "reasons": [reason_text(r, tr) for r in s.reasons],
+        "reason_codes": list(s.reasons), "path": list(s.path),
+    } for s in found]
+    record_shown(suggest.SHOWN_ACTION, answer, detail=f"{len(found)} suggestions")
+    return answer
+
+
+def translator() -> Callable[..., str]:
+    """gettext bound to this request's catalogue: for the many reasons of one answer
+    (flask_babel's gettext looks the catalogue up again on every call, 20 µs each)."""
+    catalog = get_translations()
+
+    def gettext(message: str, **values: Any) -> str:
+        text = catalog.ugettext(message)
+        return text % values if values else text
+
+    return gettext
+
+
+def reason_text(reason: dict[str, Any], _: Callable[..., str] = _) -> str:
+    """One reason in plain words, in the page's language (``_``: a ``translator()``)."""
+    kind = reason.get("kind")
+    if kind == "warm":
+        via = reason.get("via_code_name")
+        code = reason.get("via_household_code")
+        if reason.get("visited_on") and via is None:  # someone the visitor may not be told of
+            if reason.get("hops", 1) <= 1:
+                return _("Introduced by or to someone you met on %(date)s.", date=reason["visited_on"])
+            return _("%(hops)d introductions from someone you met on %(date)s.",
+                     hops=reason["hops"], date=reason["visited_on"])
+        via, code = via or "?", code or "?"
+        if reason.get("visited_on"):
+            if reason.get("hops", 1) <= 1:
+                return _("Introduced by or to “%(name)s” of household %(code)s, which you visited on %(date)s.",
+                         name=via, code=code, date=reason["visited_on"])
+            return _("%(hops)d introductions from “%(name)s” of household %(code)s, which you visited on %(date)s.",
+                     hops=reason["hops"], name=via, code=code, date=reason["visited_on"])
+        if reason.get("hops", 1) <= 1:
+            return _("Introduced by or to you (“%(name)s”).", name=via)
+        return _("%(hops)d introductions from you.", hops=reason["hops"])
+    if kind == "never_visited":
+        return _("Never visited yet.")
+    if kind == "follow_up_due":
+        return _("A follow-up was planned for %(date)s.", date=reason.get("since") or "?")
+    if kind == "overdue":
+        return _("Last visited on %(date)s.", date=reason.get("last_visit") or "?")
+    if kind == "newcomer":
+        return _("Arrived recently (%(date)s).", date=reason.get("arrived_on") or "?")
+    if kind == "waiting":
+        return _("Waiting for %(days)d days since the introduction.", days=reason.get("days", 0))
+    if kind == "failed_attempts":
+        return _("%(n)d visits without meeting anyone.", n=reason.get("count", 0))
+    return str(kind)
+
+
+def outcome_names() -> dict[str, str]:
+    return {"met": _("Met them"), "not_home": _("Nobody home"), "refused": _("Refused"),
+            "moved": _("Moved away"), "other": _("Other")}
