@@ -310,7 +310,7 @@ def run(settings, args, say, started: bool) -> list[str]:
     db = Database.connect(settings, max_connection_pool_size=max(16, args.clients * 2))
     note = ensure_demo(db, settings, say)
     today = dt.date.today()
-    w = suggest.Weights.from_env(dict(settings.suggest_env))
+    w = suggest.Weights.from_settings(settings)
     rows = db.driver.execute_query(
         "MATCH (u:User {role: 'visitor'}) WHERE $d IN u.districts "
         "RETURN u.username AS username, u.districts AS districts, u.gender AS gender, "

@@ -44,7 +44,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from . import audit
 from .access import REGISTRY, ROLES, Subject
-from .model import USERNAME_RE, Actor
+from .model import USERNAME_RE, Actor, to_datetime
 
 log = logging.getLogger(__name__)
 
@@ -461,7 +461,7 @@ def session_user(db, sid: str | None) -> SessionInfo | None:
     if not rows:
         return None
     row = rows[0]
-    last_seen = row["last_seen_at"].to_native()
+    last_seen = to_datetime(row["last_seen_at"])
     if (_now() - last_seen).total_seconds() > 60:  # refresh at most once a minute
         db.write("session_touch", id_hash=_sha256(sid))
     return SessionInfo(Subject(row["username"], row["role"], tuple(row["districts"]), row.get("gender")),
@@ -535,7 +535,7 @@ def token_subject(db, token: str | None) -> Subject | None:
         return None
     row = rows[0]
     subject = Subject(row["username"], row["role"], tuple(row["districts"]), row.get("gender"))
-    left = (row["expires_at"].to_native() - dt.datetime.now(dt.timezone.utc)).total_seconds()
+    left = (to_datetime(row["expires_at"]) - dt.datetime.now(dt.timezone.utc)).total_seconds()
     with _token_cache_lock:
         if len(_token_cache) >= TOKEN_CACHE_SIZE:
             _token_cache.clear()

@@ -59,7 +59,7 @@ class Settings:
     follow_up_days: int = 90
     # Households that arrived within this many days are newcomers (marked on the map).
     newcomer_days: int = 180
-    # GRAPHSVC_SUGGEST_* and the two windows above, for suggest.Weights.from_env
+    # GRAPHSVC_SUGGEST_*, for suggest.Weights.from_settings (the windows are the fields above)
     suggest_env: tuple[tuple[str, str], ...] = ()
     # The audit journal (graphsvc/journal.py): GRAPHSVC_AUDIT_JOURNAL, else next to the
     # local instance's data, or .journal/<database>.jsonl for an external server.
@@ -192,9 +192,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_checkpoints_override=(Path(env["GRAPHSVC_AUDIT_CHECKPOINTS"])
                                     if env.get("GRAPHSVC_AUDIT_CHECKPOINTS") else None),
         audit_checkpoint_hours=_positive_hours(env, "GRAPHSVC_AUDIT_CHECKPOINT_HOURS", 25.0),
-        suggest_env=tuple(sorted((k, v) for k, v in env.items()
-                                 if k.startswith("GRAPHSVC_SUGGEST_")
-                                 or k in ("GRAPHSVC_FOLLOW_UP_DAYS", "GRAPHSVC_NEWCOMER_DAYS"))),
+        suggest_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_SUGGEST_"))),
     )
 
 

@@ -153,3 +153,19 @@ def plain(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return value
+
+
+def to_datetime(value: Any) -> dt.datetime | None:
+    """A time from Neo4j or Python as an aware ``datetime`` (naive ones are taken as UTC).
+
+    >>> import neo4j.time
+    >>> to_datetime(neo4j.time.DateTime(2026, 3, 1, 9, 30, tzinfo=dt.timezone.utc)).isoformat()
+    '2026-03-01T09:30:00+00:00'
+    """
+    if value is None:
+        return None
+    if hasattr(value, "to_native"):
+        value = value.to_native()
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"not a time: {type(value).__name__}")
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)

@@ -164,16 +164,28 @@ def date(out: Checked, data: Mapping[str, Any], name: str, required: bool = Fals
     raw = text(out, data, name, required)
     if raw is None:
         return None
-    try:
-        if not DATE_RE.match(raw):
-            raise ValueError(raw)
-        parsed = dt.date.fromisoformat(raw)
-    except ValueError:
+    parsed = parse_date(raw)
+    if parsed is None:
         out.values.pop(name, None)
         out.problem(name, "bad_date", value=repr(raw))
         return None
     out.values[name] = parsed
     return parsed
+
+
+def parse_date(raw: str) -> dt.date | None:
+    """``YYYY-MM-DD`` in ASCII digits → a date; None for anything else: the one date parser
+    of everything that comes in (files, the API, forms, query arguments).
+
+    >>> parse_date("2026-03-01"), parse_date("2026-02-30"), parse_date("20260301"), parse_date("２０２６-03-01")
+    (datetime.date(2026, 3, 1), None, None, None)
+    """
+    if not DATE_RE.match(raw):
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        return None
 
 
 def choice(out: Checked, data: Mapping[str, Any], name: str, vocab: model.Vocabulary,

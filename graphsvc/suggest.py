@@ -67,6 +67,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import access
+from .model import to_date
 
 HOPS = (1, 2, 3)  # the warm query looks this far from the anchors
 DEEP_BELOW = 8  # a visitor with at most this many anchors gets all three hops at once
@@ -91,7 +92,7 @@ class Weights:
 
     >>> Weights().hop_weight(2), Weights().hop_weight(None)
     (80.0, 0.0)
-    >>> Weights.from_env({"GRAPHSVC_SUGGEST_NEWCOMER": "30", "GRAPHSVC_FOLLOW_UP_DAYS": "60"}).newcomer
+    >>> Weights.from_env({"GRAPHSVC_SUGGEST_NEWCOMER": "30"}, follow_up_days=60).newcomer
     30.0
     """
 
@@ -104,8 +105,8 @@ class Weights:
     failed_attempt: float = 8.0
     failed_cap: int = 3
     personal: float = 0.5
-    follow_up_days: int = 90  # GRAPHSVC_FOLLOW_UP_DAYS, as the map
-    newcomer_days: int = 180  # GRAPHSVC_NEWCOMER_DAYS, as the map
+    follow_up_days: int = 90  # Settings.follow_up_days (GRAPHSVC_FOLLOW_UP_DAYS), as the map
+    newcomer_days: int = 180  # Settings.newcomer_days (GRAPHSVC_NEWCOMER_DAYS), as the map
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -124,13 +125,15 @@ class Weights:
         return self.newcomer + self.waiting + self.personal
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Weights":
-        """``GRAPHSVC_SUGGEST_<FIELD>`` (e.g. ``GRAPHSVC_SUGGEST_ONE_HOP``) for each weight;
-        the windows from ``GRAPHSVC_FOLLOW_UP_DAYS`` and ``GRAPHSVC_NEWCOMER_DAYS``."""
-        values: dict[str, Any] = {}
+    def from_env(cls, env: Mapping[str, str], follow_up_days: int = 90, newcomer_days: int = 180) -> "Weights":
+        """``GRAPHSVC_SUGGEST_<FIELD>`` (e.g. ``GRAPHSVC_SUGGEST_ONE_HOP``) for each weight; the
+        two windows are the settings' (config.Settings.follow_up_days, newcomer_days: read
+        once, in graphsvc/config.py, so that the map and the suggestions cannot disagree)."""
+        values: dict[str, Any] = {"follow_up_days": follow_up_days, "newcomer_days": newcomer_days}
         for f in fields(cls):
-            name = {"follow_up_days": "GRAPHSVC_FOLLOW_UP_DAYS",
-                    "newcomer_days": "GRAPHSVC_NEWCOMER_DAYS"}.get(f.name, f"GRAPHSVC_SUGGEST_{f.name.upper()}")
+            if f.name in values:
+                continue
+            name = f"GRAPHSVC_SUGGEST_{f.name.upper()}"
             raw = env.get(name)
             if raw in (None, ""):
                 continue
@@ -140,6 +143,11 @@ class Weights:
             except ValueError:
                 raise ValueError(f"{name}: {raw!r} is not a {'whole ' if kind is int else ''}number") from None
         return cls(**values)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Weights":
+        """The weights of these settings (``suggest_env``) with their two windows."""
+        return cls.from_env(dict(settings.suggest_env), settings.follow_up_days, settings.newcomer_days)
 
 
 @dataclass(frozen=True)
@@ -171,7 +179,7 @@ class Candidate:
     def from_row(cls, row: Sequence[Any]) -> "Candidate":
         """``[id, code, district, arrived_on, joined_on, last_visit_on, follow_up_on,
         failed_attempts, …]`` with ISO dates (as the queries return them)."""
-        return cls(row[0], row[1], row[2], _day(row[3]), _day(row[4]), _day(row[5]), _day(row[6]),
+        return cls(row[0], row[1], row[2], to_date(row[3]), to_date(row[4]), to_date(row[5]), to_date(row[6]),
                    row[7] or 0)
 
 
@@ -391,7 +399,7 @@ def cold_bound(streams: Sequence[Sequence[Any]], k: int, today: dt.date, w: Weig
     for entry in streams:
         for name, rows in zip(STREAMS, entry[1:]):
             if len(rows) >= k:
-                bound = max(bound, _stream_bound(name, _day(rows[-1][8]), today, w))
+                bound = max(bound, _stream_bound(name, to_date(rows[-1][8]), today, w))
     return bound
 
 
@@ -436,7 +444,7 @@ def _next_fetch(scored: list[_Scored], limit: int, depth: int, warm_left: float,
 
 
 def _warm_path(row: Sequence[Any]) -> WarmPath:
-    return WarmPath(row[8], _day(row[9]), tuple(PathStep(*p) for p in row[10]))
+    return WarmPath(row[8], to_date(row[9]), tuple(PathStep(*p) for p in row[10]))
 
 
 def suggest(db, visitor: Any, today: dt.date, limit: int = 10, weights: Weights | None = None,
@@ -510,15 +518,6 @@ def refresh_visit_summary(db, household_ids: Sequence[str] | None = None, batch:
     for start in range(0, len(ids), batch):
         done += db.write_tx(refresh_visit_summary_in_tx, db, ids[start:start + batch], cls="batch")
     return done
-
-
-def _day(value: Any) -> dt.date | None:
-    """An ISO date string (or a Neo4j / Python date) → datetime.date; None stays None."""
-    if value is None or isinstance(value, dt.date):
-        return value
-    if hasattr(value, "to_native"):
-        return value.to_native()
-    return dt.date.fromisoformat(value)
 
 
 def _iso(value: dt.date | None) -> str | None:

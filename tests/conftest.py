@@ -17,10 +17,9 @@ from pathlib import Path
 import neo4j.graph
 import pytest
 
-from graphsvc import audit, crypto, journal, neo4j_local
-from graphsvc.config import DEFAULT_PORTS, Settings, load_settings
+from graphsvc import journal, neo4j_local
+from graphsvc.config import Settings, load_settings
 from graphsvc.db import Database
-from graphsvc.model import Actor
 
 # The tests never touch the project's own key file or web secret: fixed test keys.
 os.environ.setdefault("GRAPHSVC_DATA_KEY", "ktest:" + "A" * 43)
@@ -28,28 +27,9 @@ os.environ.setdefault("GRAPHSVC_SECRET_KEY", "test-secret-key-not-for-production
 # ... and fixed keys of the audit trail: the journal's MAC key, the checkpoints' signing key.
 os.environ.setdefault("GRAPHSVC_AUDIT_JOURNAL_KEY", "J" * 43)
 os.environ.setdefault("GRAPHSVC_AUDIT_CHECKPOINT_KEY", "C" * 43)
-KEYRING = crypto.load_keyring()
-ACTOR = Actor("tester", "admin", "127.0.0.1", "pytest")
+from .helpers import ACTOR, FIXTURES, empty, keyring, snapshot, test_env  # noqa: E402, F401 - after the keys
 
-FIXTURES = Path(__file__).parent / "fixtures"
-# Another instance name and port let two test runs go on at once without wiping each other.
-TEST_INSTANCE = os.environ.get("GRAPHSVC_TEST_INSTANCE", "test")
-TEST_PORT = int(os.environ.get("GRAPHSVC_TEST_NEO4J_PORT") or DEFAULT_PORTS["test"])
-
-
-def test_env() -> dict[str, str]:
-    """The environment that makes graphsvc (library, CLI, web app) use the test database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_") and not k.startswith("GRAPHSVC_NEO4J")}
-    if os.environ.get("GRAPHSVC_TEST_NEO4J_URI"):
-        env["NEO4J_URI"] = os.environ["GRAPHSVC_TEST_NEO4J_URI"]
-        env["NEO4J_USER"] = os.environ.get("GRAPHSVC_TEST_NEO4J_USER", "neo4j")
-        env["NEO4J_PASSWORD"] = os.environ.get("GRAPHSVC_TEST_NEO4J_PASSWORD", "")
-    else:
-        env["GRAPHSVC_NEO4J_INSTANCE"] = TEST_INSTANCE
-        env["GRAPHSVC_NEO4J_PORT"] = str(TEST_PORT)
-        env["GRAPHSVC_NEO4J_HEAP"] = os.environ.get("GRAPHSVC_TEST_NEO4J_HEAP", "384m")
-        env["GRAPHSVC_NEO4J_PAGECACHE"] = os.environ.get("GRAPHSVC_TEST_NEO4J_PAGECACHE", "128m")
-    return env
+KEYRING = keyring()
 
 
 _GRAPH_TYPES = (neo4j.graph.Node, neo4j.graph.Relationship, neo4j.graph.Path)
@@ -109,20 +89,6 @@ def db(session_db: Database) -> Database:
     return session_db
 
 
-def empty(db: Database) -> None:
-    """Wipe the database and its audit journal. Events an earlier test left in the journal
-    are shipped first (or dropped when that test broke the chain), so that no shipper
-    thread of an earlier test's app can deliver them into this test's log."""
-    try:
-        audit.flush(db)
-    except audit.AuditError:
-        pass
-    with db.journal.shipping():
-        db.run_autocommit("wipe_all")
-        if db.journal.path.exists():
-            os.truncate(db.journal.path, 0)
-
-
 @pytest.fixture()
 def cli_env(settings: Settings, monkeypatch) -> dict[str, str]:
     """Point the process environment (CLI runner, subprocesses) at the test database."""
@@ -140,20 +106,6 @@ def small(tmp_path: Path) -> Path:
     target = tmp_path / "small"
     shutil.copytree(FIXTURES / "small", target)
     return target
-
-
-def snapshot(db: Database, decrypt: bool = False) -> dict:
-    """Everything the graph holds (the audit log aside), by stable ids: for 'nothing changed'
-    comparisons. With ``decrypt``, encrypted fields are compared by their plaintext (an
-    export → import round trip re-encrypts them with new nonces)."""
-    state = db.read("snapshot")[0]
-    if decrypt:
-        for labels, props in state["nodes"]:
-            key = props.get("id") or props.get("username")
-            for field, value in props.items():
-                if crypto.is_encrypted(value):
-                    props[field] = KEYRING.decrypt(value, labels[0], key, field)
-    return state
 
 
 @pytest.fixture()

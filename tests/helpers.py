@@ -9,10 +9,13 @@ from typing import Any, Callable
 
 import pyotp
 
+import csv
 import datetime as dt
+import os
 from pathlib import Path
 
-from graphsvc import accounts, audit, crypto, csvio, importer, suggest
+from graphsvc import accounts, audit, crypto, csvio, exporter, importer, suggest
+from graphsvc.config import DEFAULT_PORTS
 from graphsvc.model import Actor
 
 PASSWORD = "correct horse battery"
@@ -20,9 +23,84 @@ TOTP_SECRET = pyotp.random_base32()
 ACTOR = Actor("tester", "admin", "127.0.0.1", "pytest")
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
+# Another instance name and port let two test runs go on at once without wiping each other.
+TEST_INSTANCE = os.environ.get("GRAPHSVC_TEST_INSTANCE", "test")
+TEST_PORT = int(os.environ.get("GRAPHSVC_TEST_NEO4J_PORT") or DEFAULT_PORTS["test"])
+
+
+def test_env() -> dict[str, str]:
+    """The environment that makes graphsvc (library, CLI, web app) use the test database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_") and not k.startswith("GRAPHSVC_NEO4J")}
+    if os.environ.get("GRAPHSVC_TEST_NEO4J_URI"):
+        env["NEO4J_URI"] = os.environ["GRAPHSVC_TEST_NEO4J_URI"]
+        env["NEO4J_USER"] = os.environ.get("GRAPHSVC_TEST_NEO4J_USER", "neo4j")
+        env["NEO4J_PASSWORD"] = os.environ.get("GRAPHSVC_TEST_NEO4J_PASSWORD", "")
+    else:
+        env["GRAPHSVC_NEO4J_INSTANCE"] = TEST_INSTANCE
+        env["GRAPHSVC_NEO4J_PORT"] = str(TEST_PORT)
+        env["GRAPHSVC_NEO4J_HEAP"] = os.environ.get("GRAPHSVC_TEST_NEO4J_HEAP", "384m")
+        env["GRAPHSVC_NEO4J_PAGECACHE"] = os.environ.get("GRAPHSVC_TEST_NEO4J_PAGECACHE", "128m")
+    return env
+
+
+def empty(db) -> None:
+    """Wipe the database and its audit journal. Events an earlier test left in the journal
+    are shipped first (or dropped when that test broke the chain), so that no shipper
+    thread of an earlier test's app can deliver them into this test's log."""
+    try:
+        audit.flush(db)
+    except audit.AuditError:
+        pass
+    with db.journal.shipping():
+        db.run_autocommit("wipe_all")
+        if db.journal.path.exists():
+            os.truncate(db.journal.path, 0)
+
+
+def keyring() -> crypto.Keyring:
+    """The tests' fixed keys (tests/conftest.py sets GRAPHSVC_DATA_KEY before anything runs)."""
+    return crypto.load_keyring()
+
+
 def import_folder(db, folder, **kw):
     """The importer with the tests' keys and actor."""
-    return importer.import_folder(db, folder, crypto.load_keyring(), ACTOR, **kw)
+    return importer.import_folder(db, folder, keyring(), ACTOR, **kw)
+
+
+def export_folder(db, folder, **kw):
+    """The exporter with the tests' keys and actor."""
+    return exporter.export_folder(db, folder, keyring(), ACTOR, **kw)
+
+
+def rewrite(folder: Path, name: str, edit) -> None:
+    """Apply ``edit(rows)`` to the rows (lists of strings, header first) of one file, keeping BOM or not."""
+    path = folder / f"{name}.csv"
+    raw = path.read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
+    edit(rows)
+    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+
+
+def append(folder: Path, name: str, *rows: list[str]) -> None:
+    rewrite(folder, name, lambda existing: existing.extend(rows))
+
+
+def snapshot(db, decrypt: bool = False) -> dict:
+    """Everything the graph holds (the audit log aside), by stable ids: for 'nothing changed'
+    comparisons. With ``decrypt``, encrypted fields are compared by their plaintext (an
+    export → import round trip re-encrypts them with new nonces)."""
+    state = db.read("snapshot")[0]
+    if decrypt:
+        ring = keyring()
+        for labels, props in state["nodes"]:
+            key = props.get("id") or props.get("username")
+            for name, value in props.items():
+                if crypto.is_encrypted(value):
+                    props[name] = ring.decrypt(value, labels[0], key, name)
+    return state
 
 
 def import_small(db, folder, keyring) -> None:

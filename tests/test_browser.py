@@ -37,7 +37,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(settings, tmp_path_factory):
     """`graphsvc serve` (gunicorn) on a free loopback port, its output in a log file."""
-    from .conftest import test_env
+    from .helpers import test_env
 
     port = _free_port()
     log_path = tmp_path_factory.mktemp("serve") / "gunicorn.log"
@@ -123,13 +123,13 @@ def test_admin_signs_in_with_totp_and_reads_the_audit_log(server, browser, db, s
 
     from graphsvc import accounts
 
-    from .conftest import ACTOR, KEYRING
-    from .test_import import import_folder
+    from .helpers import ACTOR, keyring
+    from .helpers import import_folder
 
     assert import_folder(db, small).ok
     accounts.add_user(db, ACTOR, "admin", "admin", [], "correct horse battery")
     secret = pyotp.random_base32()
-    accounts.set_totp(db, ACTOR, "admin", KEYRING.encrypt(secret, "User", "admin", "totp_secret"), True)
+    accounts.set_totp(db, ACTOR, "admin", keyring().encrypt(secret, "User", "admin", "totp_secret"), True)
 
     page = browser.new_page(locale="ko-KR", viewport={"width": 1280, "height": 900})
     requested, errors = _watch(page)
@@ -169,13 +169,13 @@ def test_coordinator_map_draws_clicks_and_requests_only_the_server(server, brows
 
     from graphsvc import accounts
 
-    from .conftest import ACTOR, KEYRING
-    from .test_import import import_folder
+    from .helpers import ACTOR, keyring
+    from .helpers import import_folder
 
     assert import_folder(db, small).ok
     accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], "correct horse battery")
     secret = pyotp.random_base32()
-    accounts.set_totp(db, ACTOR, "coord", KEYRING.encrypt(secret, "User", "coord", "totp_secret"), True)
+    accounts.set_totp(db, ACTOR, "coord", keyring().encrypt(secret, "User", "coord", "totp_secret"), True)
 
     page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
     requested, errors = _watch(page)
@@ -229,8 +229,8 @@ def test_coordinator_map_draws_clicks_and_requests_only_the_server(server, brows
 def test_visitor_on_a_phone_claims_and_reports(server, browser, db, small):
     from graphsvc import accounts
 
-    from .conftest import ACTOR
-    from .test_import import import_folder
+    from .helpers import ACTOR
+    from .helpers import import_folder
 
     assert import_folder(db, small).ok
     accounts.add_user(db, ACTOR, "mina", "visitor", ["서울 노원구"], "correct horse battery", "f")

@@ -291,13 +291,13 @@ def test_the_trails_keys_are_kept_like_the_data_keys(tmp_path, monkeypatch):
 def admin_client(db, settings, tmp_path):
     from web import create_app
 
-    from .conftest import ACTOR, KEYRING
+    from .helpers import ACTOR, keyring
 
     from graphsvc import accounts
 
     accounts.add_user(db, ACTOR, "admin", "admin", [], "correct horse battery")
     secret = pyotp.random_base32()
-    accounts.set_totp(db, ACTOR, "admin", KEYRING.encrypt(secret, "User", "admin", "totp_secret"), True)
+    accounts.set_totp(db, ACTOR, "admin", keyring().encrypt(secret, "User", "admin", "totp_secret"), True)
     path = tmp_path / "checkpoints.jsonl"
     app = create_app(dataclasses.replace(settings, audit_checkpoints_override=path), TESTING=True)
     client = app.test_client()

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from graphsvc.cli import main
 
-from .conftest import snapshot
-from .test_import import append
+from .helpers import append, snapshot
+
 
 
 def run(*args: str):

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from graphsvc import accounts, audit, crypto
 from graphsvc.cli import main
 
-from .test_import import import_folder
+from .helpers import import_folder
+
 
 
 def run(*args: str, input: str | None = None):
@@ -114,12 +115,12 @@ def test_audit_page_escapes_what_users_typed(settings, db, small, reason):
 
     from web import create_app
 
-    from .conftest import ACTOR, KEYRING
+    from .helpers import ACTOR, keyring
 
     assert import_folder(db, small).ok
     accounts.add_user(db, ACTOR, "admin", "admin", [], "correct horse battery")
     secret = pyotp.random_base32()
-    accounts.set_totp(db, ACTOR, "admin", KEYRING.encrypt(secret, "User", "admin", "totp_secret"), True)
+    accounts.set_totp(db, ACTOR, "admin", keyring().encrypt(secret, "User", "admin", "totp_secret"), True)
     audit.record(db, actor="admin", role="admin", action="household.identity.read", targets=["h-001"], reason=reason)
     client = create_app(settings, TESTING=True).test_client()
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/login").get_data(as_text=True)).group(1)

@@ -41,10 +41,9 @@ from graphsvc import audit, csvio, neo4j_local
 from graphsvc.cli import main
 from graphsvc.csvio import FORMULA_STARTS, spreadsheet_safe, spreadsheet_unescape
 
-from .conftest import KEYRING, snapshot
-from .conftest import test_env as _test_env
-from .test_import import import_folder, rewrite
-from .test_security_web import app, sign_in, world  # noqa: F401 (fixtures)
+from .helpers import import_folder, keyring, rewrite, sign_in, snapshot
+
+from .helpers import test_env as _test_env
 
 ROOT = Path(__file__).resolve().parent.parent
 #: What a spreadsheet may run: OWASP's list, line feed and NUL (ASVS 1.2.10), the full-width forms.
@@ -124,7 +123,7 @@ def test_no_csv_is_written_but_through_csvio():
     assert not offenders, offenders
 
 
-def test_the_audit_csv_neutralises_full_width_formulas(app, world):  # noqa: F811
+def test_the_audit_csv_neutralises_full_width_formulas(app, world):
     """Anyone can put a formula into the audit log: the User-Agent of any request is recorded."""
     from graphsvc.model import Actor
 
@@ -198,8 +197,8 @@ def test_export_is_private_safe_and_round_trips(db, cli_env, small, tmp_path):
     assert import_folder(db, small).ok
     person = db.read("snapshot")[0]  # the importer read the escapes back: the values as meant
     stored = {p["id"]: p for labels, p in person["nodes"] if labels == ["Person"]}
-    assert KEYRING.decrypt(stored["p-001"]["address"], "Person", "p-001", "address") == "'=x"
-    assert KEYRING.decrypt(stored["p-003"]["legal_name"], "Person", "p-003", "legal_name") == "'"
+    assert keyring().decrypt(stored["p-001"]["address"], "Person", "p-001", "address") == "'=x"
+    assert keyring().decrypt(stored["p-003"]["legal_name"], "Person", "p-003", "legal_name") == "'"
     before = snapshot(db, decrypt=True)
 
     out = tmp_path / "nested" / "export"

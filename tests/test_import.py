@@ -10,33 +10,9 @@ from pathlib import Path
 import pytest
 
 from graphsvc import csvio, demo
-from graphsvc import exporter, importer
 from graphsvc.importer import validate
 
-from .conftest import ACTOR, KEYRING, snapshot
-
-
-def import_folder(db, folder, **kw):
-    return importer.import_folder(db, folder, KEYRING, ACTOR, **kw)
-
-
-def export_folder(db, folder, **kw):
-    return exporter.export_folder(db, folder, KEYRING, ACTOR, **kw)
-
-
-def rewrite(folder: Path, name: str, edit) -> None:
-    """Apply ``edit(rows)`` to the rows (lists of strings, header first) of one file, keeping BOM or not."""
-    path = folder / f"{name}.csv"
-    raw = path.read_bytes()
-    bom = raw.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
-    edit(rows)
-    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as fh:
-        csv.writer(fh, lineterminator="\n").writerows(rows)
-
-
-def append(folder: Path, name: str, *rows: list[str]) -> None:
-    rewrite(folder, name, lambda existing: existing.extend(rows))
+from .helpers import append, export_folder, import_folder, keyring, rewrite, snapshot
 
 
 def problems(folder: Path, db=None) -> list[str]:
@@ -63,7 +39,7 @@ def test_small_network_imports_with_korean_text(db, small):
     assert db.read("test_person", id="p-005")[0]["relation"] == "neighbour"
     visit = db.read("test_visit", id="v-003")[0]
     assert visit["notes"].startswith("enc:v1:")  # stored encrypted, bound to this visit
-    assert KEYRING.decrypt(visit["notes"], "Visit", "v-003", "notes") == "처음 방문, 차를 대접받음"
+    assert keyring().decrypt(visit["notes"], "Visit", "v-003", "notes") == "처음 방문, 차를 대접받음"
     visit["notes"] = None
     assert visit == {"household": "h-002", "visitor": "junho", "outcome": "met",
                      "materials": "rice:2", "notes": None, "on": visit["on"], "follow_up_on": None}

@@ -19,16 +19,15 @@ import re
 import networkx as nx
 import pytest
 
-from graphsvc import accounts, audit, netmap
+from graphsvc import audit, netmap
 
-from .conftest import ACTOR
-from .test_import import rewrite
-from .test_security_web import app, sign_in, world  # noqa: F401 (fixtures)
+from .helpers import rewrite, sign_in
+
 
 FOREIGN = ("h-003", "H-003", "h-004", "H-004", "p-004", "p-005", "푸른솔", "작은샘", "서울 양천구", "경기 안산시")
 
 
-def client_for(app, username):  # noqa: F811
+def client_for(app, username):
     client = app.test_client()
     assert sign_in(client, username).status_code == 302
     return client
@@ -104,7 +103,7 @@ def test_overview_groups_small_chains_per_district():
 # --- the API ------------------------------------------------------------------------------
 
 
-def test_network_for_a_coordinator_shows_placeholders_and_nothing_foreign(app, world):  # noqa: F811
+def test_network_for_a_coordinator_shows_placeholders_and_nothing_foreign(app, world):
     client = client_for(app, "coord")
     response = client.get("/api/v1/network")
     assert response.status_code == 200
@@ -127,7 +126,7 @@ def test_network_for_a_coordinator_shows_placeholders_and_nothing_foreign(app, w
     assert not set(event["targets"]) & set(FOREIGN)
 
 
-def test_network_for_an_admin_has_everything(app):  # noqa: F811
+def test_network_for_an_admin_has_everything(app):
     body = client_for(app, "admin").get("/api/v1/network").json
     assert set(households(body)) == {"h-001", "h-002", "h-003", "h-004", "h-005"}
     assert not [n for n in body["nodes"] if n["kind"] == "placeholder"]
@@ -135,7 +134,7 @@ def test_network_for_an_admin_has_everything(app):  # noqa: F811
     assert households(body)["h-003"]["visit_status"] == "never"
 
 
-def test_network_filters(app):  # noqa: F811
+def test_network_filters(app):
     client = client_for(app, "admin")
     assert set(households(client.get("/api/v1/network?status=never").json)) == {"h-003"}
     assert set(households(client.get("/api/v1/network?wave_min=2").json)) == {"h-003", "h-005"}
@@ -151,7 +150,7 @@ def test_network_filters(app):  # noqa: F811
     assert sum(n["households"] for n in overview["nodes"]) == 5
 
 
-def test_people_view_of_a_chain(app):  # noqa: F811
+def test_people_view_of_a_chain(app):
     body = client_for(app, "coord").get("/api/v1/network?view=people&chain_of=H-001").json
     people = {n["id"]: n for n in body["nodes"] if n["kind"] == "person"}
     assert set(people) == {"p-001", "p-002", "p-003", "p-006"}
@@ -167,13 +166,13 @@ def test_people_view_of_a_chain(app):  # noqa: F811
     ("since=2026-13-01", "since"), ("depth=9", "hops"), ("max_nodes=0", "max_nodes"),
     ("view=people", "view"), ("view=tree", "view"), ("rest=1", "rest"), ("q=" + "x" * 101, "q"),
 ])
-def test_bad_filters_answer_400_naming_the_argument(app, query, field):  # noqa: F811
+def test_bad_filters_answer_400_naming_the_argument(app, query, field):
     response = client_for(app, "coord").get("/api/v1/network?" + query)
     assert response.status_code == 400
     assert response.json["field"] == field and field in response.json["error"]
 
 
-def test_scope_is_enforced_with_404_and_audited(app, world):  # noqa: F811
+def test_scope_is_enforced_with_404_and_audited(app, world):
     client = client_for(app, "coord")
     for path in ("/api/v1/network?district=서울 양천구", "/api/v1/network?root=H-003",
                  "/api/v1/network?chain_of=h-004", "/api/v1/people/p-005/chain",
@@ -188,7 +187,7 @@ def test_scope_is_enforced_with_404_and_audited(app, world):  # noqa: F811
         assert visitor.get(path).status_code == 403, path
 
 
-def test_chains(app):  # noqa: F811
+def test_chains(app):
     coord = client_for(app, "coord").get("/api/v1/chains").json["chains"]
     assert coord == [{"seed": "h-001", "seed_code": "H-001", "seed_code_name": "들국화", "seed_person_id": "p-001",
                       "chain_of": "h-001",
@@ -200,7 +199,7 @@ def test_chains(app):  # noqa: F811
                      "households": 1, "size": 1, "depth": 2, "unvisited": 1, "districts": ["서울 양천구"]}]
 
 
-def test_person_chain(app):  # noqa: F811
+def test_person_chain(app):
     body = client_for(app, "coord").get("/api/v1/people/p-006/chain").json
     # p-001 → p-003 → p-004 (양천, hidden) → p-006
     assert body["seed"] == "p-001" and body["wave"] == 3
@@ -211,7 +210,7 @@ def test_person_chain(app):  # noqa: F811
     assert yeon["seed"] is None and yeon["path"] == [None, None, "p-004"]
 
 
-def test_unvisited_list_and_csv(app, world, small):  # noqa: F811
+def test_unvisited_list_and_csv(app, world, small):
     client = client_for(app, "admin")
     rows = client.get("/api/v1/unvisited").json["households"]
     assert [r["id"] for r in rows] == ["h-003"]
@@ -225,8 +224,8 @@ def test_unvisited_list_and_csv(app, world, small):  # noqa: F811
     assert audit.query(world, action="network.unvisited.export", limit=1)[0]["targets"] == ["h-003", "p-004"]
 
 
-def test_unvisited_csv_is_safe_in_a_spreadsheet(app, world, small):  # noqa: F811
-    from .test_import import import_folder
+def test_unvisited_csv_is_safe_in_a_spreadsheet(app, world, small):
+    from .helpers import import_folder
 
     def formula(rows):
         for r in rows:
@@ -244,7 +243,7 @@ def test_unvisited_csv_is_safe_in_a_spreadsheet(app, world, small):  # noqa: F81
 # --- the pages ----------------------------------------------------------------------------
 
 
-def test_map_page_embeds_escaped_data_and_is_audited(app, world):  # noqa: F811
+def test_map_page_embeds_escaped_data_and_is_audited(app, world):
     response = client_for(app, "coord").get("/map?lang=en")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -263,7 +262,7 @@ def test_map_page_embeds_escaped_data_and_is_audited(app, world):  # noqa: F811
     assert "h-005" in event["targets"]
 
 
-def test_map_page_and_vendor_script_are_served_from_here(app):  # noqa: F811
+def test_map_page_and_vendor_script_are_served_from_here(app):
     client = client_for(app, "coord")
     html = client.get("/map").get_data(as_text=True)
     for src in re.findall(r'<script src="([^"]+)"', html) + re.findall(r'<link rel="stylesheet" href="([^"]+)"', html):
@@ -272,7 +271,7 @@ def test_map_page_and_vendor_script_are_served_from_here(app):  # noqa: F811
     assert client.get("/vendor/vis-network/other.js").status_code == 404
 
 
-def test_household_page_for_a_coordinator(app):  # noqa: F811
+def test_household_page_for_a_coordinator(app):
     client = client_for(app, "coord")
     html = client.get("/households/h-005?lang=en").get_data(as_text=True)
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html

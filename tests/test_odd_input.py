@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from .helpers import PASSWORD, api, csrf, events, sign_in
 
@@ -58,7 +57,7 @@ def test_text_the_api_takes_survives_export_and_import(app, world, tmp_path):
     """What a visit report may say, an export writes and an import reads back the same."""
     from graphsvc import exporter, importer
 
-    from .conftest import KEYRING, empty, snapshot
+    from .helpers import keyring, empty, snapshot
     from .helpers import ACTOR
 
     notes = ["줄 하나\n줄 둘\t탭", "=HYPERLINK(\"http://x\")", "＝１＋１", "'quoted", "  leading spaces",
@@ -70,9 +69,9 @@ def test_text_the_api_takes_survives_export_and_import(app, world, tmp_path):
         assert response.status_code == 201, (text, response.get_data(as_text=True))
     before = snapshot(world, decrypt=True)
     folder = tmp_path / "out"
-    exporter.export_folder(world, folder, KEYRING, ACTOR)
+    exporter.export_folder(world, folder, keyring(), ACTOR)
     empty(world)
-    assert importer.import_folder(world, folder, KEYRING, ACTOR).ok
+    assert importer.import_folder(world, folder, keyring(), ACTOR).ok
     after = snapshot(world, decrypt=True)
     stored = sorted(p["notes"] for labels, p in after["nodes"] if "Visit" in labels and p.get("notes"))
     assert {n.strip() for n in notes} <= set(stored)  # stored without surrounding white space

@@ -13,47 +13,7 @@ from graphsvc import accounts, audit
 from graphsvc.db import Database
 from web import create_app
 
-from .conftest import ACTOR, KEYRING
-from .test_import import import_folder
-
-PASSWORD = "correct horse battery"
-TOTP_SECRET = pyotp.random_base32()
-
-
-@pytest.fixture()
-def world(db, small):
-    """The small network, with passwords; the coordinator has TOTP set up already."""
-    assert import_folder(db, small).ok
-    accounts.add_user(db, ACTOR, "admin", "admin", [], PASSWORD)
-    accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], PASSWORD)
-    accounts.add_user(db, ACTOR, "minji", "visitor", ["서울 노원구"], PASSWORD)
-    accounts.add_user(db, ACTOR, "yeon", "coordinator", ["서울 양천구"], PASSWORD)
-    for name in ("admin", "coord", "yeon"):
-        accounts.set_totp(db, ACTOR, name, KEYRING.encrypt(TOTP_SECRET, "User", name, "totp_secret"), True)
-    return db
-
-
-@pytest.fixture()
-def app(settings, world):
-    return create_app(settings, TESTING=True)
-
-
-def csrf(client, path="/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
-
-
-def sign_in(client, username, password=PASSWORD, totp=True):
-    response = client.post("/login", data={"username": username, "password": password,
-                                           "csrf_token": csrf(client)})
-    if response.status_code == 302 and "/login/totp" in response.headers["Location"] and totp:
-        token = csrf(client, "/login/totp")
-        response = client.post("/login/totp", data={"code": pyotp.TOTP(TOTP_SECRET).now(), "csrf_token": token})
-    return response
-
-
-def events(db, **filters):
-    return audit.query(db, **filters)
+from .helpers import ACTOR, PASSWORD, TOTP_SECRET, api, csrf, events, sign_in
 
 
 # --- every route has a rule -------------------------------------------------------------------
@@ -266,21 +226,8 @@ def test_a_bad_token_is_401_json_without_a_trace(app):
 # --- object-level access ---------------------------------------------------------------------
 
 
-def _api(app, username):
-    token = accounts.create_token(app.extensions["graphsvc_db"] or _db(app), ACTOR, username, 1)
-    client = app.test_client()
-    return lambda path: client.get(path, headers={"Authorization": f"Bearer {token}"})
-
-
-def _db(app):
-    from web.neo import get_db
-
-    with app.app_context():
-        return get_db()
-
-
 def test_coordinator_sees_only_their_districts(app, world):
-    get = _api(app, "coord")
+    get = api(app, "coord")
     mine = get("/api/v1/households/h-001")
     assert mine.status_code == 200 and mine.json["code"] == "H-001"
     assert "legal_name" not in str(mine.json)  # code names by default
@@ -293,7 +240,7 @@ def test_coordinator_sees_only_their_districts(app, world):
 
 
 def test_coordinator_identity_on_request_and_audited(app, world):
-    get = _api(app, "coord")
+    get = api(app, "coord")
     shown = get("/api/v1/households/h-001?identity=1").json
     names = {m["id"]: m["legal_name"] for m in shown["members"]}
     assert names == {"p-001": "김영희", "p-002": "박철수"}
@@ -303,7 +250,7 @@ def test_coordinator_identity_on_request_and_audited(app, world):
 
 
 def test_admin_reads_identity_only_with_a_reason(app, world):
-    get = _api(app, "admin")
+    get = api(app, "admin")
     assert get("/api/v1/households/h-002?identity=1").status_code == 400
     shown = get("/api/v1/households/h-002?identity=1&reason=가족 연락 확인").json
     assert shown["members"][0]["legal_name"] == "이순자"
@@ -311,7 +258,7 @@ def test_admin_reads_identity_only_with_a_reason(app, world):
 
 
 def test_visitor_sees_minimal_fields_of_visited_households_only(app, world):
-    get = _api(app, "minji")
+    get = api(app, "minji")
     visited = get("/api/v1/households/h-001")
     assert visited.status_code == 200
     assert set(visited.json) == {"id", "code", "district", "introducer", "last_visit"}
@@ -323,14 +270,14 @@ def test_visitor_sees_minimal_fields_of_visited_households_only(app, world):
 
 
 def test_reads_are_audited_with_the_ids_shown(app, world):
-    _api(app, "coord")("/api/v1/households/h-001")
+    api(app, "coord")("/api/v1/households/h-001")
     event = events(world, action="household.read", actor="coord", outcome="ok")[0]
     assert event["targets"] == ["h-001", "p-001", "p-002", "v-001"]
     assert event["ip"] == "127.0.0.1" and event["role"] == "coordinator"
 
 
 def test_a_read_fails_when_its_audit_event_cannot_be_written(app, world):
-    get = _api(app, "coord")
+    get = api(app, "coord")
     assert get("/api/v1/households/h-001").status_code == 200
     journal = world.journal
     audit.flush(world)
@@ -345,7 +292,7 @@ def test_a_read_fails_when_its_audit_event_cannot_be_written(app, world):
 
 
 def test_reads_fail_closed_when_the_chain_stops_taking_the_journal(app, world, monkeypatch):
-    get = _api(app, "coord")
+    get = api(app, "coord")
     world.write("test_block_audit")  # an event squats on the next seq: the chain takes nothing
     assert get("/api/v1/households/h-001").status_code == 200  # on record in the journal
     line = json.loads(world.journal.path.read_bytes().splitlines()[-1])
@@ -359,7 +306,7 @@ def test_reads_fail_closed_when_the_chain_stops_taking_the_journal(app, world, m
 
 
 def test_admin_audit_page_filters_and_exports(app, world):
-    _api(app, "coord")("/api/v1/households/h-001")
+    api(app, "coord")("/api/v1/households/h-001")
     client = app.test_client()
     sign_in(client, "admin")
     page = client.get("/admin/audit?target=h-001&lang=en").get_data(as_text=True)
@@ -428,8 +375,8 @@ def test_session_cookie_is_secure_over_https(app):
 
 
 def test_audit_api_filters_and_pages(app, world):
-    get = _api(app, "admin")
-    _api(app, "coord")("/api/v1/households/h-001")
+    get = api(app, "admin")
+    api(app, "coord")("/api/v1/households/h-001")
     page = get("/api/v1/audit?actor=coord&action=household.&limit=1")
     assert page.status_code == 200
     assert [e["action"] for e in page.json["events"]] == ["household.read"]

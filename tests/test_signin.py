@@ -19,7 +19,8 @@ from graphsvc.config import load_settings
 from graphsvc.model import Actor
 from web import create_app
 
-from .conftest import ACTOR, FIXTURES, KEYRING, snapshot
+from .helpers import ACTOR, FIXTURES, keyring, snapshot
+
 
 PASSWORD = "correct horse battery"
 SECRET = pyotp.random_base32()
@@ -30,12 +31,12 @@ STRANGER = {"REMOTE_ADDR": "203.0.113.9"}
 @pytest.fixture()
 def world(db):
     """The small network; coord and admin have codes on, minji (a visitor) has none."""
-    assert importer.import_folder(db, FIXTURES / "small", KEYRING, ACTOR).ok
+    assert importer.import_folder(db, FIXTURES / "small", keyring(), ACTOR).ok
     accounts.add_user(db, ACTOR, "admin", "admin", [], PASSWORD)
     accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], PASSWORD)
     accounts.add_user(db, ACTOR, "minji", "visitor", ["서울 노원구"], PASSWORD)
     for name in ("admin", "coord"):
-        accounts.set_totp(db, ACTOR, name, KEYRING.encrypt(SECRET, "User", name, "totp_secret"), True)
+        accounts.set_totp(db, ACTOR, name, keyring().encrypt(SECRET, "User", name, "totp_secret"), True)
     return db
 
 
@@ -134,7 +135,7 @@ def test_code_failures_lock_the_account_and_then_even_the_right_code_is_refused(
 
 def test_code_locks_grow_with_further_failures(world):
     who = Actor("coord", "coordinator", "127.0.0.1", "t")
-    decrypt = lambda token: KEYRING.decrypt(token, "User", "coord", "totp_secret")  # noqa: E731
+    decrypt = lambda token: keyring().decrypt(token, "User", "coord", "totp_secret")  # noqa: E731
     waits = []
     for n in range(accounts.MAX_CODE_FAILURES + 2):
         sid = accounts.create_session(world, Subject("coord", "coordinator", ("서울 노원구",)),
@@ -188,7 +189,7 @@ def test_one_code_sent_twice_at_once_signs_in_once(world):
     (the user node is locked before the last accepted step is read)."""
     who = Actor("coord", "coordinator", "127.0.0.1", "t")
     subject = Subject("coord", "coordinator", ("서울 노원구",))
-    decrypt = lambda token: KEYRING.decrypt(token, "User", "coord", "totp_secret")  # noqa: E731
+    decrypt = lambda token: keyring().decrypt(token, "User", "coord", "totp_secret")  # noqa: E731
     start = time.time()
     for round_ in range(4):
         at = start + 30 * (round_ + 1)  # a later time step each round

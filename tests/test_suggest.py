@@ -366,9 +366,21 @@ def test_a_visitor_with_many_warm_households_needs_one_query(demo_net):
 
 def test_weights_from_env():
     w = Weights.from_env({"GRAPHSVC_SUGGEST_ONE_HOP": "200", "GRAPHSVC_SUGGEST_FAILED_CAP": "5",
-                          "GRAPHSVC_NEWCOMER_DAYS": "90", "GRAPHSVC_SUGGEST_PERSONAL": ""})
+                          "GRAPHSVC_SUGGEST_PERSONAL": ""}, newcomer_days=90)
     assert (w.one_hop, w.failed_cap, w.newcomer_days, w.personal) == (200.0, 5, 90, 0.5)
     with pytest.raises(ValueError, match="GRAPHSVC_SUGGEST_WAITING"):
         Weights.from_env({"GRAPHSVC_SUGGEST_WAITING": "lots"})
     with pytest.raises(ValueError, match="failed_cap"):
         Weights.from_env({"GRAPHSVC_SUGGEST_FAILED_CAP": "-1"})
+
+
+def test_the_map_and_the_suggestions_read_one_follow_up_setting():
+    """GRAPHSVC_FOLLOW_UP_DAYS is parsed once (config.Settings); the suggestions' weights take
+    it from there, as the map does."""
+    from graphsvc.config import load_settings
+
+    settings = load_settings({"GRAPHSVC_FOLLOW_UP_DAYS": "45", "GRAPHSVC_NEWCOMER_DAYS": "30",
+                              "GRAPHSVC_SUGGEST_NEWCOMER": "7"})
+    w = Weights.from_settings(settings)
+    assert (w.follow_up_days, w.newcomer_days, w.newcomer) == (settings.follow_up_days, 30, 7.0) == (45, 30, 7.0)
+    assert all(k.startswith("GRAPHSVC_SUGGEST_") for k, _v in settings.suggest_env)

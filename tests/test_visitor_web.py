@@ -11,8 +11,8 @@ import pytest
 from graphsvc import accounts, audit
 from web import create_app
 
-from .conftest import ACTOR, snapshot
-from .test_import import import_folder, rewrite
+from .helpers import ACTOR, import_folder, rewrite, snapshot
+
 
 PASSWORD = "correct horse battery"
 

@@ -12,8 +12,8 @@ from graphsvc.errors import Refused
 from graphsvc import access, accounts, audit, visits
 from graphsvc.model import Actor
 
-from .conftest import ACTOR, KEYRING
-from .test_import import import_folder, rewrite
+from .helpers import ACTOR, import_folder, keyring, rewrite
+
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -130,10 +130,10 @@ def test_report_records_the_visit_ends_the_claim_and_encrypts_notes(field):
     mina = visitor("mina")
     suggested(field, mina, "h-002")
     claim = visits.claim(field, mina, who(mina), "h-002", now=NOW)
-    visit_id = visits.report(field, KEYRING, mina, who(mina), REPORT, now=NOW)
+    visit_id = visits.report(field, keyring(), mina, who(mina), REPORT, now=NOW)
     stored = field.read("test_visit", id=visit_id)[0]
     assert stored["outcome"] == "met" and stored["materials"] == "bible:1;hymnal:2"
-    assert stored["notes"].startswith("enc:") and KEYRING.decrypt(stored["notes"], "Visit", visit_id, "notes") == REPORT["notes"]
+    assert stored["notes"].startswith("enc:") and keyring().decrypt(stored["notes"], "Visit", visit_id, "notes") == REPORT["notes"]
     assert stored["visitor"] == "mina" and stored["follow_up_on"].iso_format() == "2026-12-20"
     assert not field.read("test_live_claims", household_id="h-002", now=NOW)
     event = audit.query(field, action="visit.report", limit=1)[0]
@@ -147,7 +147,7 @@ def test_report_records_the_visit_ends_the_claim_and_encrypts_notes(field):
 def test_a_moved_report_sets_the_household_status(field):
     mina = visitor("mina")
     suggested(field, mina, "h-002")
-    visits.report(field, KEYRING, mina, who(mina), dict(REPORT, outcome="moved", follow_up_on=None), now=NOW)
+    visits.report(field, keyring(), mina, who(mina), dict(REPORT, outcome="moved", follow_up_on=None), now=NOW)
     assert field.read("test_household_status", id="h-002")[0]["status"] == "moved"
 
 
@@ -164,30 +164,30 @@ def test_a_moved_report_sets_the_household_status(field):
     ({"colour": "red"}, "colour"),
 ])
 def test_bad_reports_name_the_field_and_change_nothing(field, change, field_name):
-    from .conftest import snapshot
+    from .helpers import snapshot
 
     mina = visitor("mina")
     suggested(field, mina, "h-002")
     before = snapshot(field)
     with pytest.raises(Refused) as e:
-        visits.report(field, KEYRING, mina, who(mina), {**REPORT, **change}, now=NOW)
+        visits.report(field, keyring(), mina, who(mina), {**REPORT, **change}, now=NOW)
     assert e.value.kind == "invalid" and e.value.field == field_name
     assert snapshot(field) == before
 
 
 def test_reports_on_households_the_visitor_may_not_see_change_nothing(field):
-    from .conftest import snapshot
+    from .helpers import snapshot
 
     mina, sora = visitor("mina"), visitor("sora")
     before = snapshot(field)
     for household, status in (("h-002", 404), ("h-404", 404), ("h-004", 404)):  # not suggested; unknown; elsewhere
         with pytest.raises(Refused) as e:
-            visits.report(field, KEYRING, mina, who(mina), dict(REPORT, household_id=household), now=NOW)
+            visits.report(field, keyring(), mina, who(mina), dict(REPORT, household_id=household), now=NOW)
         assert {"not_found": 404, "conflict": 409, "invalid": 400}[e.value.kind] == status
     assert snapshot(field) == before
     suggested(field, mina, "h-002")
     suggested(field, sora, "h-002")
     visits.claim(field, sora, who(sora), "h-002", now=NOW)
     with pytest.raises(Refused) as e:  # another visitor's claim
-        visits.report(field, KEYRING, mina, who(mina), REPORT, now=NOW)
+        visits.report(field, keyring(), mina, who(mina), REPORT, now=NOW)
     assert e.value.kind == "conflict"

@@ -37,7 +37,7 @@ def household(household_id: str, identity: bool = False, reason: str | None = No
 
 def weights() -> suggest.Weights:
     settings = _settings()
-    return current_app.extensions.setdefault("graphsvc_weights", suggest.Weights.from_env(dict(settings.suggest_env)))
+    return current_app.extensions.setdefault("graphsvc_weights", suggest.Weights.from_settings(settings))
 
 
 def suggestions(subject: access.Subject, limit: int) -> list[dict[str, Any]]:

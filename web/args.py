@@ -22,11 +22,11 @@ from flask_babel import gettext as _
 
 from graphsvc import netmap
 from graphsvc.mapping import VIEWS, MapFilters
+from graphsvc.records import parse_date
 from werkzeug.exceptions import BadRequest
 
 ALWAYS = frozenset({"lang"})
 DIGITS = re.compile(r"[0-9]{1,18}")
-DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
 MAX_JSON_DEPTH = 16
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -92,15 +92,10 @@ def date_arg(name: str, args: Mapping[str, str] | None = None) -> dt.date | None
     raw = _raw(name, args)
     if not raw:
         return None
-    try:
-        if not DATE.fullmatch(raw):
-            raise ValueError(raw)
-        value = dt.date.fromisoformat(raw)
-        if not DATE_RANGE[0] <= value <= DATE_RANGE[1]:
-            raise ValueError(raw)
-    except ValueError:
+    value = parse_date(raw)
+    if value is None or not DATE_RANGE[0] <= value <= DATE_RANGE[1]:
         raise BadField(name, _("a date like 2026-03-01, from %(low)s to %(high)s",
-                               low=DATE_RANGE[0].isoformat(), high=DATE_RANGE[1].isoformat())) from None
+                               low=DATE_RANGE[0].isoformat(), high=DATE_RANGE[1].isoformat()))
     return value
 
 

@@ -21,6 +21,7 @@ from pyvis.node import Node
 from graphsvc import charts, netmap
 from graphsvc.model import plain
 from graphsvc.mapping import MapResult, Notice
+from graphsvc.model import to_date
 
 COLOURS = {
     "never": "#d9534f", "overdue": "#f0ad4e", "recent": "#5cb85c", "closed": "#9aa0a6",
@@ -77,10 +78,6 @@ def class_names() -> dict[str, str]:
         "recent": _("visited recently"),
         "closed": _("closed, moved or do not visit"),
     }
-
-
-def _native(value: Any) -> dt.date | None:
-    return value.to_native() if hasattr(value, "to_native") else value
 
 
 def _household_label(d: dict) -> str:
@@ -160,7 +157,7 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
                               "url_label": "open_household", "search": [label], "household_id": d["household"]}
                 continue
             label = _household_label(d)
-            fresh = netmap.newcomer(_native(d["arrived_on"]), newcomer_since)
+            fresh = netmap.newcomer(to_date(d["arrived_on"]), newcomer_since)
             below = d.get("below", 0)
             status = names[d["visit_class"]]
             title_lines = [label, d["code"], status, _("wave %(n)d", n=d["wave"])]
