@@ -49,8 +49,12 @@ class Settings:
     neo4j_password: str | None
     neo4j_database: str
     local: LocalNeo4j
+    # GRAPHSVC_CYPHER_DIR: the application's named statements (graphsvc/db.py Queries)
     cypher_dir: Path
     batch_size: int = 5000
+    # Folders of statements loaded besides cypher_dir (never from the environment): the
+    # tests' and benchmarks' own (tests/cypher, bench/cypher), which production never loads.
+    cypher_extra: tuple[Path, ...] = ()
     secret_key: str | None = None
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none),
     # so that the audit records the client's address and cookies get Secure over HTTPS.

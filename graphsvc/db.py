@@ -99,28 +99,42 @@ def parse_classes(text: str, source: str) -> dict[str, str]:
 
 
 class Queries:
-    """All named statements of a folder of .cypher files, by name; files keep their order."""
+    """All named statements of one or more folders of .cypher files, by name; files keep
+    their order (folders in the order given, files sorted by name in each).
 
-    def __init__(self, folder: Path):
+    The first folder holds the application's statements (``Settings.cypher_dir``); the
+    others add statements for the tests and benchmarks (``Settings.cypher_extra``). A name,
+    or a file name, that appears twice across them is an error, so that an added folder
+    can never replace an application statement.
+    """
+
+    def __init__(self, folder: Path, *extra: Path) -> None:
         self.folder = folder
+        self.folders: tuple[Path, ...] = (folder, *extra)
         self.by_file: dict[str, dict[str, str]] = {}
         self._all: dict[str, str] = {}
         self.classes: dict[str, str] = {}
-        for path in sorted(folder.glob("*.cypher")):
-            text = path.read_text(encoding="utf-8")
-            found = parse_cypher(text, path.name)
-            for key in found:
-                if key in self._all:
-                    raise CypherRegistryError(f"{path.name}: statement '{key}' is also named elsewhere")
-            self.by_file[path.stem] = found
-            self._all.update(found)
-            self.classes.update(parse_classes(text, path.name))
+        for where in self.folders:
+            if not where.is_dir():
+                raise CypherRegistryError(f"no folder of Cypher statements at {where}")
+            for path in sorted(where.glob("*.cypher")):
+                text = path.read_text(encoding="utf-8")
+                found = parse_cypher(text, path.name)
+                for key in found:
+                    if key in self._all:
+                        raise CypherRegistryError(f"{path}: statement '{key}' is also named elsewhere")
+                if path.stem in self.by_file:
+                    raise CypherRegistryError(f"{path}: another folder has a file {path.name} too")
+                self.by_file[path.stem] = found
+                self._all.update(found)
+                self.classes.update(parse_classes(text, path.name))
 
     def __getitem__(self, name: str) -> str:
         try:
             return self._all[name]
         except KeyError:
-            raise CypherRegistryError(f"no Cypher statement named '{name}' in {self.folder}") from None
+            folders = ", ".join(str(f) for f in self.folders)
+            raise CypherRegistryError(f"no Cypher statement named '{name}' in {folders}") from None
 
     def __contains__(self, name: str) -> bool:
         return name in self._all
@@ -167,7 +181,7 @@ class Database:
         driver_config.setdefault("connection_timeout", 5)
         driver_config.setdefault("notifications_min_severity", "OFF")
         driver = GraphDatabase.driver(uri, auth=auth, **driver_config)
-        return cls(driver, settings.neo4j_database, Queries(settings.cypher_dir), uri,
+        return cls(driver, settings.neo4j_database, Queries(settings.cypher_dir, *settings.cypher_extra), uri,
                    journal.at(settings.audit_journal, settings.audit_durability), dict(settings.tx_timeouts))
 
     def statement(self, name: str) -> neo4j.Query:

@@ -28,6 +28,33 @@ def test_malformed_files_are_refused(text, error):
         parse_cypher(text, "x.cypher")
 
 
+def _folder(root, name: str, files: dict[str, str]):
+    folder = root / name
+    folder.mkdir()
+    for file, text in files.items():
+        (folder / file).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_extra_folders_add_statements_and_never_replace_one(tmp_path):
+    app = _folder(tmp_path, "app", {"a.cypher": "// default class: batch\n// name: one\nRETURN 1;\n"})
+    extra = _folder(tmp_path, "extra", {"t.cypher": "// name: two\n// class: heavy\nRETURN 2;\n"})
+    queries = Queries(app, extra)
+    assert queries.names() == ["one", "two"] and queries["two"] == "RETURN 2"
+    assert set(queries.by_file) == {"a", "t"} and queries.classes == {"one": "batch", "two": "heavy"}
+    assert "two" not in Queries(app)
+    with pytest.raises(CypherRegistryError, match="no Cypher statement named 'two' in .*app"):
+        Queries(app)["two"]
+    clash = _folder(tmp_path, "clash", {"z.cypher": "// name: one\nRETURN 3;\n"})
+    with pytest.raises(CypherRegistryError, match="statement 'one' is also named elsewhere"):
+        Queries(app, clash)
+    same_file = _folder(tmp_path, "same", {"a.cypher": "// name: three\nRETURN 3;\n"})
+    with pytest.raises(CypherRegistryError, match="another folder has a file a.cypher"):
+        Queries(app, same_file)
+    with pytest.raises(CypherRegistryError, match="no folder of Cypher statements at .*missing"):
+        Queries(app, tmp_path / "missing")
+
+
 # Where a named statement's name stands in each call: db.read("name", …), db.run_in_tx(tx, "name", …)
 STATEMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # file.write("…") is not a statement
 NAME_ARG = {"read": 0, "write": 0, "stream": 0, "run_autocommit": 0, "run_in_tx": 1}
