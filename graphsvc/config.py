@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
 
 NEO4J_VERSION = "5.26.31"
 
@@ -177,7 +178,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         neo4j_password=env.get("NEO4J_PASSWORD") or None,
         neo4j_database=env.get("NEO4J_DATABASE") or "neo4j",
         local=local,
-        cypher_dir=Path(env.get("GRAPHSVC_CYPHER_DIR") or PROJECT_ROOT / "cypher"),
+        cypher_dir=Path(env.get("GRAPHSVC_CYPHER_DIR") or PACKAGE_DIR / "cypher"),
         batch_size=int(env.get("GRAPHSVC_BATCH_SIZE") or 5000),
         secret_key=env.get("GRAPHSVC_SECRET_KEY") or None,
         proxy_hops=int(env.get("GRAPHSVC_PROXY_HOPS") or 0),

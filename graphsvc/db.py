@@ -1,6 +1,6 @@
 """The Neo4j driver's lifecycle and the registry of named Cypher statements.
 
-Every statement lives in a ``cypher/*.cypher`` file under a ``// name: <name>`` header
+Every statement lives in a ``graphsvc/cypher/*.cypher`` file (package data) under a ``// name: <name>`` header
 (like aiosql's ``-- name:``); Python refers to statements by name and passes values only
 as parameters. One driver per process; ``read``/``write`` use the driver's managed
 transactions, which retry transient failures.
@@ -240,7 +240,7 @@ class Database:
         return {"name": row["name"], "version": row["versions"][0], "edition": row["edition"]}
 
     def apply_schema(self) -> list[str]:
-        """Run every statement of cypher/schema.cypher (each is idempotent); return their names."""
+        """Run every statement of graphsvc/cypher/schema.cypher (each is idempotent); return their names."""
         names = list(self.queries.by_file.get("schema", {}))
         for name in names:
             self.write(name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import neo4j.graph
@@ -32,6 +33,10 @@ KEYRING = crypto.load_keyring()
 ACTOR = Actor("tester", "admin", "127.0.0.1", "pytest")
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# The statements of the tests (tests/cypher: wipe_all, snapshot, test_*) and of the
+# benchmarks (bench/cypher: the audit fixtures), loaded besides the application's own
+# (graphsvc/cypher) by every Database the tests connect through `settings`.
+CYPHER_EXTRA = (Path(__file__).parent / "cypher", Path(__file__).parent.parent / "bench" / "cypher")
 # Another instance name and port let two test runs go on at once without wiping each other.
 TEST_INSTANCE = os.environ.get("GRAPHSVC_TEST_INSTANCE", "test")
 TEST_PORT = int(os.environ.get("GRAPHSVC_TEST_NEO4J_PORT") or DEFAULT_PORTS["test"])
@@ -87,7 +92,7 @@ def statements_return_values_only():
 def settings() -> Settings:
     """Settings pointing at the test database; starts (and later stops) the local test server."""
     env = test_env()
-    s = load_settings(env)
+    s = replace(load_settings(env), cypher_extra=CYPHER_EXTRA)
     started = False
     if s.uses_local:
         if not neo4j_local.is_installed(s.local):
