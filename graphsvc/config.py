@@ -16,7 +16,21 @@ from pathlib import Path
 from typing import Mapping
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_ROOT = PACKAGE_DIR.parent
+
+
+def _project_root(package_dir: Path) -> Path:
+    """Where the run-time folders (``.neo4j/``, ``.state/``, the old ``.secrets/``) default to.
+
+    A checkout (``make install``: an editable install) keeps them beside its code. An
+    installed wheel has no project folder: they go under the working directory, never into
+    site-packages, where a new virtualenv would take the database, the journal and the keys
+    with it. GRAPHSVC_STATE_DIR and GRAPHSVC_NEO4J_DIR place them explicitly.
+    """
+    checkout = package_dir.parent
+    return checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
+
+
+PROJECT_ROOT = _project_root(PACKAGE_DIR)
 
 NEO4J_VERSION = "5.26.31"
 
