@@ -1,13 +1,18 @@
 """Field-level encryption of identifying data (AES-256-GCM), and the keys it uses.
 
 A leak of who a household is or where it lives can endanger people and their relatives,
-so the fields in ``IDENTITY_FIELDS`` are encrypted one by one before they reach Neo4j:
+so the fields of ``ENCRYPTED_FIELDS``, the one registry of them, are encrypted one by one
+before they reach Neo4j:
 
-* ``Person``: ``legal_name``, ``phone``, ``address``
-* ``Visit``: ``notes``
+* ``Person``: ``legal_name``, ``phone``, ``address`` (the identity of a person)
+* ``Visit``: ``notes`` (what a visitor wrote)
+* ``User``: ``totp_secret`` (a secret of an account: never exported)
 
-Everything else (ids, statuses, dates, the referral edges) stays in clear so that the
-graph can be queried; the database never sees the keys.
+Import (``encrypt_record``), export and ``--redact``, key rotation (graphsvc/rekey.py) and
+the tests read that registry; a new encrypted field is one entry there. Everything else
+(ids, statuses, dates, the referral edges) stays in clear so that the graph can be
+queried; the database never sees the keys. Files (photos, receipts) are encrypted whole
+with ``Keyring.encrypt_bytes``.
 
 Token format
     ``enc:v1:<kid>:<payload>`` where ``kid`` names the key and ``payload`` is the
@@ -63,14 +68,17 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import enum
 import json
 import os
 import re
 import secrets
 import stat
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, Collection, Iterator, Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -82,10 +90,68 @@ try:  # POSIX: serialise concurrent writers of the key file
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
-IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
-    "Person": ("legal_name", "phone", "address"),
-    "Visit": ("notes",),
-}
+class FieldKind(enum.Enum):
+    """What an encrypted field holds, which decides where it may go."""
+
+    IDENTITY = "identity"  # who a person is and where they live: exported unless --redact
+    NOTES = "notes"  # what a visitor wrote at a visit: exported unless --redact
+    ACCOUNT_SECRET = "account_secret"  # a secret of an account (TOTP seed): never exported
+
+
+@dataclass(frozen=True)
+class EncryptedField:
+    """One encrypted property: ``label``'s nodes keep ``field`` as a token bound to the
+    record whose ``key`` property (its stable id) names it."""
+
+    label: str
+    field: str
+    kind: FieldKind
+    key: str = "id"
+
+
+#: Every property that is encrypted before it reaches Neo4j, in one place.
+ENCRYPTED_FIELDS: tuple[EncryptedField, ...] = (
+    EncryptedField("Person", "legal_name", FieldKind.IDENTITY),
+    EncryptedField("Person", "phone", FieldKind.IDENTITY),
+    EncryptedField("Person", "address", FieldKind.IDENTITY),
+    EncryptedField("Visit", "notes", FieldKind.NOTES),
+    EncryptedField("User", "totp_secret", FieldKind.ACCOUNT_SECRET, key="username"),
+)
+
+#: The kinds that an export carries (decrypted, or left empty with ``--redact``).
+EXPORTED_KINDS = frozenset({FieldKind.IDENTITY, FieldKind.NOTES})
+
+
+def labels() -> tuple[str, ...]:
+    """The labels that have encrypted fields, in the registry's order.
+
+    >>> labels()
+    ('Person', 'Visit', 'User')
+    """
+    return tuple(dict.fromkeys(f.label for f in ENCRYPTED_FIELDS))
+
+
+def fields_of(label: str, kinds: Collection[FieldKind] | None = None) -> tuple[str, ...]:
+    """The encrypted fields of ``label`` (of those ``kinds`` only, when given); () for a
+    label with none.
+
+    >>> fields_of("Person"), fields_of("User", EXPORTED_KINDS), fields_of("Household")
+    (('legal_name', 'phone', 'address'), (), ())
+    """
+    return tuple(f.field for f in ENCRYPTED_FIELDS if f.label == label and (kinds is None or f.kind in kinds))
+
+
+def record_key(label: str) -> str:
+    """The property that identifies a record of ``label`` (the id its tokens are bound to)."""
+    keys = {f.key for f in ENCRYPTED_FIELDS if f.label == label}
+    if len(keys) != 1:
+        raise KeyError(f"{label} has no encrypted fields" if not keys else f"{label}: several record keys")
+    return keys.pop()
+
+
+#: label → its encrypted fields that an export carries (derived from ENCRYPTED_FIELDS).
+IDENTITY_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {label: fields_of(label, EXPORTED_KINDS) for label in labels() if fields_of(label, EXPORTED_KINDS)})
 
 ENV_KEYS = "GRAPHSVC_DATA_KEY"
 ENV_KEY_FILE = "GRAPHSVC_KEY_FILE"
@@ -251,6 +317,40 @@ def _aad(label: str, record_id: str, field: str) -> bytes:
     if not isinstance(record_id, str) or not record_id:
         raise ValueError(f"{label} {field}: record_id must be a non-empty str")
     return f"{label}:{record_id}:{field}".encode("utf-8")
+
+
+def encrypt_record(keyring: Keyring, label: str, record_id: str, values: Mapping[str, Any], *,
+                   stored: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A copy of ``values`` (one record of ``label``) whose encrypted fields are tokens.
+
+    Every field of ``label`` in ENCRYPTED_FIELDS that ``values`` carries is encrypted,
+    bound to ``record_id`` and the field (None and "" become None); the other keys are
+    copied as they are, and a field ``values`` does not carry is not added. The one place
+    that seals a record before it is written: the importer and the write services call it.
+
+    ``stored``: the record's tokens as they are in the database. A field whose stored
+    token is under the current key and decrypts to the same value keeps that token, so
+    that writing an unchanged record changes nothing, not even a nonce.
+
+    >>> ring = Keyring.generate("k1")
+    >>> row = encrypt_record(ring, "Person", "p-1", {"id": "p-1", "code_name": "들국화", "phone": "010-1"})
+    >>> row["code_name"], row["phone"].startswith("enc:v1:k1:"), "address" in row
+    ('들국화', True, False)
+    >>> encrypt_record(ring, "Person", "p-1", {"phone": "010-1"}, stored=row)["phone"] == row["phone"]
+    True
+    """
+    sealed = dict(values)
+    for name in fields_of(label):
+        if name not in sealed:
+            continue
+        value = sealed[name]
+        token = stored.get(name) if stored else None
+        if value is not None and token and not keyring.needs_rotation(token) and \
+                keyring.decrypt(token, label, record_id, name) == value:
+            sealed[name] = token
+        else:
+            sealed[name] = keyring.encrypt(value, label, record_id, name)
+    return sealed
 
 
 # --- loading -------------------------------------------------------------------------

@@ -12,8 +12,10 @@ import pytest
 
 from graphsvc import crypto
 from graphsvc.crypto import (
+    ENCRYPTED_FIELDS,
     IDENTITY_FIELDS,
     DecryptionError,
+    FieldKind,
     Keyring,
     KeyringError,
     is_encrypted,
@@ -170,8 +172,62 @@ def test_keys_never_appear_in_repr():
     assert b64(key) not in repr(ring) and key.hex() not in repr(ring)
 
 
-def test_identity_fields():
+# --- the registry of encrypted fields --------------------------------------------------
+
+
+def test_the_registry_names_each_field_once_with_its_kind():
+    places = [(f.label, f.field) for f in ENCRYPTED_FIELDS]
+    assert len(places) == len(set(places))
+    assert {(f.label, f.field): f.kind for f in ENCRYPTED_FIELDS} == {
+        ("Person", "legal_name"): FieldKind.IDENTITY, ("Person", "phone"): FieldKind.IDENTITY,
+        ("Person", "address"): FieldKind.IDENTITY, ("Visit", "notes"): FieldKind.NOTES,
+        ("User", "totp_secret"): FieldKind.ACCOUNT_SECRET,
+    }
+    ring = Keyring.generate("k1")
+    for f in ENCRYPTED_FIELDS:  # every entry can be a token's place (identifiers, no ':')
+        assert ring.decrypt(ring.encrypt("x", f.label, "r-1", f.field), f.label, "r-1", f.field) == "x"
+    assert crypto.labels() == ("Person", "Visit", "User")
+    assert crypto.record_key("Person") == "id" and crypto.record_key("User") == "username"
+    with pytest.raises(KeyError):
+        crypto.record_key("Household")
+
+
+def test_exports_carry_identity_and_notes_never_account_secrets():
     assert IDENTITY_FIELDS == {"Person": ("legal_name", "phone", "address"), "Visit": ("notes",)}
+    assert crypto.fields_of("User") == ("totp_secret",)
+    assert crypto.fields_of("User", crypto.EXPORTED_KINDS) == ()
+
+
+def test_encrypt_record_seals_the_registered_fields_it_carries():
+    ring = Keyring.generate("k1")
+    values = {"id": "p-001", "code_name": "들국화", "household_id": "h-1", "legal_name": NAME,
+              "phone": "", "_line": 7}
+    sealed = crypto.encrypt_record(ring, "Person", "p-001", values)
+    assert values["legal_name"] == NAME, "the caller's mapping is left as it was"
+    assert {k: sealed[k] for k in ("id", "code_name", "household_id", "_line")} == \
+        {"id": "p-001", "code_name": "들국화", "household_id": "h-1", "_line": 7}
+    assert sealed["phone"] is None and "address" not in sealed  # "" is None; absent stays absent
+    assert ring.decrypt(sealed["legal_name"], *PLACE) == NAME
+    with pytest.raises(DecryptionError):  # bound to the record it was made for
+        ring.decrypt(sealed["legal_name"], "Person", "p-002", "legal_name")
+    notes = crypto.encrypt_record(ring, "Visit", "v-1", {"notes": "메모", "outcome": "met"})
+    assert ring.decrypt(notes["notes"], "Visit", "v-1", "notes") == "메모" and notes["outcome"] == "met"
+    assert crypto.encrypt_record(ring, "Household", "h-1", {"code": "H-1"}) == {"code": "H-1"}
+
+
+def test_encrypt_record_keeps_a_stored_token_only_when_nothing_changed():
+    old_key, new_key = os.urandom(32), os.urandom(32)
+    old = Keyring({"k1": old_key}, "k1")
+    ring = Keyring({"k2": new_key, "k1": old_key}, "k2")
+    stored = crypto.encrypt_record(ring, "Person", "p-001", {"legal_name": NAME, "phone": "010", "address": "서울"})
+    stored["address"] = old.encrypt("서울", "Person", "p-001", "address")  # under an older key
+    again = crypto.encrypt_record(ring, "Person", "p-001", {"legal_name": NAME, "phone": "011", "address": "서울"},
+                                  stored=stored)
+    assert again["legal_name"] == stored["legal_name"]  # same value, current key: the same token
+    assert again["phone"] != stored["phone"] and ring.decrypt(again["phone"], "Person", "p-001", "phone") == "011"
+    assert again["address"].startswith("enc:v1:k2:")  # same value, old key: encrypted anew
+    cleared = crypto.encrypt_record(ring, "Person", "p-001", {"legal_name": None}, stored=stored)
+    assert cleared == {"legal_name": None}
 
 
 # --- keys from the environment -------------------------------------------------------
