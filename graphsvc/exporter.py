@@ -95,7 +95,7 @@ def _rows(db: Database, name: str, keyring: Keyring, redact: bool) -> Iterator[d
         yield {k: _text(v) for k, v in record.items()}
 
 
-def export_folder(db, folder: Path, keyring, actor: Actor, bom: bool = True, redact: bool = False,
+def export_folder(db: Database, folder: Path, keyring: Keyring, actor: Actor, bom: bool = True, redact: bool = False,
                   progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
     """Write one CSV file per table into ``folder``; return the row count per file.
 
