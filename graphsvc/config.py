@@ -2,10 +2,11 @@
 
 Every setting has a default that works on a developer's machine after ``make install``;
 the README's configuration table lists them. Nothing else reads ``os.environ``, with one
-deliberate exception: the keys that encrypt identity fields (``GRAPHSVC_DATA_KEY``,
-``GRAPHSVC_KEY_FILE``) are read in crypto.py, where they are used, so that they never sit
-in a Settings object that could be printed or logged; web/__init__.py likewise reads the
-location of the web secret's file (``GRAPHSVC_SECRET_FILE``).
+deliberate exception: the keys and secrets (``GRAPHSVC_DATA_KEY``, ``GRAPHSVC_KEY_FILE``,
+the audit trail's keys, ``GRAPHSVC_SECRET_FILE``) are read in crypto.py, where they are
+used, so that they never sit in a Settings object that could be printed or logged. Their
+default folder is ``Settings.key_dir`` (crypto.key_dir: an older installation's
+``.secrets/`` keeps working).
 """
 
 from __future__ import annotations
@@ -121,6 +122,18 @@ class Settings:
         if self.uses_local:
             return self.local.home
         return PROJECT_ROOT / ".state" / self.neo4j_database
+
+    @property
+    def key_dir(self) -> Path:
+        """The folder of this database's key files (data keys, the audit trail's keys, the
+        web secret) when no variable places them: crypto.key_dir decides, as an older
+        installation may still keep them in PROJECT_ROOT/.secrets/."""
+        return self.state_dir / "keys"
+
+    @property
+    def files_dir(self) -> Path:
+        """The folder of stored files (photos, receipts), each encrypted: storage.files_dir."""
+        return self.state_dir / "files"
 
     @property
     def audit_journal(self) -> Path:

@@ -39,13 +39,23 @@ Where the keys live (``load_keyring``), in this order
        is current (used to encrypt), the others only decrypt. Use this in deployments
        (Docker, servers); make an entry with ``python -c "from graphsvc.crypto import
        new_key_entry; print(new_key_entry())"``.
-    2. else a JSON key file, ``PROJECT_ROOT/.secrets/data-keys.json`` unless
+    2. else a JSON key file, ``data-keys.json`` in the key folder (``key_dir``) unless
        ``GRAPHSVC_KEY_FILE`` names another:
        ``{"current": kid, "keys": {kid: {"key": base64url, "created": iso-time}}}``.
        It is created on first use with one random key, mode 0600 in a folder created
        0700, and replaced atomically on every change. A key file that group or others can
        access is refused. Losing the keys loses the data: back the file up, apart from
        database backups.
+
+The key folder (``key_dir``): ``<state dir>/keys/``, beside the rest of the database's
+state outside Neo4j (config.Settings.state_dir: the audit journal, stored files). An
+installation from before that keeps its key files in ``PROJECT_ROOT/.secrets/``: while that
+folder holds any of them it stays the key folder (said once on stderr, with how to move
+them), so that no key is ever left behind or made anew beside an old one; key files in
+both places are refused. The variables win over both: ``GRAPHSVC_KEY_FILE`` (the audit
+trail's keys live beside it), ``GRAPHSVC_SECRET_FILE``, and the keys themselves in
+``GRAPHSVC_DATA_KEY``, ``GRAPHSVC_SECRET_KEY``, ``GRAPHSVC_AUDIT_JOURNAL_KEY``,
+``GRAPHSVC_AUDIT_CHECKPOINT_KEY``.
 
 Rotation
     Key file: ``rotate_key_file()`` adds a new key and makes it current, keeping the old
@@ -82,6 +92,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -92,7 +103,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from graphsvc.config import PROJECT_ROOT
+from graphsvc.config import PROJECT_ROOT, load_settings
 
 try:  # POSIX: serialise concurrent writers of the key file
     import fcntl
@@ -164,7 +175,11 @@ IDENTITY_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 
 ENV_KEYS = "GRAPHSVC_DATA_KEY"
 ENV_KEY_FILE = "GRAPHSVC_KEY_FILE"
-DEFAULT_KEY_FILE = PROJECT_ROOT / ".secrets" / "data-keys.json"
+ENV_SECRET_FILE = "GRAPHSVC_SECRET_FILE"
+DATA_KEY_FILE = "data-keys.json"
+WEB_SECRET_FILE = "web-secret"
+# Where the key files were kept before they moved under the state folder (see key_dir).
+LEGACY_KEY_DIR = PROJECT_ROOT / ".secrets"
 
 PREFIX = "enc:v1:"
 KEY_BYTES = 32
@@ -463,9 +478,57 @@ def encrypt_record(keyring: Keyring, label: str, record_id: str, values: Mapping
 # --- loading -------------------------------------------------------------------------
 
 
-def key_file_path(env: Mapping[str, str] | None = None) -> Path:
+_announced: set[Path] = set()
+
+
+def key_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The folder of the key files that no variable places elsewhere: ``<state dir>/keys/``
+    of the database the environment points at, or the old ``PROJECT_ROOT/.secrets/`` while
+    it holds a key file (with a notice on stderr, once per process). KeyringError when
+    both hold key files: which of them encrypt this database is not for graphsvc to guess.
+    """
     env = os.environ if env is None else env
-    return Path(env.get(ENV_KEY_FILE) or DEFAULT_KEY_FILE)
+    new = load_settings(env).key_dir
+    old = LEGACY_KEY_DIR
+    if not _key_files(old) or _same_folder(old, new):
+        return new
+    if _key_files(new):
+        raise KeyringError(
+            f"key files in two places, {old} ({', '.join(_key_files(old))}) and {new} "
+            f"({', '.join(_key_files(new))}): which of them encrypt this database cannot be told. "
+            f"Keep one folder (compare them; move the other one away), or set {ENV_KEY_FILE}")
+    if old not in _announced:
+        _announced.add(old)
+        print(f"graphsvc: the key files are read from {old}, where they were kept before; that keeps "
+              f"working. Their place is now the database's state folder: {new}. To move them, stop "
+              f"graphsvc, then: mkdir -p -m 700 {new} && mv {old}/* {new}/ (and copy them to the "
+              f"keys/ folder of any other database that uses them). Back them up apart from the "
+              f"database either way.", file=sys.stderr)
+    return old
+
+
+def _key_files(folder: Path) -> list[str]:
+    return [name for name in KEY_FILES if (folder / name).exists()]
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def key_file_path(env: Mapping[str, str] | None = None) -> Path:
+    """The data key file: ``GRAPHSVC_KEY_FILE``, else ``data-keys.json`` in ``key_dir``."""
+    env = os.environ if env is None else env
+    return Path(env[ENV_KEY_FILE]) if env.get(ENV_KEY_FILE) else key_dir(env) / DATA_KEY_FILE
+
+
+def web_secret_path(env: Mapping[str, str] | None = None) -> Path:
+    """The web app's secret file (when ``GRAPHSVC_SECRET_KEY`` is unset):
+    ``GRAPHSVC_SECRET_FILE``, else ``web-secret`` in ``key_dir``."""
+    env = os.environ if env is None else env
+    return Path(env[ENV_SECRET_FILE]) if env.get(ENV_SECRET_FILE) else key_dir(env) / WEB_SECRET_FILE
 
 
 def load_keyring(env: Mapping[str, str] | None = None) -> Keyring:
@@ -619,10 +682,13 @@ def _create_key_file(path: Path) -> None:
         try:
             os.link(tmp, path)  # atomic, and fails rather than replace an existing file
         except FileExistsError:
-            pass
+            return
         finally:
             tmp.unlink()
         _fsync_folder(path.parent)
+    # a new key is news: data written from now on cannot be read without this file
+    print(f"graphsvc: made a new data key file {path} (key {kid}). Back it up apart from the "
+          f"database: without it the identity data cannot be read.", file=sys.stderr)
 
 
 def _replace_key_file(path: Path, doc: dict[str, Any]) -> None:
@@ -694,7 +760,7 @@ def retire_keys(
 #
 # Two more secrets, kept like the data keys (outside the database, never in git), each 32
 # random bytes as unpadded base64url: from its environment variable (deployments), else from
-# a file beside the data key file (``.secrets/`` unless ``GRAPHSVC_KEY_FILE`` moves it), mode
+# a file beside the data key file (in key_dir unless ``GRAPHSVC_KEY_FILE`` moves it), mode
 # 0600 in a 0700 folder, created on first use. A file that group or others can access is
 # refused, as is a malformed value.
 #
@@ -712,6 +778,8 @@ ENV_CHECKPOINT_KEY = "GRAPHSVC_AUDIT_CHECKPOINT_KEY"
 JOURNAL_KEY_FILE = "audit-journal.key"
 CHECKPOINT_KEY_FILE = "audit-checkpoint.key"
 SECRET_BYTES = 32
+#: Every file that lives in the key folder.
+KEY_FILES = (DATA_KEY_FILE, JOURNAL_KEY_FILE, CHECKPOINT_KEY_FILE, WEB_SECRET_FILE)
 
 
 def secret_path(file_name: str, env: Mapping[str, str] | None = None) -> Path:

@@ -11,6 +11,7 @@ import stat
 import pytest
 
 from graphsvc import crypto
+from graphsvc.config import load_settings
 from graphsvc.crypto import (
     ENCRYPTED_FIELDS,
     IDENTITY_FIELDS,
@@ -47,7 +48,7 @@ def env(tmp_path, monkeypatch):
     """An environment of our own: no GRAPHSVC_DATA_KEY, the key file under tmp_path."""
     monkeypatch.delenv("GRAPHSVC_DATA_KEY", raising=False)
     monkeypatch.delenv("GRAPHSVC_KEY_FILE", raising=False)
-    monkeypatch.setattr(crypto, "DEFAULT_KEY_FILE", tmp_path / "unused-default" / "keys.json")
+    monkeypatch.setattr(crypto, "LEGACY_KEY_DIR", tmp_path / "unused-legacy")
     return {"GRAPHSVC_KEY_FILE": str(tmp_path / "secrets" / "data-keys.json")}
 
 
@@ -414,10 +415,95 @@ def test_the_key_file_is_reused(env):
     assert second.decrypt(token, *PLACE) == NAME
 
 
-def test_the_default_key_file_is_under_the_project(monkeypatch):
-    monkeypatch.setattr(crypto, "DEFAULT_KEY_FILE", crypto.PROJECT_ROOT / ".secrets" / "data-keys.json")
-    assert crypto.key_file_path({}) == crypto.PROJECT_ROOT / ".secrets" / "data-keys.json"
+# --- where the key files live: the state folder, or the old .secrets/ ----------------------
+
+
+@pytest.fixture
+def places(tmp_path, monkeypatch):
+    """No key variables; the state folder and the old key folder under tmp_path."""
+    for name in ("GRAPHSVC_DATA_KEY", "GRAPHSVC_KEY_FILE", "GRAPHSVC_SECRET_KEY", "GRAPHSVC_SECRET_FILE",
+                 "GRAPHSVC_AUDIT_JOURNAL_KEY", "GRAPHSVC_AUDIT_CHECKPOINT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    legacy = tmp_path / "checkout" / ".secrets"
+    monkeypatch.setattr(crypto, "LEGACY_KEY_DIR", legacy)
+    monkeypatch.setattr(crypto, "_announced", set())
+    state = tmp_path / "state"
+    return {"GRAPHSVC_STATE_DIR": str(state)}, state / "keys", legacy
+
+
+def test_a_new_installation_keeps_its_keys_in_the_state_folder(places, capsys):
+    env, keys, legacy = places
+    old_umask = os.umask(0)
+    try:
+        ring = load_keyring(env)
+    finally:
+        os.umask(old_umask)
+    assert crypto.key_dir(env) == keys and crypto.key_file_path(env) == keys / "data-keys.json"
+    assert mode(keys) == 0o700 and mode(keys / "data-keys.json") == 0o600
+    assert "made a new data key file" in capsys.readouterr().err  # news: back it up
+    assert load_keyring(env).current_kid == ring.current_kid and capsys.readouterr().err == ""
+    crypto.journal_key(env), crypto.checkpoint_key(env)
+    assert sorted(os.listdir(keys)) == ["audit-checkpoint.key", "audit-journal.key", "data-keys.json"]
+    assert crypto.web_secret_path(env) == keys / "web-secret"
+    assert not legacy.exists()
+
+
+def test_the_key_folder_follows_the_database():
+    for env in ({}, {"GRAPHSVC_NEO4J_INSTANCE": "test"}, {"NEO4J_URI": "bolt://db:7687", "NEO4J_DATABASE": "x"}):
+        if crypto._key_files(crypto.LEGACY_KEY_DIR):
+            pytest.skip(f"this checkout keeps its keys in {crypto.LEGACY_KEY_DIR}")
+        assert crypto.key_dir(env) == load_settings(env).state_dir / "keys"
+    assert crypto.key_dir({}) == crypto.PROJECT_ROOT / ".neo4j" / "instances" / "dev" / "keys"
     assert crypto.key_file_path({"GRAPHSVC_KEY_FILE": "/x/k.json"}) == crypto.Path("/x/k.json")
+    assert crypto.web_secret_path({"GRAPHSVC_SECRET_FILE": "/x/s"}) == crypto.Path("/x/s")
+
+
+def test_keys_at_the_old_place_keep_working_and_say_so_once(places, capsys):
+    env, keys, legacy = places
+    old = load_keyring({"GRAPHSVC_KEY_FILE": str(legacy / "data-keys.json")})
+    token = old.encrypt(NAME, *PLACE)
+    capsys.readouterr()
+    ring = load_keyring(env)
+    assert ring.current_kid == old.current_kid and ring.decrypt(token, *PLACE) == NAME
+    assert crypto.key_file_path(env) == legacy / "data-keys.json"
+    crypto.journal_key(env)  # the audit trail's keys and the web secret stay beside them
+    assert (legacy / "audit-journal.key").exists() and crypto.web_secret_path(env) == legacy / "web-secret"
+    assert not keys.exists(), "nothing is made at the new place while the old one holds keys"
+    err = capsys.readouterr().err
+    assert err.count(str(legacy)) >= 1 and f"mv {legacy}/* {keys}/" in err and "apart from the" in err
+    load_keyring(env)
+    assert capsys.readouterr().err == ""  # once per process
+    # the variables still win
+    assert crypto.key_file_path({**env, "GRAPHSVC_KEY_FILE": "/x/k.json"}) == crypto.Path("/x/k.json")
+
+
+def test_any_key_file_keeps_the_old_place(places):
+    env, keys, legacy = places
+    legacy.mkdir(parents=True)
+    (legacy / "web-secret").write_text("from an older version\n")
+    assert crypto.key_dir(env) == legacy
+
+
+def test_moved_keys_are_found_at_the_new_place(places, capsys):
+    env, keys, legacy = places
+    before = load_keyring({"GRAPHSVC_KEY_FILE": str(legacy / "data-keys.json")})
+    crypto.journal_key({"GRAPHSVC_KEY_FILE": str(legacy / "data-keys.json")})
+    keys.parent.mkdir(parents=True)
+    os.rename(legacy, keys)  # what the notice says to do
+    capsys.readouterr()
+    assert load_keyring(env).current_kid == before.current_kid and capsys.readouterr().err == ""
+    assert crypto.key_dir(env) == keys
+
+
+def test_keys_in_both_places_are_refused(places):
+    env, keys, legacy = places
+    load_keyring({"GRAPHSVC_KEY_FILE": str(legacy / "data-keys.json")})
+    load_keyring({"GRAPHSVC_KEY_FILE": str(keys / "data-keys.json")})
+    for load in (load_keyring, crypto.journal_key, crypto.web_secret_path):
+        with pytest.raises(KeyringError, match="two places") as e:
+            load(env)
+        assert str(legacy) in str(e.value) and str(keys) in str(e.value)
+    assert sorted(os.listdir(keys)) == ["data-keys.json"] and sorted(os.listdir(legacy)) == ["data-keys.json"]
 
 
 @pytest.mark.parametrize("loose", [0o640, 0o604, 0o660, 0o644])
@@ -515,3 +601,19 @@ def test_rotation_defaults_to_os_environ(env, monkeypatch):
     monkeypatch.setenv("GRAPHSVC_DATA_KEY", f"k1:{b64(os.urandom(32))}")
     with pytest.raises(KeyringError, match="GRAPHSVC_DATA_KEY"):
         rotate_key_file(env["GRAPHSVC_KEY_FILE"])
+
+
+def test_the_web_secret_is_made_in_the_key_folder(places):
+    from dataclasses import replace
+
+    from web import _web_secret
+
+    env, keys, legacy = places
+    os.environ["GRAPHSVC_STATE_DIR"] = env["GRAPHSVC_STATE_DIR"]
+    try:
+        settings = replace(load_settings(), secret_key=None)
+        secret = _web_secret(settings)
+    finally:
+        del os.environ["GRAPHSVC_STATE_DIR"]
+    assert len(secret) >= 64 and (keys / "web-secret").read_text().strip() == secret
+    assert mode(keys / "web-secret") == 0o600

@@ -35,7 +35,8 @@ def test_compose_runs_neo4j_526_locked_down_and_the_app():
 def test_generated_and_secret_files_are_ignored():
     for path in (".neo4j/instances/dev/password", ".neo4j/lib/x.jar", ".venv/bin/python",
                  "web/translations/ko/LC_MESSAGES/messages.mo", ".env",
-                 ".secrets/data-keys.json", ".secrets/web-secret"):
+                 ".secrets/data-keys.json", ".secrets/web-secret", ".neo4j/instances/dev/keys/data-keys.json",
+                 ".state/neo4j/keys/data-keys.json", ".state/neo4j/files/x"):
         done = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
         assert done.returncode == 0, f"{path} is not git-ignored"
 
