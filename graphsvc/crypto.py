@@ -142,6 +142,13 @@ ENCRYPTED_FIELDS: tuple[EncryptedField, ...] = (
 EXPORTED_KINDS = frozenset({FieldKind.IDENTITY, FieldKind.NOTES})
 
 
+# label → its encrypted fields, for the per-record calls (encrypt_record runs once a row)
+_FIELDS: dict[str, tuple[str, ...]] = {}
+for _f in ENCRYPTED_FIELDS:
+    _FIELDS[_f.label] = (*_FIELDS.get(_f.label, ()), _f.field)
+del _f
+
+
 def labels() -> tuple[str, ...]:
     """The labels that have encrypted fields, in the registry's order.
 
@@ -158,7 +165,9 @@ def fields_of(label: str, kinds: Collection[FieldKind] | None = None) -> tuple[s
     >>> fields_of("Person"), fields_of("User", EXPORTED_KINDS), fields_of("Household")
     (('legal_name', 'phone', 'address'), (), ())
     """
-    return tuple(f.field for f in ENCRYPTED_FIELDS if f.label == label and (kinds is None or f.kind in kinds))
+    if kinds is None:
+        return _FIELDS.get(label, ())
+    return tuple(f.field for f in ENCRYPTED_FIELDS if f.label == label and f.kind in kinds)
 
 
 def record_key(label: str) -> str:
