@@ -32,7 +32,7 @@ def test_plaintext_is_absent_from_the_store(db, settings, small):
     append(small, "visits", ["v-077", "h-001", "minji", "2025-05-05", "met", "", note])
     assert import_folder(db, small).ok
     person = db.read("test_person_raw", id="p-077")[0]
-    assert all(crypto.is_encrypted(person[f]) for f in ("legal_name", "phone", "address"))
+    assert all(crypto.is_encrypted(person[f]) for f in crypto.fields_of("Person"))
     control = f"평문 대조군 {secrets.token_hex(6)} 이 값은 암호화되지 않음"
     db.write("test_write_probe", text=control)
     # Every committed value is in the transaction logs on disk at once (the store files
