@@ -301,7 +301,8 @@ def main() -> None:
     ap.add_argument("--load-seconds", type=float, default=60)
     args = ap.parse_args()
     settings = load_settings({k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")})
-    settings = replace(settings, local=replace(settings.local, heap="1g", pagecache="512m"), cypher_extra=CYPHER_EXTRA)
+    settings = replace(settings, local=replace(settings.local, heap="1g", pagecache="512m"))
+    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
     local = settings.local
     started = neo4j_local.running_pid(local) is None
     neo4j_local.install(local, say=lambda m: None)

@@ -121,7 +121,8 @@ def main() -> int:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "GRAPHSVC_NEO4J"))}
     settings = load_settings(env).with_instance(INSTANCE, PORT)
-    settings = replace(settings, local=replace(settings.local, heap=HEAP, pagecache=PAGECACHE), cypher_extra=CYPHER_EXTRA)
+    settings = replace(settings, local=replace(settings.local, heap=HEAP, pagecache=PAGECACHE))
+    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
     local = settings.local
     failed = False
     try:

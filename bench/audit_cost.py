@@ -63,7 +63,8 @@ def main() -> None:
 
     settings = load_settings({k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")})
     settings = settings.with_instance("benchaudit", 7694)
-    settings = replace(settings, local=replace(settings.local, heap="512m", pagecache="256m"), cypher_extra=CYPHER_EXTRA)
+    settings = replace(settings, local=replace(settings.local, heap="512m", pagecache="256m"))
+    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
     local = settings.local
     started = neo4j_local.running_pid(local) is None
     neo4j_local.install(local, say=lambda m: None)

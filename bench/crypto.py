@@ -39,7 +39,8 @@ PERSON = ("legal_name", "phone", "address")
 def people(n: int) -> list[dict[str, Any]]:
     return [{"id": f"p-{i:06d}", "code_name": f"들국화-{i}", "household_id": f"h-{i // 3:06d}",
              "legal_name": f"김영희 {i}", "phone": f"010-{i % 10000:04d}-{i % 7919:04d}",
-             "address": f"서울특별시 노원구 상계로 {i % 500}길 {i % 97}, {i % 13}동 {i % 1200}호", "_line": i + 2}
+             "address": f"서울특별시 노원구 상계로 {i % 500}길 {i % 97}, {i % 13}동 {i % 1200}호",
+             "_line": i + 2}
             for i in range(n)]
 
 
@@ -127,7 +128,8 @@ def main() -> None:
     for case, before, now in records(args.rows, args.repeat):
         print(f"| {case} | {before:.2f} | {now:.2f} | {now / before:.2f} |")
     print("\n2. bytes: ms per call, AES-GCM alone vs the blob API")
-    print("| size | AESGCM.encrypt | encrypt_bytes | ratio | AESGCM.decrypt | decrypt_bytes | ratio | MB/s (enc / dec) |")
+    print("| size | AESGCM.encrypt | encrypt_bytes | ratio | AESGCM.decrypt | decrypt_bytes | ratio "
+          "| MB/s (enc / dec) |")
     print("|---|---|---|---|---|---|---|---|")
     for label, raw_enc, enc, raw_dec, dec in blobs(args.repeat):
         size_mb = {"1 KiB": 1 / 1024, "1 MiB": 1.0, "20 MiB": 20.0}[label] * 1.048576

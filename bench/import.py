@@ -89,7 +89,8 @@ def bench_settings() -> Settings:
         env["JAVA_HOME"] = os.environ["JAVA_HOME"]
     settings = load_settings(env).with_instance(INSTANCE, PORT)
     local = dataclasses.replace(settings.local, heap=HEAP, pagecache=PAGECACHE)
-    settings = dataclasses.replace(settings, local=local, cypher_extra=CYPHER_EXTRA)
+    settings = dataclasses.replace(settings, local=local)
+    settings = dataclasses.replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
     assert settings.uses_local and local.name == INSTANCE and local.bolt_port == PORT
     return settings
 

@@ -142,7 +142,8 @@ def median(values: list[float]) -> float | None:
 def bench_settings():
     settings = load_settings({k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")})
     settings = settings.with_instance("benchmap", 7695)
-    return replace(settings, local=replace(settings.local, heap="512m", pagecache="256m"), cypher_extra=CYPHER_EXTRA)
+    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
+    return replace(settings, local=replace(settings.local, heap="512m", pagecache="256m"))
 
 
 def quiet(_message: str) -> None:

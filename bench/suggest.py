@@ -292,7 +292,8 @@ def main() -> None:
     settings = load_settings({k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")})
     settings = settings.with_instance("bench", 7689)
     # as bench/import.py, which fills this instance: the 100k store (~260 MB) fits the page cache
-    settings = replace(settings, local=replace(settings.local, heap=HEAP, pagecache=PAGECACHE), cypher_extra=CYPHER_EXTRA)
+    settings = replace(settings, local=replace(settings.local, heap=HEAP, pagecache=PAGECACHE))
+    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
     local = settings.local
     started = neo4j_local.running_pid(local) is None
     if started:

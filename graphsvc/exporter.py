@@ -86,7 +86,7 @@ def private_folder(folder: Path) -> Path:
 
 
 def _rows(db: Database, name: str, keyring: Keyring, redact: bool) -> Iterator[dict[str, str]]:
-    label = LABELS[name]
+    label = LABELS.get(name, "")
     fields = fields_of(label, EXPORTED_KINDS)
     key = record_key(label) if fields else ""
     for record in db.stream(f"export_{name}"):
@@ -95,8 +95,8 @@ def _rows(db: Database, name: str, keyring: Keyring, redact: bool) -> Iterator[d
         yield {k: _text(v) for k, v in record.items()}
 
 
-def export_folder(db: Database, folder: Path, keyring: Keyring, actor: Actor, bom: bool = True, redact: bool = False,
-                  progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+def export_folder(db: Database, folder: Path, keyring: Keyring, actor: Actor, bom: bool = True,
+                  redact: bool = False, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
     """Write one CSV file per table into ``folder``; return the row count per file.
 
     Identity fields are decrypted, or left empty with ``redact``. The folder must be private
