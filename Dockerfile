@@ -4,7 +4,6 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md babel.cfg ./
 COPY graphsvc graphsvc
 COPY web web
-COPY cypher cypher
 # The state that is not in Neo4j (the audit journal; GRAPHSVC_STATE_DIR) lives in a folder
 # the app's user owns (0700); docker-compose.yml mounts a volume on it, which starts as a
 # copy of this folder, owner included. /app itself stays root's and read-only to the app.

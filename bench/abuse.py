@@ -59,6 +59,7 @@ for key, value in BENCH_ENV.items():
 
 from graphsvc import accounts, audit, csvio, demo, importer, neo4j_local  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
 from graphsvc.model import Actor  # noqa: E402
@@ -301,6 +302,7 @@ def main() -> None:
     args = ap.parse_args()
     settings = load_settings({k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")})
     settings = replace(settings, local=replace(settings.local, heap="1g", pagecache="512m"))
+    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
     local = settings.local
     started = neo4j_local.running_pid(local) is None
     neo4j_local.install(local, say=lambda m: None)

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from graphsvc import audit, neo4j_local  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from graphsvc.db import Database  # noqa: E402
 
 INSTANCE, PORT = "audit", 7692
@@ -121,6 +122,7 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "GRAPHSVC_NEO4J"))}
     settings = load_settings(env).with_instance(INSTANCE, PORT)
     settings = replace(settings, local=replace(settings.local, heap=HEAP, pagecache=PAGECACHE))
+    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
     local = settings.local
     failed = False
     try:

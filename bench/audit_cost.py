@@ -39,6 +39,7 @@ os.environ.setdefault("GRAPHSVC_SECRET_KEY", "bench-secret")
 
 from graphsvc import accounts, audit, csvio, demo, importer, journal, neo4j_local, shown  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
 from graphsvc.model import Actor  # noqa: E402
@@ -63,6 +64,7 @@ def main() -> None:
     settings = load_settings({k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")})
     settings = settings.with_instance("benchaudit", 7694)
     settings = replace(settings, local=replace(settings.local, heap="512m", pagecache="256m"))
+    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
     local = settings.local
     started = neo4j_local.running_pid(local) is None
     neo4j_local.install(local, say=lambda m: None)

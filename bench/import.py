@@ -11,7 +11,7 @@ plan cache cleared, so that each method plans its statements against the data it
                 proportional sample of the validated rows (first households, their people,
                 the introductions among them, their visits, the users those visits need)
   (b) LOAD CSV  Neo4j's own LOAD CSV … CALL { … } IN TRANSACTIONS OF 5000 ROWS, with the
-                statements of cypher/bench.cypher (same semantics as import.cypher)
+                statements of bench/cypher/bench.cypher (same semantics as import.cypher)
 
 graphsvc and LOAD CSV run --repeat times, alternating; the table gives the median. Rows are
 the rows sent to the statements of importer.WRITE_ORDER (users.csv counts twice:
@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from graphsvc import csvio, demo, importer, neo4j_local  # noqa: E402
 from graphsvc.config import Settings, load_settings  # noqa: E402
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from graphsvc.db import Database  # noqa: E402
 
 INSTANCE, PORT = "bench", 7689
@@ -58,7 +59,7 @@ HEAP, PAGECACHE = "1g", "768m"
 AS_OF = dt.date(2025, 1, 1)  # fixed, so that every run imports the same network
 WARMUP_HOUSEHOLDS = 2000
 
-# WRITE_ORDER's import.cypher statements and their LOAD CSV twins in cypher/bench.cypher.
+# WRITE_ORDER's import.cypher statements and their LOAD CSV twins in bench/cypher/bench.cypher.
 LOAD_CSV = {
     "import_users": "bench_load_users",
     "import_households": "bench_load_households",
@@ -89,6 +90,7 @@ def bench_settings() -> Settings:
     settings = load_settings(env).with_instance(INSTANCE, PORT)
     local = dataclasses.replace(settings.local, heap=HEAP, pagecache=PAGECACHE)
     settings = dataclasses.replace(settings, local=local)
+    settings = dataclasses.replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
     assert settings.uses_local and local.name == INSTANCE and local.bolt_port == PORT
     return settings
 
@@ -419,7 +421,7 @@ def main() -> int:
     ap.add_argument("--no-warmup", action="store_true",
                     help=f"skip the untimed {WARMUP_HOUSEHOLDS:,}-household import (both methods) that warms up the JIT")
     ap.add_argument("--extra", default="",
-                    help="also time import_folder with an import step replaced by a cypher/bench.cypher "
+                    help="also time import_folder with an import step replaced by a bench/cypher/bench.cypher "
                          "statement: import_step=bench_name[,…]")
     ap.add_argument("--plan-check", action="store_true",
                     help="time import_user_people on its index-scan plan (forced) vs bench_alt_user_people "

@@ -66,6 +66,7 @@ from neo4j.exceptions import TransientError  # noqa: E402
 
 from graphsvc import access, csvio, demo, importer, neo4j_local, netmap  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
 from graphsvc.model import Actor  # noqa: E402
@@ -141,6 +142,7 @@ def median(values: list[float]) -> float | None:
 def bench_settings():
     settings = load_settings({k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")})
     settings = settings.with_instance("benchmap", 7695)
+    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
     return replace(settings, local=replace(settings.local, heap="512m", pagecache="256m"))
 
 

@@ -70,6 +70,7 @@ import networkx as nx  # noqa: E402
 
 from graphsvc import accounts, csvio, demo, importer, neo4j_local, suggest  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
 from graphsvc.model import cli_actor  # noqa: E402
@@ -292,6 +293,7 @@ def main() -> None:
     settings = settings.with_instance("bench", 7689)
     # as bench/import.py, which fills this instance: the 100k store (~260 MB) fits the page cache
     settings = replace(settings, local=replace(settings.local, heap=HEAP, pagecache=PAGECACHE))
+    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
     local = settings.local
     started = neo4j_local.running_pid(local) is None
     if started:

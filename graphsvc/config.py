@@ -2,10 +2,11 @@
 
 Every setting has a default that works on a developer's machine after ``make install``;
 the README's configuration table lists them. Nothing else reads ``os.environ``, with one
-deliberate exception: the keys that encrypt identity fields (``GRAPHSVC_DATA_KEY``,
-``GRAPHSVC_KEY_FILE``) are read in crypto.py, where they are used, so that they never sit
-in a Settings object that could be printed or logged; web/__init__.py likewise reads the
-location of the web secret's file (``GRAPHSVC_SECRET_FILE``).
+deliberate exception: the keys and secrets (``GRAPHSVC_DATA_KEY``, ``GRAPHSVC_KEY_FILE``,
+the audit trail's keys, ``GRAPHSVC_SECRET_FILE``) are read in crypto.py, where they are
+used, so that they never sit in a Settings object that could be printed or logged. Their
+default folder is ``Settings.key_dir`` (crypto.key_dir: an older installation's
+``.secrets/`` keeps working).
 """
 
 from __future__ import annotations
@@ -15,7 +16,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _project_root(package_dir: Path) -> Path:
+    """Where the run-time folders (``.neo4j/``, ``.state/``, the old ``.secrets/``) default to.
+
+    A checkout (``make install``: an editable install) keeps them beside its code. An
+    installed wheel has no project folder: they go under the working directory, never into
+    site-packages, where a new virtualenv would take the database, the journal and the keys
+    with it. GRAPHSVC_STATE_DIR and GRAPHSVC_NEO4J_DIR place them explicitly.
+    """
+    checkout = package_dir.parent
+    return checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
+
+
+PROJECT_ROOT = _project_root(PACKAGE_DIR)
 
 NEO4J_VERSION = "5.26.31"
 
@@ -49,8 +65,12 @@ class Settings:
     neo4j_password: str | None
     neo4j_database: str
     local: LocalNeo4j
+    # GRAPHSVC_CYPHER_DIR: the application's named statements (graphsvc/db.py Queries)
     cypher_dir: Path
     batch_size: int = 5000
+    # Folders of statements loaded besides cypher_dir (never from the environment): the
+    # tests' and benchmarks' own (tests/cypher, bench/cypher), which production never loads.
+    cypher_extra: tuple[Path, ...] = ()
     secret_key: str | None = None
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none),
     # so that the audit records the client's address and cookies get Secure over HTTPS.
@@ -102,6 +122,18 @@ class Settings:
         if self.uses_local:
             return self.local.home
         return PROJECT_ROOT / ".state" / self.neo4j_database
+
+    @property
+    def key_dir(self) -> Path:
+        """The folder of this database's key files (data keys, the audit trail's keys, the
+        web secret) when no variable places them: crypto.key_dir decides, as an older
+        installation may still keep them in PROJECT_ROOT/.secrets/."""
+        return self.state_dir / "keys"
+
+    @property
+    def files_dir(self) -> Path:
+        """The folder of stored files (photos, receipts), each encrypted: storage.files_dir."""
+        return self.state_dir / "files"
 
     @property
     def audit_journal(self) -> Path:
@@ -173,7 +205,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         neo4j_password=env.get("NEO4J_PASSWORD") or None,
         neo4j_database=env.get("NEO4J_DATABASE") or "neo4j",
         local=local,
-        cypher_dir=Path(env.get("GRAPHSVC_CYPHER_DIR") or PROJECT_ROOT / "cypher"),
+        cypher_dir=Path(env.get("GRAPHSVC_CYPHER_DIR") or PACKAGE_DIR / "cypher"),
         batch_size=int(env.get("GRAPHSVC_BATCH_SIZE") or 5000),
         secret_key=env.get("GRAPHSVC_SECRET_KEY") or None,
         proxy_hops=int(env.get("GRAPHSVC_PROXY_HOPS") or 0),

@@ -1,19 +1,32 @@
 """Field-level encryption of identifying data (AES-256-GCM), and the keys it uses.
 
 A leak of who a household is or where it lives can endanger people and their relatives,
-so the fields in ``IDENTITY_FIELDS`` are encrypted one by one before they reach Neo4j:
+so the fields of ``ENCRYPTED_FIELDS``, the one registry of them, are encrypted one by one
+before they reach Neo4j:
 
-* ``Person``: ``legal_name``, ``phone``, ``address``
-* ``Visit``: ``notes``
+* ``Person``: ``legal_name``, ``phone``, ``address`` (the identity of a person)
+* ``Visit``: ``notes`` (what a visitor wrote)
+* ``User``: ``totp_secret`` (a secret of an account: never exported)
 
-Everything else (ids, statuses, dates, the referral edges) stays in clear so that the
-graph can be queried; the database never sees the keys.
+Import (``encrypt_record``), export and ``--redact``, key rotation (graphsvc/rekey.py) and
+the tests read that registry; a new encrypted field is one entry there. Everything else
+(ids, statuses, dates, the referral edges) stays in clear so that the graph can be
+queried; the database never sees the keys. Files (photos, receipts) are encrypted whole
+with ``Keyring.encrypt_bytes``.
 
 Token format
     ``enc:v1:<kid>:<payload>`` where ``kid`` names the key and ``payload`` is the
     unpadded base64url encoding of ``nonce (12 random bytes) || ciphertext || tag (16)``.
     Every encryption draws a fresh nonce, so equal plaintexts give different tokens.
     ``None`` and ``""`` are not encrypted: they stay ``None``.
+
+Bytes (files)
+    ``Keyring.encrypt_bytes(data, label, record_id, field)`` seals a file's content whole
+    (photos, receipts: up to a few tens of megabytes, in memory) into a binary blob:
+    ``b"GSEB"``, a format version, the key id, a nonce, the ciphertext and tag (see
+    BLOB_MAGIC). The same keys, key ids, place binding and rotation as the text tokens;
+    ``decrypt_bytes`` refuses a blob that is altered (its header too), truncated, or made
+    for another record or field.
 
 Associated data
     Each token is bound to its place: the AAD is ``f"{label}:{record_id}:{field}"``
@@ -26,13 +39,23 @@ Where the keys live (``load_keyring``), in this order
        is current (used to encrypt), the others only decrypt. Use this in deployments
        (Docker, servers); make an entry with ``python -c "from graphsvc.crypto import
        new_key_entry; print(new_key_entry())"``.
-    2. else a JSON key file, ``PROJECT_ROOT/.secrets/data-keys.json`` unless
+    2. else a JSON key file, ``data-keys.json`` in the key folder (``key_dir``) unless
        ``GRAPHSVC_KEY_FILE`` names another:
        ``{"current": kid, "keys": {kid: {"key": base64url, "created": iso-time}}}``.
        It is created on first use with one random key, mode 0600 in a folder created
        0700, and replaced atomically on every change. A key file that group or others can
        access is refused. Losing the keys loses the data: back the file up, apart from
        database backups.
+
+The key folder (``key_dir``): ``<state dir>/keys/``, beside the rest of the database's
+state outside Neo4j (config.Settings.state_dir: the audit journal, stored files). An
+installation from before that keeps its key files in ``PROJECT_ROOT/.secrets/``: while that
+folder holds any of them it stays the key folder (said once on stderr, with how to move
+them), so that no key is ever left behind or made anew beside an old one; key files in
+both places are refused. The variables win over both: ``GRAPHSVC_KEY_FILE`` (the audit
+trail's keys live beside it), ``GRAPHSVC_SECRET_FILE``, and the keys themselves in
+``GRAPHSVC_DATA_KEY``, ``GRAPHSVC_SECRET_KEY``, ``GRAPHSVC_AUDIT_JOURNAL_KEY``,
+``GRAPHSVC_AUDIT_CHECKPOINT_KEY``.
 
 Rotation
     Key file: ``rotate_key_file()`` adds a new key and makes it current, keeping the old
@@ -63,33 +86,109 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import enum
 import json
 import os
 import re
 import secrets
 import stat
+import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, Collection, Iterator, Mapping
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from graphsvc.config import PROJECT_ROOT
+from graphsvc.config import PROJECT_ROOT, load_settings
 
 try:  # POSIX: serialise concurrent writers of the key file
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
-IDENTITY_FIELDS: dict[str, tuple[str, ...]] = {
-    "Person": ("legal_name", "phone", "address"),
-    "Visit": ("notes",),
-}
+class FieldKind(enum.Enum):
+    """What an encrypted field holds, which decides where it may go."""
+
+    IDENTITY = "identity"  # who a person is and where they live: exported unless --redact
+    NOTES = "notes"  # what a visitor wrote at a visit: exported unless --redact
+    ACCOUNT_SECRET = "account_secret"  # a secret of an account (TOTP seed): never exported
+
+
+@dataclass(frozen=True)
+class EncryptedField:
+    """One encrypted property: ``label``'s nodes keep ``field`` as a token bound to the
+    record whose ``key`` property (its stable id) names it."""
+
+    label: str
+    field: str
+    kind: FieldKind
+    key: str = "id"
+
+
+#: Every property that is encrypted before it reaches Neo4j, in one place.
+ENCRYPTED_FIELDS: tuple[EncryptedField, ...] = (
+    EncryptedField("Person", "legal_name", FieldKind.IDENTITY),
+    EncryptedField("Person", "phone", FieldKind.IDENTITY),
+    EncryptedField("Person", "address", FieldKind.IDENTITY),
+    EncryptedField("Visit", "notes", FieldKind.NOTES),
+    EncryptedField("User", "totp_secret", FieldKind.ACCOUNT_SECRET, key="username"),
+)
+
+#: The kinds that an export carries (decrypted, or left empty with ``--redact``).
+EXPORTED_KINDS = frozenset({FieldKind.IDENTITY, FieldKind.NOTES})
+
+
+# label → its encrypted fields, for the per-record calls (encrypt_record runs once a row)
+_FIELDS: dict[str, tuple[str, ...]] = {}
+for _f in ENCRYPTED_FIELDS:
+    _FIELDS[_f.label] = (*_FIELDS.get(_f.label, ()), _f.field)
+del _f
+
+
+def labels() -> tuple[str, ...]:
+    """The labels that have encrypted fields, in the registry's order.
+
+    >>> labels()
+    ('Person', 'Visit', 'User')
+    """
+    return tuple(dict.fromkeys(f.label for f in ENCRYPTED_FIELDS))
+
+
+def fields_of(label: str, kinds: Collection[FieldKind] | None = None) -> tuple[str, ...]:
+    """The encrypted fields of ``label`` (of those ``kinds`` only, when given); () for a
+    label with none.
+
+    >>> fields_of("Person"), fields_of("User", EXPORTED_KINDS), fields_of("Household")
+    (('legal_name', 'phone', 'address'), (), ())
+    """
+    if kinds is None:
+        return _FIELDS.get(label, ())
+    return tuple(f.field for f in ENCRYPTED_FIELDS if f.label == label and f.kind in kinds)
+
+
+def record_key(label: str) -> str:
+    """The property that identifies a record of ``label`` (the id its tokens are bound to)."""
+    keys = {f.key for f in ENCRYPTED_FIELDS if f.label == label}
+    if len(keys) != 1:
+        raise KeyError(f"{label} has no encrypted fields" if not keys else f"{label}: several record keys")
+    return keys.pop()
+
+
+#: label → its encrypted fields that an export carries (derived from ENCRYPTED_FIELDS).
+IDENTITY_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {label: fields_of(label, EXPORTED_KINDS) for label in labels() if fields_of(label, EXPORTED_KINDS)})
 
 ENV_KEYS = "GRAPHSVC_DATA_KEY"
 ENV_KEY_FILE = "GRAPHSVC_KEY_FILE"
-DEFAULT_KEY_FILE = PROJECT_ROOT / ".secrets" / "data-keys.json"
+ENV_SECRET_FILE = "GRAPHSVC_SECRET_FILE"
+DATA_KEY_FILE = "data-keys.json"
+WEB_SECRET_FILE = "web-secret"
+# Where the key files were kept before they moved under the state folder (see key_dir).
+LEGACY_KEY_DIR = PROJECT_ROOT / ".secrets"
 
 PREFIX = "enc:v1:"
 KEY_BYTES = 32
@@ -146,7 +245,7 @@ def is_encrypted(value: object) -> bool:
     if not isinstance(value, str):
         return False
     match = _TOKEN.fullmatch(value)
-    return bool(match) and len(match.group(2)) >= _MIN_PAYLOAD_CHARS
+    return match is not None and len(match.group(2)) >= _MIN_PAYLOAD_CHARS
 
 
 class Keyring:
@@ -242,6 +341,104 @@ class Keyring:
         match = _TOKEN.fullmatch(token) if isinstance(token, str) else None
         return match is None or match.group(1) != self._current
 
+    # --- bytes: files (photos, receipts) -------------------------------------------------
+
+    def encrypt_bytes(self, data: Bytes, label: str, record_id: str, field: str) -> bytes:
+        """``data`` sealed under the current key, bound to label/record_id/field: a blob
+        of the binary format described at BLOB_MAGIC (header, nonce, ciphertext, tag).
+
+        Every call draws a fresh nonce. Empty data is sealed too (it is a file's content,
+        not a missing value). Made for files up to a few tens of megabytes, in memory.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{label} {record_id} {field}: can only encrypt bytes, not {type(data).__name__}")
+        header = _blob_header(self._current)
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._aead[self._current].encrypt(nonce, data, header + _aad(label, record_id, field))
+        return b"".join((header, nonce, sealed))
+
+    def decrypt_bytes(self, blob: Bytes, label: str, record_id: str, field: str) -> bytes:
+        """The data sealed in ``blob``; raises DecryptionError unless it is an authentic blob
+        made for exactly this label/record_id/field (its header included)."""
+        aad = _aad(label, record_id, field)
+        place = f"{label} {record_id} {field}"
+        kid, header, body = _blob_parts(blob, place)
+        aead = self._aead.get(kid)
+        if aead is None:
+            raise DecryptionError(
+                f"cannot decrypt {place}: unknown key {kid} (keys: {', '.join(self._aead)}; source {self.source})")
+        if len(body) < NONCE_BYTES + TAG_BYTES:
+            raise DecryptionError(f"cannot decrypt {place} (key {kid}): truncated data")
+        try:
+            return aead.decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], bytes(header) + aad)
+        except InvalidTag:
+            raise DecryptionError(
+                f"cannot decrypt {place} (key {kid}): the data was altered or belongs to another record or field"
+            ) from None
+
+    def needs_rotation_bytes(self, blob: Bytes) -> bool:
+        """True when ``blob`` is not sealed under the current key (re-encrypt it with
+        ``encrypt_bytes(decrypt_bytes(blob, …), …)``); DecryptionError when it is no blob."""
+        return blob_kid(blob) != self._current
+
+
+# The binary format of encrypted bytes (files), version 1:
+#
+#     offset  size  what
+#     0       4     BLOB_MAGIC, b"GSEB" (graphsvc encrypted bytes)
+#     4       1     format version, 1
+#     5       1     n, the length of the key id (1-64)
+#     6       n     the key id, ASCII (the same ids as the text tokens)
+#     6+n     12    nonce (random)
+#     18+n    rest  AES-256-GCM ciphertext, then its 16-byte tag
+#
+# The associated data is the header (bytes 0 to 6+n) followed by the text tokens' place,
+# ``label:record_id:field``: a blob is bound to its record and field like a token, and its
+# header (version, key id) cannot be changed without failing authentication. The header
+# makes blobs and text tokens distinct: neither can be passed off as the other.
+BLOB_MAGIC = b"GSEB"
+BLOB_VERSION = 1
+Bytes = bytes | bytearray | memoryview
+
+
+def _blob_header(kid: str) -> bytes:
+    encoded = kid.encode("ascii")
+    return BLOB_MAGIC + bytes((BLOB_VERSION, len(encoded))) + encoded
+
+
+def _blob_parts(blob: Bytes, place: str) -> tuple[str, memoryview, memoryview]:
+    """The key id, the header and what follows it (nonce, ciphertext, tag), without copying."""
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        raise DecryptionError(f"cannot decrypt {place}: not bytes")
+    view = memoryview(blob).cast("B")
+    if len(view) < 6 or view[:4] != BLOB_MAGIC:
+        raise DecryptionError(f"cannot decrypt {place}: not encrypted bytes")
+    if view[4] != BLOB_VERSION:
+        raise DecryptionError(f"cannot decrypt {place}: unknown format version {view[4]}")
+    end = 6 + view[5]
+    try:
+        kid = bytes(view[6:end]).decode("ascii") if len(view) >= end else ""
+    except UnicodeDecodeError:
+        kid = ""
+    if not _KID.fullmatch(kid):
+        raise DecryptionError(f"cannot decrypt {place}: malformed header")
+    return kid, view[:end], view[end:]
+
+
+def blob_kid(blob: Bytes) -> str:
+    """The key id that ``blob`` (from Keyring.encrypt_bytes) names; DecryptionError when it
+    is not encrypted bytes."""
+    return _blob_parts(blob, "blob")[0]
+
+
+def is_encrypted_bytes(blob: object) -> bool:
+    """True when ``blob`` has the header of encrypted bytes (it may still fail to decrypt)."""
+    try:
+        _blob_parts(blob, "blob")  # type: ignore[arg-type]
+    except DecryptionError:
+        return False
+    return True
+
 
 def _aad(label: str, record_id: str, field: str) -> bytes:
     if not isinstance(label, str) or not _NAME.fullmatch(label):
@@ -253,12 +450,94 @@ def _aad(label: str, record_id: str, field: str) -> bytes:
     return f"{label}:{record_id}:{field}".encode("utf-8")
 
 
+def encrypt_record(keyring: Keyring, label: str, record_id: str, values: Mapping[str, Any], *,
+                   stored: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A copy of ``values`` (one record of ``label``) whose encrypted fields are tokens.
+
+    Every field of ``label`` in ENCRYPTED_FIELDS that ``values`` carries is encrypted,
+    bound to ``record_id`` and the field (None and "" become None); the other keys are
+    copied as they are, and a field ``values`` does not carry is not added. The one place
+    that seals a record before it is written: the importer and the write services call it.
+
+    ``stored``: the record's tokens as they are in the database. A field whose stored
+    token is under the current key and decrypts to the same value keeps that token, so
+    that writing an unchanged record changes nothing, not even a nonce.
+
+    >>> ring = Keyring.generate("k1")
+    >>> row = encrypt_record(ring, "Person", "p-1", {"id": "p-1", "code_name": "들국화", "phone": "010-1"})
+    >>> row["code_name"], row["phone"].startswith("enc:v1:k1:"), "address" in row
+    ('들국화', True, False)
+    >>> encrypt_record(ring, "Person", "p-1", {"phone": "010-1"}, stored=row)["phone"] == row["phone"]
+    True
+    """
+    sealed = dict(values)
+    for name in fields_of(label):
+        if name not in sealed:
+            continue
+        value = sealed[name]
+        token = stored.get(name) if stored else None
+        if value is not None and token and not keyring.needs_rotation(token) and \
+                keyring.decrypt(token, label, record_id, name) == value:
+            sealed[name] = token
+        else:
+            sealed[name] = keyring.encrypt(value, label, record_id, name)
+    return sealed
+
+
 # --- loading -------------------------------------------------------------------------
 
 
-def key_file_path(env: Mapping[str, str] | None = None) -> Path:
+_announced: set[Path] = set()
+
+
+def key_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The folder of the key files that no variable places elsewhere: ``<state dir>/keys/``
+    of the database the environment points at, or the old ``PROJECT_ROOT/.secrets/`` while
+    it holds a key file (with a notice on stderr, once per process). KeyringError when
+    both hold key files: which of them encrypt this database is not for graphsvc to guess.
+    """
     env = os.environ if env is None else env
-    return Path(env.get(ENV_KEY_FILE) or DEFAULT_KEY_FILE)
+    new = load_settings(env).key_dir
+    old = LEGACY_KEY_DIR
+    if not _key_files(old) or _same_folder(old, new):
+        return new
+    if _key_files(new):
+        raise KeyringError(
+            f"key files in two places, {old} ({', '.join(_key_files(old))}) and {new} "
+            f"({', '.join(_key_files(new))}): which of them encrypt this database cannot be told. "
+            f"Keep one folder (compare them; move the other one away), or set {ENV_KEY_FILE}")
+    if old not in _announced:
+        _announced.add(old)
+        print(f"graphsvc: the key files are read from {old}, where they were kept before; that keeps "
+              f"working. Their place is now the database's state folder: {new}. To move them, stop "
+              f"graphsvc, then: mkdir -p -m 700 {new} && mv {old}/* {new}/ (and copy them to the "
+              f"keys/ folder of any other database that uses them). Back them up apart from the "
+              f"database either way.", file=sys.stderr)
+    return old
+
+
+def _key_files(folder: Path) -> list[str]:
+    return [name for name in KEY_FILES if (folder / name).exists()]
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def key_file_path(env: Mapping[str, str] | None = None) -> Path:
+    """The data key file: ``GRAPHSVC_KEY_FILE``, else ``data-keys.json`` in ``key_dir``."""
+    env = os.environ if env is None else env
+    return Path(env[ENV_KEY_FILE]) if env.get(ENV_KEY_FILE) else key_dir(env) / DATA_KEY_FILE
+
+
+def web_secret_path(env: Mapping[str, str] | None = None) -> Path:
+    """The web app's secret file (when ``GRAPHSVC_SECRET_KEY`` is unset):
+    ``GRAPHSVC_SECRET_FILE``, else ``web-secret`` in ``key_dir``."""
+    env = os.environ if env is None else env
+    return Path(env[ENV_SECRET_FILE]) if env.get(ENV_SECRET_FILE) else key_dir(env) / WEB_SECRET_FILE
 
 
 def load_keyring(env: Mapping[str, str] | None = None) -> Keyring:
@@ -296,12 +575,12 @@ def _keyring_from_env(value: str) -> Keyring:
     return Keyring(keys, next(iter(keys)), source=f"${ENV_KEYS}")
 
 
-def _keyring_from_doc(doc: dict, path: Path) -> Keyring:
+def _keyring_from_doc(doc: dict[str, Any], path: Path) -> Keyring:
     keys = {kid: _b64decode(entry["key"]) for kid, entry in doc["keys"].items()}
     return Keyring(keys, doc["current"], source=str(path))
 
 
-def _read_key_file(path: Path) -> dict:
+def _read_key_file(path: Path) -> dict[str, Any]:
     """The validated JSON document of a key file that only its owner can access."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -374,7 +653,7 @@ def _locked(folder: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _write_temp(path: Path, doc: dict) -> Path:
+def _write_temp(path: Path, doc: dict[str, Any]) -> Path:
     """``doc`` in a new 0600 file beside ``path``, flushed to disk."""
     data = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("ascii")
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
@@ -412,13 +691,16 @@ def _create_key_file(path: Path) -> None:
         try:
             os.link(tmp, path)  # atomic, and fails rather than replace an existing file
         except FileExistsError:
-            pass
+            return
         finally:
             tmp.unlink()
         _fsync_folder(path.parent)
+    # a new key is news: data written from now on cannot be read without this file
+    print(f"graphsvc: made a new data key file {path} (key {kid}). Back it up apart from the "
+          f"database: without it the identity data cannot be read.", file=sys.stderr)
 
 
-def _replace_key_file(path: Path, doc: dict) -> None:
+def _replace_key_file(path: Path, doc: dict[str, Any]) -> None:
     tmp = _write_temp(path, doc)
     try:
         os.replace(tmp, path)
@@ -487,7 +769,7 @@ def retire_keys(
 #
 # Two more secrets, kept like the data keys (outside the database, never in git), each 32
 # random bytes as unpadded base64url: from its environment variable (deployments), else from
-# a file beside the data key file (``.secrets/`` unless ``GRAPHSVC_KEY_FILE`` moves it), mode
+# a file beside the data key file (in key_dir unless ``GRAPHSVC_KEY_FILE`` moves it), mode
 # 0600 in a 0700 folder, created on first use. A file that group or others can access is
 # refused, as is a malformed value.
 #
@@ -505,6 +787,8 @@ ENV_CHECKPOINT_KEY = "GRAPHSVC_AUDIT_CHECKPOINT_KEY"
 JOURNAL_KEY_FILE = "audit-journal.key"
 CHECKPOINT_KEY_FILE = "audit-checkpoint.key"
 SECRET_BYTES = 32
+#: Every file that lives in the key folder.
+KEY_FILES = (DATA_KEY_FILE, JOURNAL_KEY_FILE, CHECKPOINT_KEY_FILE, WEB_SECRET_FILE)
 
 
 def secret_path(file_name: str, env: Mapping[str, str] | None = None) -> Path:
@@ -582,13 +866,14 @@ def _create_secret_file(path: Path) -> None:
 
 def journal_key(env: Mapping[str, str] | None = None) -> bytes:
     """The HMAC key of the audit journal's chain (created on first use)."""
-    return load_secret(ENV_JOURNAL_KEY, JOURNAL_KEY_FILE, env=env)  # type: ignore[return-value]
+    key = load_secret(ENV_JOURNAL_KEY, JOURNAL_KEY_FILE, env=env)
+    if key is None:  # pragma: no cover - load_secret creates it
+        raise KeyringError(f"no {JOURNAL_KEY_FILE}")
+    return key
 
 
-def checkpoint_key(env: Mapping[str, str] | None = None, *, create: bool = True):
+def checkpoint_key(env: Mapping[str, str] | None = None, *, create: bool = True) -> Ed25519PrivateKey | None:
     """The Ed25519 private key that signs audit checkpoints (created on first use when
     ``create``; None when there is none and ``create`` is false)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     seed = load_secret(ENV_CHECKPOINT_KEY, CHECKPOINT_KEY_FILE, env=env, create=create)
     return None if seed is None else Ed25519PrivateKey.from_private_bytes(seed)

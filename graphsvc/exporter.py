@@ -15,12 +15,15 @@ import datetime as dt
 import os
 import stat
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import audit, csvio
-from .crypto import IDENTITY_FIELDS
+from .crypto import EXPORTED_KINDS, Keyring, fields_of, record_key
 from .csvio import TABLES
 from .model import Actor
+
+if TYPE_CHECKING:
+    from .db import Database
 
 
 def _text(value: Any) -> str:
@@ -37,7 +40,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-LABELS = {"people": "Person", "visits": "Visit"}
+# the label of each table's records: its encrypted fields (crypto.ENCRYPTED_FIELDS) of the
+# exported kinds are decrypted, or left empty with --redact; account secrets are never read
+LABELS = {"users": "User", "households": "Household", "people": "Person", "introductions": "INTRODUCED",
+          "visits": "Visit"}
 
 
 class ExportError(RuntimeError):
@@ -79,17 +85,18 @@ def private_folder(folder: Path) -> Path:
     return folder
 
 
-def _rows(db, name: str, keyring, redact: bool):
-    label = LABELS.get(name)
-    fields = IDENTITY_FIELDS.get(label, ()) if label else ()
+def _rows(db: Database, name: str, keyring: Keyring, redact: bool) -> Iterator[dict[str, str]]:
+    label = LABELS.get(name, "")
+    fields = fields_of(label, EXPORTED_KINDS)
+    key = record_key(label) if fields else ""
     for record in db.stream(f"export_{name}"):
         for field in fields:
-            record[field] = None if redact else keyring.decrypt(record[field], label, record["id"], field)
+            record[field] = None if redact else keyring.decrypt(record[field], label, record[key], field)
         yield {k: _text(v) for k, v in record.items()}
 
 
-def export_folder(db, folder: Path, keyring, actor: Actor, bom: bool = True, redact: bool = False,
-                  progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+def export_folder(db: Database, folder: Path, keyring: Keyring, actor: Actor, bom: bool = True,
+                  redact: bool = False, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
     """Write one CSV file per table into ``folder``; return the row count per file.
 
     Identity fields are decrypted, or left empty with ``redact``. The folder must be private

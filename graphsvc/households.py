@@ -16,7 +16,7 @@ import datetime as dt
 import secrets
 from typing import Any, Mapping
 
-from . import access, audit, chains, records, suggest
+from . import access, audit, chains, crypto, records, suggest
 from .errors import Refused
 from .model import Actor, plain, to_date
 
@@ -223,7 +223,7 @@ def add_person(db: Any, keyring: Any, subject: access.Subject, actor: Actor, dat
     if not checked.ok:
         raise _invalid(checked)
     p = checked.values
-    sealed = encrypt_identity(keyring, p)
+    sealed = crypto.encrypt_record(keyring, "Person", p["id"], p)
 
     def work(tx: Any) -> str:
         db.run_in_tx(tx, "introductions_lock")
@@ -262,7 +262,7 @@ def update_person(db: Any, keyring: Any, subject: access.Subject, actor: Actor, 
         changed = [k for k in fields if k in IDENTITY or person.get(k) != fields[k]]
         if not changed:
             return []
-        sealed = encrypt_identity(keyring, {"id": person_id, **fields})
+        sealed = crypto.encrypt_record(keyring, "Person", person_id, fields)
         db.run_in_tx(tx, "person_update", id=person_id, fields={k: sealed[k] for k in changed})
         words = _changes({k: person.get(k) for k in changed if k not in IDENTITY},
                          {k: fields[k] for k in changed if k not in IDENTITY})[1]
@@ -348,13 +348,3 @@ def set_introducer(db: Any, subject: access.Subject, actor: Actor, introduced_id
                      + ([introducer_id] if introducer_id else []), detail=detail[:200])
 
     db.write_tx(work)
-
-
-def encrypt_identity(keyring: Any, person: Mapping[str, Any]) -> dict[str, Any]:
-    """The person's record with its identity fields encrypted (bound to the person and the
-    field); the one place a write service seals identity before it reaches Neo4j."""
-    sealed = dict(person)
-    for name in IDENTITY:
-        if name in sealed:
-            sealed[name] = keyring.encrypt(sealed[name], "Person", person["id"], name) if sealed[name] else None
-    return sealed

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import audit, chains, csvio, network, records, suggest
-from .crypto import IDENTITY_FIELDS
+from .crypto import encrypt_record, fields_of
 from .csvio import TABLES
 from .model import Actor
 
@@ -474,23 +474,17 @@ def _clean(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _encrypt_rows(db, plan: Plan, keyring) -> None:
-    """Encrypt identity fields in place; keep a stored ciphertext whose plaintext is unchanged,
-    so that importing the same files twice changes nothing, not even a nonce."""
+    """Encrypt the encrypted fields (crypto.ENCRYPTED_FIELDS) in place; a stored ciphertext
+    whose plaintext is unchanged is kept, so that importing the same files twice changes
+    nothing, not even a nonce (crypto.encrypt_record)."""
     for table, label, statement in (("people", "Person", "stored_person_identity"),
                                     ("visits", "Visit", "stored_visit_notes")):
-        fields = IDENTITY_FIELDS[label]
+        fields = fields_of(label)
         rows = plan.rows.get(table, [])
         stored = {r["id"]: r for r in db.read(statement, ids=[row["id"] for row in rows])} if rows else {}
         for row in rows:
-            old = stored.get(row["id"], {})
-            for name in fields:
-                value = row.get(name)
-                token = old.get(name)
-                if value is not None and token and not keyring.needs_rotation(token) and \
-                        keyring.decrypt(token, label, row["id"], name) == value:
-                    row[name] = token
-                else:
-                    row[name] = keyring.encrypt(value, label, row["id"], name)
+            row.update(encrypt_record(keyring, label, row["id"], {name: row.get(name) for name in fields},
+                                      stored=stored.get(row["id"])))
 
 
 def write(db, plan: Plan, keyring, actor: Actor, batch_size: int = 5000,

@@ -60,7 +60,7 @@ first line of an empty journal), and its own::
 
 with audit.canonical's JSON (keys sorted, no whitespace, non-ASCII as itself); the line is
 that canonical text with ``"mac"`` added last. The key is not in Neo4j: it is kept like the
-data keys (crypto.journal_key: ``GRAPHSVC_AUDIT_JOURNAL_KEY`` or ``.secrets/audit-journal.key``).
+data keys (crypto.journal_key: ``GRAPHSVC_AUDIT_JOURNAL_KEY`` or ``audit-journal.key`` in the key folder).
 A writer finds ``prev`` under the journal's lock: the ``mac`` of the last line of the file
 that has one (lines without one, torn or unreadable, are passed over), or the value it
 remembers from its own last write when the file is unchanged since then (same inode and

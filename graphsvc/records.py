@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from . import access, model
+from .crypto import FieldKind, fields_of
 from .model import N_, USERNAME_RE
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -278,7 +279,8 @@ def _unknown(out: Checked, data: Mapping[str, Any], known: tuple[str, ...]) -> N
 
 HOUSEHOLD_FIELDS = ("id", "code", "district", "arrived_on", "status", "women_only")
 PERSON_FIELDS = ("id", "code_name", "household_id", "legal_name", "phone", "address")
-IDENTITY_FIELDS = ("legal_name", "phone", "address")
+# the identity fields of a person, from the registry of encrypted fields (crypto.ENCRYPTED_FIELDS)
+IDENTITY_FIELDS = fields_of("Person", (FieldKind.IDENTITY,))
 INTRODUCTION_FIELDS = ("introducer_id", "introduced_id", "introduced_on", "relation")
 VISIT_FIELDS = ("id", "household_id", "visitor", "visited_on", "outcome", "materials", "notes", "follow_up_on")
 USER_FIELDS = ("username", "role", "districts", "person_id", "gender")

@@ -1,34 +1,44 @@
 """Re-encrypt every encrypted field under the keyring's current key (``graphsvc keys rotate``).
 
-Records are read in full, fields not under the current key are decrypted (with whichever
-key they name; plaintext left by an older version is taken as it is) and encrypted again, and written back in batches; each batch's transaction
-carries an audit event. Safe to run again after an interruption: fields already under the
-current key are left as they are.
+Which fields: every entry of crypto.ENCRYPTED_FIELDS (the one registry), label by label,
+through that label's read and write statements (graphsvc/cypher/keys.cypher). Records are
+read in full, fields not under the current key are decrypted (with whichever key they
+name; plaintext left by an older version is taken as it is) and encrypted again, and
+written back in batches; each batch's transaction carries an audit event. Safe to run
+again after an interruption: fields already under the current key are left as they are.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import audit
-from .crypto import is_encrypted
+from .crypto import Keyring, fields_of, is_encrypted, labels, record_key
 from .model import Actor
 
-# (label, read statement, write statement, id key, fields)
-TARGETS = (
-    ("Person", "rekey_read_people", "rekey_write_people", "id", ("legal_name", "phone", "address")),
-    ("Visit", "rekey_read_visits", "rekey_write_visits", "id", ("notes",)),
-    ("User", "rekey_read_users", "rekey_write_users", "username", ("totp_secret",)),
-)
+if TYPE_CHECKING:
+    from .db import Database
+
+# label → (read statement, write statement). A label of the registry without its pair here
+# fails at import, so that no encrypted field is left out of a rotation.
+STATEMENTS: dict[str, tuple[str, str]] = {
+    "Person": ("rekey_read_people", "rekey_write_people"),
+    "Visit": ("rekey_read_visits", "rekey_write_visits"),
+    "User": ("rekey_read_users", "rekey_write_users"),
+}
+
+# (label, read statement, write statement, id key, fields), from crypto.ENCRYPTED_FIELDS
+TARGETS: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = tuple(
+    (label, *STATEMENTS[label], record_key(label), fields_of(label)) for label in labels())
 
 
-def reencrypt(db, keyring, actor: Actor, batch_size: int = 2000,
+def reencrypt(db: Database, keyring: Keyring, actor: Actor, batch_size: int = 2000,
               progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
     records = fields = 0
     for label, read, write, key, names in TARGETS:
-        pending = []
+        pending: list[dict[str, Any]] = []
         for row in db.stream(read):
-            changed = {}
+            changed: dict[str, str | None] = {}
             for name in names:
                 token = row[name]
                 if token and keyring.needs_rotation(token):
@@ -41,7 +51,7 @@ def reencrypt(db, keyring, actor: Actor, batch_size: int = 2000,
         for start in range(0, len(pending), batch_size):
             batch = pending[start:start + batch_size]
 
-            def work(tx, rows, first):
+            def work(tx: Any, rows: list[dict[str, Any]], first: int) -> None:
                 db.run_in_tx(tx, write, rows=rows)
                 audit.append(tx, db, **actor.event(), action="keys.reencrypt",
                              detail=f"{label}: records {first + 1}-{first + len(rows)} to key {keyring.current_kid}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import neo4j.graph
@@ -27,7 +28,7 @@ os.environ.setdefault("GRAPHSVC_SECRET_KEY", "test-secret-key-not-for-production
 # ... and fixed keys of the audit trail: the journal's MAC key, the checkpoints' signing key.
 os.environ.setdefault("GRAPHSVC_AUDIT_JOURNAL_KEY", "J" * 43)
 os.environ.setdefault("GRAPHSVC_AUDIT_CHECKPOINT_KEY", "C" * 43)
-from .helpers import ACTOR, FIXTURES, empty, keyring, snapshot, test_env  # noqa: E402, F401 - after the keys
+from .helpers import ACTOR, CYPHER_EXTRA, FIXTURES, empty, keyring, snapshot, test_env  # noqa: E402, F401 - after the keys
 
 KEYRING = keyring()
 
@@ -60,7 +61,7 @@ def statements_return_values_only():
 def settings() -> Settings:
     """Settings pointing at the test database; starts (and later stops) the local test server."""
     env = test_env()
-    s = load_settings(env)
+    s = replace(load_settings(env), cypher_extra=CYPHER_EXTRA)
     started = False
     if s.uses_local:
         if not neo4j_local.is_installed(s.local):

@@ -29,6 +29,12 @@ TEST_INSTANCE = os.environ.get("GRAPHSVC_TEST_INSTANCE", "test")
 TEST_PORT = int(os.environ.get("GRAPHSVC_TEST_NEO4J_PORT") or DEFAULT_PORTS["test"])
 
 
+# The statements of the tests (tests/cypher: wipe_all, snapshot, test_*) and of the
+# benchmarks (bench/cypher: the audit fixtures), loaded besides the application's own
+# (graphsvc/cypher) by every Database the tests connect through `settings`.
+CYPHER_EXTRA = (Path(__file__).parent / "cypher", Path(__file__).parent.parent / "bench" / "cypher")
+
+
 def test_env() -> dict[str, str]:
     """The environment that makes graphsvc (library, CLI, web app) use the test database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_") and not k.startswith("GRAPHSVC_NEO4J")}

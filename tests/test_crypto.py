@@ -11,9 +11,12 @@ import stat
 import pytest
 
 from graphsvc import crypto
+from graphsvc.config import load_settings
 from graphsvc.crypto import (
+    ENCRYPTED_FIELDS,
     IDENTITY_FIELDS,
     DecryptionError,
+    FieldKind,
     Keyring,
     KeyringError,
     is_encrypted,
@@ -45,7 +48,7 @@ def env(tmp_path, monkeypatch):
     """An environment of our own: no GRAPHSVC_DATA_KEY, the key file under tmp_path."""
     monkeypatch.delenv("GRAPHSVC_DATA_KEY", raising=False)
     monkeypatch.delenv("GRAPHSVC_KEY_FILE", raising=False)
-    monkeypatch.setattr(crypto, "DEFAULT_KEY_FILE", tmp_path / "unused-default" / "keys.json")
+    monkeypatch.setattr(crypto, "LEGACY_KEY_DIR", tmp_path / "unused-legacy")
     return {"GRAPHSVC_KEY_FILE": str(tmp_path / "secrets" / "data-keys.json")}
 
 
@@ -170,8 +173,168 @@ def test_keys_never_appear_in_repr():
     assert b64(key) not in repr(ring) and key.hex() not in repr(ring)
 
 
-def test_identity_fields():
+# --- bytes (files: photos, receipts) ---------------------------------------------------
+
+FILE = ("Photo", "ph-001", "original")
+JPEG = b"\xff\xd8\xff\xe0" + "사진 속 주소: 서울 노원구".encode() + bytes(range(256)) * 4
+
+
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 4096, 20 * 1024 * 1024])
+def test_bytes_round_trip(ring, size):
+    data = os.urandom(size)
+    blob = ring.encrypt_bytes(data, *FILE)
+    assert len(blob) == 4 + 1 + 1 + len("k1") + 12 + size + 16
+    assert ring.decrypt_bytes(blob, *FILE) == data
+    assert ring.decrypt_bytes(bytearray(blob), *FILE) == data == ring.decrypt_bytes(memoryview(blob), *FILE)
+
+
+def test_the_blob_format_is_header_nonce_ciphertext_tag(ring):
+    blob = ring.encrypt_bytes(JPEG, *FILE)
+    assert blob[:4] == b"GSEB" and blob[4] == 1 and blob[5] == 2 and blob[6:8] == b"k1"
+    assert crypto.blob_kid(blob) == "k1" and crypto.is_encrypted_bytes(blob)
+    assert not crypto.is_encrypted_bytes(JPEG) and not crypto.is_encrypted_bytes("GSEB") \
+        and not crypto.is_encrypted_bytes(b"GSEB\x01")
+    blobs = {ring.encrypt_bytes(JPEG, *FILE) for _ in range(50)}
+    assert len(blobs) == 50 and len({b[8:20] for b in blobs}) == 50  # a fresh nonce every time
+    for part in (JPEG, JPEG[:8], "서울 노원구".encode(), bytes(range(40, 80))):
+        assert part not in blob
+
+
+def test_every_altered_byte_of_a_blob_is_detected(ring):
+    blob = ring.encrypt_bytes(JPEG[:40], *FILE)
+    for i in range(len(blob)):  # header, nonce, ciphertext and tag alike
+        for flip in (0x01, 0x80):
+            altered = bytearray(blob)
+            altered[i] ^= flip
+            with pytest.raises(DecryptionError, match="Photo ph-001 original") as e:
+                ring.decrypt_bytes(bytes(altered), *FILE)
+            assert "사진" not in str(e.value) and "\\x" not in str(e.value)
+
+
+def test_truncated_blobs_and_other_data_are_refused(ring):
+    blob = ring.encrypt_bytes(b"receipt", *FILE)
+    for n in range(len(blob)):
+        with pytest.raises(DecryptionError):
+            ring.decrypt_bytes(blob[:n], *FILE)
+    for bad in (JPEG, b"", blob + b"x"):
+        with pytest.raises(DecryptionError):
+            ring.decrypt_bytes(bad, *FILE)
+    with pytest.raises(DecryptionError, match="unknown format version 2"):  # a later format is not read as this one
+        ring.decrypt_bytes(b"GSEB\x02\x02k1" + blob[8:], *FILE)
+    with pytest.raises(DecryptionError, match="not bytes"):
+        ring.decrypt_bytes("GSEB...", *FILE)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        ring.encrypt_bytes("text", *FILE)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("elsewhere", [
+    ("Photo", "ph-002", "original"),  # another record
+    ("Photo", "ph-001", "sanitized"),  # another field
+    ("Receipt", "ph-001", "original"),  # another label
+])
+def test_a_blob_moved_elsewhere_does_not_decrypt(ring, elsewhere):
+    blob = ring.encrypt_bytes(JPEG, *FILE)
+    with pytest.raises(DecryptionError, match=" ".join(elsewhere) + ".*k1"):
+        ring.decrypt_bytes(blob, *elsewhere)
+
+
+def test_blobs_and_text_tokens_cannot_stand_for_each_other(ring):
+    # a text token's payload under a blob's header, for the same place, fails: the header is
+    # part of the associated data
+    token = ring.encrypt(NAME, *PLACE)
+    payload = unb64(token.rsplit(":", 1)[1])
+    with pytest.raises(DecryptionError, match="altered"):
+        ring.decrypt_bytes(b"GSEB\x01\x02k1" + payload, *PLACE)
+    blob = ring.encrypt_bytes(NAME.encode(), *PLACE)
+    with pytest.raises(DecryptionError):
+        ring.decrypt(f"enc:v1:k1:{b64(blob[8:])}", *PLACE)
+
+
+def test_the_header_key_id_is_authenticated():
+    k1, k2 = os.urandom(32), os.urandom(32)
+    ring = Keyring({"k1": k1, "k2": k2}, "k1")
+    blob = ring.encrypt_bytes(JPEG, *FILE)
+    with pytest.raises(DecryptionError, match="key k2"):  # pointed at the other key of the ring
+        ring.decrypt_bytes(blob[:6] + b"k2" + blob[8:], *FILE)
+    with pytest.raises(DecryptionError, match="unknown key k9"):
+        ring.decrypt_bytes(Keyring.generate("k9").encrypt_bytes(JPEG, *FILE), *FILE)
+    with pytest.raises(DecryptionError, match="altered"):  # another key under the same id
+        ring.decrypt_bytes(Keyring.generate("k1").encrypt_bytes(JPEG, *FILE), *FILE)
+
+
+def test_bytes_follow_key_rotation():
+    old, new = os.urandom(32), os.urandom(32)
+    before = Keyring({"k1": old}, "k1")
+    blob = before.encrypt_bytes(JPEG, *FILE)
+    assert not before.needs_rotation_bytes(blob)
+    rotated = Keyring({"k2": new, "k1": old}, "k2")
+    assert rotated.decrypt_bytes(blob, *FILE) == JPEG and rotated.needs_rotation_bytes(blob)
+    again = rotated.encrypt_bytes(rotated.decrypt_bytes(blob, *FILE), *FILE)
+    assert crypto.blob_kid(again) == "k2" and not rotated.needs_rotation_bytes(again)
+    retired = Keyring({"k2": new}, "k2")
+    assert retired.decrypt_bytes(again, *FILE) == JPEG
+    with pytest.raises(DecryptionError, match="unknown key k1"):
+        retired.decrypt_bytes(blob, *FILE)
+    with pytest.raises(DecryptionError):
+        rotated.needs_rotation_bytes(JPEG)
+
+
+# --- the registry of encrypted fields --------------------------------------------------
+
+
+def test_the_registry_names_each_field_once_with_its_kind():
+    places = [(f.label, f.field) for f in ENCRYPTED_FIELDS]
+    assert len(places) == len(set(places))
+    assert {(f.label, f.field): f.kind for f in ENCRYPTED_FIELDS} == {
+        ("Person", "legal_name"): FieldKind.IDENTITY, ("Person", "phone"): FieldKind.IDENTITY,
+        ("Person", "address"): FieldKind.IDENTITY, ("Visit", "notes"): FieldKind.NOTES,
+        ("User", "totp_secret"): FieldKind.ACCOUNT_SECRET,
+    }
+    ring = Keyring.generate("k1")
+    for f in ENCRYPTED_FIELDS:  # every entry can be a token's place (identifiers, no ':')
+        assert ring.decrypt(ring.encrypt("x", f.label, "r-1", f.field), f.label, "r-1", f.field) == "x"
+    assert crypto.labels() == ("Person", "Visit", "User")
+    assert crypto.record_key("Person") == "id" and crypto.record_key("User") == "username"
+    with pytest.raises(KeyError):
+        crypto.record_key("Household")
+
+
+def test_exports_carry_identity_and_notes_never_account_secrets():
     assert IDENTITY_FIELDS == {"Person": ("legal_name", "phone", "address"), "Visit": ("notes",)}
+    assert crypto.fields_of("User") == ("totp_secret",)
+    assert crypto.fields_of("User", crypto.EXPORTED_KINDS) == ()
+
+
+def test_encrypt_record_seals_the_registered_fields_it_carries():
+    ring = Keyring.generate("k1")
+    values = {"id": "p-001", "code_name": "들국화", "household_id": "h-1", "legal_name": NAME,
+              "phone": "", "_line": 7}
+    sealed = crypto.encrypt_record(ring, "Person", "p-001", values)
+    assert values["legal_name"] == NAME, "the caller's mapping is left as it was"
+    assert {k: sealed[k] for k in ("id", "code_name", "household_id", "_line")} == \
+        {"id": "p-001", "code_name": "들국화", "household_id": "h-1", "_line": 7}
+    assert sealed["phone"] is None and "address" not in sealed  # "" is None; absent stays absent
+    assert ring.decrypt(sealed["legal_name"], *PLACE) == NAME
+    with pytest.raises(DecryptionError):  # bound to the record it was made for
+        ring.decrypt(sealed["legal_name"], "Person", "p-002", "legal_name")
+    notes = crypto.encrypt_record(ring, "Visit", "v-1", {"notes": "메모", "outcome": "met"})
+    assert ring.decrypt(notes["notes"], "Visit", "v-1", "notes") == "메모" and notes["outcome"] == "met"
+    assert crypto.encrypt_record(ring, "Household", "h-1", {"code": "H-1"}) == {"code": "H-1"}
+
+
+def test_encrypt_record_keeps_a_stored_token_only_when_nothing_changed():
+    old_key, new_key = os.urandom(32), os.urandom(32)
+    old = Keyring({"k1": old_key}, "k1")
+    ring = Keyring({"k2": new_key, "k1": old_key}, "k2")
+    stored = crypto.encrypt_record(ring, "Person", "p-001", {"legal_name": NAME, "phone": "010", "address": "서울"})
+    stored["address"] = old.encrypt("서울", "Person", "p-001", "address")  # under an older key
+    again = crypto.encrypt_record(ring, "Person", "p-001", {"legal_name": NAME, "phone": "011", "address": "서울"},
+                                  stored=stored)
+    assert again["legal_name"] == stored["legal_name"]  # same value, current key: the same token
+    assert again["phone"] != stored["phone"] and ring.decrypt(again["phone"], "Person", "p-001", "phone") == "011"
+    assert again["address"].startswith("enc:v1:k2:")  # same value, old key: encrypted anew
+    cleared = crypto.encrypt_record(ring, "Person", "p-001", {"legal_name": None}, stored=stored)
+    assert cleared == {"legal_name": None}
 
 
 # --- keys from the environment -------------------------------------------------------
@@ -252,10 +415,95 @@ def test_the_key_file_is_reused(env):
     assert second.decrypt(token, *PLACE) == NAME
 
 
-def test_the_default_key_file_is_under_the_project(monkeypatch):
-    monkeypatch.setattr(crypto, "DEFAULT_KEY_FILE", crypto.PROJECT_ROOT / ".secrets" / "data-keys.json")
-    assert crypto.key_file_path({}) == crypto.PROJECT_ROOT / ".secrets" / "data-keys.json"
+# --- where the key files live: the state folder, or the old .secrets/ ----------------------
+
+
+@pytest.fixture
+def places(tmp_path, monkeypatch):
+    """No key variables; the state folder and the old key folder under tmp_path."""
+    for name in ("GRAPHSVC_DATA_KEY", "GRAPHSVC_KEY_FILE", "GRAPHSVC_SECRET_KEY", "GRAPHSVC_SECRET_FILE",
+                 "GRAPHSVC_AUDIT_JOURNAL_KEY", "GRAPHSVC_AUDIT_CHECKPOINT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    legacy = tmp_path / "checkout" / ".secrets"
+    monkeypatch.setattr(crypto, "LEGACY_KEY_DIR", legacy)
+    monkeypatch.setattr(crypto, "_announced", set())
+    state = tmp_path / "state"
+    return {"GRAPHSVC_STATE_DIR": str(state)}, state / "keys", legacy
+
+
+def test_a_new_installation_keeps_its_keys_in_the_state_folder(places, capsys):
+    env, keys, legacy = places
+    old_umask = os.umask(0)
+    try:
+        ring = load_keyring(env)
+    finally:
+        os.umask(old_umask)
+    assert crypto.key_dir(env) == keys and crypto.key_file_path(env) == keys / "data-keys.json"
+    assert mode(keys) == 0o700 and mode(keys / "data-keys.json") == 0o600
+    assert "made a new data key file" in capsys.readouterr().err  # news: back it up
+    assert load_keyring(env).current_kid == ring.current_kid and capsys.readouterr().err == ""
+    crypto.journal_key(env), crypto.checkpoint_key(env)
+    assert sorted(os.listdir(keys)) == ["audit-checkpoint.key", "audit-journal.key", "data-keys.json"]
+    assert crypto.web_secret_path(env) == keys / "web-secret"
+    assert not legacy.exists()
+
+
+def test_the_key_folder_follows_the_database():
+    for env in ({}, {"GRAPHSVC_NEO4J_INSTANCE": "test"}, {"NEO4J_URI": "bolt://db:7687", "NEO4J_DATABASE": "x"}):
+        if crypto._key_files(crypto.LEGACY_KEY_DIR):
+            pytest.skip(f"this checkout keeps its keys in {crypto.LEGACY_KEY_DIR}")
+        assert crypto.key_dir(env) == load_settings(env).state_dir / "keys"
+    assert crypto.key_dir({}) == crypto.PROJECT_ROOT / ".neo4j" / "instances" / "dev" / "keys"
     assert crypto.key_file_path({"GRAPHSVC_KEY_FILE": "/x/k.json"}) == crypto.Path("/x/k.json")
+    assert crypto.web_secret_path({"GRAPHSVC_SECRET_FILE": "/x/s"}) == crypto.Path("/x/s")
+
+
+def test_keys_at_the_old_place_keep_working_and_say_so_once(places, capsys):
+    env, keys, legacy = places
+    old = load_keyring({"GRAPHSVC_KEY_FILE": str(legacy / "data-keys.json")})
+    token = old.encrypt(NAME, *PLACE)
+    capsys.readouterr()
+    ring = load_keyring(env)
+    assert ring.current_kid == old.current_kid and ring.decrypt(token, *PLACE) == NAME
+    assert crypto.key_file_path(env) == legacy / "data-keys.json"
+    crypto.journal_key(env)  # the audit trail's keys and the web secret stay beside them
+    assert (legacy / "audit-journal.key").exists() and crypto.web_secret_path(env) == legacy / "web-secret"
+    assert not keys.exists(), "nothing is made at the new place while the old one holds keys"
+    err = capsys.readouterr().err
+    assert err.count(str(legacy)) >= 1 and f"mv {legacy}/* {keys}/" in err and "apart from the" in err
+    load_keyring(env)
+    assert capsys.readouterr().err == ""  # once per process
+    # the variables still win
+    assert crypto.key_file_path({**env, "GRAPHSVC_KEY_FILE": "/x/k.json"}) == crypto.Path("/x/k.json")
+
+
+def test_any_key_file_keeps_the_old_place(places):
+    env, keys, legacy = places
+    legacy.mkdir(parents=True)
+    (legacy / "web-secret").write_text("from an older version\n")
+    assert crypto.key_dir(env) == legacy
+
+
+def test_moved_keys_are_found_at_the_new_place(places, capsys):
+    env, keys, legacy = places
+    before = load_keyring({"GRAPHSVC_KEY_FILE": str(legacy / "data-keys.json")})
+    crypto.journal_key({"GRAPHSVC_KEY_FILE": str(legacy / "data-keys.json")})
+    keys.parent.mkdir(parents=True)
+    os.rename(legacy, keys)  # what the notice says to do
+    capsys.readouterr()
+    assert load_keyring(env).current_kid == before.current_kid and capsys.readouterr().err == ""
+    assert crypto.key_dir(env) == keys
+
+
+def test_keys_in_both_places_are_refused(places):
+    env, keys, legacy = places
+    load_keyring({"GRAPHSVC_KEY_FILE": str(legacy / "data-keys.json")})
+    load_keyring({"GRAPHSVC_KEY_FILE": str(keys / "data-keys.json")})
+    for load in (load_keyring, crypto.journal_key, crypto.web_secret_path):
+        with pytest.raises(KeyringError, match="two places") as e:
+            load(env)
+        assert str(legacy) in str(e.value) and str(keys) in str(e.value)
+    assert sorted(os.listdir(keys)) == ["data-keys.json"] and sorted(os.listdir(legacy)) == ["data-keys.json"]
 
 
 @pytest.mark.parametrize("loose", [0o640, 0o604, 0o660, 0o644])
@@ -353,3 +601,19 @@ def test_rotation_defaults_to_os_environ(env, monkeypatch):
     monkeypatch.setenv("GRAPHSVC_DATA_KEY", f"k1:{b64(os.urandom(32))}")
     with pytest.raises(KeyringError, match="GRAPHSVC_DATA_KEY"):
         rotate_key_file(env["GRAPHSVC_KEY_FILE"])
+
+
+def test_the_web_secret_is_made_in_the_key_folder(places):
+    from dataclasses import replace
+
+    from web import _web_secret
+
+    env, keys, legacy = places
+    os.environ["GRAPHSVC_STATE_DIR"] = env["GRAPHSVC_STATE_DIR"]
+    try:
+        settings = replace(load_settings(), secret_key=None)
+        secret = _web_secret(settings)
+    finally:
+        del os.environ["GRAPHSVC_STATE_DIR"]
+    assert len(secret) >= 64 and (keys / "web-secret").read_text().strip() == secret
+    assert mode(keys / "web-secret") == 0o600

@@ -11,7 +11,6 @@ import getpass
 import os
 import secrets
 import tempfile
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request
@@ -20,7 +19,7 @@ from flask_babel import Babel, get_locale
 from graphsvc import crypto
 from graphsvc.floodgate import Gate
 from graphsvc.slots import Slots
-from graphsvc.config import PROJECT_ROOT, Settings, load_settings
+from graphsvc.config import Settings, load_settings
 
 LANGUAGES = ("ko", "en")
 LANG_COOKIE = "lang"
@@ -35,10 +34,11 @@ def select_locale() -> str:
 
 
 def _web_secret(settings: Settings) -> str:
-    """GRAPHSVC_SECRET_KEY, else a random secret kept in .secrets/web-secret (mode 0600)."""
+    """GRAPHSVC_SECRET_KEY, else a random secret kept in the key folder's web-secret (mode
+    0600; crypto.web_secret_path)."""
     if settings.secret_key:
         return settings.secret_key
-    path = Path(os.environ.get("GRAPHSVC_SECRET_FILE") or PROJECT_ROOT / ".secrets" / "web-secret")
+    path = crypto.web_secret_path()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -4,7 +4,7 @@
 // holds the newest event's seq and hash, and the id and mac of the last audit journal line
 // the chain took (graphsvc/journal.py).
 //
-// RULE: no statement in this file (or any other file but testing.cypher) sets, removes or
+// RULE: no statement in this file (or any other file but tests/cypher/testing.cypher) sets, removes or
 // deletes anything on an AuditEvent node; events are only ever CREATEd. The head is the only
 // node that is updated (tests/test_audit.py scans every .cypher file for this).
 
@@ -125,23 +125,3 @@ WHERE e.seq > 0
   AND ($until IS NULL OR e.at < $until)
 WITH e ORDER BY e.seq
 RETURN properties(e) AS event;
-
-// name: bench_audit_insert
-// BENCHMARKS AND TEST FIXTURES ONLY (bench/audit.py, tests/test_audit.py): insert events
-// whose chain was computed in Python (audit.chain_events), one map of properties per row.
-// Application code appends through audit_lock_head + audit_append_event only.
-UNWIND $rows AS row
-CREATE (:AuditEvent {seq: row.seq, at: row.at, actor: row.actor, role: row.role,
-                     action: row.action, targets: row.targets, outcome: row.outcome,
-                     ip: row.ip, user_agent: row.user_agent, reason: row.reason,
-                     detail: row.detail, prev: row.prev, hash: row.hash});
-
-// name: bench_audit_set_head
-// BENCHMARKS AND TEST FIXTURES ONLY: point the head at the newest inserted event.
-MERGE (h:AuditHead {id: 'head'})
-SET h.seq = $seq, h.hash = $hash;
-
-// name: bench_audit_count
-// Benchmarks only: how many events there are (to check that every audited request wrote one).
-MATCH (e:AuditEvent)
-RETURN count(e) AS n;
