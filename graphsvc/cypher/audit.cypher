@@ -27,12 +27,16 @@ RETURN e.seq AS seq;
 
 // name: audit_append_after
 // record()'s one-statement append: only when the head still holds the seq and hash this
-// process last saw commit (else it changes nothing and the normal append runs). Writing
-// the head takes its lock; a concurrent append with the same idea collides on the seq
-// uniqueness constraint and is retried the normal way.
+// process last saw commit (else it creates nothing and the normal append runs). The head
+// is written (locked) BEFORE its seq and hash are compared: a concurrent append with the
+// same idea waits for the lock and then reads the committed head, so it falls back to the
+// normal append instead of colliding on the seq constraint (a collision is still caught
+// and retried, but the driver may report it as ResultFailedError during the rollback).
 MATCH (h:AuditHead {id: 'head'})
+SET h.locked_at = $event.at
+WITH h
 WHERE h.seq = $seq AND h.hash = $hash
-SET h.seq = $event.seq, h.hash = $event.hash, h.locked_at = $event.at
+SET h.seq = $event.seq, h.hash = $event.hash
 CREATE (e:AuditEvent $event)
 RETURN e.seq AS seq;
 
