@@ -39,10 +39,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,9 +57,10 @@ BENCH_ENV = {
 for key, value in BENCH_ENV.items():
     os.environ.setdefault(key, value)
 
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
+
 from graphsvc import accounts, audit, csvio, demo, importer, neo4j_local  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
-from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
 from graphsvc.model import Actor  # noqa: E402
@@ -97,8 +98,7 @@ def prepare(settings, n: int) -> dict:
             with tempfile.TemporaryDirectory() as tmp:
                 for name, table in csvio.TABLES.items():
                     csvio.write_table(Path(tmp) / table.filename, table, tables[name])
-                assert importer.import_folder(db, Path(tmp), load_keyring(), ACTOR,
-                                              batch_size=settings.batch_size).ok
+                assert importer.import_folder(db, Path(tmp), load_keyring(), ACTOR, batch_size=settings.batch_size).ok
             say(f"  loaded in {time.perf_counter() - started:.0f} s")
         districts = sorted({h["district"] for h in tables["households"]})
         mine = districts[0]
@@ -110,9 +110,17 @@ def prepare(settings, n: int) -> dict:
             except accounts.AccountError:
                 pass  # there from an earlier run
             tokens[name] = accounts.create_token(db, ACTOR, name, 1)
-        biggest = db.read("map_groups", districts=None, chains=None, classes=None, wave_min=None, wave_max=None,
-                          joined_since=None, joined_until=None,
-                          overdue_before=dt.date.today() - dt.timedelta(days=90))[0]["rows"]
+        biggest = db.read(
+            "map_groups",
+            districts=None,
+            chains=None,
+            classes=None,
+            wave_min=None,
+            wave_max=None,
+            joined_since=None,
+            joined_until=None,
+            overdue_before=dt.date.today() - dt.timedelta(days=90),
+        )[0]["rows"]
         chain = max(biggest, key=lambda r: r[2])
     return {"tokens": tokens, "reader_ids": ids, "big_chain_sample": chain[6], "big_chain_households": chain[2]}
 
@@ -134,9 +142,25 @@ def server(extra_env: dict[str, str], label: str) -> Iterator[int]:
         env.pop(key)
     OUT.mkdir(parents=True, exist_ok=True)
     log = (OUT / f"abuse-{label}.log").open("wb")
-    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "graphsvc"), "serve", "--host", "127.0.0.1", "--port",
-                             str(port), "--workers", "2", "--threads", "2"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "graphsvc"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--threads",
+            "2",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -157,8 +181,14 @@ def server(extra_env: dict[str, str], label: str) -> Iterator[int]:
         log.close()
 
 
-def request(port: int, method: str, path: str, headers: dict[str, str] | None = None,
-            body: bytes | None = None, conn: http.client.HTTPConnection | None = None):
+def request(
+    port: int,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    conn: http.client.HTTPConnection | None = None,
+):
     own = conn is None
     conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
@@ -195,8 +225,14 @@ def hostile(port: int, seconds: float, settings) -> dict:
                 elif kind == 1:
                     status = request(port, "GET", "/api/v1/me", {"Authorization": f"Bearer gs_{k}x{n}"}, conn=conn)[0]
                 elif kind == 2:
-                    status = request(port, "POST", "/login", {"Content-Type": "application/x-www-form-urlencoded"},
-                                     b"username=admin&password=guess", conn=conn)[0]
+                    status = request(
+                        port,
+                        "POST",
+                        "/login",
+                        {"Content-Type": "application/x-www-form-urlencoded"},
+                        b"username=admin&password=guess",
+                        conn=conn,
+                    )[0]
                 else:
                     status = request(port, "GET", f"/map?district=d{n}", conn=conn)[0]
             except (OSError, http.client.HTTPException):
@@ -219,8 +255,13 @@ def hostile(port: int, seconds: float, settings) -> dict:
     with Database.connect(settings) as db:
         audit.flush(db)
         after = db.read("bench_audit_count")[0]["n"]
-    return {"requests": sent[0], "seconds": took, "events": after - before,
-            "events_per_minute": (after - before) / took * 60, "statuses": dict(sorted(statuses.items()))}
+    return {
+        "requests": sent[0],
+        "seconds": took,
+        "events": after - before,
+        "events_per_minute": (after - before) / took * 60,
+        "statuses": dict(sorted(statuses.items())),
+    }
 
 
 # --- 2. a light read under heavy maps -------------------------------------------------------
@@ -243,8 +284,12 @@ def light_reads(port: int, token: str, ids: list[str], seconds: float, gap: floa
 
 
 def heavy_paths(sample: str) -> list[str]:
-    return ["/api/v1/network?max_nodes=10000", f"/api/v1/network?view=people&chain_of={sample}&max_nodes=10000",
-            "/api/v1/chains", f"/api/v1/network?chain_of={sample}&max_nodes=10000"]
+    return [
+        "/api/v1/network?max_nodes=10000",
+        f"/api/v1/network?view=people&chain_of={sample}&max_nodes=10000",
+        "/api/v1/chains",
+        f"/api/v1/network?chain_of={sample}&max_nodes=10000",
+    ]
 
 
 def heavy_load(port: int, token: str, sample: str, stop: threading.Event, result: dict) -> None:
@@ -276,8 +321,12 @@ def under_load(port: int, info: dict, idle_seconds: float, load_seconds: float) 
     idle = light_reads(port, token, info["reader_ids"], idle_seconds)
     stop = threading.Event()
     heavy: dict = {"lock": threading.Lock()}
-    threads = [threading.Thread(target=heavy_load, args=(port, info["tokens"]["bench-heavy"],
-                                                         info["big_chain_sample"], stop, heavy)) for _ in range(8)]
+    threads = [
+        threading.Thread(
+            target=heavy_load, args=(port, info["tokens"]["bench-heavy"], info["big_chain_sample"], stop, heavy)
+        )
+        for _ in range(8)
+    ]
     for t in threads:
         t.start()
     time.sleep(3)  # let the heavy requests fill the server
@@ -286,8 +335,11 @@ def under_load(port: int, info: dict, idle_seconds: float, load_seconds: float) 
     for t in threads:
         t.join()
     heavy.pop("lock")
-    return {"idle": idle, "loaded": loaded,
-            "heavy": {status: (len(v), statistics.median(v)) for status, v in sorted(heavy.items())}}
+    return {
+        "idle": idle,
+        "loaded": loaded,
+        "heavy": {status: (len(v), statistics.median(v)) for status, v in sorted(heavy.items())},
+    }
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -328,32 +380,54 @@ def main() -> None:
 
 def report(results: dict, args, info: dict) -> list[str]:
     u, p = results["unprotected"], results["protected"]
-    lines = [f"machine: {os.cpu_count()} cores; demo {args.households:,} households (the biggest chain "
-             f"{info['big_chain_households']:,}); graphsvc serve --workers 2 --threads 2; "
-             f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", "",
-             "1. audit events one hostile client adds (4 threads, one address, no account)",
-             "| | unprotected | protected | ratio |", "|---|---|---|---|"]
-    for key, label in (("requests", "requests sent"), ("events", "events recorded"),
-                       ("events_per_minute", "events per minute")):
+    lines = [
+        f"machine: {os.cpu_count()} cores; demo {args.households:,} households (the biggest chain "
+        f"{info['big_chain_households']:,}); graphsvc serve --workers 2 --threads 2; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        "",
+        "1. audit events one hostile client adds (4 threads, one address, no account)",
+        "| | unprotected | protected | ratio |",
+        "|---|---|---|---|",
+    ]
+    for key, label in (
+        ("requests", "requests sent"),
+        ("events", "events recorded"),
+        ("events_per_minute", "events per minute"),
+    ):
         a, b = u["hostile"][key], p["hostile"][key]
         lines.append(f"| {label} | {a:,.0f} | {b:,.0f} | {b / a if a else float('nan'):.4f} |")
     lines.append(f"| answers | {json.dumps(u['hostile']['statuses'])} | {json.dumps(p['hostile']['statuses'])} | |")
-    lines += ["", "2. a light read (GET /api/v1/households/<id>, another coordinator) idle and under 8 heavy "
-              "map requests of one coordinator", "| | unprotected | protected |", "|---|---|---|"]
-    for label, r in (("unprotected", u), ("protected", p)):
-        r["ms"] = {k: (1000 * pct(r["load"][k], 50), 1000 * pct(r["load"][k], 95), len(r["load"][k]))
-                   for k in ("idle", "loaded")}
+    lines += [
+        "",
+        "2. a light read (GET /api/v1/households/<id>, another coordinator) idle and under 8 heavy "
+        "map requests of one coordinator",
+        "| | unprotected | protected |",
+        "|---|---|---|",
+    ]
+    for r in (u, p):
+        r["ms"] = {
+            k: (1000 * pct(r["load"][k], 50), 1000 * pct(r["load"][k], 95), len(r["load"][k]))
+            for k in ("idle", "loaded")
+        }
     for k in ("idle", "loaded"):
-        lines.append(f"| {k}: p50 / p95 ms (reads) | " + " | ".join(
-            f"{r['ms'][k][0]:.1f} / {r['ms'][k][1]:.1f} ({r['ms'][k][2]})" for r in (u, p)) + " |")
+        lines.append(
+            f"| {k}: p50 / p95 ms (reads) | "
+            + " | ".join(f"{r['ms'][k][0]:.1f} / {r['ms'][k][1]:.1f} ({r['ms'][k][2]})" for r in (u, p))
+            + " |"
+        )
     ratios = [r["ms"]["loaded"][1] / r["ms"]["idle"][1] for r in (u, p)]
     lines.append(f"| loaded p95 / idle p95 (target <= 3) | {ratios[0]:.1f} | {ratios[1]:.1f} |")
-    lines.append("| heavy answers: status (count, median s) | " + " | ".join(
-        ", ".join(f"{s}: {n} × {m:.2f} s" for s, (n, m) in r["load"]["heavy"].items()) for r in (u, p)) + " |")
+    lines.append(
+        "| heavy answers: status (count, median s) | "
+        + " | ".join(", ".join(f"{s}: {n} × {m:.2f} s" for s, (n, m) in r["load"]["heavy"].items()) for r in (u, p))
+        + " |"
+    )
     lines.append("")
-    lines.append(f"verdict: hostile events per minute {u['hostile']['events_per_minute']:,.0f} → "
-                 f"{p['hostile']['events_per_minute']:,.0f}; light p95 under load {ratios[1]:.1f}x idle "
-                 f"({'meets' if ratios[1] <= 3 else 'MISSES'} the 3x target)")
+    lines.append(
+        f"verdict: hostile events per minute {u['hostile']['events_per_minute']:,.0f} → "
+        f"{p['hostile']['events_per_minute']:,.0f}; light p95 under load {ratios[1]:.1f}x idle "
+        f"({'meets' if ratios[1] <= 3 else 'MISSES'} the 3x target)"
+    )
     return lines
 
 

@@ -10,7 +10,7 @@
    head is set (bench_audit_set_head).
 3. Times audit.verify over the whole log (twice: the first run after the fill, then again).
    Target: under 20 s for one million events.
-4. Times --appends calls of audit.record() one after another (each its own transaction,
+4. Times --appends calls of audit.append_now() one after another (each its own transaction,
    like a request that logs one read) and prints p50/p95/max in ms; then verifies again,
    so that the appended events are checked to continue the inserted chain.
 5. Times a few audit.query() calls on the full log.
@@ -33,9 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
+
 from graphsvc import audit, neo4j_local  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
-from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from graphsvc.db import Database  # noqa: E402
 
 INSTANCE, PORT = "audit", 7692
@@ -43,9 +44,18 @@ HEAP, PAGECACHE = "1g", "512m"
 BATCH = 10_000
 TARGET_VERIFY_SECONDS = 20.0  # for one million events
 
-ACTIONS = [("household.read", 40), ("person.read", 20), ("network.read", 15), ("visit.create", 8),
-           ("person.identity.read", 4), ("login.password", 5), ("login.failure", 2),
-           ("session.start", 4), ("export", 1), ("import", 1)]
+ACTIONS = [
+    ("household.read", 40),
+    ("person.read", 20),
+    ("network.read", 15),
+    ("visit.create", 8),
+    ("person.identity.read", 4),
+    ("login.password", 5),
+    ("login.failure", 2),
+    ("session.start", 4),
+    ("export", 1),
+    ("import", 1),
+]
 
 
 def say(msg: str) -> None:
@@ -55,14 +65,19 @@ def say(msg: str) -> None:
 def fake_events(n: int, seed: int = 7):
     """n plausible events (ids only), one every ~30 s from 2025-01-01, deterministic."""
     rng = random.Random(seed)
-    users = [(f"visitor{i:03d}", "visitor") for i in range(120)] + \
-        [(f"coord{i:02d}", "coordinator") for i in range(15)] + [("admin1", "admin"), ("admin2", "admin")]
+    users = (
+        [(f"visitor{i:03d}", "visitor") for i in range(120)]
+        + [(f"coord{i:02d}", "coordinator") for i in range(15)]
+        + [("admin1", "admin"), ("admin2", "admin")]
+    )
     names = [a for a, _ in ACTIONS]
     weights = [w for _, w in ACTIONS]
-    agents = ["Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
-              "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
-              "graphsvc-cli"]
-    when = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    agents = [
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+        "graphsvc-cli",
+    ]
+    when = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     for _ in range(n):
         when += dt.timedelta(microseconds=rng.randrange(1, 60_000_000))
         user, role = rng.choice(users)
@@ -70,9 +85,14 @@ def fake_events(n: int, seed: int = 7):
         k = 0 if action.startswith("login") else rng.choice((1, 1, 1, 2, 3))
         targets = [f"H{rng.randrange(100_000):06d}" for _ in range(k)]
         yield {
-            "at": audit.timestamp(when), "actor": user, "role": role, "action": action,
-            "targets": targets, "outcome": "ok" if rng.random() < 0.97 else "denied",
-            "ip": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}", "user_agent": rng.choice(agents),
+            "at": audit.timestamp(when),
+            "actor": user,
+            "role": role,
+            "action": action,
+            "targets": targets,
+            "outcome": "ok" if rng.random() < 0.97 else "denied",
+            "ip": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}",
+            "user_agent": rng.choice(agents),
             "reason": "welfare check requested by district office" if action == "person.identity.read" else None,
             "detail": f"{rng.randrange(1, 500)} rows" if action in ("export", "import") else None,
         }
@@ -152,8 +172,16 @@ def main() -> int:
             costs = []
             for i in range(args.appends):
                 t = time.perf_counter()
-                audit.record(db, actor=f"visitor{i % 50:03d}", role="visitor", action="household.read",
-                             targets=[f"H{i:06d}"], outcome="ok", ip="127.0.0.1", user_agent="bench")
+                audit.append_now(
+                    db,
+                    actor=f"visitor{i % 50:03d}",
+                    role="visitor",
+                    action="household.read",
+                    targets=[f"H{i:06d}"],
+                    outcome="ok",
+                    ip="127.0.0.1",
+                    user_agent="bench",
+                )
                 costs.append((time.perf_counter() - t) * 1000)
             after = audit.verify(db, page=args.page)
             if not after.ok or after.count != args.events + args.appends:
@@ -177,18 +205,28 @@ def main() -> int:
 
         first, second = runs
         per_s = args.events / second.seconds
-        print(f"audit benchmark — Neo4j {server['version']} {server['edition']}, heap {HEAP}, page cache "
-              f"{PAGECACHE}; Python {platform.python_version()}, {os.cpu_count()} CPUs")
-        print(f"fill      {args.events:>10,} events in {fill_s:6.1f} s  (chain in Python {chain_s:.1f} s, "
-              f"UNWIND CREATE batches of {BATCH:,} {write_s:.1f} s)")
-        print(f"verify    {args.events:>10,} events in {first.seconds:6.2f} s (first run), "
-              f"{second.seconds:6.2f} s (second run)  = {per_s:,.0f} events/s  "
-              f"[target < {TARGET_VERIFY_SECONDS:.0f} s per 1M: "
-              f"{'ok' if second.seconds * 1_000_000 / args.events < TARGET_VERIFY_SECONDS else 'MISSED'}]")
-        print(f"append    {args.appends:>10,} record() calls: p50 {statistics.median(costs):.2f} ms, "
-              f"p95 {pct(costs, 95):.2f} ms, max {max(costs):.2f} ms")
-        print(f"verify    {after.count:>10,} events after the appends in {after.seconds:6.2f} s: "
-              f"{'ok' if after.ok else after.problem}")
+        print(
+            f"audit benchmark — Neo4j {server['version']} {server['edition']}, heap {HEAP}, page cache "
+            f"{PAGECACHE}; Python {platform.python_version()}, {os.cpu_count()} CPUs"
+        )
+        print(
+            f"fill      {args.events:>10,} events in {fill_s:6.1f} s  (chain in Python {chain_s:.1f} s, "
+            f"UNWIND CREATE batches of {BATCH:,} {write_s:.1f} s)"
+        )
+        print(
+            f"verify    {args.events:>10,} events in {first.seconds:6.2f} s (first run), "
+            f"{second.seconds:6.2f} s (second run)  = {per_s:,.0f} events/s  "
+            f"[target < {TARGET_VERIFY_SECONDS:.0f} s per 1M: "
+            f"{'ok' if second.seconds * 1_000_000 / args.events < TARGET_VERIFY_SECONDS else 'MISSED'}]"
+        )
+        print(
+            f"append    {args.appends:>10,} record() calls: p50 {statistics.median(costs):.2f} ms, "
+            f"p95 {pct(costs, 95):.2f} ms, max {max(costs):.2f} ms"
+        )
+        print(
+            f"verify    {after.count:>10,} events after the appends in {after.seconds:6.2f} s: "
+            f"{'ok' if after.ok else after.problem}"
+        )
         for label, (ms, n) in query_ms.items():
             print(f"query     {label:<28} {ms:8.1f} ms  ({n} rows)")
     finally:

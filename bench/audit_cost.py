@@ -37,13 +37,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRAPHSVC_DATA_KEY", "kbench:" + "B" * 43)
 os.environ.setdefault("GRAPHSVC_SECRET_KEY", "bench-secret")
 
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
+
 from graphsvc import accounts, audit, csvio, demo, importer, journal, neo4j_local, shown  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
-from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
 from graphsvc.model import Actor  # noqa: E402
-
 
 WITH, WITHOUT, FSYNC, DIRECT = "with audit", "without audit", "with audit, fsync", "direct append"
 
@@ -77,8 +77,8 @@ def main() -> None:
 
 
 def run(settings, args) -> None:
-    import web.guard
     import web.answers
+    import web.guard
     from web import create_app
 
     db = Database.connect(settings)
@@ -98,14 +98,15 @@ def run(settings, args) -> None:
     token = accounts.create_token(db, actor, coordinator["username"], 1)
 
     app = create_app(settings)
-    audited = web.answers.record_shown  # what the household view audits with
+    audited = web.answers.audit_shown  # what the household view audits with
     plain = db.without_journal()  # record() appends at once
     local_state = threading.local()
     call_ms: dict[str, list[float]] = {}  # the audit call alone, by mode
 
     def direct(action, answer, outcome="ok", **extra):
-        audit.record(plain, **web.guard.actor().event(), action=action, targets=shown.ids_in(answer),
-                     outcome=outcome, **extra)
+        audit.append_now(
+            plain, **web.guard.actor().event(), action=action, targets=shown.ids_in(answer), outcome=outcome, **extra
+        )
 
     def switched(*a, **kw):  # the view's audit call, per request and thread by mode
         mode = getattr(local_state, "mode", WITH)
@@ -144,7 +145,7 @@ def run(settings, args) -> None:
                 with lock:
                     samples[mode].append(elapsed * 1000)
 
-        threads = [threading.Thread(target=worker, args=(plan[i::args.clients], i)) for i in range(args.clients)]
+        threads = [threading.Thread(target=worker, args=(plan[i :: args.clients], i)) for i in range(args.clients)]
         t0 = time.perf_counter()
         for t in threads:
             t.start()
@@ -152,7 +153,7 @@ def run(settings, args) -> None:
             t.join()
         return samples, time.perf_counter() - t0
 
-    web.answers.record_shown = switched
+    web.answers.audit_shown = switched
     warm = app.test_client()
     for i in range(args.warmup):  # Neo4j's JIT and caches warm before anything is timed
         for mode in (WITH, WITHOUT, FSYNC, DIRECT):
@@ -164,7 +165,7 @@ def run(settings, args) -> None:
     # not disturb phase 1.
     main_samples, main_wall = phase([WITH, WITHOUT])
     info_samples, info_wall = phase([FSYNC, DIRECT, WITHOUT + " (2)"])
-    web.answers.record_shown = audited
+    web.answers.audit_shown = audited
     journal.stop_shippers()  # the app's shipper: what it holds goes into the chain now
     audit.flush(db)
     written = db.read("bench_audit_count")[0]["n"] - events_before
@@ -173,28 +174,36 @@ def run(settings, args) -> None:
     check = audit.verify(db)
     assert check.ok, check.problem
 
-    print(f"machine: {os.cpu_count()} cores; Neo4j {db.ping()['version']} (heap {settings.local.heap}, "
-          f"page cache {settings.local.pagecache}); demo {args.households} households; "
-          f"{args.clients} client thread(s); {args.requests} requests per mode, interleaved; "
-          f"phase 1 {main_wall:.1f} s, phase 2 {info_wall:.1f} s")
+    print(
+        f"machine: {os.cpu_count()} cores; Neo4j {db.ping()['version']} (heap {settings.local.heap}, "
+        f"page cache {settings.local.pagecache}); demo {args.households} households; "
+        f"{args.clients} client thread(s); {args.requests} requests per mode, interleaved; "
+        f"phase 1 {main_wall:.1f} s, phase 2 {info_wall:.1f} s"
+    )
     print(f"{'mode':<22}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
     for samples in (main_samples, info_samples):
         for mode, values in samples.items():
-            print(f"{mode:<22}{len(values):>6}{pct(values, 50):>10.2f}{pct(values, 95):>10.2f}"
-                  f"{pct(values, 99):>10.2f}{statistics.fmean(values):>10.2f}")
+            print(
+                f"{mode:<22}{len(values):>6}{pct(values, 50):>10.2f}{pct(values, 95):>10.2f}"
+                f"{pct(values, 99):>10.2f}{statistics.fmean(values):>10.2f}"
+            )
     ratio = pct(main_samples[WITH], 95) / pct(main_samples[WITHOUT], 95)
-    print(f"p95 with / without audit: {ratio:.2f}x ({(ratio - 1) * 100:+.0f}%)  target <= 1.10x: "
-          f"{'PASS' if ratio <= 1.10 else 'FAIL'}")
+    print(
+        f"p95 with / without audit: {ratio:.2f}x ({(ratio - 1) * 100:+.0f}%)  target <= 1.10x: "
+        f"{'PASS' if ratio <= 1.10 else 'FAIL'}"
+    )
     p50 = statistics.median(main_samples[WITH]) / statistics.median(main_samples[WITHOUT])
     print(f"p50 with / without audit: {p50:.2f}x (information)")
     for mode in (FSYNC, DIRECT):
         ratio2 = pct(info_samples[mode], 95) / pct(info_samples[WITHOUT + " (2)"], 95)
         print(f"p95 {mode} / without (information): {ratio2:.2f}x")
     for mode in (WITH, FSYNC, DIRECT):
-        values = call_ms[mode][-args.requests:]
+        values = call_ms[mode][-args.requests :]
         print(f"the audit call alone, {mode}: p50 {pct(values, 50):.2f} ms, p95 {pct(values, 95):.2f} ms")
-    print(f"audit events written during the run: {written} (one per audited request); "
-          f"verify over the chain: ok, {check.count} events")
+    print(
+        f"audit events written during the run: {written} (one per audited request); "
+        f"verify over the chain: ok, {check.count} events"
+    )
     db.close()
 
 

@@ -24,8 +24,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -37,11 +38,18 @@ PERSON = ("legal_name", "phone", "address")
 
 
 def people(n: int) -> list[dict[str, Any]]:
-    return [{"id": f"p-{i:06d}", "code_name": f"들국화-{i}", "household_id": f"h-{i // 3:06d}",
-             "legal_name": f"김영희 {i}", "phone": f"010-{i % 10000:04d}-{i % 7919:04d}",
-             "address": f"서울특별시 노원구 상계로 {i % 500}길 {i % 97}, {i % 13}동 {i % 1200}호",
-             "_line": i + 2}
-            for i in range(n)]
+    return [
+        {
+            "id": f"p-{i:06d}",
+            "code_name": f"들국화-{i}",
+            "household_id": f"h-{i // 3:06d}",
+            "legal_name": f"김영희 {i}",
+            "phone": f"010-{i % 10000:04d}-{i % 7919:04d}",
+            "address": f"서울특별시 노원구 상계로 {i % 500}길 {i % 97}, {i % 13}동 {i % 1200}호",
+            "_line": i + 2,
+        }
+        for i in range(n)
+    ]
 
 
 def inline(keyring: crypto.Keyring, rows: list[dict[str, Any]], stored: dict[str, dict[str, Any]]) -> None:
@@ -52,8 +60,12 @@ def inline(keyring: crypto.Keyring, rows: list[dict[str, Any]], stored: dict[str
         for name in PERSON:
             value = row.get(name)
             token = old.get(name)
-            if value is not None and token and not keyring.needs_rotation(token) and \
-                    keyring.decrypt(token, label, row["id"], name) == value:
+            if (
+                value is not None
+                and token
+                and not keyring.needs_rotation(token)
+                and keyring.decrypt(token, label, row["id"], name) == value
+            ):
                 row[name] = token
             else:
                 row[name] = keyring.encrypt(value, label, row["id"], name)
@@ -63,8 +75,11 @@ def registry(keyring: crypto.Keyring, rows: list[dict[str, Any]], stored: dict[s
     """The importer's _encrypt_rows body now, for people."""
     fields = crypto.fields_of("Person")
     for row in rows:
-        row.update(crypto.encrypt_record(keyring, "Person", row["id"], {name: row.get(name) for name in fields},
-                                         stored=stored.get(row["id"])))
+        row.update(
+            crypto.encrypt_record(
+                keyring, "Person", row["id"], {name: row.get(name) for name in fields}, stored=stored.get(row["id"])
+            )
+        )
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -120,21 +135,26 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
-    print(f"# bench/crypto.py --rows {args.rows} --repeat {args.repeat}: Python {platform.python_version()}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"# bench/crypto.py --rows {args.rows} --repeat {args.repeat}: Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"\n1. sealing {args.rows:,} people's identity fields (3 each), medians of {args.repeat}")
     print("| case | inline (before) s | encrypt_record (now) s | ratio |")
     print("|---|---|---|---|")
     for case, before, now in records(args.rows, args.repeat):
         print(f"| {case} | {before:.2f} | {now:.2f} | {now / before:.2f} |")
     print("\n2. bytes: ms per call, AES-GCM alone vs the blob API")
-    print("| size | AESGCM.encrypt | encrypt_bytes | ratio | AESGCM.decrypt | decrypt_bytes | ratio "
-          "| MB/s (enc / dec) |")
+    print(
+        "| size | AESGCM.encrypt | encrypt_bytes | ratio | AESGCM.decrypt | decrypt_bytes | ratio | MB/s (enc / dec) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for label, raw_enc, enc, raw_dec, dec in blobs(args.repeat):
         size_mb = {"1 KiB": 1 / 1024, "1 MiB": 1.0, "20 MiB": 20.0}[label] * 1.048576
-        print(f"| {label} | {raw_enc:.4f} | {enc:.4f} | {enc / raw_enc:.2f} | {raw_dec:.4f} | {dec:.4f} | "
-              f"{dec / raw_dec:.2f} | {size_mb / enc * 1000:,.0f} / {size_mb / dec * 1000:,.0f} |")
+        print(
+            f"| {label} | {raw_enc:.4f} | {enc:.4f} | {enc / raw_enc:.2f} | {raw_dec:.4f} | {dec:.4f} | "
+            f"{dec / raw_dec:.2f} | {size_mb / enc * 1000:,.0f} / {size_mb / dec * 1000:,.0f} |"
+        )
 
 
 if __name__ == "__main__":

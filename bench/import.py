@@ -44,14 +44,16 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
+
 from graphsvc import csvio, demo, importer, neo4j_local  # noqa: E402
 from graphsvc.config import Settings, load_settings  # noqa: E402
-from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from graphsvc.db import Database  # noqa: E402
 
 INSTANCE, PORT = "bench", 7689
@@ -98,8 +100,14 @@ def bench_settings() -> Settings:
 def machine() -> dict[str, str]:
     mem = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines() if ":" in line)
     kib = int(mem["MemTotal"].split()[0])
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "?")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
     return {
         "nproc": str(os.cpu_count()),
         "cpu": cpu,
@@ -131,8 +139,10 @@ class CpuMeter:
     def report(self) -> str:
         total, server, own = (b - a for a, b in zip(self.start, self._sample()))
         others = max(0.0, total - server - own)
-        return (f"CPU seconds during the run: bench server {server:.0f}, this script {own:.0f}, "
-                f"other processes {others:.0f}")
+        return (
+            f"CPU seconds during the run: bench server {server:.0f}, this script {own:.0f}, "
+            f"other processes {others:.0f}"
+        )
 
 
 def write_demo(folder: Path, households: int, seed: int) -> dict[str, int]:
@@ -160,8 +170,11 @@ def stage_for_load_csv(db: Database, src: Path, import_dir: Path) -> str:
     for table in csvio.TABLES.values():
         data = (src / table.filename).read_bytes()
         (import_dir / table.filename).write_bytes(data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
-    still = [n for n, t in csvio.TABLES.items()
-             if set(db.read("bench_csv_header", file=t.filename)[0]["columns"]) != set(t.columns)]
+    still = [
+        n
+        for n, t in csvio.TABLES.items()
+        if set(db.read("bench_csv_header", file=t.filename)[0]["columns"]) != set(t.columns)
+    ]
     if still:
         raise SystemExit(f"LOAD CSV cannot read the headers of {still} even without a BOM")
     return f"LOAD CSV misread the BOM in the header of {bad}: it reads BOM-less copies"
@@ -250,9 +263,11 @@ def phases(db: Database) -> Iterator[dict[str, Any]]:
 
 def index_probe(db: Database, record: dict[str, Any]):
     """A progress callback: after the last people batch, read the Person(id) index sample."""
+
     def progress(statement: str, done: int, total: int) -> None:
         if statement == "import_people" and done == total:
             record["person_index"] = db.read("bench_person_index_stats")[0]
+
     return progress
 
 
@@ -267,8 +282,9 @@ def import_context() -> tuple[dict[str, Any], str]:
 
         given["keyring"] = crypto.Keyring.generate()
         fields = getattr(crypto, "IDENTITY_FIELDS", {})
-        notes.append("encrypts " + ", ".join(f"{label}.{f}" for label, fs in fields.items() for f in fs)
-                     + " (in-memory key)")
+        notes.append(
+            "encrypts " + ", ".join(f"{label}.{f}" for label, fs in fields.items() for f in fs) + " (in-memory key)"
+        )
     if "actor" in params:
         from graphsvc.model import Actor
 
@@ -277,14 +293,14 @@ def import_context() -> tuple[dict[str, Any], str]:
     return given, "; ".join(notes)
 
 
-def run_graphsvc(db: Database, folder: Path, batch_size: int, expected: dict[str, int],
-                 keep_rows: bool = False) -> dict[str, Any]:
+def run_graphsvc(
+    db: Database, folder: Path, batch_size: int, expected: dict[str, int], keep_rows: bool = False
+) -> dict[str, Any]:
     fresh(db)
     given, _notes = import_context()
     with phases(db) as record:
         started = time.perf_counter()
-        report = importer.import_folder(db, folder, batch_size=batch_size, progress=index_probe(db, record),
-                                        **given)
+        report = importer.import_folder(db, folder, batch_size=batch_size, progress=index_probe(db, record), **given)
         record["total"] = time.perf_counter() - started
     if not report.ok or not report.written:
         raise SystemExit("graphsvc refused the demo files:\n" + "\n".join(map(str, report.plan.problems[:20])))
@@ -314,18 +330,23 @@ def sample_rows(rows: dict[str, list[dict[str, Any]]], target: int) -> dict[str,
     people (an introducer always belongs to an earlier household, so most are kept), their
     visits, and the users who made those visits (with their import_user_people rows).
     """
+
     def take(k: int) -> dict[str, list[dict[str, Any]]]:
         households = rows["households"][:k]
         hids = {h["id"] for h in households}
         people = [p for p in rows["people"] if p["household_id"] in hids]
         pids = {p["id"] for p in people}
-        introductions = [i for i in rows["introductions"]
-                         if i["introducer_id"] in pids and i["introduced_id"] in pids]
+        introductions = [i for i in rows["introductions"] if i["introducer_id"] in pids and i["introduced_id"] in pids]
         visits = [v for v in rows["visits"] if v["household_id"] in hids]
         needed = {v["visitor"] for v in visits}
         users = [u for u in rows["users"] if u["username"] in needed]
-        return {"users": users, "households": households, "people": people,
-                "introductions": introductions, "visits": visits}
+        return {
+            "users": users,
+            "households": households,
+            "people": people,
+            "introductions": introductions,
+            "visits": visits,
+        }
 
     size = lambda s: sum(len(s[TABLE_OF[st]]) for st in STEPS)  # noqa: E731
     k = max(1, round(target / size(rows) * len(rows["households"])))
@@ -379,7 +400,7 @@ def plan_check(db: Database, folder: Path, batch_size: int) -> list[tuple[str, f
     for statement in STEPS[:3]:
         query = db.queries[statement]
         for i in range(0, len(rows[TABLE_OF[statement]]), batch_size):
-            db.write_tx(lambda tx, b: tx.run(query, rows=b).consume(), rows[TABLE_OF[statement]][i:i + batch_size])
+            db.write_tx(lambda tx, b: tx.run(query, rows=b).consume(), rows[TABLE_OF[statement]][i : i + batch_size])
     out = []
     for name in ("import_user_people", "bench_alt_user_people", "bench_user_people_index_scan"):
         db.run_autocommit("bench_unlink_users")
@@ -399,8 +420,9 @@ def fmt_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
 
     def line(r: list[str]) -> str:
-        return "  ".join(str(x).ljust(w) if i == 0 else str(x).rjust(w)
-                         for i, (x, w) in enumerate(zip(r, widths))).rstrip()
+        return "  ".join(
+            str(x).ljust(w) if i == 0 else str(x).rjust(w) for i, (x, w) in enumerate(zip(r, widths))
+        ).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
@@ -416,16 +438,28 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs of graphsvc and LOAD CSV, alternating")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=5000, help="import_folder's batch size (its default)")
-    ap.add_argument("--batch-sizes", default="",
-                    help="also time import_folder once with each of these batch sizes (e.g. 1000,2000,10000)")
-    ap.add_argument("--no-warmup", action="store_true",
-                    help=f"skip the untimed {WARMUP_HOUSEHOLDS:,}-household import (both methods) that warms up the JIT")
-    ap.add_argument("--extra", default="",
-                    help="also time import_folder with an import step replaced by a bench/cypher/bench.cypher "
-                         "statement: import_step=bench_name[,…]")
-    ap.add_argument("--plan-check", action="store_true",
-                    help="time import_user_people on its index-scan plan (forced) vs bench_alt_user_people "
-                         "(the forced plan takes about two minutes at 100,000 households)")
+    ap.add_argument(
+        "--batch-sizes",
+        default="",
+        help="also time import_folder once with each of these batch sizes (e.g. 1000,2000,10000)",
+    )
+    ap.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help=f"skip the untimed {WARMUP_HOUSEHOLDS:,}-household import (both methods) that warms up the JIT",
+    )
+    ap.add_argument(
+        "--extra",
+        default="",
+        help="also time import_folder with an import step replaced by a bench/cypher/bench.cypher "
+        "statement: import_step=bench_name[,…]",
+    )
+    ap.add_argument(
+        "--plan-check",
+        action="store_true",
+        help="time import_user_people on its index-scan plan (forced) vs bench_alt_user_people "
+        "(the forced plan takes about two minutes at 100,000 households)",
+    )
     args = ap.parse_args()
 
     settings = bench_settings()
@@ -457,8 +491,16 @@ def main() -> int:
             (local.home / "import" / table.filename).unlink(missing_ok=True)
 
 
-def bench(db: Database, args, settings: Settings, info: dict[str, str], expected: dict[str, int],
-          folder: Path, tmp: Path, server_pid: int) -> int:
+def bench(
+    db: Database,
+    args,
+    settings: Settings,
+    info: dict[str, str],
+    expected: dict[str, int],
+    folder: Path,
+    tmp: Path,
+    server_pid: int,
+) -> int:
     local = settings.local
     server = db.ping()
     import_dir = local.home / "import"
@@ -534,8 +576,7 @@ def bench(db: Database, args, settings: Settings, info: dict[str, str], expected
     c, s = expected, a_run["counts"]
     out = [
         f"date:      {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"machine:   {info['nproc']} cores ({info['cpu']}), {info['memory']}; "
-        f"load average before: {load_before}",
+        f"machine:   {info['nproc']} cores ({info['cpu']}), {info['memory']}; load average before: {load_before}",
         f"neo4j:     {server['name']} {server['version']} {server['edition']}, instance "
         f"'{local.name}' on {local.uri}, heap {local.heap}, page cache {local.pagecache}",
         f"command:   {os.path.relpath(sys.executable)} {' '.join(sys.argv)}   (Python {info['python']})",
@@ -554,11 +595,14 @@ def bench(db: Database, args, settings: Settings, info: dict[str, str], expected
         fmt_table(
             ["method", "rows", "seconds", "rows/s"],
             [
-                [f"graphsvc import_folder, batch {args.batch_size} ({runs_note})", f"{n_rows:,}",
-                 f"{t_g:.1f}", f"{r_g:,.0f}"],
+                [
+                    f"graphsvc import_folder, batch {args.batch_size} ({runs_note})",
+                    f"{n_rows:,}",
+                    f"{t_g:.1f}",
+                    f"{r_g:,.0f}",
+                ],
                 ["(a) one transaction per row (sample)", f"{n_a:,}", f"{t_a:.1f}", f"{r_a:,.0f}"],
-                [f"(b) LOAD CSV IN TRANSACTIONS OF 5000 ({runs_note})", f"{n_rows:,}", f"{t_b:.1f}",
-                 f"{r_b:,.0f}"],
+                [f"(b) LOAD CSV IN TRANSACTIONS OF 5000 ({runs_note})", f"{n_rows:,}", f"{t_b:.1f}", f"{r_b:,.0f}"],
             ],
         ),
         "",
@@ -579,26 +623,42 @@ def bench(db: Database, args, settings: Settings, info: dict[str, str], expected
     for st in STEPS:
         body.append([st, f"{c[TABLE_OF[st]]:,}", f"{g[st]:.1f}", f"{b[st]:.1f}", f"{a_run[st]:.1f}"])
     body.append(["total", f"{n_rows:,}", f"{g['total']:.1f}", f"{b['total']:.1f}", f"{t_a:.1f}"])
-    out += ["", "seconds per step (the median runs; (a) on its sample)",
-            fmt_table(["step", "rows", "graphsvc", "LOAD CSV", "(a)"], body)]
-    out.append("graphsvc import_user_people per run: " + ", ".join(
-        f"{r['import_user_people']:.2f} s (Person(id) index last sampled at "
-        f"{(r.get('person_index') or {}).get('sampled_size')} entries)" for r in g_runs))
+    out += [
+        "",
+        "seconds per step (the median runs; (a) on its sample)",
+        fmt_table(["step", "rows", "graphsvc", "LOAD CSV", "(a)"], body),
+    ]
+    out.append(
+        "graphsvc import_user_people per run: "
+        + ", ".join(
+            f"{r['import_user_people']:.2f} s (Person(id) index last sampled at "
+            f"{(r.get('person_index') or {}).get('sampled_size')} entries)"
+            for r in g_runs
+        )
+    )
     slow = [r for r in g_runs if r["import_user_people"] > SLOW_USER_PEOPLE]
     if slow:
-        out.append(f"  {len(slow)} run(s) planned import_user_people as a Person(id) index scan per user "
-                   "(stale index statistics): see --plan-check")
+        out.append(
+            f"  {len(slow)} run(s) planned import_user_people as a Person(id) index scan per user "
+            "(stale index statistics): see --plan-check"
+        )
 
     if sweep:
         out += ["", "import_folder by batch size (one run each; the default's is its median):"]
         rows = sorted([(args.batch_size, t_g)] + sweep)
-        out.append(fmt_table(["batch size", "seconds", "rows/s", "t / t_loadcsv"],
-                             [[f"{bs:,}", f"{t:.1f}", f"{n_rows / t:,.0f}", f"{t / t_b:.2f}"] for bs, t in rows]))
+        out.append(
+            fmt_table(
+                ["batch size", "seconds", "rows/s", "t / t_loadcsv"],
+                [[f"{bs:,}", f"{t:.1f}", f"{n_rows / t:,.0f}", f"{t / t_b:.2f}"] for bs, t in rows],
+            )
+        )
     for step, alt, run in extra:
         out.append("")
-        out.append(f"variant: {step} replaced by {alt}: import_folder {run['total']:.1f} s "
-                   f"(t / t_loadcsv = {run['total'] / t_b:.2f}); the step {run[step]:.2f} s "
-                   f"(median run with {step}: {g[step]:.2f} s)")
+        out.append(
+            f"variant: {step} replaced by {alt}: import_folder {run['total']:.1f} s "
+            f"(t / t_loadcsv = {run['total'] / t_b:.2f}); the step {run[step]:.2f} s "
+            f"(median run with {step}: {g[step]:.2f} s)"
+        )
     if checked:
         out += ["", f"plan check: linking {c['users']} users after {c['people']:,} people were written"]
         out.append(fmt_table(["statement", "seconds"], [[n, f"{t:.2f}"] for n, t in checked]))

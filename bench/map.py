@@ -51,10 +51,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -62,11 +62,11 @@ os.environ.setdefault("GRAPHSVC_DATA_KEY", "kbench:" + "B" * 43)
 os.environ.setdefault("GRAPHSVC_SECRET_KEY", "bench-secret")
 
 import networkx as nx  # noqa: E402
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from neo4j.exceptions import TransientError  # noqa: E402
 
 from graphsvc import access, csvio, demo, importer, neo4j_local, netmap  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
-from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
 from graphsvc.model import Actor  # noqa: E402
@@ -80,8 +80,10 @@ SLOW_PYVIS = 20.0  # a pyvis run slower than this is not repeated
 WIPE_HEAP = "1g"  # the heap for emptying a big demo when wipe_all overflows 512m
 VIEWPORT = {"width": 1400, "height": 900}
 # the app's Content-Security-Policy (web/__init__.py), with a fixed nonce
-CSP = ("default-src 'self'; script-src 'self' 'nonce-bench'; style-src 'self'; img-src 'self' data:; "
-       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self' 'nonce-bench'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 # --- what a run produces -------------------------------------------------------------
 
@@ -128,8 +130,11 @@ class Row:
     note: str = ""
 
 
-VIEW_NAMES = {"households": "graphsvc households map", "default": "graphsvc default view",
-              "pyvis": "pyvis default (physics on)"}
+VIEW_NAMES = {
+    "households": "graphsvc households map",
+    "default": "graphsvc default view",
+    "pyvis": "pyvis default (physics on)",
+}
 
 
 def median(values: list[float]) -> float | None:
@@ -171,8 +176,10 @@ def empty_database(settings, started: bool) -> str:
     finally:
         neo4j_local.stop(big, say=quiet)
         neo4j_local.start(local, say=quiet)
-    return (f"wipe_all overflowed the transaction memory pool at heap {local.heap}: emptied at heap "
-            f"{WIPE_HEAP}, Neo4j restarted at {local.heap}")
+    return (
+        f"wipe_all overflowed the transaction memory pool at heap {local.heap}: emptied at heap "
+        f"{WIPE_HEAP}, Neo4j restarted at {local.heap}"
+    )
 
 
 def load_demo(db: Database, households: int) -> tuple[float, dict[str, int]]:
@@ -194,8 +201,12 @@ def filters_of(args: dict[str, str]):
     """The map's filters for the bench's few arguments (what web/args.parse_filters reads)."""
     from graphsvc.mapping import MapFilters
 
-    return MapFilters(max_nodes=int(args.get("max_nodes", netmap.NODE_BUDGET)), view=args.get("view", "households"),
-                      chain_of=args.get("chain_of"), root=args.get("root"))
+    return MapFilters(
+        max_nodes=int(args.get("max_nodes", netmap.NODE_BUDGET)),
+        view=args.get("view", "households"),
+        chain_of=args.get("chain_of"),
+        root=args.get("root"),
+    )
 
 
 def time_map(app, args: dict[str, str], repeat: int):
@@ -252,8 +263,10 @@ def full_households_graph(app) -> tuple[nx.DiGraph, float]:
     filters = mapping.MapFilters(max_nodes=netmap.MAX_NODES)
     scope = mapping.authorise(SUBJECT, filters)
     t0 = time.perf_counter()
-    rows = db.read("map_households", **mapping._params(filters, scope, dt.date.today(),
-                                                         app.config["GRAPHSVC_SETTINGS"].follow_up_days))[0]["rows"]
+    rows = db.read(
+        "map_households",
+        **mapping._params(filters, scope, dt.date.today(), app.config["GRAPHSVC_SETTINGS"].follow_up_days),
+    )[0]["rows"]
     graph = household_map(rows, scope)
     return graph, time.perf_counter() - t0
 
@@ -430,7 +443,8 @@ NETWORK_JS = "(window.graphsvcMap ? window.graphsvcMap.network : window.network)
 
 # A point of the canvas with no node within 16 px, nearest the centre and inside the
 # window (page coordinates); a drag that starts on a node moves the node, not the view.
-EMPTY_POINT_JS = """() => {
+EMPTY_POINT_JS = (
+    """() => {
   const net = %s;
   const rect = net.body.container.getBoundingClientRect();
   const height = Math.min(rect.height, window.innerHeight - rect.top - 100);
@@ -444,14 +458,18 @@ EMPTY_POINT_JS = """() => {
     if (free(x, y)) { return {x: rect.left + x, y: rect.top + y}; }
   }
   return null;
-}""" % NETWORK_JS
+}"""
+    % NETWORK_JS
+)
 
 # From the drag's pointerdown to the end of the first redraw that shows the view moved.
-PAN_HOOK_JS = """() => {
+PAN_HOOK_JS = (
+    """() => {
   const net = %s;
   const before = net.getViewPosition();
   const start = {};
-  net.body.container.addEventListener("pointerdown", () => { start.t = performance.now(); }, {capture: true, once: true});
+  net.body.container.addEventListener("pointerdown", () => { start.t = performance.now(); },
+                                      {capture: true, once: true});
   const check = () => {
     if (start.t === undefined) { return; }
     const now = net.getViewPosition();
@@ -460,7 +478,9 @@ PAN_HOOK_JS = """() => {
     queueMicrotask(() => console.log("bench:pan " + (performance.now() - start.t)));
   };
   net.on("afterDrawing", check);
-}""" % NETWORK_JS
+}"""
+    % NETWORK_JS
+)
 
 
 @contextmanager
@@ -646,8 +666,10 @@ def ratio_cell(rows: list[Row], row: Row) -> str:
     if base is None:
         return "-"
     against = "" if same else " (vs overview)"
-    server = ratio(median(row.server.total) if row.server and row.server.total else row.server and row.server.timed_out,
-                   median(base.server.total))
+    server = ratio(
+        median(row.server.total) if row.server and row.server.total else row.server and row.server.timed_out,
+        median(base.server.total),
+    )
     if row.server and not row.server.total:
         server = "> " + server
     browser = "-"
@@ -658,8 +680,10 @@ def ratio_cell(rows: list[Row], row: Row) -> str:
 
 
 def table(rows: list[Row]) -> list[str]:
-    head = (f"{'households':>10}  {'view':<27}{'mode':<11}{'nodes':>8}{'edges':>8}{'server s':>10}"
-            f"{'max s':>8}{'browser s':>11}{'pan s':>8}  pyvis/graphsvc")
+    head = (
+        f"{'households':>10}  {'view':<27}{'mode':<11}{'nodes':>8}{'edges':>8}{'server s':>10}"
+        f"{'max s':>8}{'browser s':>11}{'pan s':>8}  pyvis/graphsvc"
+    )
     lines = [head, "-" * len(head)]
     for row in rows:
         med, mx = server_cell(row.server)
@@ -669,8 +693,10 @@ def table(rows: list[Row]) -> list[str]:
         if row.note.startswith("n/a"):
             lines.append(f"{row.size:>10,}  {VIEW_NAMES[row.view]:<27}{row.note}")
             continue
-        lines.append(f"{row.size:>10,}  {VIEW_NAMES[row.view]:<27}{row.mode:<11}{nodes:>8}{edges:>8}{med:>10}"
-                     f"{mx:>8}{ready:>11}{pan:>8}  {ratio_cell(rows, row)}")
+        lines.append(
+            f"{row.size:>10,}  {VIEW_NAMES[row.view]:<27}{row.mode:<11}{nodes:>8}{edges:>8}{med:>10}"
+            f"{mx:>8}{ready:>11}{pan:>8}  {ratio_cell(rows, row)}"
+        )
     return lines
 
 
@@ -683,12 +709,18 @@ def details(rows: list[Row]) -> list[str]:
         name = f"{row.size:>7,} {VIEW_NAMES[row.view]}:"
         s = row.server
         if row.view == "pyvis":
-            text = (f"from_nx {fmt(median(s.build))} s, generate_html {fmt(median(s.vis))} s"
-                    if s.total else f"no HTML within {s.timed_out:.0f} s")
+            text = (
+                f"from_nx {fmt(median(s.build))} s, generate_html {fmt(median(s.vis))} s"
+                if s.total
+                else f"no HTML within {s.timed_out:.0f} s"
+            )
             text += f"; runs {', '.join(fmt(t) for t in s.total) or '-'}"
         else:
-            text = (f"build {fmt(median(s.build), 3)} s, vis_data {fmt(median(s.vis), 3)} s, _json {fmt(median(s.json), 3)} s;"
-                    f" runs {', '.join(fmt(t) for t in s.total)}; whole page once {fmt(row.page_s)} s")
+            text = (
+                f"build {fmt(median(s.build), 3)} s, vis_data {fmt(median(s.vis), 3)} s, "
+                f"_json {fmt(median(s.json), 3)} s;"
+                f" runs {', '.join(fmt(t) for t in s.total)}; whole page once {fmt(row.page_s)} s"
+            )
         if row.html_mb is not None:
             text += f"; HTML {row.html_mb:.1f} MB"
         if row.note:
@@ -700,14 +732,19 @@ def details(rows: list[Row]) -> list[str]:
         if page is None:
             continue
         if row.view == "pyvis":
-            text = (f"network created {fmt(page.created)} s, stabilisation done {fmt(page.stabilised)} s, "
-                    f"first draw after it {fmt(median(page.ready))} s, next frame {fmt(median(page.frame))} s, "
-                    f"loading bar hidden {fmt(page.bar_gone)} s, pan {fmt(median(page.pan), 3)} s")
+            text = (
+                f"network created {fmt(page.created)} s, stabilisation done {fmt(page.stabilised)} s, "
+                f"first draw after it {fmt(median(page.ready))} s, next frame {fmt(median(page.frame))} s, "
+                f"loading bar hidden {fmt(page.bar_gone)} s, pan {fmt(median(page.pan), 3)} s"
+            )
             if page.timeout and not page.ready:
                 text += f"; stopped at {page.timeout:.0f} s, last progress {page.progress or 'none'} iterations"
         else:
-            text = (f"ready {', '.join(fmt(t) for t in page.ready) or '-'} s; next frame "
-                    f"{', '.join(fmt(t) for t in page.frame) or '-'} s; pan {', '.join(fmt(t, 3) for t in page.pan) or '-'} s")
+            text = (
+                f"ready {', '.join(fmt(t) for t in page.ready) or '-'} s; next frame "
+                f"{', '.join(fmt(t) for t in page.frame) or '-'} s; "
+                f"pan {', '.join(fmt(t, 3) for t in page.pan) or '-'} s"
+            )
             if page.timeout and not page.ready:
                 text += f"; no draw within {page.timeout:.0f} s"
         if page.blocked:
@@ -726,16 +763,20 @@ def verdicts(rows: list[Row]) -> list[str]:
     r = find(5000, "households")
     if r and r.server and r.server.total:
         t = median(r.server.total)
-        out.append(f"server build of the 5,000-household map ({r.nodes:,} nodes): median {t:.3f} s, max "
-                   f"{max(r.server.total):.3f} s   target < 1 s: {'PASS' if t < 1 else 'FAIL'}")
+        out.append(
+            f"server build of the 5,000-household map ({r.nodes:,} nodes): median {t:.3f} s, max "
+            f"{max(r.server.total):.3f} s   target < 1 s: {'PASS' if t < 1 else 'FAIL'}"
+        )
     else:
         out.append("server build of the 5,000-household map: not measured (--sizes)")
     r = find(100000, "default")
     if r and r.server and r.server.total:
         t = median(r.server.total)
         ok = t < 2 and r.mode == "overview"
-        out.append(f"overview of 100,000 households ({r.mode}, {r.nodes:,} nodes): median {t:.3f} s, max "
-                   f"{max(r.server.total):.3f} s   target < 2 s: {'PASS' if ok else 'FAIL'}")
+        out.append(
+            f"overview of 100,000 households ({r.mode}, {r.nodes:,} nodes): median {t:.3f} s, max "
+            f"{max(r.server.total):.3f} s   target < 2 s: {'PASS' if ok else 'FAIL'}"
+        )
     else:
         out.append("overview of 100,000 households: not measured (--sizes)")
     r = find(5000, "households")
@@ -744,12 +785,17 @@ def verdicts(rows: list[Row]) -> list[str]:
             t = median(r.browser.ready)
             panned = len(r.browser.pan) == len(r.browser.ready)
             ok = t < 3 and panned
-            out.append(f"5,000-household map interactive in headless Chromium: first draw median {t:.2f} s, "
-                       f"pan {'answered in ' + fmt(median(r.browser.pan), 3) + ' s' if panned else 'did not answer every time'}"
-                       f"   target < 3 s: {'PASS' if ok else 'FAIL'}")
+            out.append(
+                f"5,000-household map interactive in headless Chromium: first draw median {t:.2f} s, "
+                "pan "
+                + ("answered in " + fmt(median(r.browser.pan), 3) + " s" if panned else "did not answer every time")
+                + f"   target < 3 s: {'PASS' if ok else 'FAIL'}"
+            )
         else:
-            out.append(f"5,000-household map interactive in headless Chromium: no draw within "
-                       f"{r.browser.timeout:.0f} s   target < 3 s: FAIL")
+            out.append(
+                f"5,000-household map interactive in headless Chromium: no draw within "
+                f"{r.browser.timeout:.0f} s   target < 3 s: FAIL"
+            )
     else:
         out.append("5,000-household map in headless Chromium: not measured (--no-browser or --sizes)")
     return out
@@ -776,9 +822,11 @@ def machine_line(settings, browser) -> str:
     with Database.connect(settings) as db:
         version = db.ping()["version"]
     chromium_version = f"Chromium {browser.version}" if browser is not None else "no browser"
-    return (f"machine: {os.cpu_count()} cores; Neo4j {version} (heap {settings.local.heap}, page cache "
-            f"{settings.local.pagecache}); Python {platform.python_version()}; pyvis {pyvis.__version__} "
-            f"(vis-network 9.1.2); {chromium_version}; load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return (
+        f"machine: {os.cpu_count()} cores; Neo4j {version} (heap {settings.local.heap}, page cache "
+        f"{settings.local.pagecache}); Python {platform.python_version()}; pyvis {pyvis.__version__} "
+        f"(vis-network 9.1.2); {chromium_version}; load average before {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
 
 
 def prepare_size(settings, n: int, started: bool):
@@ -790,8 +838,11 @@ def prepare_size(settings, n: int, started: bool):
     note = empty_database(settings, started)
     with Database.connect(settings) as db:
         took, counts = load_demo(db, n)
-    line = (f"demo {n:,} households: {counts['people']:,} people, {counts['introductions']:,} introductions, "
-            f"{counts['visits']:,} visits, {counts['users']:,} users; loaded in {took:.1f} s" + (f" ({note})" if note else ""))
+    line = (
+        f"demo {n:,} households: {counts['people']:,} people, {counts['introductions']:,} introductions, "
+        f"{counts['visits']:,} visits, {counts['users']:,} users; loaded in {took:.1f} s"
+        + (f" ({note})" if note else "")
+    )
     return create_app(settings), line
 
 
@@ -803,20 +854,30 @@ def run(settings, args, started: bool) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="bench-map-") as tmp:
         site = Path(tmp)
         copy_assets(site)
-        with page_server(site, OUT / "map-http.log") as base_url, \
-                (chromium() if not args.no_browser else _nothing()) as browser:
+        with (
+            page_server(site, OUT / "map-http.log") as base_url,
+            chromium() if not args.no_browser else _nothing() as browser,
+        ):
             header = machine_line(settings, browser)
             for n in args.sizes:
                 app, line = prepare_size(settings, n, started)
                 loads.append(line)
                 rows.extend(measure_size(app, n, args, site, base_url, browser))
         missing = sorted(set(_Handler.not_found))
-    lines = [header, *loads,
-             f"server: median (max) of {args.repeat} runs, as admin in a test request context; pyvis: from_nx + "
-             f"generate_html only (the graph already read from Neo4j), in a fresh process per run. browser: "
-             f"graphsvc median of {BROWSER_LOADS} loads, pyvis one load; seconds from navigation start to the "
-             f"first draw (pyvis: the first draw after stabilisation); pan: drag start to the redraw showing it",
-             "", *table(rows), "", *details(rows), "", *verdicts(rows)]
+    lines = [
+        header,
+        *loads,
+        f"server: median (max) of {args.repeat} runs, as admin in a test request context; pyvis: from_nx + "
+        f"generate_html only (the graph already read from Neo4j), in a fresh process per run. browser: "
+        f"graphsvc median of {BROWSER_LOADS} loads, pyvis one load; seconds from navigation start to the "
+        f"first draw (pyvis: the first draw after stabilisation); pan: drag start to the redraw showing it",
+        "",
+        *table(rows),
+        "",
+        *details(rows),
+        "",
+        *verdicts(rows),
+    ]
     if missing:
         lines.append(f"page server answered 404 for: {', '.join(missing)}")
     lines.append(f"run took {time.perf_counter() - t_start:.0f} s")

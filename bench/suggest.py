@@ -67,10 +67,10 @@ os.environ.setdefault("GRAPHSVC_DATA_KEY", "kbench:" + "B" * 43)
 os.environ.setdefault("GRAPHSVC_SECRET_KEY", "bench-secret")
 
 import networkx as nx  # noqa: E402
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 
 from graphsvc import accounts, csvio, demo, importer, neo4j_local, suggest  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
-from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
 from graphsvc.model import cli_actor  # noqa: E402
@@ -131,18 +131,27 @@ def free_port() -> int:
 def floor_params(visitor: suggest.Visitor, today: dt.date, w: suggest.Weights) -> dict:
     """As suggest.suggest builds them for its first cold fetch (k = limit + 5)."""
     return {
-        "username": visitor.username, "districts": list(visitor.districts), "gender": visitor.gender,
-        "today": today, "overdue_before": today - dt.timedelta(days=w.follow_up_days),
-        "newcomer_since": today - dt.timedelta(days=w.newcomer_days), "follow_up_days": w.follow_up_days,
-        "now": dt.datetime.now(dt.timezone.utc), "k": LIMIT + 5,
+        "username": visitor.username,
+        "districts": list(visitor.districts),
+        "gender": visitor.gender,
+        "today": today,
+        "overdue_before": today - dt.timedelta(days=w.follow_up_days),
+        "newcomer_since": today - dt.timedelta(days=w.newcomer_days),
+        "follow_up_days": w.follow_up_days,
+        "now": dt.datetime.now(dt.UTC),
+        "k": LIMIT + 5,
     }
 
 
 def naive(db: Database, visitor: suggest.Visitor, today: dt.date, w: suggest.Weights) -> list:
     """Load the districts' graph, BFS from the anchors in networkx, rank every candidate."""
     with db.driver.session(database=db.database, default_access_mode="READ") as session:
-        rec = session.run(NAIVE_LOAD, username=visitor.username, districts=list(visitor.districts),
-                          now=dt.datetime.now(dt.timezone.utc)).single()
+        rec = session.run(
+            NAIVE_LOAD,
+            username=visitor.username,
+            districts=list(visitor.districts),
+            now=dt.datetime.now(dt.UTC),
+        ).single()
     overdue_before = today - dt.timedelta(days=w.follow_up_days)
     g = nx.Graph()
     household_of: dict[str, str] = {}
@@ -168,16 +177,20 @@ def naive(db: Database, visitor: suggest.Visitor, today: dt.date, w: suggest.Wei
     own = {household_of[p] for p in rec["me"] if p in household_of}
     excluded = recent | own | set(rec["claimed"])
     anchors = [(p, None) for p in rec["me"] if p in g]
-    anchors += [(p[0], met[hid]) for hid in sorted(met, key=lambda h: met[h], reverse=True)
-                if hid in hh for p in hh[hid][10] if p[0] is not None]
+    anchors += [
+        (p[0], met[hid])
+        for hid in sorted(met, key=lambda h: met[h], reverse=True)
+        if hid in hh
+        for p in hh[hid][10]
+        if p[0] is not None
+    ]
 
     candidates = []
     for hid, row in hh.items():
         last_visit = row[5] and dt.date.fromisoformat(row[5])
         follow_up = row[6] and dt.date.fromisoformat(row[6])
         due = last_visit is None or last_visit < overdue_before or (follow_up is not None and follow_up <= today)
-        if (row[8] == "active" and due and hid not in excluded
-                and (visitor.gender == "f" or not row[9])):
+        if row[8] == "active" and due and hid not in excluded and (visitor.gender == "f" or not row[9]):
             candidates.append(suggest.Candidate.from_row(row[:8]))
     eligible = {c.household_id for c in candidates}
 
@@ -193,10 +206,16 @@ def naive(db: Database, visitor: suggest.Visitor, today: dt.date, w: suggest.Wei
                 continue
             if hid in warm and warm[hid].hops <= hops:
                 continue
-            steps = tuple(suggest.PathStep(p, names.get(p), household_of.get(p),
-                                           hh[household_of[p]][1] if p in household_of else None,
-                                           hh[household_of[p]][2] if p in household_of else None)
-                          for p in path)
+            steps = tuple(
+                suggest.PathStep(
+                    p,
+                    names.get(p),
+                    household_of.get(p),
+                    hh[household_of[p]][1] if p in household_of else None,
+                    hh[household_of[p]][2] if p in household_of else None,
+                )
+                for p in path
+            )
             warm[hid] = suggest.WarmPath(hops, visited_on, steps)
     return suggest.rank(candidates, warm, visitor, today, w, LIMIT)
 
@@ -211,8 +230,7 @@ class Client:
     def get(self, path: str, token: str) -> tuple[int, bytes]:
         for attempt in (1, 2):
             try:
-                self.conn.request("GET", path, headers={"Authorization": f"Bearer {token}",
-                                                        "Connection": "keep-alive"})
+                self.conn.request("GET", path, headers={"Authorization": f"Bearer {token}", "Connection": "keep-alive"})
                 response = self.conn.getresponse()
                 return response.status, response.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
@@ -241,8 +259,9 @@ def ensure_demo(db: Database, settings, say) -> str:
             assert importer.import_folder(db, Path(tmp), load_keyring(), cli_actor()).ok
         note += " -> reloaded"
     summarised = db.driver.execute_query(
-        "MATCH (h:Household) WHERE h.unvisited_since IS NOT NULL OR h.last_visit_on IS NOT NULL "
-        "RETURN count(h) AS n", database_=db.database).records[0]["n"]
+        "MATCH (h:Household) WHERE h.unvisited_since IS NOT NULL OR h.last_visit_on IS NOT NULL RETURN count(h) AS n",
+        database_=db.database,
+    ).records[0]["n"]
     note += f"; visit summary on {summarised:,}"
     if summarised != HOUSEHOLDS:
         say("refreshing the visit summary")
@@ -282,8 +301,12 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=400, help="timed requests for (a) and (b)")
     ap.add_argument("--naive-requests", type=int, default=160, help="timed requests for (c)")
     ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--single-requests", type=int, default=200,
-                    help="timed requests of the one-client rows of (a) and (b) (information, no target)")
+    ap.add_argument(
+        "--single-requests",
+        type=int,
+        default=200,
+        help="timed requests of the one-client rows of (a) and (b) (information, no target)",
+    )
     args = ap.parse_args()
 
     def say(msg: str) -> None:
@@ -316,16 +339,24 @@ def run(settings, args, say, started: bool) -> list[str]:
     rows = db.driver.execute_query(
         "MATCH (u:User {role: 'visitor'}) WHERE $d IN u.districts "
         "RETURN u.username AS username, u.districts AS districts, u.gender AS gender, "
-        "coalesce(u.enabled, false) AS enabled ORDER BY username", d=DISTRICT, database_=db.database).records
+        "coalesce(u.enabled, false) AS enabled ORDER BY username",
+        d=DISTRICT,
+        database_=db.database,
+    ).records
     visitors = [suggest.Visitor(r["username"], tuple(r["districts"]), r["gender"]) for r in rows]
     was_enabled = {r["username"]: r["enabled"] for r in rows}
     say(f"{note}; {len(visitors)} visitors of {DISTRICT}")
 
     actor = cli_actor()
     tokens: dict[str, str] = {}
-    samples: dict[str, list[float]] = {"a floor (Cypher)": [], "a2 cold candidates (info)": [],
-                                       "b endpoint (HTTP)": [], "c naive (networkx)": [],
-                                       "a floor, 1 client": [], "b endpoint, 1 client": []}
+    samples: dict[str, list[float]] = {
+        "a floor (Cypher)": [],
+        "a2 cold candidates (info)": [],
+        "b endpoint (HTTP)": [],
+        "c naive (networkx)": [],
+        "a floor, 1 client": [],
+        "b endpoint, 1 client": [],
+    }
     walls: dict[str, float] = {}
     log_path = OUT / "suggest-http.log"
     OUT.mkdir(parents=True, exist_ok=True)
@@ -339,15 +370,31 @@ def run(settings, args, say, started: bool) -> list[str]:
 
         port = free_port()
         env = dict(os.environ)
-        for line in subprocess.run([str(ROOT / ".venv/bin/graphsvc"), "neo4j", "--instance", "bench", "env"],
-                                   check=True, capture_output=True, text=True).stdout.splitlines():
+        for line in subprocess.run(
+            [str(ROOT / ".venv/bin/graphsvc"), "neo4j", "--instance", "bench", "env"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines():
             key, _, value = line.partition("=")
             if key.startswith("NEO4J_"):
                 env[key] = value
         log = open(log_path, "w", encoding="utf-8")
-        server = subprocess.Popen([str(ROOT / ".venv/bin/graphsvc"), "serve", "--host", "127.0.0.1",
-                                   "--port", str(port)],  # the workers and threads of `make run`
-                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            [
+                str(ROOT / ".venv/bin/graphsvc"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],  # the workers and threads of `make run`
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         probe_token = tokens[visitors[0].username]
         deadline = time.time() + 60
         while True:
@@ -358,7 +405,7 @@ def run(settings, args, say, started: bool) -> list[str]:
                 raise RuntimeError(f"/api/v1/me: {status} {body[:200]!r}")
             except (ConnectionRefusedError, OSError):
                 if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"gunicorn did not come up; see {log_path}")
+                    raise RuntimeError(f"gunicorn did not come up; see {log_path}") from None
                 time.sleep(0.3)
         say(f"gunicorn up on port {port}")
 
@@ -446,16 +493,20 @@ def run(settings, args, say, started: bool) -> list[str]:
     lines = [
         f"machine: {os.cpu_count()} cores, load {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} at end; Neo4j {version} "
         f"instance bench (bolt 7689, {'started here' if started else 'already running'}, heap "
-        f"{memory.get('server.memory.heap.max_size')}, page cache {memory.get('server.memory.pagecache.size')}); {note}; "
+        f"{memory.get('server.memory.heap.max_size')}, "
+        f"page cache {memory.get('server.memory.pagecache.size')}); {note}; "
         f"{len(visitors)} visitors of {DISTRICT}; limit {LIMIT}; {args.clients} client threads on loopback; "
-        f"separate timed phases a, b, c, then a and b with 1 client (warm-up each); graphsvc serve's defaults ({os.cpu_count()} cores: "
+        f"separate timed phases a, b, c, then a and b with 1 client (warm-up each); "
+        f"graphsvc serve's defaults ({os.cpu_count()} cores: "
         f"{max(2, os.cpu_count() or 1)} workers x 2 threads); "
         + "; ".join(f"{k} {walls[k]:.1f} s ({len(samples[k]) / walls[k]:.1f} req/s)" for k in samples),
         f"{'mode':<24}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'mean ms':>10}",
     ]
     for mode, values in samples.items():
-        lines.append(f"{mode:<24}{len(values):>6}{pct(values, 50):>10.2f}{pct(values, 95):>10.2f}"
-                     f"{pct(values, 99):>10.2f}{statistics.fmean(values):>10.2f}")
+        lines.append(
+            f"{mode:<24}{len(values):>6}{pct(values, 50):>10.2f}{pct(values, 95):>10.2f}"
+            f"{pct(values, 99):>10.2f}{statistics.fmean(values):>10.2f}"
+        )
     a95, b95 = pct(samples["a floor (Cypher)"], 95), pct(samples["b endpoint (HTTP)"], 95)
     c95 = pct(samples["c naive (networkx)"], 95)
     lines.append(f"p95 endpoint {b95:.2f} ms  target < 50 ms: {'PASS' if b95 < 50 else 'FAIL'}")
@@ -463,10 +514,14 @@ def run(settings, args, say, started: bool) -> list[str]:
     cold95 = pct(samples["a2 cold candidates (info)"], 95)
     lines.append(f"p95 endpoint / p95 cold candidates alone (information, the earlier floor): {b95 / cold95:.2f}x")
     lines.append(f"p95 naive / p95 endpoint: {c95 / b95:.1f}x")
-    lines.append(f"queries suggest() ran for the {len(visitors)} visitors (one call each): "
-                 + ", ".join(f"{k} {n}" for k, n in sorted(queries.items())))
-    lines.append(f"endpoint answers with {min(sizes)}..{max(sizes)} suggestions; naive ranking equal to "
-                 f"suggest() for {same}/{len(check)} visitors checked")
+    lines.append(
+        f"queries suggest() ran for the {len(visitors)} visitors (one call each): "
+        + ", ".join(f"{k} {n}" for k, n in sorted(queries.items()))
+    )
+    lines.append(
+        f"endpoint answers with {min(sizes)}..{max(sizes)} suggestions; naive ranking equal to "
+        f"suggest() for {same}/{len(check)} visitors checked"
+    )
     print("\n".join(lines), flush=True)
     return lines
 

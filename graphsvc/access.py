@@ -68,15 +68,25 @@ DATA_EXPORT = Action.DATA_EXPORT
 ACTIONS = tuple(Action)
 
 # What a role may see of a household it may read.
-FULL_HOUSEHOLD_FIELDS = frozenset({
-    "id", "code", "district", "arrived_on", "status", "members", "introducer",
-    "last_visit", "visits",
-})
+FULL_HOUSEHOLD_FIELDS = frozenset(
+    {
+        "id",
+        "code",
+        "district",
+        "arrived_on",
+        "status",
+        "members",
+        "introducer",
+        "last_visit",
+        "visits",
+    }
+)
 VISITOR_HOUSEHOLD_FIELDS = frozenset({"id", "code", "district", "introducer", "last_visit"})
 FIELD_ACTIONS = frozenset({Action.SUGGESTIONS_READ, Action.HOUSEHOLD_CLAIM, Action.VISIT_REPORT})
 # Actions on one household (or its visits) that a district-scoped role needs the district for.
-HOUSEHOLD_ACTIONS = frozenset({Action.HOUSEHOLD_READ, Action.HOUSEHOLD_IDENTITY_READ, Action.HOUSEHOLD_WRITE,
-                               Action.VISIT_NOTES_READ})
+HOUSEHOLD_ACTIONS = frozenset(
+    {Action.HOUSEHOLD_READ, Action.HOUSEHOLD_IDENTITY_READ, Action.HOUSEHOLD_WRITE, Action.VISIT_NOTES_READ}
+)
 
 
 @dataclass(frozen=True)
@@ -108,16 +118,50 @@ def N_(message: str) -> str:  # translation marker (graphsvc/model.py N_; access
     return message
 
 
-ADMIN = Role("admin", N_("Admin"), frozenset(Action) - FIELD_ACTIONS, FULL_HOUSEHOLD_FIELDS,
-             all_districts=True, needs_totp=True, identity_needs_reason=True, aliases=("관리자",))
-COORDINATOR = Role("coordinator", N_("Coordinator"), frozenset({
-    Action.SELF_READ, Action.HOUSEHOLD_READ, Action.HOUSEHOLD_IDENTITY_READ, Action.HOUSEHOLD_WRITE,
-    Action.NETWORK_READ, Action.VISIT_NOTES_READ}), FULL_HOUSEHOLD_FIELDS, needs_totp=True,
-    aliases=("코디네이터",))
-VISITOR = Role("visitor", N_("Visitor"), frozenset({
-    Action.SELF_READ, Action.HOUSEHOLD_READ, Action.VISIT_NOTES_READ, Action.SUGGESTIONS_READ,
-    Action.HOUSEHOLD_CLAIM, Action.VISIT_REPORT}), VISITOR_HOUSEHOLD_FIELDS, field_work=True,
-    aliases=("방문자",))
+ADMIN = Role(
+    "admin",
+    N_("Admin"),
+    frozenset(Action) - FIELD_ACTIONS,
+    FULL_HOUSEHOLD_FIELDS,
+    all_districts=True,
+    needs_totp=True,
+    identity_needs_reason=True,
+    aliases=("관리자",),
+)
+COORDINATOR = Role(
+    "coordinator",
+    N_("Coordinator"),
+    frozenset(
+        {
+            Action.SELF_READ,
+            Action.HOUSEHOLD_READ,
+            Action.HOUSEHOLD_IDENTITY_READ,
+            Action.HOUSEHOLD_WRITE,
+            Action.NETWORK_READ,
+            Action.VISIT_NOTES_READ,
+        }
+    ),
+    FULL_HOUSEHOLD_FIELDS,
+    needs_totp=True,
+    aliases=("코디네이터",),
+)
+VISITOR = Role(
+    "visitor",
+    N_("Visitor"),
+    frozenset(
+        {
+            Action.SELF_READ,
+            Action.HOUSEHOLD_READ,
+            Action.VISIT_NOTES_READ,
+            Action.SUGGESTIONS_READ,
+            Action.HOUSEHOLD_CLAIM,
+            Action.VISIT_REPORT,
+        }
+    ),
+    VISITOR_HOUSEHOLD_FIELDS,
+    field_work=True,
+    aliases=("방문자",),
+)
 
 #: The registry: every role by name, in the order forms offer them (most common first).
 REGISTRY: dict[str, Role] = {r.name: r for r in (VISITOR, COORDINATOR, ADMIN)}
@@ -231,8 +275,9 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
             return _deny("no object")
         if obj.district not in subject.districts:
             return _deny(f"outside the {role.name}'s districts")
-        return _allow(f"{role.name} of the district",
-                      role.household_fields if action is Action.HOUSEHOLD_READ else frozenset())
+        return _allow(
+            f"{role.name} of the district", role.household_fields if action is Action.HOUSEHOLD_READ else frozenset()
+        )
     if action is Action.NETWORK_READ:
         if not isinstance(obj, DistrictScope):
             return _deny("no scope")
@@ -278,8 +323,7 @@ def visible(record: dict, fields: frozenset[str]) -> dict:
     return {k: v for k, v in record.items() if k in fields}
 
 
-def names_person(subject: Subject | None, district: str | None, women_only: bool = False,
-                 met: bool = False) -> bool:
+def names_person(subject: Subject | None, district: str | None, women_only: bool = False, met: bool = False) -> bool:
     """Whether a person of a household in ``district`` may be named to ``subject`` (code
     name or id) in any field: an introducer, a path, a reason, a chain. Admins: everyone.
     Coordinators and visitors: people of their districts only (others are "someone", as
@@ -304,6 +348,7 @@ def names_person(subject: Subject | None, district: str | None, women_only: bool
         return False
     return True
 
+
 # --- the stated reason of an admin's identity read ------------------------------------------
 
 REASON_MIN_WORDS = 2
@@ -322,8 +367,8 @@ def reason_problem(text: str | None) -> str | None:
 
     >>> [reason_problem(r) for r in ("방문 전 주소 확인", "가족 연락 확인", "checking the address")]
     [None, None, None]
-    >>> [reason_problem(r) for r in (".", "a", "ㅇㅇ", "ㅇㅇ ㅋㅋ ㅇㅇ", "확인", "주소확인", "12 34 56", "a b")]
-    ['reason_short', 'reason_short', 'reason_short', 'reason_short', 'reason_short', 'reason_short', 'reason_short', 'reason_short']
+    >>> {reason_problem(r) for r in (".", "a", "ㅇㅇ", "ㅇㅇ ㅋㅋ ㅇㅇ", "확인", "주소확인", "12 34 56", "a b")}
+    {'reason_short'}
     >>> reason_problem(None), reason_problem("   ")
     ('reason_missing', 'reason_missing')
     """

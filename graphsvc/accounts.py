@@ -20,7 +20,7 @@
 Every change and every checked sign-in attempt (a password or a code that was verified) is
 written to the audit log, in the same transaction as the change. An attempt refused before
 any check writes nothing here: the verdict says so, and the caller records it (the web app
-with ``guard.record``, which can fold floods of identical refusals).
+with ``guard.audit_request``, which can fold floods of identical refusals).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import neo4j
 import pyotp
@@ -104,18 +104,21 @@ def check_password(password: str, username: str = "") -> None:
 
 def check_username(username: str) -> None:
     if not USERNAME_RE.match(username):
-        raise AccountError("username_invalid", "a username has 2–32 characters: lower-case letters, digits, '.', '_', '-'")
+        raise AccountError(
+            "username_invalid", "a username has 2–32 characters: lower-case letters, digits, '.', '_', '-'"
+        )
 
 
 def _audit(tx, db, actor: Actor, action: str, targets=(), outcome: str = "ok", **extra) -> None:
-    audit.append(tx, db, **actor.event(), action=action, targets=list(targets), outcome=outcome, **extra)
+    audit.append_in_tx(tx, db, **actor.event(), action=action, targets=list(targets), outcome=outcome, **extra)
 
 
 # --- managing accounts -------------------------------------------------------------------
 
 
-def add_user(db, actor: Actor, username: str, role: str, districts: list[str], password: str,
-             gender: str | None = None) -> None:
+def add_user(
+    db, actor: Actor, username: str, role: str, districts: list[str], password: str, gender: str | None = None
+) -> None:
     check_username(username)
     if role not in ROLES:
         raise AccountError("role_invalid", f"role must be one of: {', '.join(ROLES)}")
@@ -128,8 +131,15 @@ def add_user(db, actor: Actor, username: str, role: str, districts: list[str], p
     password_hash = _hasher.hash(password)
 
     def work(tx):
-        created = db.run_in_tx(tx, "user_create", username=username, role=role,
-                               districts=districts, password_hash=password_hash, gender=gender)
+        created = db.run_in_tx(
+            tx,
+            "user_create",
+            username=username,
+            role=role,
+            districts=districts,
+            password_hash=password_hash,
+            gender=gender,
+        )
         if not created:
             return False
         _audit(tx, db, actor, "user.create", [username], detail=f"role {role}")
@@ -185,6 +195,7 @@ def set_totp(db, actor: Actor, username: str, secret_token: str | None, enabled:
     """Store a (pending or enabled) TOTP secret. ``None`` resets the codes: the user's sessions
     end (a session that passed the old second factor must not outlive it) and the lock of
     code attempts is lifted, so that the user can enrol anew at the next sign-in."""
+
     def work(tx):
         _require(db, tx, username)
         db.run_in_tx(tx, "user_set_totp", username=username, totp_secret=secret_token, totp_enabled=enabled)
@@ -215,7 +226,7 @@ class SignIn:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _housekeeping(db, name: str, **params) -> None:
@@ -257,8 +268,7 @@ def _device_key(device: str) -> str:
     return "dev:" + _sha256(device)
 
 
-def authenticate(db, username: str, password: str, ip: str, user_agent: str,
-                 device: str | None = None) -> SignIn:
+def authenticate(db, username: str, password: str, ip: str, user_agent: str, device: str | None = None) -> SignIn:
     """Check a username and password, under three throttles (OWASP's device cookies):
 
     - the address: ``IP_MAX_FAILURES`` failures lock it for ``IP_LOCK_SECONDS``;
@@ -280,8 +290,7 @@ def authenticate(db, username: str, password: str, ip: str, user_agent: str,
     running = {row["key"]: row["seconds"] for row in db.read("throttle_state", keys=list(scopes))}
     if running:
         key = ip_key if ip_key in running else name_key
-        return SignIn(False, locked=True, retry_after=max(1, int(running[key])), scope=scopes[key],
-                      username=username)
+        return SignIn(False, locked=True, retry_after=max(1, int(running[key])), scope=scopes[key], username=username)
 
     user = get_user(db, username) if USERNAME_RE.match(username or "") else None
     ok = False
@@ -297,6 +306,7 @@ def authenticate(db, username: str, password: str, ip: str, user_agent: str,
             pass
 
     if ok:
+
         def success(tx):
             db.run_in_tx(tx, "user_login_succeeded", username=username)
             if device:  # the device's own failures are forgiven; other records stay
@@ -305,21 +315,34 @@ def authenticate(db, username: str, password: str, ip: str, user_agent: str,
 
         db.write_tx(success)
         subject = Subject(username, user["role"], tuple(user["districts"]), user.get("gender"))
-        return SignIn(True, subject, username=username, totp_enabled=user["totp_enabled"],
-                      totp_secret=user["totp_secret"])
+        return SignIn(
+            True, subject, username=username, totp_enabled=user["totp_enabled"], totp_secret=user["totp_secret"]
+        )
 
     def failure(tx):
-        db.run_in_tx(tx, "throttle_hit", key=ip_key, max_failures=IP_MAX_FAILURES,
-                     window_seconds=IP_WINDOW_SECONDS, lock_seconds=IP_LOCK_SECONDS,
-                     max_lock_seconds=IP_LOCK_SECONDS)
-        db.run_in_tx(tx, "throttle_hit", key=name_key, max_failures=MAX_FAILURES,
-                     window_seconds=QUIET_SECONDS, lock_seconds=LOCK_SECONDS,
-                     max_lock_seconds=MAX_LOCK_SECONDS)
-        reason = "disabled account" if user and not user["enabled"] else (
-            "wrong password" if user else "unknown user")
+        db.run_in_tx(
+            tx,
+            "throttle_hit",
+            key=ip_key,
+            max_failures=IP_MAX_FAILURES,
+            window_seconds=IP_WINDOW_SECONDS,
+            lock_seconds=IP_LOCK_SECONDS,
+            max_lock_seconds=IP_LOCK_SECONDS,
+        )
+        db.run_in_tx(
+            tx,
+            "throttle_hit",
+            key=name_key,
+            max_failures=MAX_FAILURES,
+            window_seconds=QUIET_SECONDS,
+            lock_seconds=LOCK_SECONDS,
+            max_lock_seconds=MAX_LOCK_SECONDS,
+        )
+        reason = "disabled account" if user and not user["enabled"] else ("wrong password" if user else "unknown user")
         via = "known device" if device else "unknown device"
-        _audit(tx, db, anonymous, "login.failure", [username] if user else [], outcome="failure",
-               detail=f"{reason}; {via}")
+        _audit(
+            tx, db, anonymous, "login.failure", [username] if user else [], outcome="failure", detail=f"{reason}; {via}"
+        )
 
     db.write_tx(failure)
     _housekeeping(db, "throttle_purge", limit=PURGE_BATCH)
@@ -370,8 +393,16 @@ def code_step(secret: str, code: str, at: float) -> int | None:
     return found
 
 
-def check_code(db, sid: str, actor: Actor, code: str, decrypt: Callable[[str], str], *,
-               enrol: bool = False, at: float | None = None) -> CodeCheck:
+def check_code(
+    db,
+    sid: str,
+    actor: Actor,
+    code: str,
+    decrypt: Callable[[str], str],
+    *,
+    enrol: bool = False,
+    at: float | None = None,
+) -> CodeCheck:
     """Check a TOTP code for the session ``sid`` of ``actor.username``; on success the session
     has its second factor (``enrol``: and the pending secret is turned on).
 
@@ -407,19 +438,36 @@ def check_code(db, sid: str, actor: Actor, code: str, decrypt: Callable[[str], s
                 _audit(tx, db, actor, "user.totp_enabled", [username])
             _audit(tx, db, actor, "login.totp", [username], detail="enrolment" if enrol else None)
             return CodeCheck(True)
-        out = db.run_in_tx(tx, "code_failed", username=username, id_hash=id_hash,
-                           max_failures=MAX_CODE_FAILURES, lock_seconds=LOCK_SECONDS,
-                           max_lock_seconds=MAX_LOCK_SECONDS, session_attempts=SESSION_CODE_ATTEMPTS)[0]
+        out = db.run_in_tx(
+            tx,
+            "code_failed",
+            username=username,
+            id_hash=id_hash,
+            max_failures=MAX_CODE_FAILURES,
+            lock_seconds=LOCK_SECONDS,
+            max_lock_seconds=MAX_LOCK_SECONDS,
+            session_attempts=SESSION_CODE_ATTEMPTS,
+        )[0]
         locked = out["locked_seconds"] > 0
-        detail = "; ".join(filter(None, [
-            "code already used" if replayed else "wrong code",
-            "enrolment" if enrol else None,
-            "session ended" if out["session_ended"] else None,
-            "code attempts locked" if locked else None,
-        ]))
+        detail = "; ".join(
+            filter(
+                None,
+                [
+                    "code already used" if replayed else "wrong code",
+                    "enrolment" if enrol else None,
+                    "session ended" if out["session_ended"] else None,
+                    "code attempts locked" if locked else None,
+                ],
+            )
+        )
         _audit(tx, db, actor, "login.totp_failure", [username], outcome="failure", detail=detail)
-        return CodeCheck(False, locked=locked, retry_after=int(out["locked_seconds"]),
-                         session_ended=bool(out["session_ended"]), replayed=replayed)
+        return CodeCheck(
+            False,
+            locked=locked,
+            retry_after=int(out["locked_seconds"]),
+            session_ended=bool(out["session_ended"]),
+            replayed=replayed,
+        )
 
     return db.write_tx(work)
 
@@ -427,18 +475,32 @@ def check_code(db, sid: str, actor: Actor, code: str, decrypt: Callable[[str], s
 # --- sessions ------------------------------------------------------------------------------
 
 
-def create_session(db, subject: Subject, ip: str, user_agent: str, second_factor: bool,
-                   max_seconds: int = SESSION_MAX_SECONDS) -> str:
+def create_session(
+    db, subject: Subject, ip: str, user_agent: str, second_factor: bool, max_seconds: int = SESSION_MAX_SECONDS
+) -> str:
     """A new session (a new id at every sign-in) that ends after ``max_seconds`` however
     active it is; returns the id for the cookie. Sessions that ended are purged here."""
     sid = secrets.token_urlsafe(32)
 
     def work(tx):
-        db.run_in_tx(tx, "session_create", username=subject.username, id_hash=_sha256(sid),
-                     ip=ip, user_agent=user_agent[:200], second_factor=second_factor,
-                     max_seconds=int(max_seconds))
-        _audit(tx, db, Actor(subject.username, subject.role, ip, user_agent), "session.start",
-               [subject.username], detail="second factor done" if second_factor else "second factor pending")
+        db.run_in_tx(
+            tx,
+            "session_create",
+            username=subject.username,
+            id_hash=_sha256(sid),
+            ip=ip,
+            user_agent=user_agent[:200],
+            second_factor=second_factor,
+            max_seconds=int(max_seconds),
+        )
+        _audit(
+            tx,
+            db,
+            Actor(subject.username, subject.role, ip, user_agent),
+            "session.start",
+            [subject.username],
+            detail="second factor done" if second_factor else "second factor pending",
+        )
 
     db.write_tx(work)
     _housekeeping(db, "session_purge", idle_seconds=IDLE_SECONDS, limit=PURGE_BATCH)
@@ -464,8 +526,11 @@ def session_user(db, sid: str | None) -> SessionInfo | None:
     last_seen = to_datetime(row["last_seen_at"])
     if (_now() - last_seen).total_seconds() > 60:  # refresh at most once a minute
         db.write("session_touch", id_hash=_sha256(sid))
-    return SessionInfo(Subject(row["username"], row["role"], tuple(row["districts"]), row.get("gender")),
-                       bool(row["second_factor"]), bool(row["totp_enabled"]))
+    return SessionInfo(
+        Subject(row["username"], row["role"], tuple(row["districts"]), row.get("gender")),
+        bool(row["second_factor"]),
+        bool(row["totp_enabled"]),
+    )
 
 
 def end_session(db, sid: str, actor: Actor) -> None:
@@ -535,7 +600,7 @@ def token_subject(db, token: str | None) -> Subject | None:
         return None
     row = rows[0]
     subject = Subject(row["username"], row["role"], tuple(row["districts"]), row.get("gender"))
-    left = (to_datetime(row["expires_at"]) - dt.datetime.now(dt.timezone.utc)).total_seconds()
+    left = (to_datetime(row["expires_at"]) - dt.datetime.now(dt.UTC)).total_seconds()
     with _token_cache_lock:
         if len(_token_cache) >= TOKEN_CACHE_SIZE:
             _token_cache.clear()

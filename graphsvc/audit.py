@@ -52,7 +52,7 @@ Appending
 ``append(tx, db, **event)`` appends inside the caller's write transaction, so that a write
 and its audit event commit or fail together. It first *writes* the head (``SET
 h.locked_at``), which takes the head's write lock: concurrent appends queue there until the
-holder commits, then read the committed seq and hash. ``record(db, **event)`` appends in
+holder commits, then read the committed seq and hash. ``append_now(db, **event)`` appends in
 a transaction of its own; both raise when the event cannot be written (callers fail closed).
 ``log(db, **event)`` puts a request's event in the audit journal (graphsvc/journal.py),
 from which ``flush`` seals batches of events into the chain with ``audit_append_batch``;
@@ -60,7 +60,7 @@ everything that reads the log flushes first.
 
 The very first append creates the head. Without a uniqueness constraint on
 ``AuditHead.id`` two first-ever appends can both create one; the unique ``seq`` then lets
-only one commit and the other fails with a ConstraintError (``record`` retries it; a
+only one commit and the other fails with a ConstraintError (``append_now`` retries it; a
 caller's own transaction sees it raised). Once the head exists, the lock serialises.
 If the head is deleted, every later append fails (its seq 1 is taken): fail closed.
 
@@ -102,9 +102,10 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import neo4j
 from neo4j.exceptions import ConstraintError
@@ -114,8 +115,21 @@ _log = logging.getLogger(__name__)
 ZERO_HASH = "0" * 64
 
 #: All stored fields of an event, in export order (``prev`` and ``hash`` last).
-FIELDS = ("seq", "at", "actor", "role", "action", "targets", "outcome", "ip", "user_agent",
-          "reason", "detail", "prev", "hash")
+FIELDS = (
+    "seq",
+    "at",
+    "actor",
+    "role",
+    "action",
+    "targets",
+    "outcome",
+    "ip",
+    "user_agent",
+    "reason",
+    "detail",
+    "prev",
+    "hash",
+)
 OUTCOMES = ("ok", "denied", "failure", "error")
 
 ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
@@ -131,7 +145,7 @@ MAX_DETAIL = 200
 MAX_LIMIT = 100_000
 
 _NO_SEQ_LIMIT = 2**62  # "before_seq = None": above every seq
-_APPEND_ATTEMPTS = 5  # record(): retries when two first-ever appends race to create the head
+_APPEND_ATTEMPTS = 5  # append_now(): retries when two first-ever appends race to create the head
 VERIFY_PAGE = 10_000  # events per page read by verify
 
 
@@ -152,8 +166,9 @@ def _make_canonical():
     options = dict(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_no_default)
     if std.c_make_encoder is None or std.c_encode_basestring is None:
         return json.JSONEncoder(**options).encode
-    chunks = std.c_make_encoder(None, _no_default, std.c_encode_basestring, None, ":", ",",
-                                True, False, True)  # sort_keys, skipkeys, allow_nan
+    chunks = std.c_make_encoder(
+        None, _no_default, std.c_encode_basestring, None, ":", ",", True, False, True
+    )  # sort_keys, skipkeys, allow_nan
     join = "".join
 
     def encode(content: dict[str, Any]) -> str:
@@ -184,14 +199,14 @@ def event_hash(prev: str, content: dict[str, Any]) -> str:
 
 def timestamp(when: dt.datetime | None = None) -> str:
     """UTC ISO-8601 with microseconds and ``Z``: ``2026-11-25T01:02:03.123456Z``."""
-    when = dt.datetime.now(dt.timezone.utc) if when is None else _utc(when)
+    when = dt.datetime.now(dt.UTC) if when is None else _utc(when)
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _utc(when: dt.datetime) -> dt.datetime:
     if when.tzinfo is None:
-        return when.replace(tzinfo=dt.timezone.utc)  # naive datetimes are taken as UTC
-    return when.astimezone(dt.timezone.utc)
+        return when.replace(tzinfo=dt.UTC)  # naive datetimes are taken as UTC
+    return when.astimezone(dt.UTC)
 
 
 def _cut(value: Any, limit: int, name: str) -> str | None:
@@ -202,8 +217,9 @@ def _cut(value: Any, limit: int, name: str) -> str | None:
     return value[:limit]
 
 
-def _fields(actor: Any, action: Any, outcome: Any, role: Any, targets: Any, ip: Any,
-            user_agent: Any, reason: Any, detail: Any) -> dict[str, Any]:
+def _fields(
+    actor: Any, action: Any, outcome: Any, role: Any, targets: Any, ip: Any, user_agent: Any, reason: Any, detail: Any
+) -> dict[str, Any]:
     """Check and normalise the caller's fields (without seq, at, prev, hash)."""
     actor = _cut(actor, MAX_ACTOR, "actor")
     if not actor:
@@ -248,12 +264,13 @@ def _seal(seq: int, at: str, prev: str, fields: dict[str, Any]) -> dict[str, Any
     return content
 
 
-def chain_events(events: Iterable[dict[str, Any]], start_seq: int = 1,
-                 prev: str = ZERO_HASH) -> Iterator[dict[str, Any]]:
-    """Number and chain ready-made events (each with ``at`` and the fields of ``append``).
+def chain_events(
+    events: Iterable[dict[str, Any]], start_seq: int = 1, prev: str = ZERO_HASH
+) -> Iterator[dict[str, Any]]:
+    """Number and chain ready-made events (each with ``at`` and the fields of ``append_in_tx``).
 
     For the benchmark and test fixtures, which insert many events at once with the bench
-    statements of audit.cypher; the application appends with ``append``/``record`` only.
+    statements of audit.cypher; the application appends with ``append_in_tx``/``append_now`` only.
     Yields the stored maps (with seq, prev, hash); the last one's seq and hash go in the head.
     """
     seq = start_seq
@@ -261,8 +278,17 @@ def chain_events(events: Iterable[dict[str, Any]], start_seq: int = 1,
         event = dict(event)
         at = event.pop("at")
         at = timestamp(at) if isinstance(at, dt.datetime) else at
-        sealed = _seal(seq, at, prev, _fields(**{k: event.get(k) for k in (
-            "actor", "action", "outcome", "role", "targets", "ip", "user_agent", "reason", "detail")}))
+        sealed = _seal(
+            seq,
+            at,
+            prev,
+            _fields(
+                **{
+                    k: event.get(k)
+                    for k in ("actor", "action", "outcome", "role", "targets", "ip", "user_agent", "reason", "detail")
+                }
+            ),
+        )
         yield sealed
         prev = sealed["hash"]
         seq += 1
@@ -271,10 +297,20 @@ def chain_events(events: Iterable[dict[str, Any]], start_seq: int = 1,
 # --- appending -----------------------------------------------------------------------------
 
 
-def append(tx: neo4j.ManagedTransaction, db, *, actor: str, action: str, outcome: str = "ok",
-           role: str | None = None, targets: Iterable[str] = (), ip: str | None = None,
-           user_agent: str | None = None, reason: str | None = None,
-           detail: str | None = None) -> int:
+def append_in_tx(
+    tx: neo4j.ManagedTransaction,
+    db,
+    *,
+    actor: str,
+    action: str,
+    outcome: str = "ok",
+    role: str | None = None,
+    targets: Iterable[str] = (),
+    ip: str | None = None,
+    user_agent: str | None = None,
+    reason: str | None = None,
+    detail: str | None = None,
+) -> int:
     """Append one event inside the caller's write transaction; return its seq.
 
     Locks the head first (concurrent appends wait for each other), so the event commits or
@@ -285,10 +321,19 @@ def append(tx: neo4j.ManagedTransaction, db, *, actor: str, action: str, outcome
     return _append_locked(tx, db, fields)["seq"]
 
 
-def _checked(*, actor: str, action: str, outcome: str = "ok", role: str | None = None,
-             targets: Iterable[str] = (), ip: str | None = None, user_agent: str | None = None,
-             reason: str | None = None, detail: str | None = None) -> dict[str, Any]:
-    """append()'s keyword checks for record(): unknown fields raise TypeError."""
+def _checked(
+    *,
+    actor: str,
+    action: str,
+    outcome: str = "ok",
+    role: str | None = None,
+    targets: Iterable[str] = (),
+    ip: str | None = None,
+    user_agent: str | None = None,
+    reason: str | None = None,
+    detail: str | None = None,
+) -> dict[str, Any]:
+    """append_in_tx()'s keyword checks for append_now(): unknown fields raise TypeError."""
     return _fields(actor, action, outcome, role, targets, ip, user_agent, reason, detail)
 
 
@@ -306,8 +351,10 @@ def _lock_head(tx: neo4j.ManagedTransaction, db) -> tuple[int, str, str | None, 
 
 
 def _seq_taken(exc: ConstraintError) -> AuditError:
-    return AuditError("audit: the next seq is taken already (the audit head is missing or behind "
-                      f"the newest event); run `verify`: {exc.message}")
+    return AuditError(
+        "audit: the next seq is taken already (the audit head is missing or behind "
+        f"the newest event); run `verify`: {exc.message}"
+    )
 
 
 def _append_locked(tx: neo4j.ManagedTransaction, db, fields: dict[str, Any]) -> dict[str, Any]:
@@ -321,7 +368,7 @@ def _append_locked(tx: neo4j.ManagedTransaction, db, fields: dict[str, Any]) -> 
     return event
 
 
-# The newest (seq, hash) this process saw commit, per database: record() first tries to
+# The newest (seq, hash) this process saw commit, per database: append_now() first tries to
 # append right after it in ONE statement (no separate lock-and-read round trip). The
 # statement checks the head still holds that seq and hash; if another process appended
 # meanwhile it changes nothing and the normal append runs in the same transaction. Two
@@ -340,7 +387,7 @@ def _fast_work(tx: neo4j.ManagedTransaction, db, fields: dict[str, Any], head: t
     return event["seq"], event["hash"]
 
 
-def record(db, **event: Any) -> int:
+def append_now(db, **event: Any) -> int:
     """Append one event in a write transaction of its own; return its seq. Raises on failure.
 
     The driver retries transient errors (deadlocks, lost leaders). A ConstraintError means
@@ -372,19 +419,19 @@ def record(db, **event: Any) -> int:
 _AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 
 
-def log(db, **event: Any) -> None:
+def to_journal(db, **event: Any) -> None:
     """Put one event on record before returning; raise AuditError if it cannot.
 
     With a journal (every Database made from settings has one) the event is appended to it
     (as durably as the journal's ``durability`` says) and reaches the chain with the next
     shipment: about 0.12 ms here, against 1.5–3 ms for a transaction of its own
-    (journal.py). Without one, it is appended to the chain at once (``record``).
+    (journal.py). Without one, it is appended to the chain at once (``append_now``).
     For events that are not part of a write: a write appends its event in its own
-    transaction (``append``).
+    transaction (``append_in_tx``).
     """
     journal = getattr(db, "journal", None)
     if journal is None:
-        record(db, **event)
+        append_now(db, **event)
         return
     fields = _checked(**event)
     journal.append({"id": secrets.token_hex(12), **{k: v for k, v in fields.items() if v is not None}})
@@ -444,29 +491,48 @@ def _deliver(db, shipment) -> tuple[str | None, str | None]:
             seq, prev = sealed["seq"], sealed["hash"]
 
         steps = [(step, _journal_fields(step.line) if step.ship else None) for step in checked.steps]
-        unauthenticated = sum(1 for step, event in steps
-                              if event and step.line.kind == "legacy" and not step.problem)
+        unauthenticated = sum(1 for step, event in steps if event and step.line.kind == "legacy" and not step.problem)
         if unauthenticated:
-            add(timestamp(), _notice(
-                "audit.journal_unauthenticated", "ok",
-                f"the next {unauthenticated} journal line(s) were written by an older version "
-                "without a MAC: shipped unauthenticated"))
+            add(
+                timestamp(),
+                _notice(
+                    "audit.journal_unauthenticated",
+                    "ok",
+                    f"the next {unauthenticated} journal line(s) were written by an older version "
+                    "without a MAC: shipped unauthenticated",
+                ),
+            )
         for step, event in steps:
             line = step.line
             if line.kind == "unreadable" or (step.ship and event is None):
-                add(timestamp(), _notice("audit.journal_damaged", "error",
-                                         f"an unreadable journal line of {len(line.raw)} bytes"
-                                         + (f" (line {line.id}: {step.problem})" if step.problem else "")))
+                add(
+                    timestamp(),
+                    _notice(
+                        "audit.journal_damaged",
+                        "error",
+                        f"an unreadable journal line of {len(line.raw)} bytes"
+                        + (f" (line {line.id}: {step.problem})" if step.problem else ""),
+                    ),
+                )
                 continue
             if step.problem:
                 shipped = f"; its event is {seq + 2}" if event else ""
-                add(timestamp(), _notice("audit.journal_damaged", "error",
-                                         f"journal line {line.name}: {step.problem}{shipped}"))
+                add(
+                    timestamp(),
+                    _notice("audit.journal_damaged", "error", f"journal line {line.name}: {step.problem}{shipped}"),
+                )
             if event:
                 add(event[1], event[2])
         if events:
-            db.run_in_tx(tx, "audit_append_batch", events=events, seq=seq, hash=prev,
-                         journal=checked.last_id, journal_mac=checked.last_mac)
+            db.run_in_tx(
+                tx,
+                "audit_append_batch",
+                events=events,
+                seq=seq,
+                hash=prev,
+                journal=checked.last_id,
+                journal_mac=checked.last_mac,
+            )
         return checked.last_id, checked.last_mac
 
     try:
@@ -510,8 +576,9 @@ class _Bad(Exception):
         self.seq, self.problem, self.count = seq, problem, count
 
 
-def _check_chain(pages: Iterable[list[list[Any]]], marks: Iterable[int] | dict[int, str],
-                 seen: dict[int, str] | None = None) -> tuple[int, int, dict[int, str]]:
+def _check_chain(
+    pages: Iterable[list[list[Any]]], marks: Iterable[int] | dict[int, str], seen: dict[int, str] | None = None
+) -> tuple[int, int, dict[int, str]]:
     """Walk the events oldest first; raise _Bad at the first problem.
 
     Each event comes as the list of audit_verify_page: its twelve content fields in FIELDS
@@ -528,15 +595,36 @@ def _check_chain(pages: Iterable[list[list[Any]]], marks: Iterable[int] | dict[i
     count = 0
     seen = {} if seen is None else seen
     for page in pages:
-        for seq, at, actor, role, action, targets, outcome, ip, user_agent, reason, detail, prev, \
-                stored, n_props in page:
+        for (
+            seq,
+            at,
+            actor,
+            role,
+            action,
+            targets,
+            outcome,
+            ip,
+            user_agent,
+            reason,
+            detail,
+            prev,
+            stored,
+            n_props,
+        ) in page:
             count += 1
             if seq != expected or type(seq) is not int:
                 raise _Bad(*_misplaced(seq, expected), count)
             # The content as stored: required fields always (a removed one shows as null and
             # cannot match), optional ones when present — the same map as properties(e).
-            content = {"seq": seq, "at": at, "actor": actor, "action": action, "targets": targets,
-                       "outcome": outcome, "prev": prev}
+            content = {
+                "seq": seq,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "targets": targets,
+                "outcome": outcome,
+                "prev": prev,
+            }
             if role is not None:
                 content["role"] = role
             if ip is not None:
@@ -583,8 +671,9 @@ class _Pages:
         planned = 0
         while True:  # the ranges up to the head, fetched in parallel
             while planned < self._head_seq and len(pending) <= self.AHEAD:
-                pending.append((self._pool.submit(self._fetch, planned, planned + self._page + 1),
-                                planned + self._page))
+                pending.append(
+                    (self._pool.submit(self._fetch, planned, planned + self._page + 1), planned + self._page)
+                )
                 planned += self._page
             if not pending:
                 break
@@ -622,21 +711,24 @@ def _misplaced(seq: Any, expected: int) -> tuple[int, str]:
         if expected == 1:
             which = "event 1 is missing" if seq == 2 else f"events 1 to {seq - 1} are missing"
             return 1, f"{which} (the log starts at event {seq})"
-        which = (f"event {expected} is missing" if seq == expected + 1
-                 else f"events {expected} to {seq - 1} are missing")
+        which = f"event {expected} is missing" if seq == expected + 1 else f"events {expected} to {seq - 1} are missing"
         return expected, f"{which} (sequence jumps from {before} to {seq})"
     return seq, f"events out of order at {seq} (seq {seq} comes again after event {before})"
 
 
 def _unlinked(seq: int, prev: Any, stored: Any, content: dict[str, Any], n_props: int) -> tuple[int, str]:
     """The event's prev is not its predecessor's hash: which event was tampered with?"""
-    intact = isinstance(prev, str) and n_props == len(content) + 1 and stored == hashlib.sha256(
-        (prev + _canonical(content)).encode("utf-8")).hexdigest()
+    intact = (
+        isinstance(prev, str)
+        and n_props == len(content) + 1
+        and stored == hashlib.sha256((prev + _canonical(content)).encode("utf-8")).hexdigest()
+    )
     if intact and seq > 1:
         # The event is exactly as written, but its predecessor's hash changed: the predecessor
         # was edited and its own hash recomputed to match (the chain still remembers the old one).
-        return seq - 1, (f"event {seq - 1} was edited (its hash was recomputed, but event {seq}'s "
-                         f"prev still holds the original)")
+        return seq - 1, (
+            f"event {seq - 1} was edited (its hash was recomputed, but event {seq}'s prev still holds the original)"
+        )
     if seq == 1:
         return 1, "event 1 was edited or replaced (its prev is not the start of the chain)"
     # Neither its link nor its own hash fits its place: content moved here from elsewhere
@@ -672,10 +764,16 @@ def verify(db, page: int = VERIFY_PAGE, seqs: Iterable[int] = ()) -> VerifyResul
             pages.close()
         _check_head(db, head, count, last, seen)
     except _Bad as bad:
-        return VerifyResult(False, bad.count or count, bad.seq, bad.problem,
-                            time.perf_counter() - started, *(head or (None, None)), hashes=seen)
-    return VerifyResult(True, count, None, None, time.perf_counter() - started, *(head or (None, None)),
-                        hashes=seen)
+        return VerifyResult(
+            False,
+            bad.count or count,
+            bad.seq,
+            bad.problem,
+            time.perf_counter() - started,
+            *(head or (None, None)),
+            hashes=seen,
+        )
+    return VerifyResult(True, count, None, None, time.perf_counter() - started, *(head or (None, None)), hashes=seen)
 
 
 def hash_at(db, seq: int) -> str | None:
@@ -698,8 +796,12 @@ def _check_head(db, head: tuple[int, str] | None, count: int, last: int, seen: d
     if last < head_seq:
         raise _Bad(last + 1, f"the newest event(s) after {last} were deleted (the head says {head_seq})", count)
     if last > after[0]:
-        raise _Bad(after[0] + 1, f"event {after[0] + 1} is not covered by the head (the head says "
-                   f"{after[0]}): the head was moved back or events were added beside the log", count)
+        raise _Bad(
+            after[0] + 1,
+            f"event {after[0] + 1} is not covered by the head (the head says "
+            f"{after[0]}): the head was moved back or events were added beside the log",
+            count,
+        )
     if head_seq == 0:
         if head_hash != ZERO_HASH:
             raise _Bad(None, "the head was edited (it has a hash but no events)", count)
@@ -708,8 +810,12 @@ def _check_head(db, head: tuple[int, str] | None, count: int, last: int, seen: d
     counts = db.read("audit_verify_counts", last=last)[0]
     unnumbered = counts["total"] - count - counts["later"]
     if unnumbered > 0:
-        raise _Bad(None, f"{unnumbered} audit event node(s) are outside the sequence (no seq, or one "
-                   "that is not a number above 0): renumbered, or added beside the log", count)
+        raise _Bad(
+            None,
+            f"{unnumbered} audit event node(s) are outside the sequence (no seq, or one "
+            "that is not a number above 0): renumbered, or added beside the log",
+            count,
+        )
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -723,8 +829,11 @@ def _bound(value: Any, end: bool) -> str | None:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(
-                text.replace("Z", "+00:00"))
+            value = (
+                dt.date.fromisoformat(text)
+                if len(text) == 10
+                else dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            )
         except ValueError:
             raise ValueError(f"audit: not a date or date-time: {value!r}") from None
     if isinstance(value, dt.datetime):
@@ -756,10 +865,17 @@ def _row(props: dict[str, Any]) -> dict[str, Any]:
     return {field: props.get(field) for field in FIELDS}
 
 
-def query(db, actor: str | None = None, target: str | None = None, action: str | None = None,
-          outcome: str | None = None, since: dt.date | dt.datetime | str | None = None,
-          until: dt.date | dt.datetime | str | None = None, limit: int = 500,
-          before_seq: int | None = None) -> list[dict[str, Any]]:
+def query(
+    db,
+    actor: str | None = None,
+    target: str | None = None,
+    action: str | None = None,
+    outcome: str | None = None,
+    since: dt.date | dt.datetime | str | None = None,
+    until: dt.date | dt.datetime | str | None = None,
+    limit: int = 500,
+    before_seq: int | None = None,
+) -> list[dict[str, Any]]:
     """Events newest first (each a dict of FIELDS), all given filters combined with AND.
 
     ``target``: the id is one of the event's targets. ``action``: exact, or a prefix when it
@@ -778,9 +894,15 @@ def query(db, actor: str | None = None, target: str | None = None, action: str |
     return [_row(row["event"]) for row in db.read(name, **params)]
 
 
-def export_rows(db, actor: str | None = None, target: str | None = None, action: str | None = None,
-                outcome: str | None = None, since: dt.date | dt.datetime | str | None = None,
-                until: dt.date | dt.datetime | str | None = None) -> Iterator[dict[str, Any]]:
+def export_rows(
+    db,
+    actor: str | None = None,
+    target: str | None = None,
+    action: str | None = None,
+    outcome: str | None = None,
+    since: dt.date | dt.datetime | str | None = None,
+    until: dt.date | dt.datetime | str | None = None,
+) -> Iterator[dict[str, Any]]:
     """Events oldest first (dicts of FIELDS), streamed, with the filters of ``query``."""
     params = _filters(actor, target, action, outcome, since, until)
     _flush_for_reading(db)

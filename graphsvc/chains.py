@@ -36,13 +36,11 @@ def refresh(db, batch: int = BATCH) -> RefreshReport:
         want = (p.parent, p.chain, p.wave, p.joined_on)
         have = stored.pop(hid, None)
         if have is None or (have[0], have[1], have[2], _date(have[3])) != want:
-            changes.append({"id": hid, "parent": p.parent, "chain": p.chain, "wave": p.wave,
-                            "joined_on": p.joined_on})
+            changes.append({"id": hid, "parent": p.parent, "chain": p.chain, "wave": p.wave, "joined_on": p.joined_on})
     # stored placements of households that are roots now
-    changes.extend({"id": hid, "parent": None, "chain": None, "wave": None, "joined_on": None}
-                   for hid in stored)
+    changes.extend({"id": hid, "parent": None, "chain": None, "wave": None, "joined_on": None} for hid in stored)
     for start in range(0, len(changes), batch):
-        db.write("chains_set", rows=changes[start:start + batch])
+        db.write("chains_set", rows=changes[start : start + batch])
     return RefreshReport(len(forest), len(changes), time.perf_counter() - started)
 
 

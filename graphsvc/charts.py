@@ -26,7 +26,7 @@ import math
 import numbers
 import re
 import unicodedata
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 from xml.sax.saxutils import escape
 
 __all__ = ["bar_chart", "column_chart"]

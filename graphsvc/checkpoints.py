@@ -29,8 +29,8 @@ file 0600; appended under a flock, each line fsynced)::
 
     b"graphsvc audit checkpoint v1\\n" + json({"at", "hash", "kid", "seq", "v"})
 
-(the JSON of audit.canonical: keys sorted, no whitespace). A line is only believed when its key is trusted: the public half
-of this installation's signing key (crypto.checkpoint_key), or a key given explicitly
+(the JSON of audit.canonical: keys sorted, no whitespace). A line is only believed when its
+key is trusted: the public half of this installation's signing key (crypto.checkpoint_key), or a key given explicitly
 (``--public-key``). The key in the line says which key, never that it is a good one.
 
 Making one (``make``, ``graphsvc audit checkpoint``): the chain is verified first, through
@@ -50,9 +50,10 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -85,13 +86,23 @@ class Checkpoint:
     line: int = 0  # its line in the file (1-based), 0 when not read from one
 
     def to_json(self) -> str:
-        return json.dumps({"v": VERSION, "seq": self.seq, "hash": self.hash, "at": self.at,
-                           "kid": self.kid, "key": self.key, "sig": self.sig},
-                          sort_keys=True, separators=(",", ":"))
+        return json.dumps(
+            {
+                "v": VERSION,
+                "seq": self.seq,
+                "hash": self.hash,
+                "at": self.at,
+                "kid": self.kid,
+                "key": self.key,
+                "sig": self.sig,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
 
     @property
     def when(self) -> dt.datetime:
-        return dt.datetime.strptime(self.at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.strptime(self.at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -161,8 +172,10 @@ def trusted_keys(extra: Iterable[str] = (), env=None) -> dict[str, Ed25519Public
             raw = _unb64(text.strip())
             key = Ed25519PublicKey.from_public_bytes(raw)
         except ValueError:
-            raise CheckpointError(f"--public-key number {n} is not an Ed25519 public key "
-                                  "(32 bytes as base64url, as `audit checkpoint` prints it)") from None
+            raise CheckpointError(
+                f"--public-key number {n} is not an Ed25519 public key "
+                "(32 bytes as base64url, as `audit checkpoint` prints it)"
+            ) from None
         keys[kid_of(_b64(raw))] = key
     return keys
 
@@ -173,8 +186,7 @@ def trusted_keys(extra: Iterable[str] = (), env=None) -> dict[str, Ed25519Public
 def _message(seq: int, digest: str, at: str, kid: str) -> bytes:
     # audit._canonical, not audit.canonical: that one leaves out a key named "hash" (an
     # event's own hash is not part of its content), and here the hash is what is signed.
-    return DOMAIN + audit._canonical({"v": VERSION, "seq": seq, "hash": digest, "at": at,
-                                      "kid": kid}).encode("utf-8")
+    return DOMAIN + audit._canonical({"v": VERSION, "seq": seq, "hash": digest, "at": at, "kid": kid}).encode("utf-8")
 
 
 def sign(private: Ed25519PrivateKey, seq: int, digest: str, at: str | None = None) -> Checkpoint:
@@ -199,9 +211,18 @@ def parse(text: str, line: int, trusted: dict[str, Ed25519PublicKey]) -> Checkpo
     seq, digest, at, kid, key, sig = (doc[k] for k in ("seq", "hash", "at", "kid", "key", "sig"))
     if doc["v"] != VERSION:
         return Problem(line, f"a checkpoint of another version ({doc['v']!r}; this one reads {VERSION})")
-    if (type(seq) is not int or seq < 1 or not isinstance(digest, str) or not _HEX64.match(digest)
-            or not isinstance(at, str) or not _AT.match(at) or not isinstance(kid, str)
-            or not _KID.match(kid) or not isinstance(key, str) or not isinstance(sig, str)):
+    if (
+        type(seq) is not int
+        or seq < 1
+        or not isinstance(digest, str)
+        or not _HEX64.match(digest)
+        or not isinstance(at, str)
+        or not _AT.match(at)
+        or not isinstance(kid, str)
+        or not _KID.match(kid)
+        or not isinstance(key, str)
+        or not isinstance(sig, str)
+    ):
         return Problem(line, "not a checkpoint (a field is malformed): the line was edited")
     try:
         raw_key, raw_sig = _unb64(key), _unb64(sig)
@@ -211,8 +232,11 @@ def parse(text: str, line: int, trusted: dict[str, Ed25519PublicKey]) -> Checkpo
         return Problem(line, "not a checkpoint (its key, key id or signature is malformed): the line was edited")
     public = trusted.get(kid)
     if public is None or public_text(public) != key:
-        return Problem(line, f"signed with key {kid}, which is not trusted here (this installation's "
-                             "checkpoint key, or one given with --public-key)")
+        return Problem(
+            line,
+            f"signed with key {kid}, which is not trusted here (this installation's "
+            "checkpoint key, or one given with --public-key)",
+        )
     checkpoint = Checkpoint(seq, digest, at, kid, key, sig, line)
     try:
         public.verify(raw_sig, _message(seq, digest, at, kid))
@@ -281,12 +305,16 @@ def check(db, path: Path, trusted: dict[str, Ed25519PublicKey]) -> Report:
         if seen is None and not result.ok:
             problem = f"{where}: not reached, the chain is broken before it"
         elif seen is None:
-            problem = (f"{where}: the chain no longer passes through it: there is no event {c.seq:,} any "
-                       f"more (the log ends at event {result.count:,}); events were deleted")
+            problem = (
+                f"{where}: the chain no longer passes through it: there is no event {c.seq:,} any "
+                f"more (the log ends at event {result.count:,}); events were deleted"
+            )
         elif seen != c.hash:
-            problem = (f"{where}: the chain no longer passes through it: that event's hash is now "
-                       f"{seen[:16]}…, the checkpoint signed {c.hash[:16]}… (events up to it were "
-                       "deleted, edited or renumbered, and the chain re-hashed)")
+            problem = (
+                f"{where}: the chain no longer passes through it: that event's hash is now "
+                f"{seen[:16]}…, the checkpoint signed {c.hash[:16]}… (events up to it were "
+                "deleted, edited or renumbered, and the chain re-hashed)"
+            )
         else:
             continue
         report.problems.append(Problem(c.line, problem, c))
@@ -333,11 +361,12 @@ class Refused(Exception):
         self.report = report
 
 
-def make(db, path: Path, actor: dict[str, Any], private: Ed25519PrivateKey | None = None,
-         trusted_extra: Iterable[str] = ()) -> Checkpoint:
+def make(
+    db, path: Path, actor: dict[str, Any], private: Ed25519PrivateKey | None = None, trusted_extra: Iterable[str] = ()
+) -> Checkpoint:
     """Verify the chain through every checkpoint in ``path``, sign its head, append the
     checkpoint to ``path`` and record an ``audit.checkpoint`` event by ``actor`` (fields of
-    audit.record). Raises Refused (nothing signed) or CheckpointError."""
+    audit.append_now). Raises Refused (nothing signed) or CheckpointError."""
     if private is None:
         try:
             private = crypto.checkpoint_key()
@@ -352,8 +381,7 @@ def make(db, path: Path, actor: dict[str, Any], private: Ed25519PrivateKey | Non
         report = Report(Path(path), audit.verify(db))
     if not report.ok:
         first = report.chain.problem if not report.chain.ok else report.problems[0].text
-        audit.record(db, **actor, action="audit.checkpoint", outcome="failure",
-                     detail=f"refused: {first}")
+        audit.append_now(db, **actor, action="audit.checkpoint", outcome="failure", detail=f"refused: {first}")
         raise Refused(report)
     if not report.chain.head_seq:
         raise CheckpointError("the audit log is empty: there is nothing to sign yet")
@@ -362,6 +390,10 @@ def make(db, path: Path, actor: dict[str, Any], private: Ed25519PrivateKey | Non
         append(path, checkpoint)
     except OSError as exc:
         raise CheckpointError(f"{path}: the checkpoint cannot be written ({exc.strerror or exc})") from exc
-    audit.record(db, **actor, action="audit.checkpoint",
-                 detail=f"event {checkpoint.seq} hash {checkpoint.hash[:16]} key {checkpoint.kid}")
+    audit.append_now(
+        db,
+        **actor,
+        action="audit.checkpoint",
+        detail=f"event {checkpoint.seq} hash {checkpoint.hash[:16]} key {checkpoint.kid}",
+    )
     return checkpoint

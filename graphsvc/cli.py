@@ -84,7 +84,9 @@ def neo4j_group(ctx: click.Context, instance: str | None) -> None:
 
 def _external(settings: Settings, verb: str) -> bool:
     if settings.neo4j_uri:
-        click.echo(f"NEO4J_URI is set ({settings.neo4j_uri}): the local instance is left alone ({verb} skipped)", err=True)
+        click.echo(
+            f"NEO4J_URI is set ({settings.neo4j_uri}): the local instance is left alone ({verb} skipped)", err=True
+        )
         return True
     return False
 
@@ -190,15 +192,15 @@ def chains_group() -> None:
 @click.pass_context
 def chains_refresh(ctx: click.Context) -> None:
     """Recompute the chain index from the introductions; writes only what changed."""
-    from . import chains
-
-    from . import suggest
+    from . import chains, suggest
 
     with _connect(_settings(ctx)) as db:
         report = chains.refresh(db)
         summaries = suggest.refresh_visit_summary(db)
-    click.echo(f"chains: {report.households:,} households below a root, "
-               f"{report.changed:,} updated in {report.seconds:.1f} s; visit summaries of {summaries:,} households")
+    click.echo(
+        f"chains: {report.households:,} households below a root, "
+        f"{report.changed:,} updated in {report.seconds:.1f} s; visit summaries of {summaries:,} households"
+    )
 
 
 def _keyring() -> crypto.Keyring:
@@ -214,8 +216,9 @@ def _run_import(settings: Settings, folder: Path, dry_run: bool) -> None:
 
     keyring = _keyring()
     with _connect(settings) as db:
-        report = import_folder(db, folder, keyring, cli_actor(), dry_run=dry_run,
-                               batch_size=settings.batch_size, progress=_Progress())
+        report = import_folder(
+            db, folder, keyring, cli_actor(), dry_run=dry_run, batch_size=settings.batch_size, progress=_Progress()
+        )
     for notice in report.plan.notices:
         click.echo(f"note: {notice}", err=True)
     if not report.ok:
@@ -239,8 +242,12 @@ def import_cmd(ctx: click.Context, folder: Path, dry_run: bool) -> None:
 
 @main.command("export")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--bom/--no-bom", default=True, show_default=True,
-              help="Start files with a UTF-8 byte-order mark (spreadsheets need it for Korean).")
+@click.option(
+    "--bom/--no-bom",
+    default=True,
+    show_default=True,
+    help="Start files with a UTF-8 byte-order mark (spreadsheets need it for Korean).",
+)
 @click.option("--redact", is_flag=True, help="Leave identity fields and visit notes out.")
 @click.pass_context
 def export_cmd(ctx: click.Context, folder: Path, bom: bool, redact: bool) -> None:
@@ -254,25 +261,39 @@ def export_cmd(ctx: click.Context, folder: Path, bom: bool, redact: bool) -> Non
     keyring = _keyring()
     with _connect(_settings(ctx)) as db:
         try:
-            counts = export_folder(db, folder, keyring, cli_actor(), bom=bom, redact=redact,
-                                   progress=lambda f, n: click.echo(f"  {f}: {n:,} rows", err=True))
+            counts = export_folder(
+                db,
+                folder,
+                keyring,
+                cli_actor(),
+                bom=bom,
+                redact=redact,
+                progress=lambda f, n: click.echo(f"  {f}: {n:,} rows", err=True),
+            )
         except ExportError as exc:
             _fail(str(exc))
     click.echo(f"exported {sum(counts.values()):,} rows to {folder}")
     if not redact:
-        click.echo(f"warning: {folder} holds IDENTITY DATA in clear text (legal names, phones, "
-                   "addresses, visit notes), readable by you only (folder 0700, files 0600): keep it "
-                   "off shared and synced drives, and delete it when done (--redact leaves it out)",
-                   err=True)
+        click.echo(
+            f"warning: {folder} holds IDENTITY DATA in clear text (legal names, phones, "
+            "addresses, visit notes), readable by you only (folder 0700, files 0600): keep it "
+            "off shared and synced drives, and delete it when done (--redact leaves it out)",
+            err=True,
+        )
 
 
 @main.command("demo")
 @click.option("--households", "n", type=click.IntRange(1, 1_000_000), default=300, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="The demo's 'today' (default: today); same seed and date, same network.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Write the CSV files here instead of loading them.")
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The demo's 'today' (default: today); same seed and date, same network.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Write the CSV files here instead of loading them."
+)
 @click.option("--if-empty", is_flag=True, help="Load only when the database holds no household.")
 @click.pass_context
 def demo_cmd(ctx: click.Context, n: int, seed: int, as_of, out: Path | None, if_empty: bool) -> None:
@@ -290,8 +311,10 @@ def demo_cmd(ctx: click.Context, n: int, seed: int, as_of, out: Path | None, if_
     started = time.perf_counter()
     tables = demo.generate(n, seed=seed, as_of=day)
     summary = demo.summary(tables)
-    click.echo(f"generated in {time.perf_counter() - started:.1f} s: "
-               + ", ".join(f"{v:,} {k}" for k, v in summary.items()), err=True)
+    click.echo(
+        f"generated in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{v:,} {k}" for k, v in summary.items()),
+        err=True,
+    )
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for name, table in csvio.TABLES.items():
@@ -332,12 +355,17 @@ def _account_call(fn, *args):
 @click.argument("username")
 @click.option("--role", type=click.Choice(list(ROLES)), required=True)
 @click.option("--district", "districts", multiple=True, help="A district (repeat for several).")
-@click.option("--gender", type=click.Choice(["f", "m"]), default=None,
-              help="f or m: households marked women_only are suggested to, claimed by and shown to women only.")
+@click.option(
+    "--gender",
+    type=click.Choice(["f", "m"]),
+    default=None,
+    help="f or m: households marked women_only are suggested to, claimed by and shown to women only.",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from one line of standard input.")
 @click.pass_context
-def users_add(ctx, username: str, role: str, districts: tuple[str, ...], gender: str | None,
-              password_stdin: bool) -> None:
+def users_add(
+    ctx, username: str, role: str, districts: tuple[str, ...], gender: str | None, password_stdin: bool
+) -> None:
     """Create an account (password: at least 12 characters)."""
     from . import accounts
 
@@ -437,12 +465,22 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option("--checkpoints", "checkpoint_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="Also prove that the chain still passes through every signed checkpoint in this file "
-                   "(`audit checkpoint` writes them; a copy kept elsewhere is best).")
-@click.option("--public-key", "public_keys", multiple=True, metavar="KEY",
-              help="Trust checkpoints signed with this Ed25519 public key (base64url, as `audit checkpoint` "
-                   "prints it) besides this installation's own; repeatable.")
+@click.option(
+    "--checkpoints",
+    "checkpoint_file",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also prove that the chain still passes through every signed checkpoint in this file "
+    "(`audit checkpoint` writes them; a copy kept elsewhere is best).",
+)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    metavar="KEY",
+    help="Trust checkpoints signed with this Ed25519 public key (base64url, as `audit checkpoint` "
+    "prints it) besides this installation's own; repeatable.",
+)
 @click.pass_context
 def audit_verify(ctx, checkpoint_file: Path | None, public_keys: tuple[str, ...]) -> None:
     """Check the whole hash chain; name the first event edited, deleted or re-ordered.
@@ -461,8 +499,10 @@ def audit_verify(ctx, checkpoint_file: Path | None, public_keys: tuple[str, ...]
             try:
                 trusted = checkpoints.trusted_keys(public_keys)
                 if not trusted:
-                    _fail(f"no checkpoint key to trust: this installation has none (${crypto.ENV_CHECKPOINT_KEY} "
-                          f"or {crypto.secret_path(crypto.CHECKPOINT_KEY_FILE)}); pass --public-key")
+                    _fail(
+                        f"no checkpoint key to trust: this installation has none (${crypto.ENV_CHECKPOINT_KEY} "
+                        f"or {crypto.secret_path(crypto.CHECKPOINT_KEY_FILE)}); pass --public-key"
+                    )
                 report = checkpoints.check(db, checkpoint_file, trusted)
             except checkpoints.CheckpointError as exc:
                 _fail(str(exc))
@@ -471,8 +511,13 @@ def audit_verify(ctx, checkpoint_file: Path | None, public_keys: tuple[str, ...]
             result = report.chain
         first = report.problems[0] if report and report.problems else None
         problem = result.problem or (f"checkpoint {checkpoint_file}:{first.line}: {first.text}" if first else None)
-        audit.record(db, **cli_actor().event(), action="audit.verify",
-                     outcome="ok" if problem is None else "failure", detail=problem)
+        audit.append_now(
+            db,
+            **cli_actor().event(),
+            action="audit.verify",
+            outcome="ok" if problem is None else "failure",
+            detail=problem,
+        )
     if result.ok:
         click.echo(f"audit chain intact: {result.count:,} events verified in {result.seconds:.1f} s")
     else:
@@ -481,22 +526,35 @@ def audit_verify(ctx, checkpoint_file: Path | None, public_keys: tuple[str, ...]
         total = len(report.checkpoints) + sum(1 for p in report.problems if p.checkpoint is None)
         if first is None:
             newest = max(report.checkpoints, key=lambda c: c.seq)
-            click.echo(f"checkpoints: all {total:,} in {checkpoint_file} pass; the newest is event "
-                       f"{newest.seq:,} of {newest.at}")
+            click.echo(
+                f"checkpoints: all {total:,} in {checkpoint_file} pass; the newest is event "
+                f"{newest.seq:,} of {newest.at}"
+            )
         else:
             click.echo(f"checkpoint {checkpoint_file}:{first.line} FAILS: {first.text}")
-            click.echo(f"checkpoints: {len(report.problems):,} of {total:,} fail (the first is named above), "
-                       f"{report.passed:,} pass")
+            click.echo(
+                f"checkpoints: {len(report.problems):,} of {total:,} fail (the first is named above), "
+                f"{report.passed:,} pass"
+            )
     if problem is not None:
         sys.exit(2)
 
 
 @audit_group.command("checkpoint")
-@click.option("--file", "checkpoint_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="The checkpoint file to append to (default: <state dir>/audit/checkpoints.jsonl).")
-@click.option("--public-key", "public_keys", multiple=True, metavar="KEY",
-              help="Also trust the file's checkpoints signed with this public key (an earlier checkpoint "
-                   "key); repeatable.")
+@click.option(
+    "--file",
+    "checkpoint_file",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The checkpoint file to append to (default: <state dir>/audit/checkpoints.jsonl).",
+)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    metavar="KEY",
+    help="Also trust the file's checkpoints signed with this public key (an earlier checkpoint key); repeatable.",
+)
 @click.pass_context
 def audit_checkpoint(ctx, checkpoint_file: Path | None, public_keys: tuple[str, ...]) -> None:
     """Sign the chain's head with the checkpoint key and append it to the checkpoint file.
@@ -517,13 +575,17 @@ def audit_checkpoint(ctx, checkpoint_file: Path | None, public_keys: tuple[str, 
                 click.echo(f"audit chain BROKEN at event {chain.first_bad_seq}: {chain.problem}")
             for problem in refused.report.problems[:1]:
                 click.echo(f"checkpoint {path}:{problem.line} FAILS: {problem.text}")
-            click.echo("no checkpoint was made: nothing is signed until the chain passes "
-                       "(`graphsvc audit verify --checkpoints FILE` says more)")
+            click.echo(
+                "no checkpoint was made: nothing is signed until the chain passes "
+                "(`graphsvc audit verify --checkpoints FILE` says more)"
+            )
             sys.exit(2)
         except checkpoints.CheckpointError as exc:
             _fail(str(exc))
-    click.echo(f"checkpoint: event {checkpoint.seq:,} (hash {checkpoint.hash[:16]}…) signed with key "
-               f"{checkpoint.kid}, appended to {path}")
+    click.echo(
+        f"checkpoint: event {checkpoint.seq:,} (hash {checkpoint.hash[:16]}…) signed with key "
+        f"{checkpoint.kid}, appended to {path}"
+    )
     click.echo(f"public key: {checkpoint.key}")
 
 
@@ -547,8 +609,10 @@ def keys_rotate(ctx) -> None:
         removed = crypto.retire_keys(path, {kid})
     except crypto.CryptoError as exc:
         _fail(str(exc))
-    click.echo(f"new key {kid}; re-encrypted {counts['fields']:,} fields of {counts['records']:,} records; "
-               f"retired {len(removed)} old key(s)")
+    click.echo(
+        f"new key {kid}; re-encrypted {counts['fields']:,} fields of {counts['records']:,} records; "
+        f"retired {len(removed)} old key(s)"
+    )
 
 
 # --- the web app -----------------------------------------------------------------------
@@ -557,11 +621,20 @@ def keys_rotate(ctx) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=max(2, os.cpu_count() or 1), show_default="one per core, at least 2",
-              type=click.IntRange(1, 64), help="processes")
-@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="threads per process (2: one runs Python while the other waits for Neo4j; "
-                   "answers keep their connection open)")
+@click.option(
+    "--workers",
+    default=max(2, os.cpu_count() or 1),
+    show_default="one per core, at least 2",
+    type=click.IntRange(1, 64),
+    help="processes",
+)
+@click.option(
+    "--threads",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="threads per process (2: one runs Python while the other waits for Neo4j; answers keep their connection open)",
+)
 @click.option("--debug", is_flag=True, help="Flask's debug server instead of gunicorn (never in production).")
 @click.pass_context
 def serve_cmd(ctx: click.Context, host: str, port: int, workers: int, threads: int, debug: bool) -> None:
@@ -599,9 +672,21 @@ def gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str]
     ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl), so every server took over
     the socket of the one before and removed it when it stopped; nothing here uses it.
     """
-    return [GUNICORN, "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--access-logfile", "-", "--forwarded-allow-ips", "", "--no-control-socket",
-            "web:create_app()"]
+    return [
+        GUNICORN,
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        "",
+        "--no-control-socket",
+        "web:create_app()",
+    ]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,9 +12,9 @@ default folder is ``Settings.key_dir`` (crypto.key_dir: an older installation's
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -153,7 +153,7 @@ class Settings:
     def uses_local(self) -> bool:
         return not self.neo4j_uri
 
-    def with_instance(self, name: str, bolt_port: int) -> "Settings":
+    def with_instance(self, name: str, bolt_port: int) -> Settings:
         return replace(self, local=replace(self.local, name=name, bolt_port=bolt_port))
 
 
@@ -218,11 +218,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fold_seconds=_count(env, "GRAPHSVC_FOLD_SECONDS", 60),
         heavy_per_user=_count(env, "GRAPHSVC_HEAVY_PER_USER", 1),
         heavy_total=_count(env, "GRAPHSVC_HEAVY_TOTAL", max(1, (os.cpu_count() or 2) - 1)),
-        tx_timeouts=tuple((cls, _seconds(env, f"GRAPHSVC_TX_TIMEOUT_{cls.upper()}", default))
-                          for cls, default in (("light", 15.0), ("heavy", 60.0), ("batch", None))),
+        tx_timeouts=tuple(
+            (cls, _seconds(env, f"GRAPHSVC_TX_TIMEOUT_{cls.upper()}", default))
+            for cls, default in (("light", 15.0), ("heavy", 60.0), ("batch", None))
+        ),
         session_max_hours=session_max_hours,
-        audit_checkpoints_override=(Path(env["GRAPHSVC_AUDIT_CHECKPOINTS"])
-                                    if env.get("GRAPHSVC_AUDIT_CHECKPOINTS") else None),
+        audit_checkpoints_override=(
+            Path(env["GRAPHSVC_AUDIT_CHECKPOINTS"]) if env.get("GRAPHSVC_AUDIT_CHECKPOINTS") else None
+        ),
         audit_checkpoint_hours=_positive_hours(env, "GRAPHSVC_AUDIT_CHECKPOINT_HOURS", 25.0),
         suggest_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_SUGGEST_"))),
     )

@@ -75,10 +75,10 @@ Errors never include key material or plaintext: ``DecryptionError`` names the pl
 True
 >>> ring.decrypt(token, "Person", "p-001", "legal_name")
 '김철수'
->>> ring.decrypt(token, "Person", "p-002", "legal_name")
+>>> ring.decrypt(token, "Person", "p-002", "legal_name")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-graphsvc.crypto.DecryptionError: cannot decrypt Person p-002 legal_name (key k1): the token was altered or belongs to another record or field
+graphsvc.crypto.DecryptionError: cannot decrypt Person p-002 legal_name (key k1): the token was altered or ...
 """
 
 from __future__ import annotations
@@ -93,11 +93,12 @@ import re
 import secrets
 import stat
 import sys
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Collection, Iterator, Mapping
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -109,6 +110,7 @@ try:  # POSIX: serialise concurrent writers of the key file
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
+
 
 class FieldKind(enum.Enum):
     """What an encrypted field holds, which decides where it may go."""
@@ -180,7 +182,8 @@ def record_key(label: str) -> str:
 
 #: label → its encrypted fields that an export carries (derived from ENCRYPTED_FIELDS).
 IDENTITY_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {label: fields_of(label, EXPORTED_KINDS) for label in labels() if fields_of(label, EXPORTED_KINDS)})
+    {label: fields_of(label, EXPORTED_KINDS) for label in labels() if fields_of(label, EXPORTED_KINDS)}
+)
 
 ENV_KEYS = "GRAPHSVC_DATA_KEY"
 ENV_KEY_FILE = "GRAPHSVC_KEY_FILE"
@@ -232,7 +235,7 @@ def _b64decode(text: str) -> bytes:
 
 def new_kid() -> str:
     """A fresh key id: ``k`` + UTC time + a short random suffix, e.g. ``k20261125T010203-9f3a``."""
-    return f"k{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+    return f"k{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
 
 
 def new_key_entry() -> str:
@@ -274,7 +277,7 @@ class Keyring:
         self.source = source
 
     @classmethod
-    def generate(cls, kid: str | None = None) -> "Keyring":
+    def generate(cls, kid: str | None = None) -> Keyring:
         """A keyring of one new random key (for tests and tools; not persisted)."""
         kid = kid or new_kid()
         return cls({kid: os.urandom(KEY_BYTES)}, kid)
@@ -366,7 +369,8 @@ class Keyring:
         aead = self._aead.get(kid)
         if aead is None:
             raise DecryptionError(
-                f"cannot decrypt {place}: unknown key {kid} (keys: {', '.join(self._aead)}; source {self.source})")
+                f"cannot decrypt {place}: unknown key {kid} (keys: {', '.join(self._aead)}; source {self.source})"
+            )
         if len(body) < NONCE_BYTES + TAG_BYTES:
             raise DecryptionError(f"cannot decrypt {place} (key {kid}): truncated data")
         try:
@@ -447,11 +451,12 @@ def _aad(label: str, record_id: str, field: str) -> bytes:
         raise ValueError("field must be an identifier such as 'legal_name'")
     if not isinstance(record_id, str) or not record_id:
         raise ValueError(f"{label} {field}: record_id must be a non-empty str")
-    return f"{label}:{record_id}:{field}".encode("utf-8")
+    return f"{label}:{record_id}:{field}".encode()
 
 
-def encrypt_record(keyring: Keyring, label: str, record_id: str, values: Mapping[str, Any], *,
-                   stored: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def encrypt_record(
+    keyring: Keyring, label: str, record_id: str, values: Mapping[str, Any], *, stored: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """A copy of ``values`` (one record of ``label``) whose encrypted fields are tokens.
 
     Every field of ``label`` in ENCRYPTED_FIELDS that ``values`` carries is encrypted,
@@ -476,8 +481,12 @@ def encrypt_record(keyring: Keyring, label: str, record_id: str, values: Mapping
             continue
         value = sealed[name]
         token = stored.get(name) if stored else None
-        if value is not None and token and not keyring.needs_rotation(token) and \
-                keyring.decrypt(token, label, record_id, name) == value:
+        if (
+            value is not None
+            and token
+            and not keyring.needs_rotation(token)
+            and keyring.decrypt(token, label, record_id, name) == value
+        ):
             sealed[name] = token
         else:
             sealed[name] = keyring.encrypt(value, label, record_id, name)
@@ -505,14 +514,18 @@ def key_dir(env: Mapping[str, str] | None = None) -> Path:
         raise KeyringError(
             f"key files in two places, {old} ({', '.join(_key_files(old))}) and {new} "
             f"({', '.join(_key_files(new))}): which of them encrypt this database cannot be told. "
-            f"Keep one folder (compare them; move the other one away), or set {ENV_KEY_FILE}")
+            f"Keep one folder (compare them; move the other one away), or set {ENV_KEY_FILE}"
+        )
     if old not in _announced:
         _announced.add(old)
-        print(f"graphsvc: the key files are read from {old}, where they were kept before; that keeps "
-              f"working. Their place is now the database's state folder: {new}. To move them, stop "
-              f"graphsvc, then: mkdir -p -m 700 {new} && mv {old}/* {new}/ (and copy them to the "
-              f"keys/ folder of any other database that uses them). Back them up apart from the "
-              f"database either way.", file=sys.stderr)
+        print(
+            f"graphsvc: the key files are read from {old}, where they were kept before; that keeps "
+            f"working. Their place is now the database's state folder: {new}. To move them, stop "
+            f"graphsvc, then: mkdir -p -m 700 {new} && mv {old}/* {new}/ (and copy them to the "
+            f"keys/ folder of any other database that uses them). Back them up apart from the "
+            f"database either way.",
+            file=sys.stderr,
+        )
     return old
 
 
@@ -622,7 +635,7 @@ def _read_key_file(path: Path) -> dict[str, Any]:
 def _new_entry() -> tuple[str, dict[str, str]]:
     return new_kid(), {
         "key": _b64encode(os.urandom(KEY_BYTES)),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -696,8 +709,11 @@ def _create_key_file(path: Path) -> None:
             tmp.unlink()
         _fsync_folder(path.parent)
     # a new key is news: data written from now on cannot be read without this file
-    print(f"graphsvc: made a new data key file {path} (key {kid}). Back it up apart from the "
-          f"database: without it the identity data cannot be read.", file=sys.stderr)
+    print(
+        f"graphsvc: made a new data key file {path} (key {kid}). Back it up apart from the "
+        f"database: without it the identity data cannot be read.",
+        file=sys.stderr,
+    )
 
 
 def _replace_key_file(path: Path, doc: dict[str, Any]) -> None:
@@ -796,14 +812,17 @@ def secret_path(file_name: str, env: Mapping[str, str] | None = None) -> Path:
     return key_file_path(env).parent / file_name
 
 
-def load_secret(env_name: str, file_name: str, *, env: Mapping[str, str] | None = None,
-                create: bool = True) -> bytes | None:
+def load_secret(
+    env_name: str, file_name: str, *, env: Mapping[str, str] | None = None, create: bool = True
+) -> bytes | None:
     """A 32-byte secret from ``env_name``, else from its key file (created when ``create``;
     None when it does not exist and ``create`` is false). Raises KeyringError, naming the
     variable or the file, for a malformed value or an unsafe file."""
     env = os.environ if env is None else env
-    fix = f"expected {SECRET_BYTES} random bytes as base64url (make one with: python -c " \
-          f"\"import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).rstrip(b'=').decode())\")"
+    fix = (
+        f"expected {SECRET_BYTES} random bytes as base64url (make one with: python -c "
+        f"\"import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).rstrip(b'=').decode())\")"
+    )
     if env_name in env:
         return _secret_value(env[env_name], f"${env_name}", fix)
     path = secret_path(file_name, env)
@@ -820,8 +839,10 @@ def load_secret(env_name: str, file_name: str, *, env: Mapping[str, str] | None 
         if not stat.S_ISREG(mode):
             raise KeyringError(f"key file {path} is not a regular file")
         if mode & 0o077:
-            raise KeyringError(f"key file {path} is accessible by group or others (mode "
-                               f"{stat.S_IMODE(mode):04o}); refusing to use it. Fix with: chmod 600 {path}")
+            raise KeyringError(
+                f"key file {path} is accessible by group or others (mode "
+                f"{stat.S_IMODE(mode):04o}); refusing to use it. Fix with: chmod 600 {path}"
+            )
         raw = f.read()
     try:
         text = raw.decode("ascii")

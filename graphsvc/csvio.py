@@ -35,9 +35,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, TextIO
+from typing import Any, TextIO
 
 #: A cell whose first character, or first character after white space, is one of these
 #: is read as a formula by some spreadsheet (OWASP "CSV Injection"; ASVS 1.2.10; the
@@ -120,8 +121,7 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "visits",
-            ("id", "household_id", "visitor", "visited_on", "outcome", "materials", "notes",
-             "follow_up_on"),
+            ("id", "household_id", "visitor", "visited_on", "outcome", "materials", "notes", "follow_up_on"),
             ("id", "household_id", "visitor", "visited_on", "outcome"),
         ),
     )

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import neo4j
 from neo4j import GraphDatabase, RoutingControl
@@ -170,7 +171,7 @@ def _row(record: neo4j.Record) -> dict[str, Any]:
 def _server_error() -> Iterator[None]:
     """The server's error, not the driver's wrapper of it: when a statement fails while its
     rows are being read, the rollback may re-read that result and raise ResultFailedError
-    "caused by" the real error (a ConstraintError that callers handle, e.g. audit.record's
+    "caused by" the real error (a ConstraintError that callers handle, e.g. audit.append_now's
     retry on a taken seq). Seen about once in eight runs of 10 threads appending."""
     try:
         yield
@@ -187,24 +188,37 @@ class Database:
     #: returns a node, relationship or path); None in the application.
     row_check: Callable[[dict[str, Any]], None] | None = None
 
-    def __init__(self, driver: neo4j.Driver, database: str, queries: Queries, uri: str,
-                 journal: Journal | None = None, timeouts: dict[str, float | None] | None = None):
+    def __init__(
+        self,
+        driver: neo4j.Driver,
+        database: str,
+        queries: Queries,
+        uri: str,
+        journal: Journal | None = None,
+        timeouts: dict[str, float | None] | None = None,
+    ):
         self.driver = driver
         self.database = database
         self.queries = queries
         self.uri = uri
-        self.journal = journal  # the audit journal of this database (audit.log, audit.flush)
+        self.journal = journal  # the audit journal of this database (audit.to_journal, audit.flush)
         self.timeouts = {**DEFAULT_TIMEOUTS, **(timeouts or {})}
         self._prepared: dict[str, neo4j.Query] = {}
 
     @classmethod
-    def connect(cls, settings: Settings, **driver_config: Any) -> "Database":
+    def connect(cls, settings: Settings, **driver_config: Any) -> Database:
         uri, auth = connection_params(settings)
         driver_config.setdefault("connection_timeout", 5)
         driver_config.setdefault("notifications_min_severity", "OFF")
         driver = GraphDatabase.driver(uri, auth=auth, **driver_config)
-        return cls(driver, settings.neo4j_database, Queries(settings.cypher_dir, *settings.cypher_extra), uri,
-                   journal.at(settings.audit_journal, settings.audit_durability), dict(settings.tx_timeouts))
+        return cls(
+            driver,
+            settings.neo4j_database,
+            Queries(settings.cypher_dir, *settings.cypher_extra),
+            uri,
+            journal.at(settings.audit_journal, settings.audit_durability),
+            dict(settings.tx_timeouts),
+        )
 
     def statement(self, name: str) -> neo4j.Query:
         """The named statement with the transaction timeout of its class."""
@@ -212,7 +226,8 @@ class Database:
         if query is None:
             text = self.queries[name]
             query = self._prepared[name] = neo4j.Query(
-                text, timeout=self.timeouts.get(self.queries.classes.get(name, "light")))
+                text, timeout=self.timeouts.get(self.queries.classes.get(name, "light"))
+            )
         return query
 
     def _work(self, work: Callable[..., T], cls: str) -> Callable[..., T]:
@@ -222,7 +237,7 @@ class Database:
     def close(self) -> None:
         self.driver.close()
 
-    def __enter__(self) -> "Database":
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -253,10 +268,11 @@ class Database:
         """The first value of the first record of a read, as the driver decoded it (no row
         dict): for statements that return one big list (the audit's verification pages)."""
         records, _, _ = self.driver.execute_query(
-            self.statement(name), params, database_=self.database, routing_=RoutingControl.READ)
+            self.statement(name), params, database_=self.database, routing_=RoutingControl.READ
+        )
         return records[0][0] if records else None
 
-    def without_journal(self) -> "Database":
+    def without_journal(self) -> Database:
         """The same driver and statements, events recorded straight into the chain (no
         audit journal): for the command line's tools and benchmarks that compare both."""
         return Database(self.driver, self.database, self.queries, self.uri, None, self.timeouts)

@@ -33,7 +33,7 @@ import bisect
 import datetime
 import math
 import random
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from .csvio import TABLES
 from .model import HOUSEHOLD_STATUS, RELATION, ROLE, VISIT_OUTCOME, Vocabulary
@@ -74,30 +74,217 @@ _ROADS: dict[str, tuple[str, ...]] = {
     "경기 평택시": ("평택로", "안중로", "서정로", "중앙로", "경기대로"),
 }
 
-_SURNAMES = ("김", "이", "박", "최", "정", "강", "조", "윤", "장", "임",
-             "한", "오", "서", "신", "권", "황", "안", "송", "류", "홍")
+_SURNAMES = (
+    "김",
+    "이",
+    "박",
+    "최",
+    "정",
+    "강",
+    "조",
+    "윤",
+    "장",
+    "임",
+    "한",
+    "오",
+    "서",
+    "신",
+    "권",
+    "황",
+    "안",
+    "송",
+    "류",
+    "홍",
+)
 _SURNAME_WEIGHTS = (21, 15, 9, 5, 5, 3, 3, 3, 3, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1)
-_GIVEN_SYLLABLES = ("영", "순", "미", "정", "희", "숙", "옥", "경", "혜", "선", "은", "지",
-                    "현", "수", "민", "진", "화", "금", "춘", "명", "철", "성", "호", "광",
-                    "남", "일", "향", "란", "련", "실", "주", "연", "아", "윤", "서", "하")
+_GIVEN_SYLLABLES = (
+    "영",
+    "순",
+    "미",
+    "정",
+    "희",
+    "숙",
+    "옥",
+    "경",
+    "혜",
+    "선",
+    "은",
+    "지",
+    "현",
+    "수",
+    "민",
+    "진",
+    "화",
+    "금",
+    "춘",
+    "명",
+    "철",
+    "성",
+    "호",
+    "광",
+    "남",
+    "일",
+    "향",
+    "란",
+    "련",
+    "실",
+    "주",
+    "연",
+    "아",
+    "윤",
+    "서",
+    "하",
+)
 
 # Code names: a modifier-like word followed by a noun-like word, e.g. 들+국화, 새벽+별.
-_CODE_PREFIXES = tuple(dict.fromkeys((
-    "푸른", "작은", "맑은", "고운", "밝은", "새", "큰", "하얀", "붉은", "노란", "깊은", "높은",
-    "너른", "고요한", "따스한", "향긋한", "싱그러운", "어린", "든든한", "포근한", "환한", "빛나는",
-    "참", "들", "산", "강", "봄", "여름", "가을", "겨울", "새벽", "아침", "저녁", "한", "은행",
-    "별빛", "달빛", "햇살", "바람", "이슬", "구름", "하늘", "바다", "시냇", "솔", "들녘", "언덕",
-    "숲속", "샘골", "꽃", "아기", "첫", "늘", "참된", "착한", "기쁜", "고마운", "반가운", "소담한",
-    "은빛", "금빛", "초록", "연분홍", "보랏빛", "잔잔한", "해맑은", "풋", "옹달",
-)))
-_CODE_NOUNS = tuple(dict.fromkeys((
-    "국화", "별", "나무", "솔", "샘", "꽃", "달", "해", "빛", "바람", "구름", "이슬", "물결",
-    "들꽃", "진달래", "개나리", "민들레", "소나무", "버들", "잎새", "열매", "씨앗", "새싹", "마루",
-    "누리", "보리", "꾀꼬리", "제비", "종달새", "사슴", "노루", "시내", "여울", "호수", "샘물",
-    "오솔길", "등불", "촛불", "노을", "무지개", "언덕", "바위", "조약돌", "은하", "목련", "동백",
-    "매화", "난초", "대나무", "갈대", "억새", "봉우리", "비둘기", "나비", "꽃잎", "햇살", "들판",
-    "냇물", "바다", "하늘", "이삭", "고개", "느티나무", "살구", "앵두", "연꽃", "산새", "풀잎",
-)))
+_CODE_PREFIXES = tuple(
+    dict.fromkeys(
+        (
+            "푸른",
+            "작은",
+            "맑은",
+            "고운",
+            "밝은",
+            "새",
+            "큰",
+            "하얀",
+            "붉은",
+            "노란",
+            "깊은",
+            "높은",
+            "너른",
+            "고요한",
+            "따스한",
+            "향긋한",
+            "싱그러운",
+            "어린",
+            "든든한",
+            "포근한",
+            "환한",
+            "빛나는",
+            "참",
+            "들",
+            "산",
+            "강",
+            "봄",
+            "여름",
+            "가을",
+            "겨울",
+            "새벽",
+            "아침",
+            "저녁",
+            "한",
+            "은행",
+            "별빛",
+            "달빛",
+            "햇살",
+            "바람",
+            "이슬",
+            "구름",
+            "하늘",
+            "바다",
+            "시냇",
+            "솔",
+            "들녘",
+            "언덕",
+            "숲속",
+            "샘골",
+            "꽃",
+            "아기",
+            "첫",
+            "늘",
+            "참된",
+            "착한",
+            "기쁜",
+            "고마운",
+            "반가운",
+            "소담한",
+            "은빛",
+            "금빛",
+            "초록",
+            "연분홍",
+            "보랏빛",
+            "잔잔한",
+            "해맑은",
+            "풋",
+            "옹달",
+        )
+    )
+)
+_CODE_NOUNS = tuple(
+    dict.fromkeys(
+        (
+            "국화",
+            "별",
+            "나무",
+            "솔",
+            "샘",
+            "꽃",
+            "달",
+            "해",
+            "빛",
+            "바람",
+            "구름",
+            "이슬",
+            "물결",
+            "들꽃",
+            "진달래",
+            "개나리",
+            "민들레",
+            "소나무",
+            "버들",
+            "잎새",
+            "열매",
+            "씨앗",
+            "새싹",
+            "마루",
+            "누리",
+            "보리",
+            "꾀꼬리",
+            "제비",
+            "종달새",
+            "사슴",
+            "노루",
+            "시내",
+            "여울",
+            "호수",
+            "샘물",
+            "오솔길",
+            "등불",
+            "촛불",
+            "노을",
+            "무지개",
+            "언덕",
+            "바위",
+            "조약돌",
+            "은하",
+            "목련",
+            "동백",
+            "매화",
+            "난초",
+            "대나무",
+            "갈대",
+            "억새",
+            "봉우리",
+            "비둘기",
+            "나비",
+            "꽃잎",
+            "햇살",
+            "들판",
+            "냇물",
+            "바다",
+            "하늘",
+            "이삭",
+            "고개",
+            "느티나무",
+            "살구",
+            "앵두",
+            "연꽃",
+            "산새",
+            "풀잎",
+        )
+    )
+)
 
 _MATERIALS = ("bible", "hymnal", "tract", "rice", "ramen", "clothes")
 
@@ -129,14 +316,14 @@ _NOTES_OTHER = _NOTES_NOT_HOME + _NOTES_MET[:6]
 # Model parameters.
 _MAX_SEEDS = 10
 _UNKNOWN_INTRODUCER = 0.03
-_UNIFORM_INTRODUCER = 0.5     # else: preferential attachment
-_HEAD_BIAS = 0.75             # in the uniform branch, chance to pick among heads only
+_UNIFORM_INTRODUCER = 0.5  # else: preferential attachment
+_HEAD_BIAS = 0.75  # in the uniform branch, chance to pick among heads only
 _SAME_DISTRICT = 0.8
-_SAME_CROWDED = 0.6           # ... when the district already has 1.5 times its share
+_SAME_CROWDED = 0.6  # ... when the district already has 1.5 times its share
 # Seeds sit in the big communities, so that the largest trees usually do too.
 _SEED_DISTRICTS = (0, 1, 5, 2, 0, 1, 5, 6, 3, 9)
-_GROWTH_DAYS = 6 * 365 + 1    # the network grows over about six years
-_GROWTH_SHAPE = 0.6           # < 1: more households joined recently than long ago
+_GROWTH_DAYS = 6 * 365 + 1  # the network grows over about six years
+_GROWTH_SHAPE = 0.6  # < 1: more households joined recently than long ago
 _VISIT_DAYS = 2 * 365
 _NEWCOMER_SHARE = 0.15
 _NEVER_VISITED = {"active": 0.37, "moved": 0.45, "closed": 0.6, "do_not_visit": 1.0}
@@ -234,7 +421,7 @@ def generate(households: int, seed: int = 1, as_of: datetime.date | None = None)
     joined = sorted(rng.random() ** _GROWTH_SHAPE for _ in range(n))
     h_joined = [start + min(_GROWTH_DAYS, int(x * (_GROWTH_DAYS + 1))) for x in joined]
     h_district: list[int] = []
-    h_head: list[int] = []       # first person of the household (people are contiguous)
+    h_head: list[int] = []  # first person of the household (people are contiguous)
     h_size: list[int] = []
     p_household: list[int] = []
     heads: list[int] = []
@@ -334,17 +521,18 @@ def generate(households: int, seed: int = 1, as_of: datetime.date | None = None)
     p_ids = [f"p-{p + 1:0{pw}d}" for p in range(n_people)]
     for p in range(n_people):
         i = p_household[p]
-        name = (pick_surname(rng) + _GIVEN_SYLLABLES[rng.randrange(n_syll)]
-                + _GIVEN_SYLLABLES[rng.randrange(n_syll)])
+        name = pick_surname(rng) + _GIVEN_SYLLABLES[rng.randrange(n_syll)] + _GIVEN_SYLLABLES[rng.randrange(n_syll)]
         phone = "" if rng.random() < 0.1 else f"010-{rng.randint(2000, 9999)}-{rng.randint(0, 9999):04d}"
-        people_rows.append({
-            "id": p_ids[p],
-            "code_name": p_code[p],
-            "household_id": h_ids[i],
-            "legal_name": name,
-            "phone": phone,
-            "address": h_address[i],
-        })
+        people_rows.append(
+            {
+                "id": p_ids[p],
+                "code_name": p_code[p],
+                "household_id": h_ids[i],
+                "legal_name": name,
+                "phone": phone,
+                "address": h_address[i],
+            }
+        )
 
     cw = len(str(n)) if n else 1
     household_rows = [
@@ -369,12 +557,14 @@ def generate(households: int, seed: int = 1, as_of: datetime.date | None = None)
     used = [d for d in range(n_districts) if households_in[d]] or list(range(n_districts))
     user_rows: list[dict[str, str]] = [{"username": "admin", "role": _ADMIN, "districts": "", "person_id": ""}]
     for c in range(math.ceil(n_districts / 3)):
-        user_rows.append({
-            "username": f"coord{c + 1}",
-            "role": _COORDINATOR,
-            "districts": ";".join(DISTRICTS[c * 3:c * 3 + 3]),
-            "person_id": "",
-        })
+        user_rows.append(
+            {
+                "username": f"coord{c + 1}",
+                "role": _COORDINATOR,
+                "districts": ";".join(DISTRICTS[c * 3 : c * 3 + 3]),
+                "person_id": "",
+            }
+        )
 
     n_visitors = max(4, min(800, n // 150))
     pick_busy = _Pick(used, [households_in[d] or 1 for d in used])
@@ -420,12 +610,14 @@ def generate(households: int, seed: int = 1, as_of: datetime.date | None = None)
 
     v_names = [f"visitor{v + 1}" for v in range(n_visitors)]
     for v in range(n_visitors):
-        user_rows.append({
-            "username": v_names[v],
-            "role": _VISITOR,
-            "districts": ";".join(DISTRICTS[d] for d in v_districts[v]),
-            "person_id": "" if v_person[v] is None else p_ids[v_person[v]],
-        })
+        user_rows.append(
+            {
+                "username": v_names[v],
+                "role": _VISITOR,
+                "districts": ";".join(DISTRICTS[d] for d in v_districts[v]),
+                "person_id": "" if v_person[v] is None else p_ids[v_person[v]],
+            }
+        )
     covering: list[list[int]] = [[] for _ in range(n_districts)]
     for v in range(n_visitors):
         for d in v_districts[v]:

@@ -21,8 +21,15 @@ class Refused(Exception):
     the input is wrong (``field``); ``conflict``: the state forbids it now; ``busy``: try
     again later."""
 
-    def __init__(self, kind: str, why: str, field: str | None = None, targets: tuple[str, ...] = (),
-                 code: str | None = None, problems: tuple[Any, ...] = ()):
+    def __init__(
+        self,
+        kind: str,
+        why: str,
+        field: str | None = None,
+        targets: tuple[str, ...] = (),
+        code: str | None = None,
+        problems: tuple[Any, ...] = (),
+    ):
         if kind not in KINDS:
             raise ValueError(f"unknown kind of refusal {kind!r}")
         super().__init__(why)

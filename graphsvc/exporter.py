@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from . import audit, csvio
 from .crypto import EXPORTED_KINDS, Keyring, fields_of, record_key
@@ -42,8 +43,13 @@ def _text(value: Any) -> str:
 
 # the label of each table's records: its encrypted fields (crypto.ENCRYPTED_FIELDS) of the
 # exported kinds are decrypted, or left empty with --redact; account secrets are never read
-LABELS = {"users": "User", "households": "Household", "people": "Person", "introductions": "INTRODUCED",
-          "visits": "Visit"}
+LABELS = {
+    "users": "User",
+    "households": "Household",
+    "people": "Person",
+    "introductions": "INTRODUCED",
+    "visits": "Visit",
+}
 
 
 class ExportError(RuntimeError):
@@ -74,14 +80,17 @@ def private_folder(folder: Path) -> Path:
     if not stat.S_ISDIR(info.st_mode):
         raise ExportError(f"{folder} exists and is not a folder")
     if info.st_uid != os.geteuid():
-        raise ExportError(f"{folder} belongs to another user (uid {info.st_uid}): "
-                          "give a new folder; it is created readable by you only")
+        raise ExportError(
+            f"{folder} belongs to another user (uid {info.st_uid}): "
+            "give a new folder; it is created readable by you only"
+        )
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
         raise ExportError(
             f"{folder} can be entered by other users (mode {mode:04o}) and an export holds "
             f"personal data: give a new folder (it is created with mode 0700) or run "
-            f"`chmod 700 {folder}` first")
+            f"`chmod 700 {folder}` first"
+        )
     return folder
 
 
@@ -95,8 +104,15 @@ def _rows(db: Database, name: str, keyring: Keyring, redact: bool) -> Iterator[d
         yield {k: _text(v) for k, v in record.items()}
 
 
-def export_folder(db: Database, folder: Path, keyring: Keyring, actor: Actor, bom: bool = True,
-                  redact: bool = False, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+def export_folder(
+    db: Database,
+    folder: Path,
+    keyring: Keyring,
+    actor: Actor,
+    bom: bool = True,
+    redact: bool = False,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
     """Write one CSV file per table into ``folder``; return the row count per file.
 
     Identity fields are decrypted, or left empty with ``redact``. The folder must be private
@@ -105,7 +121,7 @@ def export_folder(db: Database, folder: Path, keyring: Keyring, actor: Actor, bo
     exported) and again with its counts when done.
     """
     folder = private_folder(Path(folder))
-    audit.record(db, **actor.event(), action="export.start", detail="redacted" if redact else "with identity")
+    audit.append_now(db, **actor.event(), action="export.start", detail="redacted" if redact else "with identity")
     counts: dict[str, int] = {}
     for name, table in TABLES.items():
         rows = _rows(db, name, keyring, redact)
@@ -116,6 +132,10 @@ def export_folder(db: Database, folder: Path, keyring: Keyring, actor: Actor, bo
         tmp.replace(path)
         if progress:
             progress(table.filename, counts[name])
-    audit.record(db, **actor.event(), action="export", detail=("redacted: " if redact else "")
-                 + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    audit.append_now(
+        db,
+        **actor.event(),
+        action="export",
+        detail=("redacted: " if redact else "") + ", ".join(f"{n} {k}" for k, n in counts.items()),
+    )
     return counts

@@ -39,8 +39,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 WINDOW = 60.0
 MAX_ADDRESSES = 10_000  # addresses remembered at once (oldest forgotten first)
@@ -99,8 +100,15 @@ class Gate:
         now (the first of its kind in this window), False when it was folded. ``where``
         (the route) is part of the kind: the same refusal by a page and by the API is two."""
         now = self.clock()
-        key = (address, where, event.get("actor"), event.get("action"), event.get("outcome"),
-               tuple(event.get("targets") or ()), event.get("detail"))
+        key = (
+            address,
+            where,
+            event.get("actor"),
+            event.get("action"),
+            event.get("outcome"),
+            tuple(event.get("targets") or ()),
+            event.get("detail"),
+        )
         with self._lock:
             self._times(address).append(now)
             fold = self._folds.get(key)
@@ -124,8 +132,10 @@ class Gate:
                 del self._folds[key]
                 if fold.count:
                     event = dict(fold.event)
-                    span = (f"{fold.count} more like this between {_hms(fold.first + offset)} and "
-                            f"{_hms(fold.last + offset)} UTC")
+                    span = (
+                        f"{fold.count} more like this between {_hms(fold.first + offset)} and "
+                        f"{_hms(fold.last + offset)} UTC"
+                    )
                     event["detail"] = f"{event['detail']}; {span}" if event.get("detail") else span
                     out.append(event)
         return out

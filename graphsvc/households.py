@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from . import access, audit, chains, crypto, records, suggest
 from .errors import Refused
@@ -23,8 +24,9 @@ from .model import Actor, plain, to_date
 MAX_ID = 64
 
 
-def facts(db, subject: access.Subject, household_id: str, now: dt.datetime | None = None,
-          claiming: bool = False) -> access.HouseholdFacts | None:
+def facts(
+    db, subject: access.Subject, household_id: str, now: dt.datetime | None = None, claiming: bool = False
+) -> access.HouseholdFacts | None:
     """What the policy needs to know of the household (None: there is none). Visitors:
     their link to it (claim, visit, suggestion); the statement does the same work for an id
     that does not exist, so that the time of a 404 does not tell which ids exist.
@@ -32,17 +34,27 @@ def facts(db, subject: access.Subject, household_id: str, now: dt.datetime | Non
     is then refused 409, not hidden)."""
     role = access.role_of(subject)
     if role is not None and role.field_work:
-        now = now or dt.datetime.now(dt.timezone.utc)
-        row = db.read("visitor_household_facts", household_id=household_id, username=subject.username, now=now,
-                      suggested_since=suggest.suggested_since(db, now), shown_action=suggest.SHOWN_ACTION)[0]
+        now = now or dt.datetime.now(dt.UTC)
+        row = db.read(
+            "visitor_household_facts",
+            household_id=household_id,
+            username=subject.username,
+            now=now,
+            suggested_since=suggest.suggested_since(db, now),
+            shown_action=suggest.SHOWN_ACTION,
+        )[0]
     else:
         row = db.read("household_facts", household_id=household_id)[0]
     if not row["exists"]:
         return None
-    return access.HouseholdFacts(row["id"], row["district"], women_only=row["women_only"],
-                                 suggested_to_subject=row["suggested_and_open" if claiming else "candidate"],
-                                 claimed_by_subject=row["claimed_by_subject"],
-                                 visited_by_subject=row["visited_by_subject"])
+    return access.HouseholdFacts(
+        row["id"],
+        row["district"],
+        women_only=row["women_only"],
+        suggested_to_subject=row["suggested_and_open" if claiming else "candidate"],
+        claimed_by_subject=row["claimed_by_subject"],
+        visited_by_subject=row["visited_by_subject"],
+    )
 
 
 def _introducer(subject: access.Subject, members: list[dict]) -> dict[str, Any] | None:
@@ -56,8 +68,9 @@ def _introducer(subject: access.Subject, members: list[dict]) -> dict[str, Any] 
     return {"id": None, "code_name": None}
 
 
-def read(db, keyring, subject: access.Subject, household_id: str, identity: bool = False,
-         reason: str | None = None) -> tuple[str, dict[str, Any], str | None]:
+def read(
+    db, keyring, subject: access.Subject, household_id: str, identity: bool = False, reason: str | None = None
+) -> tuple[str, dict[str, Any], str | None]:
     """The household as ``subject`` may see it: ``(audit action, answer, reason)``.
 
     Raises ``Refused``: ``not_found`` when it does not exist or the subject may not know it
@@ -67,21 +80,26 @@ def read(db, keyring, subject: access.Subject, household_id: str, identity: bool
     found = facts(db, subject, household_id) if len(household_id) <= MAX_ID else None
     decision = access.decide(subject, access.HOUSEHOLD_READ, found) if found else None
     if not decision:
-        raise Refused("not_found", decision.why if decision is not None else "no such household",
-                      targets=(household_id,))
+        raise Refused(
+            "not_found", decision.why if decision is not None else "no such household", targets=(household_id,)
+        )
     wanted = access.decide(subject, access.HOUSEHOLD_IDENTITY_READ, found) if identity else None
     if identity and not wanted:
         raise Refused("forbidden", wanted.why, targets=(household_id,))
     problem = access.reason_problem(reason) if wanted and wanted.needs_reason else None
     if problem:  # an admin's reason: a real one, a few words (access.reason_problem)
-        raise Refused("invalid", "identity needs a stated reason", field="reason", targets=(household_id,),
-                      code=problem)
+        raise Refused(
+            "invalid", "identity needs a stated reason", field="reason", targets=(household_id,), code=problem
+        )
 
     row = db.read("household_view", id=found.id, username=subject.username)[0]
     last = row["visits"][0] if row["visits"] else None
     full = {
-        "id": row["id"], "code": row["code"], "district": row["district"],
-        "arrived_on": row["arrived_on"], "status": row["status"],
+        "id": row["id"],
+        "code": row["code"],
+        "district": row["district"],
+        "arrived_on": row["arrived_on"],
+        "status": row["status"],
         "introducer": _introducer(subject, row["members"]),
         "last_visit": last["on"] if last else None,
         "members": [{"id": m["id"], "code_name": m["code_name"]} for m in row["members"]],
@@ -134,8 +152,9 @@ def _word(value: Any) -> str:
     return "–" if value in (None, "") else str(value)
 
 
-def _decide_write(subject: access.Subject, district: str, women_only: bool = False,
-                  targets: tuple[str, ...] = ()) -> None:
+def _decide_write(
+    subject: access.Subject, district: str, women_only: bool = False, targets: tuple[str, ...] = ()
+) -> None:
     decision = access.decide(subject, access.HOUSEHOLD_WRITE, access.HouseholdFacts("-", district, women_only))
     if not decision:
         raise Refused("not_found", decision.why, targets=targets)
@@ -159,22 +178,30 @@ def create_household(db: Any, subject: access.Subject, actor: Actor, data: Mappi
         db.run_in_tx(tx, "introductions_lock")  # a new household may join a chain later: one order for all
         owner = db.run_in_tx(tx, "household_code_owner", code=h["code"])
         if owner:
-            raise Refused("conflict", f"the code {h['code']} belongs to another household", "code",
-                          (h["id"],), code="code_taken")
+            raise Refused(
+                "conflict", f"the code {h['code']} belongs to another household", "code", (h["id"],), code="code_taken"
+            )
         if db.run_in_tx(tx, "household_lock", id=h["id"]):
             raise Refused("conflict", "a household with this id exists", "id", (h["id"],), code="id_taken")
         db.run_in_tx(tx, "household_create", **h)
         chains.update_in_tx(tx, db, [h["id"]])
         suggest.refresh_visit_summary_in_tx(tx, db, [h["id"]])
-        audit.append(tx, db, **actor.event(), action="household.create", targets=[h["id"]],
-                     detail=_changes({}, {k: v for k, v in h.items() if k != "id"})[1])
+        audit.append_in_tx(
+            tx,
+            db,
+            **actor.event(),
+            action="household.create",
+            targets=[h["id"]],
+            detail=_changes({}, {k: v for k, v in h.items() if k != "id"})[1],
+        )
         return str(h["id"])
 
     return db.write_tx(work)
 
 
-def update_household(db: Any, subject: access.Subject, actor: Actor, household_id: str,
-                     changes: Mapping[str, Any]) -> dict[str, Any]:
+def update_household(
+    db: Any, subject: access.Subject, actor: Actor, household_id: str, changes: Mapping[str, Any]
+) -> dict[str, Any]:
     """Correct a household's fields (code, district, arrived_on, status, women_only); the
     subject must be allowed to write it where it is and where it goes. Returns what changed."""
     checked = records.household(changes, partial=True, strict=True)
@@ -196,13 +223,18 @@ def update_household(db: Any, subject: access.Subject, actor: Actor, household_i
         if "code" in changed:
             owner = db.run_in_tx(tx, "household_code_owner", code=changed["code"])
             if owner and owner[0]["id"] != household_id:
-                raise Refused("conflict", f"the code {changed['code']} belongs to another household", "code",
-                              (household_id,), code="code_taken")
+                raise Refused(
+                    "conflict",
+                    f"the code {changed['code']} belongs to another household",
+                    "code",
+                    (household_id,),
+                    code="code_taken",
+                )
         if changed:
             db.run_in_tx(tx, "household_update", id=household_id, fields=changed)
             if "arrived_on" in changed:
                 suggest.refresh_visit_summary_in_tx(tx, db, [household_id])
-            audit.append(tx, db, **actor.event(), action="household.update", targets=[household_id], detail=words)
+            audit.append_in_tx(tx, db, **actor.event(), action="household.update", targets=[household_id], detail=words)
         return changed
 
     return db.write_tx(work)
@@ -234,16 +266,22 @@ def add_person(db: Any, keyring: Any, subject: access.Subject, actor: Actor, dat
         if db.run_in_tx(tx, "person_facts", id=p["id"]):
             raise Refused("conflict", "a person with this id exists", "id", (p["id"],), code="id_taken")
         db.run_in_tx(tx, "person_create", **sealed)
-        audit.append(tx, db, **actor.event(), action="person.create", targets=[p["id"], p["household_id"]],
-                     detail=_changes({}, {k: v for k, v in p.items() if k not in ("id", "household_id")
-                                          and v is not None})[1])
+        audit.append_in_tx(
+            tx,
+            db,
+            **actor.event(),
+            action="person.create",
+            targets=[p["id"], p["household_id"]],
+            detail=_changes({}, {k: v for k, v in p.items() if k not in ("id", "household_id") and v is not None})[1],
+        )
         return str(p["id"])
 
     return db.write_tx(work)
 
 
-def update_person(db: Any, keyring: Any, subject: access.Subject, actor: Actor, person_id: str,
-                  changes: Mapping[str, Any]) -> list[str]:
+def update_person(
+    db: Any, keyring: Any, subject: access.Subject, actor: Actor, person_id: str, changes: Mapping[str, Any]
+) -> list[str]:
     """Correct a person's code name or identity fields (identity re-encrypted; named in the
     audit, never shown there). Returns the names of the fields that changed."""
     checked = records.person(changes, partial=True, strict=True)
@@ -264,11 +302,19 @@ def update_person(db: Any, keyring: Any, subject: access.Subject, actor: Actor, 
             return []
         sealed = crypto.encrypt_record(keyring, "Person", person_id, fields)
         db.run_in_tx(tx, "person_update", id=person_id, fields={k: sealed[k] for k in changed})
-        words = _changes({k: person.get(k) for k in changed if k not in IDENTITY},
-                         {k: fields[k] for k in changed if k not in IDENTITY})[1]
+        words = _changes(
+            {k: person.get(k) for k in changed if k not in IDENTITY},
+            {k: fields[k] for k in changed if k not in IDENTITY},
+        )[1]
         named = ", ".join(k for k in changed if k in IDENTITY)
-        audit.append(tx, db, **actor.event(), action="person.update", targets=[person_id, person["household_id"]],
-                     detail="; ".join(x for x in (words, named) if x)[:200])
+        audit.append_in_tx(
+            tx,
+            db,
+            **actor.event(),
+            action="person.update",
+            targets=[person_id, person["household_id"]],
+            detail="; ".join(x for x in (words, named) if x)[:200],
+        )
         return changed
 
     return db.write_tx(work)
@@ -292,22 +338,41 @@ def move_person(db: Any, subject: access.Subject, actor: Actor, person_id: str, 
         touched = [h for h in (person["household_id"], household_id) if h]
         chains.update_in_tx(tx, db, touched)
         suggest.refresh_visit_summary_in_tx(tx, db, touched)
-        audit.append(tx, db, **actor.event(), action="person.move", targets=[person_id, *touched],
-                     detail=f"household: {person['household_id']} → {household_id}")
+        audit.append_in_tx(
+            tx,
+            db,
+            **actor.event(),
+            action="person.move",
+            targets=[person_id, *touched],
+            detail=f"household: {person['household_id']} → {household_id}",
+        )
 
     db.write_tx(work)
 
 
-def set_introducer(db: Any, subject: access.Subject, actor: Actor, introduced_id: str,
-                   introducer_id: str | None, introduced_on: Any = None, relation: str | None = None) -> None:
+def set_introducer(
+    db: Any,
+    subject: access.Subject,
+    actor: Actor,
+    introduced_id: str,
+    introducer_id: str | None,
+    introduced_on: Any = None,
+    relation: str | None = None,
+) -> None:
     """Set, change or remove (``introducer_id`` None) who introduced a person. A person has
     at most one introducer (a new one replaces the old) and introductions never form a
     cycle: under one lock for all introductions, the new introducer's ancestors must not
     hold the person (Refused conflict "cycle", naming the path). The chain index of the
     households below follows in the same transaction."""
     if introducer_id is not None:
-        checked = records.introduction({"introducer_id": introducer_id, "introduced_id": introduced_id,
-                                        "introduced_on": introduced_on, "relation": relation})
+        checked = records.introduction(
+            {
+                "introducer_id": introducer_id,
+                "introduced_id": introduced_id,
+                "introduced_on": introduced_on,
+                "relation": relation,
+            }
+        )
         if not checked.ok:
             raise _invalid(checked)
         intro = checked.values
@@ -327,24 +392,47 @@ def set_introducer(db: Any, subject: access.Subject, actor: Actor, introduced_id
         else:
             introducer = _person_facts(tx, db, introducer_id)
             if not access.names_person(subject, introducer["district"], introducer["women_only"]):
-                raise Refused("not_found", "the introducer is not someone the subject may know",
-                              "introducer_id", (introducer_id,))
+                raise Refused(
+                    "not_found", "the introducer is not someone the subject may know", "introducer_id", (introducer_id,)
+                )
             ancestors = db.run_in_tx(tx, "person_ancestors", id=introducer_id)
             above = ancestors[0]["ids"] if ancestors else [introducer_id]
             if introduced_id in above:
-                loop = above[above.index(introduced_id):] + [introduced_id]
-                raise Refused("conflict", "introduction cycle: " + " → ".join(loop), "introducer_id",
-                              (introduced_id, introducer_id), code="cycle")
-            same = (person["introducer_id"] == introducer_id and to_date(person["introduced_on"]) == intro["introduced_on"]
-                    and person["relation"] == intro["relation"])
+                loop = above[above.index(introduced_id) :] + [introduced_id]
+                raise Refused(
+                    "conflict",
+                    "introduction cycle: " + " → ".join(loop),
+                    "introducer_id",
+                    (introduced_id, introducer_id),
+                    code="cycle",
+                )
+            same = (
+                person["introducer_id"] == introducer_id
+                and to_date(person["introduced_on"]) == intro["introduced_on"]
+                and person["relation"] == intro["relation"]
+            )
             if same:
                 return
-            db.run_in_tx(tx, "introduction_set", introduced=introduced_id, introducer=introducer_id,
-                         on=intro["introduced_on"], relation=intro["relation"])
-            detail = (f"introducer: {person['introducer_id'] or '–'} → {introducer_id}; relation: {intro['relation']}"
-                      f"; on: {_word(intro['introduced_on'])}")
+            db.run_in_tx(
+                tx,
+                "introduction_set",
+                introduced=introduced_id,
+                introducer=introducer_id,
+                on=intro["introduced_on"],
+                relation=intro["relation"],
+            )
+            detail = (
+                f"introducer: {person['introducer_id'] or '–'} → {introducer_id}; relation: {intro['relation']}"
+                f"; on: {_word(intro['introduced_on'])}"
+            )
         chains.update_in_tx(tx, db, [person["household_id"]])
-        audit.append(tx, db, **actor.event(), action="introduction.set", targets=[introduced_id, person["household_id"]]
-                     + ([introducer_id] if introducer_id else []), detail=detail[:200])
+        audit.append_in_tx(
+            tx,
+            db,
+            **actor.event(),
+            action="introduction.set",
+            targets=[introduced_id, person["household_id"]] + ([introducer_id] if introducer_id else []),
+            detail=detail[:200],
+        )
 
     db.write_tx(work)

@@ -14,15 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from . import audit, chains, csvio, network, records, suggest
 from .crypto import encrypt_record, fields_of
 from .csvio import TABLES
 from .model import Actor
-
 
 
 @dataclass(frozen=True, order=True)
@@ -162,7 +162,9 @@ def read_folder(folder: Path, plan: Plan) -> dict[str, list[tuple[int, dict[str,
         for line, row in rows:
             if "__width__" in row:
                 plan.problems.append(
-                    Problem(table.filename, line, f"{row['__width__']} values, but the header has {len(header)} columns")
+                    Problem(
+                        table.filename, line, f"{row['__width__']} values, but the header has {len(header)} columns"
+                    )
                 )
                 continue
             raw[name].append((line, row))
@@ -229,15 +231,26 @@ def _place_households(plan: Plan, households, people, introductions, visits, loo
     if lookup.has_chains():
         return
     forest = network.household_forest(
-        (people[i["introduced_id"]]["household_id"], people[i["introducer_id"]]["household_id"],
-         i["introduced_on"], i["introduced_id"]) for i in introductions)
+        (
+            people[i["introduced_id"]]["household_id"],
+            people[i["introducer_id"]]["household_id"],
+            i["introduced_on"],
+            i["introduced_id"],
+        )
+        for i in introductions
+    )
     by_household: dict[str, list[dict[str, Any]]] = {}
     for v in visits:
         by_household.setdefault(v["household_id"], []).append(v)
     for hid, row in households.items():
         p = forest.get(hid)
-        row.update(placed=True, parent=p.parent if p else None, chain=p.chain if p else None,
-                   wave=p.wave if p else None, joined_on=p.joined_on if p else None)
+        row.update(
+            placed=True,
+            parent=p.parent if p else None,
+            chain=p.chain if p else None,
+            wave=p.wave if p else None,
+            joined_on=p.joined_on if p else None,
+        )
         row.update(visit_summary(by_household.get(hid, []), row["joined_on"] or row["arrived_on"]))
     plan.placed = True
 
@@ -256,14 +269,25 @@ def visit_summary(visits: list[dict[str, Any]], waiting_since: dt.date | None) -
     1
     """
     if not visits:
-        return {"last_visit_on": None, "follow_up_on": None, "failed_attempts": 0,
-                "unvisited_since": waiting_since or NO_WAIT}
+        return {
+            "last_visit_on": None,
+            "follow_up_on": None,
+            "failed_attempts": 0,
+            "unvisited_since": waiting_since or NO_WAIT,
+        }
     ordered = sorted(visits, key=lambda v: (v["visited_on"], v["id"]), reverse=True)
     last_met = next((v["visited_on"] for v in ordered if v["outcome"] == "met"), None)
-    failed = sum(1 for v in ordered if v["outcome"] in ("not_home", "refused")
-                 and (last_met is None or v["visited_on"] > last_met))
-    return {"last_visit_on": ordered[0]["visited_on"], "follow_up_on": ordered[0]["follow_up_on"],
-            "failed_attempts": failed, "unvisited_since": None}
+    failed = sum(
+        1
+        for v in ordered
+        if v["outcome"] in ("not_home", "refused") and (last_met is None or v["visited_on"] > last_met)
+    )
+    return {
+        "last_visit_on": ordered[0]["visited_on"],
+        "follow_up_on": ordered[0]["follow_up_on"],
+        "failed_attempts": failed,
+        "unvisited_since": None,
+    }
 
 
 def _first_seen(v: _Rows, seen: dict[str, int], key: str, line: int, what: str) -> bool:
@@ -383,12 +407,17 @@ def _validate_introductions(plan: Plan, rows, people, lookup: Lookup) -> list[di
             if earlier == a:
                 v.problem(line, f"duplicate introduction of {b!r} by {a!r} (first on line {first_line[b]})")
             else:
-                v.problem(line, f"{b!r} already has an introducer, {earlier!r} (line {first_line[b]}): "
-                                "a person has at most one introducer")
+                v.problem(
+                    line,
+                    f"{b!r} already has an introducer, {earlier!r} (line {first_line[b]}): "
+                    "a person has at most one introducer",
+                )
             continue
         if b in stored and stored[b] != a:
-            v.problem(line, f"{b!r} already has an introducer in the database, {stored[b]!r}: "
-                            "a person has at most one introducer")
+            v.problem(
+                line,
+                f"{b!r} already has an introducer in the database, {stored[b]!r}: a person has at most one introducer",
+            )
             continue
         first_line[b] = line
         parent[b] = a
@@ -408,7 +437,7 @@ def _validate_introductions(plan: Plan, rows, people, lookup: Lookup) -> list[di
             walk.append(node)
             node = parent.get(node)
         if node is not None and state.get(node) == 1:
-            loop = walk[walk.index(node):]
+            loop = walk[walk.index(node) :]
             chain = loop[::-1]  # introducer → introduced, starting at the smallest id
             first = chain.index(min(chain))
             chain = chain[first:] + chain[:first]
@@ -446,8 +475,10 @@ def _validate_visits(plan: Plan, rows, households, users, lookup: Lookup) -> lis
             v.problem(x["_line"], f"household_id {x['household_id']!r} is not a known household")
             ok = False
         if x["visitor"] not in users and x["visitor"] not in known_u:
-            v.problem(x["_line"], f"visitor {x['visitor']!r} is not a known user "
-                                  "(add them with users.csv or `graphsvc users add`)")
+            v.problem(
+                x["_line"],
+                f"visitor {x['visitor']!r} is not a known user (add them with users.csv or `graphsvc users add`)",
+            )
             ok = False
         if ok:
             kept.append(x)
@@ -477,18 +508,24 @@ def _encrypt_rows(db, plan: Plan, keyring) -> None:
     """Encrypt the encrypted fields (crypto.ENCRYPTED_FIELDS) in place; a stored ciphertext
     whose plaintext is unchanged is kept, so that importing the same files twice changes
     nothing, not even a nonce (crypto.encrypt_record)."""
-    for table, label, statement in (("people", "Person", "stored_person_identity"),
-                                    ("visits", "Visit", "stored_visit_notes")):
+    for table, label, statement in (
+        ("people", "Person", "stored_person_identity"),
+        ("visits", "Visit", "stored_visit_notes"),
+    ):
         fields = fields_of(label)
         rows = plan.rows.get(table, [])
         stored = {r["id"]: r for r in db.read(statement, ids=[row["id"] for row in rows])} if rows else {}
         for row in rows:
-            row.update(encrypt_record(keyring, label, row["id"], {name: row.get(name) for name in fields},
-                                      stored=stored.get(row["id"])))
+            row.update(
+                encrypt_record(
+                    keyring, label, row["id"], {name: row.get(name) for name in fields}, stored=stored.get(row["id"])
+                )
+            )
 
 
-def write(db, plan: Plan, keyring, actor: Actor, batch_size: int = 5000,
-          progress: Progress | None = None) -> dict[str, float]:
+def write(
+    db, plan: Plan, keyring, actor: Actor, batch_size: int = 5000, progress: Progress | None = None
+) -> dict[str, float]:
     """Send a valid plan to Neo4j in batches; return seconds spent per step.
 
     Identity fields are encrypted first. Each batch is one transaction that also appends
@@ -501,13 +538,19 @@ def write(db, plan: Plan, keyring, actor: Actor, batch_size: int = 5000,
     for table, statement in WRITE_ORDER:
         rows = _clean(plan.rows.get(table, []))
         started = time.perf_counter()
+
         def work(tx, batch, first, statement=statement):
             db.consume_in_tx(tx, statement, rows=batch)
-            audit.append(tx, db, **actor.event(), action="import.batch",
-                         detail=f"{statement}: rows {first + 1}-{first + len(batch)}")
+            audit.append_in_tx(
+                tx,
+                db,
+                **actor.event(),
+                action="import.batch",
+                detail=f"{statement}: rows {first + 1}-{first + len(batch)}",
+            )
 
         for start in range(0, len(rows), batch_size):
-            batch = rows[start:start + batch_size]
+            batch = rows[start : start + batch_size]
             db.write_tx(work, batch, start, cls="batch")
             if progress:
                 progress(statement, min(start + batch_size, len(rows)), len(rows))
@@ -522,8 +565,10 @@ def write(db, plan: Plan, keyring, actor: Actor, batch_size: int = 5000,
     # import carried it in the household rows
     if not plan.placed:
         started = time.perf_counter()
-        touched = sorted({h["id"] for h in plan.rows.get("households", [])}
-                         | {v["household_id"] for v in plan.rows.get("visits", [])})
+        touched = sorted(
+            {h["id"] for h in plan.rows.get("households", [])}
+            | {v["household_id"] for v in plan.rows.get("visits", [])}
+        )
         suggest.refresh_visit_summary(db, touched)
         timings["visit_summary_refresh"] = time.perf_counter() - started
     return timings
@@ -540,8 +585,15 @@ class Report:
         return self.plan.ok
 
 
-def import_folder(db, folder: Path, keyring, actor: Actor, dry_run: bool = False,
-                  batch_size: int = 5000, progress: Progress | None = None) -> Report:
+def import_folder(
+    db,
+    folder: Path,
+    keyring,
+    actor: Actor,
+    dry_run: bool = False,
+    batch_size: int = 5000,
+    progress: Progress | None = None,
+) -> Report:
     """Validate ``folder`` against the database and, unless dry-run or invalid, write it.
 
     The schema is applied first (idempotent, about 50 ms): without its constraints every
@@ -553,10 +605,15 @@ def import_folder(db, folder: Path, keyring, actor: Actor, dry_run: bool = False
     plan = validate(Path(folder), DatabaseLookup(db))
     counts = ", ".join(f"{n} {name}" for name, n in plan.counts().items())
     if not plan.ok or dry_run:
-        audit.record(db, **actor.event(), action="import.validate", outcome="ok" if plan.ok else "failure",
-                     detail=f"{len(plan.problems)} problems" if not plan.ok else f"dry run: {counts}")
+        audit.append_now(
+            db,
+            **actor.event(),
+            action="import.validate",
+            outcome="ok" if plan.ok else "failure",
+            detail=f"{len(plan.problems)} problems" if not plan.ok else f"dry run: {counts}",
+        )
         return Report(plan, False, time.perf_counter() - started)
-    audit.record(db, **actor.event(), action="import.start", detail=counts)
+    audit.append_now(db, **actor.event(), action="import.start", detail=counts)
     write(db, plan, keyring, actor, batch_size, progress)
-    audit.record(db, **actor.event(), action="import", detail=counts)
+    audit.append_now(db, **actor.event(), action="import", detail=counts)
     return Report(plan, True, time.perf_counter() - started)

@@ -8,7 +8,7 @@ chain's head lock, so under concurrency every audited request waits for every ot
 (bench/RESULTS.md). A read must still be on record before its answer leaves, and must fail
 when it cannot be recorded.
 
-So a request's event (``audit.log``) is appended to this journal, a local file, before the
+So a request's event (``audit.to_journal``) is appended to this journal, a local file, before the
 request goes on: about 0.12 ms, failing closed like the database append did (an
 ``AuditError`` when the file cannot be written, when the backlog is over ``max_bytes``
 because shipping has stalled, or once an fdatasync of it has failed). A shipper thread in
@@ -32,10 +32,10 @@ failed fdatasync fails every later append of the process in either mode: after s
 failure the kernel may have dropped the pages, and nothing written since can be trusted.
 
 Writes to the graph (imports, claims, visit reports, account changes) still append their
-event to the chain inside their own transaction (``audit.append``): the journal is only for
+event to the chain inside their own transaction (``audit.append_in_tx``): the journal is only for
 events recorded on their own. Such an event can enter the chain before journal events
 recorded up to a shipment earlier, so ``seq`` is the order in which events entered the
-chain, and ``at`` the time each was recorded. ``audit.record`` (an event on its own in a
+chain, and ``at`` the time each was recorded. ``audit.append_now`` (an event on its own in a
 transaction of its own, from the command line) ships the journal first.
 
 The file
@@ -115,10 +115,11 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from . import crypto
 from .audit import ZERO_HASH, AuditError, _canonical, timestamp
@@ -150,8 +151,7 @@ def line_mac(key: bytes, prev: str, text: str) -> str:
 class Journal:
     """One journal file, shared by every thread of this process (use ``at(path)``)."""
 
-    def __init__(self, path: Path, max_bytes: int = MAX_BYTES, durability: str = "write",
-                 key: bytes | None = None):
+    def __init__(self, path: Path, max_bytes: int = MAX_BYTES, durability: str = "write", key: bytes | None = None):
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.durability = durability
@@ -197,7 +197,8 @@ class Journal:
                 if size > self.max_bytes:
                     raise AuditError(
                         f"audit: the journal {self.path} holds {size} bytes not yet in the audit "
-                        "log (shipping has stalled; see the server log and run `audit verify`)")
+                        "log (shipping has stalled; see the server log and run `audit verify`)"
+                    )
                 torn = False
                 if self._tail_state == (st.st_ino, size):
                     prev = self._tail_mac  # the file ends with this process's last line
@@ -238,8 +239,10 @@ class Journal:
 
     def _check_synced(self) -> None:
         if self._sync_error is not None:
-            raise AuditError(f"audit: the journal {self.path} could not be put on disk "
-                             f"({self._sync_error}); restart the service once the disk is fixed")
+            raise AuditError(
+                f"audit: the journal {self.path} could not be put on disk "
+                f"({self._sync_error}); restart the service once the disk is fixed"
+            )
 
     def wait_synced(self, ticket: int | None = None) -> None:
         """Return when this process's lines up to ``ticket`` (default: all) are on disk."""
@@ -253,8 +256,9 @@ class Journal:
         if self._syncer is None:
             with self._synced_cond:
                 if self._syncer is None:
-                    self._syncer = threading.Thread(target=self._sync_loop, daemon=True,
-                                                    name=f"audit-journal-sync:{self.path}")
+                    self._syncer = threading.Thread(
+                        target=self._sync_loop, daemon=True, name=f"audit-journal-sync:{self.path}"
+                    )
                     self._syncer.start()
                     atexit.register(self._sync_at_exit)
 
@@ -346,7 +350,7 @@ class Journal:
             finally:
                 os.close(fd)  # releases the flock
 
-    def ship(self, deliver: Callable[["Shipment"], tuple[str | None, str | None]]) -> int:
+    def ship(self, deliver: Callable[[Shipment], tuple[str | None, str | None]]) -> int:
         """Hand every complete line to ``deliver`` in batches, dropping each batch once delivered.
 
         ``deliver`` must commit the batch's lines to the chain (checking them with
@@ -392,8 +396,12 @@ class Journal:
                 tail = fh.read()
             first = b""
             if anchor is not None:
-                first = json.dumps({"anchor": anchor[0], "mac": anchor[1] or ZERO_HASH},
-                                   separators=(",", ":")).encode("ascii") + b"\n"
+                first = (
+                    json.dumps({"anchor": anchor[0], "mac": anchor[1] or ZERO_HASH}, separators=(",", ":")).encode(
+                        "ascii"
+                    )
+                    + b"\n"
+                )
             fresh = self.path.with_name(self.path.name + ".new")
             fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
@@ -500,8 +508,15 @@ def read_line(raw: bytes, key: bytes) -> Line:
         obj["prev"] = prev
         authentic = hmac.compare_digest(line_mac(key, prev, _canonical(obj)), mac)
         del obj["prev"]
-    return Line(raw, "chained", record=obj, id=line_id, prev=prev if isinstance(prev, str) else None,
-                mac=mac, authentic=authentic)
+    return Line(
+        raw,
+        "chained",
+        record=obj,
+        id=line_id,
+        prev=prev if isinstance(prev, str) else None,
+        mac=mac,
+        authentic=authentic,
+    )
 
 
 @dataclass
@@ -550,12 +565,10 @@ class Shipment:
                 continue
             if line.kind == "anchor":
                 if i:
-                    steps.append(Step(line, "an anchor line in the middle of the journal (inserted); "
-                                            "ignored", False))
+                    steps.append(Step(line, "an anchor line in the middle of the journal (inserted); ignored", False))
                 continue
             if line.id is not None and line.id in seen_ids:
-                steps.append(Step(line, "a copy of a line shipped or read before (replayed); "
-                                        "not shipped again", False))
+                steps.append(Step(line, "a copy of a line shipped or read before (replayed); not shipped again", False))
                 continue
             if line.id is not None:
                 seen_ids.add(line.id)
@@ -564,15 +577,17 @@ class Shipment:
                 if not chained and not chained_before:
                     steps.append(Step(line, None, True))  # an older version's, before the chain began
                 else:
-                    steps.append(Step(line, "has no MAC (inserted, or written by an older version "
-                                            "after the chain began)", True))
+                    steps.append(
+                        Step(line, "has no MAC (inserted, or written by an older version after the chain began)", True)
+                    )
                 continue
             chained_before = chained = True
             if not line.authentic:
                 after = self._next_chained(i)
                 if after is not None and after.prev == expected and line.mac != expected:
-                    steps.append(Step(line, "inserted: its MAC is wrong and the next line "
-                                            "follows the line before it", True))
+                    steps.append(
+                        Step(line, "inserted: its MAC is wrong and the next line follows the line before it", True)
+                    )
                 else:
                     steps.append(Step(line, "edited or forged: its MAC does not match its content", True))
                     expected = line.mac or expected
@@ -582,10 +597,10 @@ class Shipment:
                 if j is not None and j != i:
                     problem = f"out of order: it was written right after line {lines[j].name}"
                 else:
-                    before = next((lines[k].name for k in range(i - 1, -1, -1)
-                                   if lines[k].kind == "chained"), None)
-                    problem = ("the line(s) written before it are missing (deleted): it does not follow "
-                               + (f"line {before}" if before else "the last line shipped"))
+                    before = next((lines[k].name for k in range(i - 1, -1, -1) if lines[k].kind == "chained"), None)
+                    problem = "the line(s) written before it are missing (deleted): it does not follow " + (
+                        f"line {before}" if before else "the last line shipped"
+                    )
                 steps.append(Step(line, problem, True))
             else:
                 steps.append(Step(line, None, True))
@@ -604,8 +619,9 @@ class Shipment:
         lines = self.lines
         anchored = 1 if lines and lines[0].kind == "anchor" else 0
         found = None if taken is None else next((i for i in range(self.hi) if lines[i].id == taken), None)
-        if found is None or (taken_mac is not None and any(
-                line.kind == "chained" and line.prev == taken_mac for line in lines[:found])):
+        if found is None or (
+            taken_mac is not None and any(line.kind == "chained" and line.prev == taken_mac for line in lines[:found])
+        ):
             return max(self.lo, anchored)
         return max(self.lo, found + 1)
 
@@ -617,7 +633,7 @@ def _offset_after(data: bytes, offset: int, count: int) -> int:
         if data[offset:nl].strip():
             count -= 1
         offset = nl + 1
-    while offset < len(data) and data[offset:offset + 1] == b"\n":
+    while offset < len(data) and data[offset : offset + 1] == b"\n":
         offset += 1  # blank lines right after the batch go with it
     return offset
 
@@ -637,8 +653,7 @@ _journals_lock = threading.Lock()
 def at(path: Path, durability: str = "write") -> Journal:
     """This process's Journal for ``path`` (one object per file, so threads share its locks)."""
     if durability not in DURABILITIES:
-        raise ValueError(f"audit journal durability must be one of {', '.join(DURABILITIES)}, "
-                         f"not {durability!r}")
+        raise ValueError(f"audit journal durability must be one of {', '.join(DURABILITIES)}, not {durability!r}")
     key = Path(os.path.abspath(path))
     with _journals_lock:
         journal = _journals.get(key)
@@ -695,8 +710,11 @@ class Shipper(threading.Thread):
             if self.journal.pending_bytes():
                 self.ship_now()
         except Exception:  # noqa: BLE001
-            log.warning("audit: %d bytes of the journal %s are left for the next start",
-                        self.journal.pending_bytes(), self.journal.path)
+            log.warning(
+                "audit: %d bytes of the journal %s are left for the next start",
+                self.journal.pending_bytes(),
+                self.journal.path,
+            )
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -23,8 +23,21 @@ from .model import to_date
 from .netmap import Scope
 
 VIEWS = ("households", "people")
-FILTER_ARGS = ("district", "chain_of", "root", "hops", "status", "wave_min", "wave_max", "since", "until", "q",
-               "max_nodes", "view", "rest")
+FILTER_ARGS = (
+    "district",
+    "chain_of",
+    "root",
+    "hops",
+    "status",
+    "wave_min",
+    "wave_max",
+    "since",
+    "until",
+    "q",
+    "max_nodes",
+    "view",
+    "rest",
+)
 
 
 @dataclass(frozen=True)
@@ -48,9 +61,12 @@ class MapFilters:
         values = {**self.__dict__, **change}
         out = {}
         for key, value in values.items():
-            if value in (None, False, "") or (key == "hops" and value == 2) \
-                    or (key == "max_nodes" and value == netmap.NODE_BUDGET) \
-                    or (key == "view" and value == "households"):
+            if (
+                value in (None, False, "")
+                or (key == "hops" and value == 2)
+                or (key == "max_nodes" and value == netmap.NODE_BUDGET)
+                or (key == "view" and value == "households")
+            ):
                 continue
             if key == "classes":
                 value = ",".join(value)
@@ -104,12 +120,13 @@ class MapResult:
     left_out: int = 0  # of those, not drawn (over the node budget)
     focus: str | None = None
     highlight: list[str] = field(default_factory=list)
-    notices: list["Notice"] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
     today: dt.date = field(default_factory=dt.date.today)
 
 
-def chain_params(filters: MapFilters, scope: Scope, follow_up_days: int,
-                 today: dt.date | None = None) -> dict[str, Any]:
+def chain_params(
+    filters: MapFilters, scope: Scope, follow_up_days: int, today: dt.date | None = None
+) -> dict[str, Any]:
     """``map_groups`` parameters for every household of the scope (no other filter)."""
     params = _params(filters, scope, today or dt.date.today(), follow_up_days)
     params.pop("ids")
@@ -119,16 +136,20 @@ def chain_params(filters: MapFilters, scope: Scope, follow_up_days: int,
 def _params(filters: MapFilters, scope: Scope, today: dt.date, follow_up_days: int) -> dict[str, Any]:
     return {
         "districts": scope.query_districts(filters.district),
-        "chains": None, "ids": None,
+        "chains": None,
+        "ids": None,
         "classes": list(filters.classes) if filters.classes else None,
-        "wave_min": filters.wave_min, "wave_max": filters.wave_max,
-        "joined_since": filters.since, "joined_until": filters.until,
+        "wave_min": filters.wave_min,
+        "wave_max": filters.wave_max,
+        "joined_since": filters.since,
+        "joined_until": filters.until,
         "overdue_before": today - dt.timedelta(days=follow_up_days),
     }
 
 
-def build(db: Any, subject: access.Subject, filters: MapFilters, follow_up_days: int,
-          today: dt.date | None = None) -> MapResult:
+def build(
+    db: Any, subject: access.Subject, filters: MapFilters, follow_up_days: int, today: dt.date | None = None
+) -> MapResult:
     """The map the filters ask for, as the subject may see it: an overview (too many
     households for one map), the households of a chain or around one, or its people.
 
@@ -177,8 +198,9 @@ def build(db: Any, subject: access.Subject, filters: MapFilters, follow_up_days:
 
     # Which households to draw, from a skeleton of the matching ones (id, wave, links); then
     # only those are read whole: a map never reads more than it draws (max_nodes=1 reads one).
-    skeleton = db.read("map_skeleton", **{k: v for k, v in params.items() if k != "ids"},
-                       with_edges=centre is not None)[0]["rows"]
+    skeleton = db.read(
+        "map_skeleton", **{k: v for k, v in params.items() if k != "ids"}, with_edges=centre is not None
+    )[0]["rows"]
     chosen, left_out, below = netmap.choose(skeleton, scope, filters.max_nodes, centre, filters.hops)
     rows = db.read("map_households", **{**params, "ids": chosen})[0]["rows"] if chosen else []
     graph = netmap.household_map(rows, scope)
@@ -201,13 +223,16 @@ def build(db: Any, subject: access.Subject, filters: MapFilters, follow_up_days:
         result.total = max(fetched, sum(r[4] for r in groups_rows)) if centre is None else fetched
         result.left_out = result.total - drawn
     if result.left_out:
-        result.notices.append(Notice("trimmed", {"shown": filters.max_nodes,
-                                                 "total": filters.max_nodes + result.left_out}))
+        result.notices.append(
+            Notice("trimmed", {"shown": filters.max_nodes, "total": filters.max_nodes + result.left_out})
+        )
     result.graph = graph
     result.parents = netmap.tree_parents(graph)
     level0 = {n: d.get("wave", 0) for n, d in graph.nodes(data=True)}
-    order = {n: (0, str(d.get("joined_on") or ""), str(d.get("code") or d.get("code_name") or n))
-             for n, d in graph.nodes(data=True)}
+    order = {
+        n: (0, str(d.get("joined_on") or ""), str(d.get("code") or d.get("code_name") or n))
+        for n, d in graph.nodes(data=True)
+    }
     result.positions = netmap.tree_layout(list(graph), result.parents, level0, order)
     result.highlight = [h for h in result.highlight if h in graph]
     if result.focus not in graph:
@@ -229,8 +254,18 @@ def chains(db: Any, subject: access.Subject, district: str | None, follow_up_day
     rows = db.read("map_groups", **params)[0]["rows"]
     merged: dict[str, dict[str, Any]] = {}
     for in_district, chain, households, never, people, depth, sample in rows:
-        c = merged.setdefault(chain, {"root": chain, "households": 0, "unvisited": 0, "size": 0,
-                                      "depth": 0, "chain_of": sample, "districts": []})
+        c = merged.setdefault(
+            chain,
+            {
+                "root": chain,
+                "households": 0,
+                "unvisited": 0,
+                "size": 0,
+                "depth": 0,
+                "chain_of": sample,
+                "districts": [],
+            },
+        )
         c["households"] += households
         c["unvisited"] += never
         c["size"] += people
@@ -260,10 +295,17 @@ def person_chain(db: Any, subject: access.Subject, person_id: str) -> dict[str, 
     path = rows[0]["path"] if rows else []
     if not path or not scope.covers(path[-1][3]):
         raise Refused("not_found", "no such person in scope", targets=(person_id,))
-    shown = [{"id": pid, "code_name": name, "household_id": hid} if scope.covers(district) else None
-             for pid, name, hid, district in path]
-    return {"id": person_id, "seed": shown[0]["id"] if shown[0] else None, "wave": len(path) - 1,
-            "path": [p["id"] if p else None for p in shown], "people": shown}
+    shown = [
+        {"id": pid, "code_name": name, "household_id": hid} if scope.covers(district) else None
+        for pid, name, hid, district in path
+    ]
+    return {
+        "id": person_id,
+        "seed": shown[0]["id"] if shown[0] else None,
+        "wave": len(path) - 1,
+        "path": [p["id"] if p else None for p in shown],
+        "people": shown,
+    }
 
 
 UNVISITED_COLUMNS = ("code", "code_names", "district", "arrived_on", "joined_on", "wave")
@@ -274,9 +316,19 @@ def unvisited(db: Any, subject: access.Subject, district: str | None, limit: int
     filters = MapFilters(district=district)
     scope = authorise(subject, filters)
     rows = db.read("unvisited_households", districts=scope.query_districts(district), limit=limit)[0]["rows"]
-    return [{"id": r[0], "code": r[1], "district": r[2], "arrived_on": to_date(r[3]), "joined_on": to_date(r[4]),
-             "wave": r[5], "code_names": [m[1] for m in r[6]],
-             "members": [{"id": m[0], "code_name": m[1]} for m in r[6]]} for r in rows]
+    return [
+        {
+            "id": r[0],
+            "code": r[1],
+            "district": r[2],
+            "arrived_on": to_date(r[3]),
+            "joined_on": to_date(r[4]),
+            "wave": r[5],
+            "code_names": [m[1] for m in r[6]],
+            "members": [{"id": m[0], "code_name": m[1]} for m in r[6]],
+        }
+        for r in rows
+    ]
 
 
 def district_choices(db: Any, scope: Scope) -> list[str]:
@@ -292,7 +344,8 @@ def stats(db: Any, scope: Scope, district: str | None) -> dict[str, Any]:
     row = db.read("map_stats", districts=scope.query_districts(district))[0]
     return {
         "households": sum(n for _w, n in row["waves"]),
-        "roots": row["roots"], "chains": row["chains"],
+        "roots": row["roots"],
+        "chains": row["chains"],
         "waves": [(str(w), n) for w, n in row["waves"]],
         "months": [(m, n) for m, n in row["months"]][-36:],
         "top": [(name, n) for _pid, name, n in row["top"]],

@@ -14,12 +14,13 @@ True
 
 from __future__ import annotations
 
-import re
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from . import access
+
 
 def N_(message: str) -> str:
     """Marks a message for translation where it is defined (the core has no Flask): the web
@@ -66,15 +67,26 @@ GENDER = Vocabulary(
     "gender",
     # f / m: used for households that only women may visit (households.csv `women_only`)
     ("f", "m"),
-    {"여": "f", "여성": "f", "female": "f", "woman": "f", "w": "f",
-     "남": "m", "남성": "m", "male": "m", "man": "m"},
+    {"여": "f", "여성": "f", "female": "f", "woman": "f", "w": "f", "남": "m", "남성": "m", "male": "m", "man": "m"},
 )
 
 YES_NO = Vocabulary(
     "yes/no",
     ("true", "false"),
-    {"yes": "true", "y": "true", "1": "true", "예": "true", "네": "true", "o": "true",
-     "no": "false", "n": "false", "0": "false", "아니요": "false", "아니오": "false", "x": "false"},
+    {
+        "yes": "true",
+        "y": "true",
+        "1": "true",
+        "예": "true",
+        "네": "true",
+        "o": "true",
+        "no": "false",
+        "n": "false",
+        "0": "false",
+        "아니요": "false",
+        "아니오": "false",
+        "x": "false",
+    },
 )
 
 ROLE = Vocabulary(
@@ -168,4 +180,4 @@ def to_datetime(value: Any) -> dt.datetime | None:
         value = value.to_native()
     if not isinstance(value, dt.datetime):
         raise TypeError(f"not a time: {type(value).__name__}")
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

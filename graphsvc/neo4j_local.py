@@ -19,8 +19,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .config import LocalNeo4j
 
@@ -102,9 +102,7 @@ def read_password(local: LocalNeo4j) -> str:
     try:
         return password_file(local).read_text().strip()
     except FileNotFoundError:
-        raise Neo4jError(
-            f"no password file at {password_file(local)}: run `graphsvc neo4j install` first"
-        ) from None
+        raise Neo4jError(f"no password file at {password_file(local)}: run `graphsvc neo4j install` first") from None
 
 
 # --- install ---------------------------------------------------------------------------
@@ -127,7 +125,9 @@ def java_executable(local: LocalNeo4j) -> str:
 def java_major(local: LocalNeo4j) -> int:
     out = subprocess.run(
         [java_executable(local), "-XshowSettings:properties", "-version"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stderr
     for line in out.splitlines():
         if "java.specification.version" in line:
@@ -153,9 +153,19 @@ def install(local: LocalNeo4j, say: Say = _say, new_password: Callable[[], str] 
         shutil.rmtree(tmp, ignore_errors=True)
         say(f"fetching the jar closure of org.neo4j:neo4j:{local.version} from Maven Central …")
         proc = subprocess.Popen(
-            [mvn, "-B", "-f", str(build / "pom.xml"), "dependency:copy-dependencies",
-             "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+            [
+                mvn,
+                "-B",
+                "-f",
+                str(build / "pom.xml"),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={tmp}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
         )
         fetched, tail = 0, []
         assert proc.stdout is not None
@@ -174,8 +184,7 @@ def install(local: LocalNeo4j, say: Say = _say, new_password: Callable[[], str] 
     init_instance(local, say, new_password)
 
 
-def init_instance(local: LocalNeo4j, say: Say = _say,
-                  new_password: Callable[[], str] = generate_password) -> None:
+def init_instance(local: LocalNeo4j, say: Say = _say, new_password: Callable[[], str] = generate_password) -> None:
     """Create the instance folders and, on first use, its random password (mode 0600)."""
     local.base.mkdir(parents=True, exist_ok=True)
     os.chmod(local.base, 0o700)
@@ -186,9 +195,7 @@ def init_instance(local: LocalNeo4j, say: Say = _say,
     if pw_path.exists():
         return
     if (local.home / "data" / "databases").exists():
-        raise Neo4jError(
-            f"{local.home} holds a database but no password file; remove {local.home} to start afresh"
-        )
+        raise Neo4jError(f"{local.home} holds a database but no password file; remove {local.home} to start afresh")
     password = new_password()
     set_initial_password(local, password)
     fd = os.open(pw_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -232,7 +239,11 @@ def set_initial_password(local: LocalNeo4j, password: str) -> None:
         env = dict(os.environ, NEO4J_HOME=str(local.home), NEO4J_CONF=str(local.home / "conf"))
         done = subprocess.run(
             [java_executable(local), "-XX:-UsePerfData", "-cp", f"{lib_dir(local)}/*", f"@{argfile}"],
-            env=env, cwd=local.home, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=local.home,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
         )
     finally:
         argfile.unlink(missing_ok=True)
@@ -304,7 +315,7 @@ def _bolt_answers(local: LocalNeo4j, password: str) -> bool:
             drv.verify_connectivity()
         return True
     except AuthError as exc:
-        raise Neo4jError(f"Neo4j at {local.uri} refused the password in {password_file(local)}: {exc}")
+        raise Neo4jError(f"Neo4j at {local.uri} refused the password in {password_file(local)}: {exc}") from exc
     except Exception:
         return False
 
@@ -337,14 +348,25 @@ def start(local: LocalNeo4j, timeout: float = 180, say: Say = _say) -> int:
         write_conf(local)
         heap = local.heap
         cmd = [
-            java_executable(local), f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS,
-            "-cp", f"{local.home / 'plugins'}/*:{local.home / 'conf'}/*:{lib_dir(local)}/*",
-            ENTRY_CLASS, f"--home-dir={local.home}", f"--config-dir={local.home / 'conf'}",
+            java_executable(local),
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            *JVM_FLAGS,
+            "-cp",
+            f"{local.home / 'plugins'}/*:{local.home / 'conf'}/*:{lib_dir(local)}/*",
+            ENTRY_CLASS,
+            f"--home-dir={local.home}",
+            f"--config-dir={local.home / 'conf'}",
         ]
         log = log_file(local).open("ab")
         proc = subprocess.Popen(
-            cmd, cwd=local.home, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True,
+            cmd,
+            cwd=local.home,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
         )
         log.close()
         pid = proc.pid

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import networkx as nx
 
@@ -69,17 +70,45 @@ class Scope:
 
 # --- households -----------------------------------------------------------------------
 
-ROW_FIELDS = ("id", "code", "district", "status", "arrived_on", "parent", "chain", "wave",
-              "joined_on", "visit_class", "last_visit", "visits", "members", "introduced_by",
-              "introduced", "made")
+ROW_FIELDS = (
+    "id",
+    "code",
+    "district",
+    "status",
+    "arrived_on",
+    "parent",
+    "chain",
+    "wave",
+    "joined_on",
+    "visit_class",
+    "last_visit",
+    "visits",
+    "members",
+    "introduced_by",
+    "introduced",
+    "made",
+)
 
 
 def household_row(id: str, **fields: Any) -> list:
     """A row as ``map_households`` returns it (for examples and tests)."""
-    defaults = {"code": id.upper(), "district": "d", "status": "active", "arrived_on": None,
-                "parent": None, "chain": fields.get("parent") or id, "wave": 0,
-                "joined_on": None, "visit_class": "never", "last_visit": None, "visits": 0,
-                "members": [], "introduced_by": [], "introduced": [], "made": 0}
+    defaults = {
+        "code": id.upper(),
+        "district": "d",
+        "status": "active",
+        "arrived_on": None,
+        "parent": None,
+        "chain": fields.get("parent") or id,
+        "wave": 0,
+        "joined_on": None,
+        "visit_class": "never",
+        "last_visit": None,
+        "visits": 0,
+        "members": [],
+        "introduced_by": [],
+        "introduced": [],
+        "made": 0,
+    }
     defaults.update(fields, id=id)
     return [defaults[f] for f in ROW_FIELDS]
 
@@ -191,8 +220,12 @@ def children_of(parent: dict[str, str], order: dict[str, Any]) -> dict[str, list
     return dict(kids)
 
 
-def tree_layout(nodes: Sequence[str], parent: dict[str, str], level0: dict[str, int] | None = None,
-                order: dict[str, Any] | None = None) -> dict[str, tuple[float, float]]:
+def tree_layout(
+    nodes: Sequence[str],
+    parent: dict[str, str],
+    level0: dict[str, int] | None = None,
+    order: dict[str, Any] | None = None,
+) -> dict[str, tuple[float, float]]:
     """Positions for a forest drawn top-down: every node above its children, children in
     order left to right, a parent centred over them.
 
@@ -213,8 +246,7 @@ def tree_layout(nodes: Sequence[str], parent: dict[str, str], level0: dict[str, 
     order = order or {}
     level0 = level0 or {}
     kids = children_of(parent, order)
-    roots = sorted((n for n in nodes if n not in parent),
-                   key=lambda n: (level0.get(n, 0), order.get(n, (1, str(n)))))
+    roots = sorted((n for n in nodes if n not in parent), key=lambda n: (level0.get(n, 0), order.get(n, (1, str(n)))))
     post: list[str] = []
     stack = list(reversed(roots))
     while stack:  # pre-order; reversed it visits children before their parents
@@ -236,7 +268,7 @@ def tree_layout(nodes: Sequence[str], parent: dict[str, str], level0: dict[str, 
     pos: dict[str, tuple[float, float]] = {}
     y = 0.0
     todo: list[tuple[str, float, float]] = []
-    for row, width, height in forest_rows:
+    for row, _width, height in forest_rows:
         x = 0.0
         for r in row:
             todo.append((r, x, y))
@@ -285,16 +317,20 @@ def trim_to_budget(g: nx.DiGraph, budget: int) -> tuple[nx.DiGraph, int]:
         return g, 0
     households.sort(key=lambda n: (g.nodes[n].get("wave", 0), str(n)))
     keep = set(households[:budget])
-    keep |= {n for n, d in g.nodes(data=True) if d.get("kind") == "placeholder"
-             and any(m in keep for m in nx.all_neighbors(g, n))}
+    keep |= {
+        n
+        for n, d in g.nodes(data=True)
+        if d.get("kind") == "placeholder" and any(m in keep for m in nx.all_neighbors(g, n))
+    }
     return g.subgraph(keep).copy(), len(households) - budget
 
 
 SKELETON_FIELDS = ("id", "district", "parent", "chain", "wave", "introduced_by", "introduced")
 
 
-def choose(skeleton: Iterable[Sequence], scope: Scope, budget: int, centre: str | None = None,
-           hops: int = 2) -> tuple[list[str], int, dict[str, int]]:
+def choose(
+    skeleton: Iterable[Sequence], scope: Scope, budget: int, centre: str | None = None, hops: int = 2
+) -> tuple[list[str], int, dict[str, int]]:
     """Which households a map draws, from ``map_skeleton`` rows (no members, no visits):
     those within ``hops`` introductions of ``centre`` (when given), then the lowest waves
     that fit ``budget``. Returns their ids, how many the budget left out, and for each drawn
@@ -310,8 +346,17 @@ def choose(skeleton: Iterable[Sequence], scope: Scope, budget: int, centre: str 
     for r in skeleton:
         f = dict(zip(SKELETON_FIELDS, r))
         introduced_by = f["introduced_by"] or ([[f["parent"], None]] if f["parent"] else [])
-        rows.append(household_row(f["id"], district=f["district"], parent=f["parent"], chain=f["chain"],
-                                  wave=f["wave"], introduced_by=introduced_by, introduced=f["introduced"] or []))
+        rows.append(
+            household_row(
+                f["id"],
+                district=f["district"],
+                parent=f["parent"],
+                chain=f["chain"],
+                wave=f["wave"],
+                introduced_by=introduced_by,
+                introduced=f["introduced"] or [],
+            )
+        )
     g = household_map(rows, scope)
     if centre is not None and centre in g:
         g = k_hops(g, centre, hops)
@@ -331,8 +376,17 @@ def mark_hidden_below(full: nx.DiGraph, shown: nx.DiGraph) -> None:
 
 # --- people of one chain ------------------------------------------------------------
 
-PEOPLE_FIELDS = ("id", "code_name", "household", "district", "introducer", "introducer_household",
-                 "introducer_district", "introduced_on", "introduced")
+PEOPLE_FIELDS = (
+    "id",
+    "code_name",
+    "household",
+    "district",
+    "introducer",
+    "introducer_household",
+    "introducer_district",
+    "introduced_on",
+    "introduced",
+)
 
 
 def people_map(rows: Iterable[Sequence], scope: Scope) -> nx.DiGraph:
@@ -350,8 +404,9 @@ def people_map(rows: Iterable[Sequence], scope: Scope) -> nx.DiGraph:
     g = nx.DiGraph()
     records = [dict(zip(PEOPLE_FIELDS, r)) for r in rows]
     for r in records:
-        g.add_node(r["id"], kind="person", code_name=r["code_name"], household=r["household"],
-                   district=r["district"], wave=0)
+        g.add_node(
+            r["id"], kind="person", code_name=r["code_name"], household=r["household"], district=r["district"], wave=0
+        )
     placeholders: dict[str, str] = {}
 
     def placeholder(household: str) -> str:
@@ -433,18 +488,41 @@ def overview(rows: Iterable[Sequence], per_district: int = GROUPS_PER_DISTRICT) 
     for district in sorted(by_district, key=lambda d: (-sum(r["households"] for r in by_district[d]), d)):
         groups = sorted(by_district[district], key=lambda r: (-r["households"], r["chain"]))
         big = [r for r in groups[:per_district] if r["households"] >= 2]
-        rest = groups[len(big):]
+        rest = groups[len(big) :]
         for r in big:
-            out.append(Group(f"~g{len(out) + 1}", district, r["chain"], r["households"],
-                             r["unvisited"], r["people"], r["depth"], 1, r["sample"]))
+            out.append(
+                Group(
+                    f"~g{len(out) + 1}",
+                    district,
+                    r["chain"],
+                    r["households"],
+                    r["unvisited"],
+                    r["people"],
+                    r["depth"],
+                    1,
+                    r["sample"],
+                )
+            )
         if rest:
-            out.append(Group(f"~g{len(out) + 1}", district, None, sum(r["households"] for r in rest),
-                             sum(r["unvisited"] for r in rest), sum(r["people"] for r in rest),
-                             max(r["depth"] for r in rest), len(rest), min(r["sample"] for r in rest)))
+            out.append(
+                Group(
+                    f"~g{len(out) + 1}",
+                    district,
+                    None,
+                    sum(r["households"] for r in rest),
+                    sum(r["unvisited"] for r in rest),
+                    sum(r["people"] for r in rest),
+                    max(r["depth"] for r in rest),
+                    len(rest),
+                    min(r["sample"] for r in rest),
+                )
+            )
     return out
 
 
-def overview_layout(groups: Sequence[Group], columns: int = 3) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]], dict[str, float]]:
+def overview_layout(
+    groups: Sequence[Group], columns: int = 3
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]], dict[str, float]]:
     """Positions for overview nodes: each district a block of its nodes packed in shelves
     (largest first, each shelf as tall as its first node), blocks in rows of ``columns``.
     Returns node positions, a label position per district and node radii (area ∝
@@ -494,6 +572,7 @@ def overview_layout(groups: Sequence[Group], columns: int = 3) -> tuple[dict[str
 
 
 # --- small helpers -----------------------------------------------------------------
+
 
 def newcomer(arrived_on: date | None, since: date) -> bool:
     """Arrived on or after ``since`` (the start of the newcomer window)."""

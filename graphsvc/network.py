@@ -21,9 +21,9 @@ Chain(id='c', seed='a', wave=2, path=('a', 'b', 'c'))
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Hashable, Iterable
 
 import networkx as nx
 
@@ -70,6 +70,7 @@ class NetworkStats:
 
 
 # --- building --------------------------------------------------------------------------
+
 
 def introduction_graph(
     people: Iterable[tuple[PersonId, HouseholdId]],
@@ -135,13 +136,12 @@ def _forest(g: nx.DiGraph) -> dict[PersonId, tuple[PersonId, int]]:
                     nxt.append(v)
             layer = nxt
     if len(out) != len(g):
-        raise ValueError(
-            f"introductions form a cycle ({len(g) - len(out)} people not reachable from a seed)"
-        )
+        raise ValueError(f"introductions form a cycle ({len(g) - len(out)} people not reachable from a seed)")
     return out
 
 
 # --- chains ----------------------------------------------------------------------------
+
 
 def chain_of(g: nx.DiGraph, person_id: PersonId) -> Chain:
     """The chain of one person, walking introducers back to the seed.
@@ -213,6 +213,7 @@ def chain_summaries(g: nx.DiGraph, visited: Iterable[HouseholdId]) -> list[Chain
 
 # --- whole network ---------------------------------------------------------------------
 
+
 def network_stats(
     g: nx.DiGraph,
     visited: Iterable[HouseholdId],
@@ -273,7 +274,7 @@ def network_stats(
     return NetworkStats(
         chains=sum(1 for _, wave in forest.values() if wave == 0),
         waves=dict(sorted(waves.items())),
-        top_introducers=tuple(introducers[:max(top, 0)]),
+        top_introducers=tuple(introducers[: max(top, 0)]),
         households_without_introducer=tuple(sorted(every - introduced, key=_sort_key)),
         seed_households=tuple(sorted(seeded, key=_sort_key)),
         introductions_per_month=dict(sorted(months.items())),
@@ -307,6 +308,7 @@ def household_graph(g: nx.DiGraph) -> nx.DiGraph:
 
 
 # --- households: how each one came in ------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -360,7 +362,7 @@ def household_forest(
             walk.append(node)
             node = parent_of[node]
         if state.get(node) == 1:
-            loop = walk[walk.index(node):]
+            loop = walk[walk.index(node) :]
             del parent_of[min(loop, key=_sort_key)]
         for n in walk:
             state[n] = 2

@@ -16,8 +16,12 @@ belong to whoever holds the records: the importer for files, the write services
 >>> checked = household({"id": "h-1", "code": "H-1", "district": "서울 노원구", "status": "활동"})
 >>> checked.ok, checked.values["status"], checked.values["women_only"]
 (True, 'active', False)
->>> [p.english() for p in household({"id": "h 1", "code": "", "status": "gone"}).problems]
-["id 'h 1' is not a valid id (letters, digits, '.', '_', ':', '-'; at most 64)", 'code is empty', 'district is empty', "status 'gone' is not one of: active, moved, closed, do_not_visit"]
+>>> for p in household({"id": "h 1", "code": "", "status": "gone"}).problems:
+...     print(p.english())
+id 'h 1' is not a valid id (letters, digits, '.', '_', ':', '-'; at most 64)
+code is empty
+district is empty
+status 'gone' is not one of: active, moved, closed, do_not_visit
 >>> text_problem("a\\x00b", 100), text_problem("x" * 5, 4)
 ('contains a control character', 'is longer than 4 characters')
 """
@@ -26,8 +30,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from . import access, model
 from .crypto import FieldKind, fields_of
@@ -54,8 +59,9 @@ MESSAGES = {
     "control": N_("%(field)s contains a control character"),
     "surrogate": N_("%(field)s contains an unpaired surrogate (not Unicode text)"),
     "bad_id": N_("%(field)s %(value)s is not a valid id (letters, digits, '.', '_', ':', '-'; at most 64)"),
-    "bad_username": N_("%(field)s %(value)s is not a valid username (lower-case letters, digits, '.', '_', "
-                       "'-'; 2 to 32)"),
+    "bad_username": N_(
+        "%(field)s %(value)s is not a valid username (lower-case letters, digits, '.', '_', '-'; 2 to 32)"
+    ),
     "bad_date": N_("%(field)s %(value)s is not a date (YYYY-MM-DD)"),
     "bad_choice": N_("%(field)s %(value)s is not one of: %(choices)s"),
     "bad_materials": N_("materials %(value)s: expected item:count;item:count (e.g. bible:1;hymnal:2)"),
@@ -145,8 +151,9 @@ def text(out: Checked, data: Mapping[str, Any], name: str, required: bool = Fals
     return None
 
 
-def ident(out: Checked, data: Mapping[str, Any], name: str, required: bool = False,
-          username: bool = False) -> str | None:
+def ident(
+    out: Checked, data: Mapping[str, Any], name: str, required: bool = False, username: bool = False
+) -> str | None:
     """An id (``ID_RE``) or a username (``USERNAME_RE``)."""
     value = text(out, data, name, required)
     if value is not None and not (USERNAME_RE if username else ID_RE).match(value):
@@ -189,8 +196,9 @@ def parse_date(raw: str) -> dt.date | None:
         return None
 
 
-def choice(out: Checked, data: Mapping[str, Any], name: str, vocab: model.Vocabulary,
-           required: bool = False) -> str | None:
+def choice(
+    out: Checked, data: Mapping[str, Any], name: str, vocab: model.Vocabulary, required: bool = False
+) -> str | None:
     """One of a vocabulary's values (or its aliases), canonical."""
     raw = text(out, data, name, required)
     if raw is None:

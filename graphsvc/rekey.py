@@ -10,7 +10,8 @@ again after an interruption: fields already under the current key are left as th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import audit
 from .crypto import Keyring, fields_of, is_encrypted, labels, record_key
@@ -29,11 +30,17 @@ STATEMENTS: dict[str, tuple[str, str]] = {
 
 # (label, read statement, write statement, id key, fields), from crypto.ENCRYPTED_FIELDS
 TARGETS: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = tuple(
-    (label, *STATEMENTS[label], record_key(label), fields_of(label)) for label in labels())
+    (label, *STATEMENTS[label], record_key(label), fields_of(label)) for label in labels()
+)
 
 
-def reencrypt(db: Database, keyring: Keyring, actor: Actor, batch_size: int = 2000,
-              progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
+def reencrypt(
+    db: Database,
+    keyring: Keyring,
+    actor: Actor,
+    batch_size: int = 2000,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, int]:
     records = fields = 0
     for label, read, write, key, names in TARGETS:
         pending: list[dict[str, Any]] = []
@@ -49,12 +56,17 @@ def reencrypt(db: Database, keyring: Keyring, actor: Actor, batch_size: int = 20
                 pending.append({"key": row[key], **{n: changed.get(n, row[n]) for n in names}})
                 fields += len(changed)
         for start in range(0, len(pending), batch_size):
-            batch = pending[start:start + batch_size]
+            batch = pending[start : start + batch_size]
 
             def work(tx: Any, rows: list[dict[str, Any]], first: int) -> None:
                 db.run_in_tx(tx, write, rows=rows)
-                audit.append(tx, db, **actor.event(), action="keys.reencrypt",
-                             detail=f"{label}: records {first + 1}-{first + len(rows)} to key {keyring.current_kid}")
+                audit.append_in_tx(
+                    tx,
+                    db,
+                    **actor.event(),
+                    action="keys.reencrypt",
+                    detail=f"{label}: records {first + 1}-{first + len(rows)} to key {keyring.current_kid}",
+                )
 
             db.write_tx(work, batch, start, cls="batch")
             if progress:

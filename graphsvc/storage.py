@@ -37,14 +37,18 @@ def files_dir(settings: Settings) -> Path:
     except FileExistsError:
         pass
     except OSError as exc:
-        raise StorageError(f"cannot create the folder of stored files {folder}: {exc.strerror}; "
-                           "set GRAPHSVC_STATE_DIR to a folder this user can write") from None
+        raise StorageError(
+            f"cannot create the folder of stored files {folder}: {exc.strerror}; "
+            "set GRAPHSVC_STATE_DIR to a folder this user can write"
+        ) from None
     info = os.stat(folder)
     if not stat.S_ISDIR(info.st_mode):
         raise StorageError(f"{folder} exists and is not a folder")
     if info.st_uid != os.geteuid():
         raise StorageError(f"{folder} belongs to another user (uid {info.st_uid})")
     if stat.S_IMODE(info.st_mode) & 0o077:
-        raise StorageError(f"{folder} can be entered by other users (mode {stat.S_IMODE(info.st_mode):04o}); "
-                           f"stored files are personal data: chmod 700 {folder}")
+        raise StorageError(
+            f"{folder} can be entered by other users (mode {stat.S_IMODE(info.st_mode):04o}); "
+            f"stored files are personal data: chmod 700 {folder}"
+        )
     return folder

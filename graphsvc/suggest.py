@@ -63,8 +63,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import access
 from .model import to_date
@@ -125,7 +126,7 @@ class Weights:
         return self.newcomer + self.waiting + self.personal
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], follow_up_days: int = 90, newcomer_days: int = 180) -> "Weights":
+    def from_env(cls, env: Mapping[str, str], follow_up_days: int = 90, newcomer_days: int = 180) -> Weights:
         """``GRAPHSVC_SUGGEST_<FIELD>`` (e.g. ``GRAPHSVC_SUGGEST_ONE_HOP``) for each weight; the
         two windows are the settings' (config.Settings.follow_up_days, newcomer_days: read
         once, in graphsvc/config.py, so that the map and the suggestions cannot disagree)."""
@@ -145,7 +146,7 @@ class Weights:
         return cls(**values)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Weights":
+    def from_settings(cls, settings: Any) -> Weights:
         """The weights of these settings (``suggest_env``) with their two windows."""
         return cls.from_env(dict(settings.suggest_env), settings.follow_up_days, settings.newcomer_days)
 
@@ -176,11 +177,12 @@ class Candidate:
     failed_attempts: int = 0
 
     @classmethod
-    def from_row(cls, row: Sequence[Any]) -> "Candidate":
+    def from_row(cls, row: Sequence[Any]) -> Candidate:
         """``[id, code, district, arrived_on, joined_on, last_visit_on, follow_up_on,
         failed_attempts, …]`` with ISO dates (as the queries return them)."""
-        return cls(row[0], row[1], row[2], to_date(row[3]), to_date(row[4]), to_date(row[5]), to_date(row[6]),
-                   row[7] or 0)
+        return cls(
+            row[0], row[1], row[2], to_date(row[3]), to_date(row[4]), to_date(row[5]), to_date(row[6]), row[7] or 0
+        )
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,7 @@ def personal(username: str, household_id: str) -> float:
     True
     """
     digest = hashlib.blake2b(f"{username}\x1f{household_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2.0 ** 64
+    return int.from_bytes(digest, "big") / 2.0**64
 
 
 def waiting_since(c: Candidate, today: dt.date, w: Weights) -> dt.date | None:
@@ -275,18 +277,25 @@ def _named(step: PathStep, index: int, path: WarmPath, visitor: Any) -> bool:
     return access.names_person(visitor, step.district, step.women_only)
 
 
-def reasons(c: Candidate, path: WarmPath | None, today: dt.date, w: Weights,
-            visitor: Any = None) -> tuple[dict[str, Any], ...]:
+def reasons(
+    c: Candidate, path: WarmPath | None, today: dt.date, w: Weights, visitor: Any = None
+) -> tuple[dict[str, Any], ...]:
     """Why ``c`` is suggested, as data (see the module docstring). An anchor the visitor
     may not be told of (``_named``) is "someone": its code name, household code and id None."""
     out: list[dict[str, Any]] = []
     if path is not None:
         anchor = path.people[0]
         named = visitor is None or _named(anchor, 0, path, visitor)
-        out.append({"kind": "warm", "hops": path.hops, "via_code_name": anchor.code_name if named else None,
-                    "via_household_code": anchor.household_code if named else None,
-                    "via_household_id": anchor.household_id if named else None,
-                    "visited_on": _iso(path.visited_on)})
+        out.append(
+            {
+                "kind": "warm",
+                "hops": path.hops,
+                "via_code_name": anchor.code_name if named else None,
+                "via_household_code": anchor.household_code if named else None,
+                "via_household_id": anchor.household_id if named else None,
+                "visited_on": _iso(path.visited_on),
+            }
+        )
     if c.last_visit_on is None:
         out.append({"kind": "never_visited"})
     else:
@@ -333,8 +342,9 @@ class _Scored:
     path: WarmPath | None
 
 
-def _score_all(candidates: Iterable[Candidate], warm: Mapping[str, WarmPath], visitor: Any,
-               today: dt.date, w: Weights) -> list[_Scored]:
+def _score_all(
+    candidates: Iterable[Candidate], warm: Mapping[str, WarmPath], visitor: Any, today: dt.date, w: Weights
+) -> list[_Scored]:
     out = []
     for c in candidates:
         path = warm.get(c.household_id)
@@ -346,12 +356,19 @@ def _score_all(candidates: Iterable[Candidate], warm: Mapping[str, WarmPath], vi
 
 def _suggestion(s: _Scored, visitor: Any, today: dt.date, w: Weights) -> Suggestion:
     c = s.candidate
-    return Suggestion(c.household_id, c.code, c.district, s.score, reasons(c, s.path, today, w, visitor),
-                      shown_path(s.path, visitor))
+    return Suggestion(
+        c.household_id, c.code, c.district, s.score, reasons(c, s.path, today, w, visitor), shown_path(s.path, visitor)
+    )
 
 
-def rank(candidates: Iterable[Candidate], warm: Mapping[str, WarmPath], visitor: Any, today: dt.date,
-         weights: Weights | None = None, limit: int | None = None) -> list[Suggestion]:
+def rank(
+    candidates: Iterable[Candidate],
+    warm: Mapping[str, WarmPath],
+    visitor: Any,
+    today: dt.date,
+    weights: Weights | None = None,
+    limit: int | None = None,
+) -> list[Suggestion]:
     """Score every candidate and return them best first (ties: by household id).
 
     ``warm`` maps a household id to its shortest path from one of the visitor's anchors.
@@ -403,8 +420,9 @@ def cold_bound(streams: Sequence[Sequence[Any]], k: int, today: dt.date, w: Weig
     return bound
 
 
-def _next_fetch(scored: list[_Scored], limit: int, depth: int, warm_left: float, cold_left: float,
-                w: Weights) -> str | None:
+def _next_fetch(
+    scored: list[_Scored], limit: int, depth: int, warm_left: float, cold_left: float, w: Weights
+) -> str | None:
     """None when the first ``limit`` of ``scored`` are final; else what to fetch next:
     'warm' (more of the warm households found so far), 'deeper' (one hop further) or
     'cold' (more of each stream).
@@ -447,8 +465,9 @@ def _warm_path(row: Sequence[Any]) -> WarmPath:
     return WarmPath(row[8], to_date(row[9]), tuple(PathStep(*p) for p in row[10]))
 
 
-def suggest(db, visitor: Any, today: dt.date, limit: int = 10, weights: Weights | None = None,
-            now: dt.datetime | None = None) -> list[Suggestion]:
+def suggest(
+    db, visitor: Any, today: dt.date, limit: int = 10, weights: Weights | None = None, now: dt.datetime | None = None
+) -> list[Suggestion]:
     """The visitor's best ``limit`` households to visit next (see the module docstring).
 
     Reads ``suggest_warm`` (one hop out first, the best few) and, only while a household
@@ -460,14 +479,23 @@ def suggest(db, visitor: Any, today: dt.date, limit: int = 10, weights: Weights 
     if limit <= 0 or not districts:
         return []
     params = {
-        "username": visitor.username, "districts": districts, "gender": getattr(visitor, "gender", None),
-        "today": today, "overdue_before": today - dt.timedelta(days=w.follow_up_days),
-        "newcomer_since": today - dt.timedelta(days=w.newcomer_days), "follow_up_days": w.follow_up_days,
-        "now": now or dt.datetime.now(dt.timezone.utc),
+        "username": visitor.username,
+        "districts": districts,
+        "gender": getattr(visitor, "gender", None),
+        "today": today,
+        "overdue_before": today - dt.timedelta(days=w.follow_up_days),
+        "newcomer_since": today - dt.timedelta(days=w.newcomer_days),
+        "follow_up_days": w.follow_up_days,
+        "now": now or dt.datetime.now(dt.UTC),
     }
-    warm_params = {"hop_weights": [0.0, w.one_hop, w.two_hops, w.three_hops], "newcomer": w.newcomer,
-                   "waiting": w.waiting, "waiting_half_days": w.waiting_half_days, "deep_below": DEEP_BELOW,
-                   **params}
+    warm_params = {
+        "hop_weights": [0.0, w.one_hop, w.two_hops, w.three_hops],
+        "newcomer": w.newcomer,
+        "waiting": w.waiting,
+        "waiting_half_days": w.waiting_half_days,
+        "deep_below": DEEP_BELOW,
+        **params,
+    }
     found: dict[str, Candidate] = {}
     warm: dict[str, WarmPath] = {}
     depth, m, k = 0, 3 * limit + 10, 0
@@ -516,7 +544,7 @@ def refresh_visit_summary(db, household_ids: Sequence[str] | None = None, batch:
     ids = list(household_ids) if household_ids is not None else db.read("visit_summary_household_ids")[0]["ids"]
     done = 0
     for start in range(0, len(ids), batch):
-        done += db.write_tx(refresh_visit_summary_in_tx, db, ids[start:start + batch], cls="batch")
+        done += db.write_tx(refresh_visit_summary_in_tx, db, ids[start : start + batch], cls="batch")
     return done
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from . import access, audit, records, suggest
 from .errors import Refused
@@ -38,13 +39,15 @@ class ClaimResult:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _facts(row: Mapping[str, Any], subject: access.Subject) -> access.HouseholdFacts:
     holder = row["holder"]
     return access.HouseholdFacts(
-        row["id"], row["district"], women_only=row["women_only"],
+        row["id"],
+        row["district"],
+        women_only=row["women_only"],
         # shown to them and still open; another visitor's claim is answered 409, not hidden
         suggested_to_subject=row["suggested"] and row["status"] == "active",
         claimed_by_subject=holder == subject.username,
@@ -65,19 +68,26 @@ def _may(db, subject: access.Subject, household_id: str, action: str, now: dt.da
         raise _not_found(household_id, decision.why if decision is not None else "no such household")
 
 
-def _locked(tx, db, household_id: str, subject: access.Subject, now: dt.datetime, since: str,
-            action: str) -> dict:
+def _locked(tx, db, household_id: str, subject: access.Subject, now: dt.datetime, since: str, action: str) -> dict:
     """Lock the household and check the subject may do ``action`` on it (``since``: from
     ``suggested_since``); 404 otherwise (the caller may not learn that it exists)."""
-    rows = db.run_in_tx(tx, "claim_lock", household_id=household_id, username=subject.username, now=now,
-                        suggested_since=since, shown_action=SHOWN_ACTION)
+    rows = db.run_in_tx(
+        tx,
+        "claim_lock",
+        household_id=household_id,
+        username=subject.username,
+        now=now,
+        suggested_since=since,
+        shown_action=SHOWN_ACTION,
+    )
     if not rows or not access.decide(subject, action, _facts(rows[0], subject)):
         raise _not_found(household_id)
     return rows[0]
 
 
-def claim(db, subject: access.Subject, actor: Actor, household_id: str,
-          days: int = CLAIM_DAYS, now: dt.datetime | None = None) -> ClaimResult:
+def claim(
+    db, subject: access.Subject, actor: Actor, household_id: str, days: int = CLAIM_DAYS, now: dt.datetime | None = None
+) -> ClaimResult:
     """Claim a household for ``days`` (or renew the subject's own claim). 409 when another
     visitor holds a live claim; only active households may be claimed."""
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
@@ -90,21 +100,46 @@ def claim(db, subject: access.Subject, actor: Actor, household_id: str,
     def work(tx):
         row = _locked(tx, db, household_id, subject, now, since, access.HOUSEHOLD_CLAIM)
         if row["holder"] not in (None, subject.username):
-            audit.append(tx, db, **actor.event(), action="household.claim", targets=[household_id],
-                         outcome="denied", detail="held by another visitor")
+            audit.append_in_tx(
+                tx,
+                db,
+                **actor.event(),
+                action="household.claim",
+                targets=[household_id],
+                outcome="denied",
+                detail="held by another visitor",
+            )
             return None
         if row["status"] != "active":
-            raise Refused("conflict", f"the household is {row['status']}; it cannot be claimed", "household_id",
-                          (household_id,), code="not_active")
+            raise Refused(
+                "conflict",
+                f"the household is {row['status']}; it cannot be claimed",
+                "household_id",
+                (household_id,),
+                code="not_active",
+            )
         if row["holder"] == subject.username:
             db.run_in_tx(tx, "claim_extend", claim_id=row["claim_id"], expires_at=expires)
             claim_id, renewed = row["claim_id"], True
         else:
             claim_id, renewed = "c-" + secrets.token_hex(8), False
-            db.run_in_tx(tx, "claim_create", household_id=household_id, username=subject.username,
-                         claim_id=claim_id, now=now, expires_at=expires)
-        audit.append(tx, db, **actor.event(), action="household.claim", targets=[household_id, claim_id],
-                     detail=f"until {expires.date().isoformat()}" + ("; renewed" if renewed else ""))
+            db.run_in_tx(
+                tx,
+                "claim_create",
+                household_id=household_id,
+                username=subject.username,
+                claim_id=claim_id,
+                now=now,
+                expires_at=expires,
+            )
+        audit.append_in_tx(
+            tx,
+            db,
+            **actor.event(),
+            action="household.claim",
+            targets=[household_id, claim_id],
+            detail=f"until {expires.date().isoformat()}" + ("; renewed" if renewed else ""),
+        )
         return ClaimResult(household_id, claim_id, expires, renewed)
 
     result = db.write_tx(work)
@@ -113,8 +148,7 @@ def claim(db, subject: access.Subject, actor: Actor, household_id: str,
     return result
 
 
-def release(db, subject: access.Subject, actor: Actor, household_id: str,
-            now: dt.datetime | None = None) -> str:
+def release(db, subject: access.Subject, actor: Actor, household_id: str, now: dt.datetime | None = None) -> str:
     """End the subject's live claim on a household; 404 when they hold none."""
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
         raise _not_found(household_id, "not for this role")
@@ -124,17 +158,19 @@ def release(db, subject: access.Subject, actor: Actor, household_id: str,
 
     def work(tx):
         _locked(tx, db, household_id, subject, now, since, access.HOUSEHOLD_CLAIM)
-        ended = db.run_in_tx(tx, "claim_end", household_id=household_id, username=subject.username,
-                             now=now, ended_by="release")
+        ended = db.run_in_tx(
+            tx, "claim_end", household_id=household_id, username=subject.username, now=now, ended_by="release"
+        )
         if not ended:
             raise Refused("not_found", "no claim of theirs on it", "household_id", (household_id,), code="no_claim")
-        audit.append(tx, db, **actor.event(), action="household.release", targets=[household_id, ended[0]["id"]])
+        audit.append_in_tx(tx, db, **actor.event(), action="household.release", targets=[household_id, ended[0]["id"]])
         return ended[0]["id"]
 
     return db.write_tx(work)
 
 
 # --- visit reports ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Report:
@@ -167,8 +203,7 @@ def parse_report(body: Any, today: dt.date) -> Report:
     return Report(v["household_id"], v["visited_on"], v["outcome"], v["materials"], v["notes"], v["follow_up_on"])
 
 
-def report(db, keyring, subject: access.Subject, actor: Actor, body: Any,
-           now: dt.datetime | None = None) -> str:
+def report(db, keyring, subject: access.Subject, actor: Actor, body: Any, now: dt.datetime | None = None) -> str:
     """Record a visit: checks, then in one transaction the visit (notes encrypted), the
     end of the reporter's claim, the household's status when it moved, the derived visit
     summary and the audit event. Returns the visit id."""
@@ -184,19 +219,34 @@ def report(db, keyring, subject: access.Subject, actor: Actor, body: Any,
     def work(tx):
         row = _locked(tx, db, parsed.household_id, subject, now, since, access.VISIT_REPORT)
         if row["holder"] not in (None, subject.username):
-            raise Refused("conflict", "held by another visitor", "household_id", (parsed.household_id,),
-                          code="claimed")
-        db.run_in_tx(tx, "visit_create", household_id=parsed.household_id, username=subject.username,
-                     id=visit_id, visited_on=parsed.visited_on, outcome=parsed.outcome,
-                     materials=parsed.materials, notes=notes, follow_up_on=parsed.follow_up_on, now=now)
-        ended = db.run_in_tx(tx, "claim_end", household_id=parsed.household_id, username=subject.username,
-                             now=now, ended_by="visit")
+            raise Refused("conflict", "held by another visitor", "household_id", (parsed.household_id,), code="claimed")
+        db.run_in_tx(
+            tx,
+            "visit_create",
+            household_id=parsed.household_id,
+            username=subject.username,
+            id=visit_id,
+            visited_on=parsed.visited_on,
+            outcome=parsed.outcome,
+            materials=parsed.materials,
+            notes=notes,
+            follow_up_on=parsed.follow_up_on,
+            now=now,
+        )
+        ended = db.run_in_tx(
+            tx, "claim_end", household_id=parsed.household_id, username=subject.username, now=now, ended_by="visit"
+        )
         if parsed.outcome == "moved":
             db.run_in_tx(tx, "household_set_moved", household_id=parsed.household_id)
         suggest.refresh_visit_summary_in_tx(tx, db, [parsed.household_id])
-        audit.append(tx, db, **actor.event(), action="visit.report",
-                     targets=[parsed.household_id, visit_id] + [e["id"] for e in ended],
-                     detail=f"{parsed.outcome}" + ("; household moved" if parsed.outcome == "moved" else ""))
+        audit.append_in_tx(
+            tx,
+            db,
+            **actor.event(),
+            action="visit.report",
+            targets=[parsed.household_id, visit_id] + [e["id"] for e in ended],
+            detail=f"{parsed.outcome}" + ("; household moved" if parsed.outcome == "moved" else ""),
+        )
         return visit_id
 
     return db.write_tx(work)

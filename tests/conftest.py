@@ -38,8 +38,10 @@ _GRAPH_TYPES = (neo4j.graph.Node, neo4j.graph.Relationship, neo4j.graph.Path)
 
 def _values_only(value, where: str) -> None:
     if isinstance(value, _GRAPH_TYPES):
-        raise AssertionError(f"{where}: a statement returned a {type(value).__name__}; "
-                             "return its properties or fields (graphsvc/db.py _row)")
+        raise AssertionError(
+            f"{where}: a statement returned a {type(value).__name__}; "
+            "return its properties or fields (graphsvc/db.py _row)"
+        )
     if isinstance(value, (list, tuple)):
         for item in value:
             _values_only(item, where)

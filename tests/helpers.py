@@ -4,15 +4,15 @@ test modules import helpers from here, never from one another."""
 
 from __future__ import annotations
 
-import re
-from typing import Any, Callable
-
-import pyotp
-
 import csv
 import datetime as dt
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pyotp
 
 from graphsvc import accounts, audit, crypto, csvio, exporter, importer, suggest
 from graphsvc.config import DEFAULT_PORTS
@@ -127,8 +127,7 @@ def csrf(client, path: str = "/login") -> str:
 
 
 def sign_in(client, username: str, password: str = PASSWORD, totp: bool = True):
-    response = client.post("/login", data={"username": username, "password": password,
-                                           "csrf_token": csrf(client)})
+    response = client.post("/login", data={"username": username, "password": password, "csrf_token": csrf(client)})
     if response.status_code == 302 and "/login/totp" in response.headers["Location"] and totp:
         token = csrf(client, "/login/totp")
         response = client.post("/login/totp", data={"code": pyotp.TOTP(TOTP_SECRET).now(), "csrf_token": token})
@@ -162,7 +161,7 @@ def events(db, **filters) -> list[dict]:
 # --- networks built by hand (tests/test_suggest.py and others) ------------------------
 
 TODAY = dt.date(2026, 11, 25)
-NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 A, B = "서울 노원구", "서울 양천구"
 
 
@@ -178,28 +177,63 @@ class Net:
         self.visits = 0
 
     def user(self, username: str, districts=(A,), gender: str = "", person: str = "") -> None:
-        self.tables["users"].append({"username": username, "role": "visitor", "districts": ";".join(districts),
-                                     "person_id": person, "gender": gender})
+        self.tables["users"].append(
+            {
+                "username": username,
+                "role": "visitor",
+                "districts": ";".join(districts),
+                "person_id": person,
+                "gender": gender,
+            }
+        )
 
-    def household(self, hid: str, district: str = A, arrived: dt.date | None = ago(3000),
-                  status: str = "active", women_only: bool = False, code_name: str | None = None) -> str:
-        self.tables["households"].append({
-            "id": hid, "code": hid.upper(), "district": district, "arrived_on": arrived.isoformat() if arrived else "",
-            "status": status, "women_only": "true" if women_only else ""})
+    def household(
+        self,
+        hid: str,
+        district: str = A,
+        arrived: dt.date | None = ago(3000),
+        status: str = "active",
+        women_only: bool = False,
+        code_name: str | None = None,
+    ) -> str:
+        self.tables["households"].append(
+            {
+                "id": hid,
+                "code": hid.upper(),
+                "district": district,
+                "arrived_on": arrived.isoformat() if arrived else "",
+                "status": status,
+                "women_only": "true" if women_only else "",
+            }
+        )
         person = f"{hid}.1"
         self.tables["people"].append({"id": person, "code_name": code_name or f"이름-{hid}", "household_id": hid})
         return person
 
     def intro(self, introducer: str, introduced: str, on: dt.date) -> None:
-        self.tables["introductions"].append({"introducer_id": introducer, "introduced_id": introduced,
-                                             "introduced_on": on.isoformat(), "relation": "friend"})
+        self.tables["introductions"].append(
+            {
+                "introducer_id": introducer,
+                "introduced_id": introduced,
+                "introduced_on": on.isoformat(),
+                "relation": "friend",
+            }
+        )
 
-    def visit(self, hid: str, visitor: str, on: dt.date, outcome: str = "met",
-              follow_up: dt.date | None = None) -> None:
+    def visit(
+        self, hid: str, visitor: str, on: dt.date, outcome: str = "met", follow_up: dt.date | None = None
+    ) -> None:
         self.visits += 1
-        self.tables["visits"].append({"id": f"v-{self.visits:03d}", "household_id": hid, "visitor": visitor,
-                                      "visited_on": on.isoformat(), "outcome": outcome,
-                                      "follow_up_on": follow_up.isoformat() if follow_up else ""})
+        self.tables["visits"].append(
+            {
+                "id": f"v-{self.visits:03d}",
+                "household_id": hid,
+                "visitor": visitor,
+                "visited_on": on.isoformat(),
+                "outcome": outcome,
+                "follow_up_on": follow_up.isoformat() if follow_up else "",
+            }
+        )
 
     def load(self, db, folder: Path):
         write(folder, self.tables)

@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import networkx as nx
 import pytest
-from hypothesis import given, settings as hsettings
+from hypothesis import given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from graphsvc import netmap
@@ -146,14 +147,24 @@ def forests(draw):
 
 
 @hsettings(max_examples=200, deadline=None)
-@given(rows=forests(), budget=st.integers(1, 45), centre=st.one_of(st.none(), st.integers(0, 39)),
-       hops=st.integers(1, 3))
+@given(
+    rows=forests(), budget=st.integers(1, 45), centre=st.one_of(st.none(), st.integers(0, 39)), hops=st.integers(1, 3)
+)
 def test_choosing_from_the_skeleton_draws_what_trimming_the_whole_map_drew(rows, budget, centre, hops):
     scope = netmap.Scope(("in",))
     mine = [r for r in rows if r[1] == "in"]
-    full_rows = [netmap.household_row(f"h{i}", district=d, parent=f"h{p}" if p is not None else None,
-                                      chain=f"h{c}", wave=w, introduced_by=by, introduced=to)
-                 for i, d, p, c, w, by, to in mine]
+    full_rows = [
+        netmap.household_row(
+            f"h{i}",
+            district=d,
+            parent=f"h{p}" if p is not None else None,
+            chain=f"h{c}",
+            wave=w,
+            introduced_by=by,
+            introduced=to,
+        )
+        for i, d, p, c, w, by, to in mine
+    ]
     centre_id = f"h{centre}" if centre is not None and any(r[0] == centre for r in mine) else None
     # the old way: the whole map, then k hops, then the budget
     whole = netmap.household_map(full_rows, scope)
@@ -163,8 +174,10 @@ def test_choosing_from_the_skeleton_draws_what_trimming_the_whole_map_drew(rows,
     if left_out:
         netmap.mark_hidden_below(whole, trimmed)
     # the new way: the skeleton chooses, then only the chosen are drawn
-    skeleton = [[f"h{i}", d, f"h{p}" if p is not None else None, f"h{c}", w, by if centre_id else [],
-                 to if centre_id else []] for i, d, p, c, w, by, to in mine]
+    skeleton = [
+        [f"h{i}", d, f"h{p}" if p is not None else None, f"h{c}", w, by if centre_id else [], to if centre_id else []]
+        for i, d, p, c, w, by, to in mine
+    ]
     chosen, left, below = netmap.choose(skeleton, scope, budget, centre_id, hops)
     drawn = netmap.household_map([r for r in full_rows if r[0] in set(chosen)], scope)
     if centre_id and centre_id in drawn:

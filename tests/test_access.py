@@ -17,35 +17,38 @@ SUGGESTED = a.HouseholdFacts("h-5", "서울 노원구", suggested_to_subject=Tru
 VISITED_ELSEWHERE = a.HouseholdFacts("h-6", "서울 양천구", visited_by_subject=True)
 
 
-@pytest.mark.parametrize("subject,action,obj,allowed", [
-    (None, a.HOUSEHOLD_READ, NOWON, False),
-    (ADMIN, a.HOUSEHOLD_READ, YANGCHEON, True),
-    (ADMIN, a.AUDIT_READ, None, True),
-    (ADMIN, a.USERS_MANAGE, None, True),
-    (COORD, a.HOUSEHOLD_READ, NOWON, True),
-    (COORD, a.HOUSEHOLD_READ, YANGCHEON, False),
-    (COORD, a.HOUSEHOLD_IDENTITY_READ, NOWON, True),
-    (COORD, a.HOUSEHOLD_IDENTITY_READ, YANGCHEON, False),
-    (COORD, a.NETWORK_READ, a.DistrictScope("서울 노원구"), True),
-    (COORD, a.NETWORK_READ, a.DistrictScope("서울 양천구"), False),
-    (COORD, a.AUDIT_READ, None, False),
-    (COORD, a.USERS_MANAGE, None, False),
-    (COORD, a.DATA_EXPORT, None, False),
-    (COORD, a.HOUSEHOLD_READ, None, False),  # no object, no access
-    (VISITOR, a.HOUSEHOLD_READ, NOWON, False),
-    (VISITOR, a.HOUSEHOLD_READ, VISITED, True),
-    (VISITOR, a.HOUSEHOLD_READ, CLAIMED, True),
-    (VISITOR, a.HOUSEHOLD_READ, SUGGESTED, True),
-    (VISITOR, a.HOUSEHOLD_READ, VISITED_ELSEWHERE, False),
-    (VISITOR, a.HOUSEHOLD_IDENTITY_READ, VISITED, False),
-    (VISITOR, a.NETWORK_READ, a.DistrictScope("서울 노원구"), False),
-    (VISITOR, a.VISIT_NOTES_READ, a.VisitFacts("v-1", "서울 노원구", "minji"), True),
-    (VISITOR, a.VISIT_NOTES_READ, a.VisitFacts("v-2", "서울 노원구", "junho"), False),
-    (VISITOR, a.SUGGESTIONS_READ, None, True),
-    (VISITOR, a.AUDIT_READ, None, False),
-    (a.Subject("x", "superuser"), a.HOUSEHOLD_READ, NOWON, False),
-    (ADMIN, "household.delete_everything", None, False),
-])
+@pytest.mark.parametrize(
+    "subject,action,obj,allowed",
+    [
+        (None, a.HOUSEHOLD_READ, NOWON, False),
+        (ADMIN, a.HOUSEHOLD_READ, YANGCHEON, True),
+        (ADMIN, a.AUDIT_READ, None, True),
+        (ADMIN, a.USERS_MANAGE, None, True),
+        (COORD, a.HOUSEHOLD_READ, NOWON, True),
+        (COORD, a.HOUSEHOLD_READ, YANGCHEON, False),
+        (COORD, a.HOUSEHOLD_IDENTITY_READ, NOWON, True),
+        (COORD, a.HOUSEHOLD_IDENTITY_READ, YANGCHEON, False),
+        (COORD, a.NETWORK_READ, a.DistrictScope("서울 노원구"), True),
+        (COORD, a.NETWORK_READ, a.DistrictScope("서울 양천구"), False),
+        (COORD, a.AUDIT_READ, None, False),
+        (COORD, a.USERS_MANAGE, None, False),
+        (COORD, a.DATA_EXPORT, None, False),
+        (COORD, a.HOUSEHOLD_READ, None, False),  # no object, no access
+        (VISITOR, a.HOUSEHOLD_READ, NOWON, False),
+        (VISITOR, a.HOUSEHOLD_READ, VISITED, True),
+        (VISITOR, a.HOUSEHOLD_READ, CLAIMED, True),
+        (VISITOR, a.HOUSEHOLD_READ, SUGGESTED, True),
+        (VISITOR, a.HOUSEHOLD_READ, VISITED_ELSEWHERE, False),
+        (VISITOR, a.HOUSEHOLD_IDENTITY_READ, VISITED, False),
+        (VISITOR, a.NETWORK_READ, a.DistrictScope("서울 노원구"), False),
+        (VISITOR, a.VISIT_NOTES_READ, a.VisitFacts("v-1", "서울 노원구", "minji"), True),
+        (VISITOR, a.VISIT_NOTES_READ, a.VisitFacts("v-2", "서울 노원구", "junho"), False),
+        (VISITOR, a.SUGGESTIONS_READ, None, True),
+        (VISITOR, a.AUDIT_READ, None, False),
+        (a.Subject("x", "superuser"), a.HOUSEHOLD_READ, NOWON, False),
+        (ADMIN, "household.delete_everything", None, False),
+    ],
+)
 def test_decisions(subject, action, obj, allowed):
     assert bool(a.decide(subject, action, obj)) is allowed
 
@@ -64,8 +67,15 @@ def test_admin_identity_needs_a_reason_coordinator_does_not():
 
 def test_role_level_and_object_level_agree():
     """What a role may ever do (route check) covers what decide ever allows it."""
-    objects = [None, NOWON, YANGCHEON, VISITED, CLAIMED, a.DistrictScope(None),
-               a.VisitFacts("v", "서울 노원구", "minji")]
+    objects = [
+        None,
+        NOWON,
+        YANGCHEON,
+        VISITED,
+        CLAIMED,
+        a.DistrictScope(None),
+        a.VisitFacts("v", "서울 노원구", "minji"),
+    ]
     for subject in (ADMIN, COORD, VISITOR):
         for action in a.ACTIONS:
             if any(a.decide(subject, action, obj) for obj in objects):

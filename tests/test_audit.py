@@ -33,16 +33,36 @@ def cypher(db, text: str, **params):
 def fill(db, n: int) -> None:
     """n events appended through record(), alternating actors and actions."""
     for i in range(1, n + 1):
-        audit.record(db, actor=f"user{i % 3}", role="visitor", action="household.read",
-                     targets=[f"H{i:03d}"], ip="127.0.0.1", user_agent="pytest")
+        audit.append_now(
+            db,
+            actor=f"user{i % 3}",
+            role="visitor",
+            action="household.read",
+            targets=[f"H{i:03d}"],
+            ip="127.0.0.1",
+            user_agent="pytest",
+        )
 
 
 def fill_fast(db, n: int) -> None:
     """n events sealed like append does, inserted in one transaction (fixture speed)."""
-    now = dt.datetime.now(dt.timezone.utc)
-    insert(db, [dict(at=now + dt.timedelta(seconds=i), actor=f"user{i % 3}", role="visitor",
-                     action="household.read", targets=[f"H{i:03d}"], outcome="ok", ip="127.0.0.1",
-                     user_agent="pytest") for i in range(1, n + 1)])
+    now = dt.datetime.now(dt.UTC)
+    insert(
+        db,
+        [
+            dict(
+                at=now + dt.timedelta(seconds=i),
+                actor=f"user{i % 3}",
+                role="visitor",
+                action="household.read",
+                targets=[f"H{i:03d}"],
+                outcome="ok",
+                ip="127.0.0.1",
+                user_agent="pytest",
+            )
+            for i in range(1, n + 1)
+        ],
+    )
 
 
 def props(db, seq: int) -> dict:
@@ -77,11 +97,26 @@ def test_empty_log_verifies(db):
 
 def test_chain_is_valid_after_appends_and_follows_the_documented_hash(db):
     fill(db, 5)
-    seq = audit.record(db, actor="-", action="login.failure", outcome="failure", ip="10.0.0.1",
-                       user_agent="curl/8", detail="unknown user")
+    seq = audit.append_now(
+        db,
+        actor="-",
+        action="login.failure",
+        outcome="failure",
+        ip="10.0.0.1",
+        user_agent="curl/8",
+        detail="unknown user",
+    )
     assert seq == 6
-    seq = audit.record(db, actor="admin1", role="admin", action="person.identity.read", targets=["P1", "P2"],
-                       reason="safety check 소망", ip="10.0.0.2", user_agent="firefox")
+    seq = audit.append_now(
+        db,
+        actor="admin1",
+        role="admin",
+        action="person.identity.read",
+        targets=["P1", "P2"],
+        reason="safety check 소망",
+        ip="10.0.0.2",
+        user_agent="firefox",
+    )
     assert seq == 7
     result = audit.verify(db)
     assert result.ok, result.problem
@@ -102,13 +137,30 @@ def test_chain_is_valid_after_appends_and_follows_the_documented_hash(db):
     assert "reason" not in props(db, 6) and props(db, 6)["targets"] == []
 
 
-@pytest.mark.parametrize("content", [
-    {"seq": 1, "at": "2026-11-25T01:02:03.123456Z", "actor": "kim", "action": "household.read",
-     "targets": ["H1", "H2"], "outcome": "ok", "prev": "0" * 64},
-    {"seq": 2**53 + 1, "actor": "들국화-2 \"quoted\" \\ back", "targets": [], "detail": "tab\there\nnew line",
-     "reason": "emoji 🙂 and \u2028 and \x00 nul", "role": "", "ip": "::1"},
-    {"z": 1, "a": [1, "x", None], "m": "ß"},
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        {
+            "seq": 1,
+            "at": "2026-11-25T01:02:03.123456Z",
+            "actor": "kim",
+            "action": "household.read",
+            "targets": ["H1", "H2"],
+            "outcome": "ok",
+            "prev": "0" * 64,
+        },
+        {
+            "seq": 2**53 + 1,
+            "actor": '들국화-2 "quoted" \\ back',
+            "targets": [],
+            "detail": "tab\there\nnew line",
+            "reason": "emoji 🙂 and \u2028 and \x00 nul",
+            "role": "",
+            "ip": "::1",
+        },
+        {"z": 1, "a": [1, "x", None], "m": "ß"},
+    ],
+)
 def test_canonical_form_is_exactly_the_documented_json(content):
     documented = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert audit.canonical(content) == documented
@@ -127,12 +179,12 @@ def test_malformed_events_are_refused_and_write_nothing(db):
     ]
     for event in bad:
         with pytest.raises(ValueError):
-            audit.record(db, **event)
+            audit.append_now(db, **event)
     with pytest.raises(TypeError):
-        audit.record(db, actor="a", action="household.read", legal_name="홍길동")
+        audit.append_now(db, actor="a", action="household.read", legal_name="홍길동")
     assert event_count(db) == 1 and head(db)["seq"] == 1
     # Values a client controls are cut, not refused (an odd header must not break the audit).
-    seq = audit.record(db, actor="x" * 500, action="login.failure", outcome="failure", user_agent="u" * 5000)
+    seq = audit.append_now(db, actor="x" * 500, action="login.failure", outcome="failure", user_agent="u" * 5000)
     assert len(props(db, seq)["user_agent"]) == audit.MAX_USER_AGENT
     assert audit.verify(db).ok
 
@@ -146,8 +198,15 @@ def swap_contents(db, a: int, b: int) -> None:
     """Exchange everything but the seq of two events (the seq is unique at every step)."""
     pa, pb = props(db, a), props(db, b)
     pa["seq"], pb["seq"] = b, a
-    cypher(db, """MATCH (x:AuditEvent {seq: $a}), (y:AuditEvent {seq: $b})
-                  SET x = $pb, y = $pa""", a=a, b=b, pa=pa, pb=pb)
+    cypher(
+        db,
+        """MATCH (x:AuditEvent {seq: $a}), (y:AuditEvent {seq: $b})
+                  SET x = $pb, y = $pa""",
+        a=a,
+        b=b,
+        pa=pa,
+        pb=pb,
+    )
 
 
 def edit_and_rehash(db, seq: int) -> None:
@@ -160,83 +219,134 @@ def edit_and_rehash(db, seq: int) -> None:
 TAMPERING = {
     "edit a field": (
         lambda db: cypher(db, "MATCH (e:AuditEvent {seq: 7}) SET e.actor = 'nobody'"),
-        7, "event 7 was edited (its hash does not match its content)"),
+        7,
+        "event 7 was edited (its hash does not match its content)",
+    ),
     "edit the targets": (
         lambda db: cypher(db, "MATCH (e:AuditEvent {seq: 12}) SET e.targets = []"),
-        12, "event 12 was edited"),
-    "add a field": (
-        lambda db: cypher(db, "MATCH (e:AuditEvent {seq: 3}) SET e.note = 'x'"),
-        3, "event 3 was edited"),
+        12,
+        "event 12 was edited",
+    ),
+    "add a field": (lambda db: cypher(db, "MATCH (e:AuditEvent {seq: 3}) SET e.note = 'x'"), 3, "event 3 was edited"),
     "remove an optional field": (
         lambda db: cypher(db, "MATCH (e:AuditEvent {seq: 4}) REMOVE e.ip"),
-        4, "event 4 was edited"),
+        4,
+        "event 4 was edited",
+    ),
     "edit a field and recompute that event's hash": (
         lambda db: edit_and_rehash(db, 7),
-        7, "event 7 was edited (its hash was recomputed"),
+        7,
+        "event 7 was edited (its hash was recomputed",
+    ),
     "edit the newest event and recompute its hash": (
         lambda db: edit_and_rehash(db, N),
-        N, f"event {N} was edited (its hash does not match the head's)"),
+        N,
+        f"event {N} was edited (its hash does not match the head's)",
+    ),
     "delete a middle event": (
         lambda db: cypher(db, "MATCH (e:AuditEvent {seq: 9}) DETACH DELETE e"),
-        9, "event 9 is missing (sequence jumps from 8 to 10)"),
+        9,
+        "event 9 is missing (sequence jumps from 8 to 10)",
+    ),
     "delete three middle events": (
         lambda db: cypher(db, "MATCH (e:AuditEvent) WHERE 9 <= e.seq <= 11 DETACH DELETE e"),
-        9, "events 9 to 11 are missing (sequence jumps from 8 to 12)"),
+        9,
+        "events 9 to 11 are missing (sequence jumps from 8 to 12)",
+    ),
     "delete the first event": (
         lambda db: cypher(db, "MATCH (e:AuditEvent {seq: 1}) DETACH DELETE e"),
-        1, "event 1 is missing (the log starts at event 2)"),
+        1,
+        "event 1 is missing (the log starts at event 2)",
+    ),
     "delete the newest event": (
         lambda db: cypher(db, "MATCH (e:AuditEvent {seq: $n}) DETACH DELETE e", n=N),
-        N, f"the newest event(s) after {N - 1} were deleted (the head says {N})"),
+        N,
+        f"the newest event(s) after {N - 1} were deleted (the head says {N})",
+    ),
     "delete the two newest events": (
         lambda db: cypher(db, "MATCH (e:AuditEvent) WHERE e.seq >= $n - 1 DETACH DELETE e", n=N),
-        N - 1, f"the newest event(s) after {N - 2} were deleted (the head says {N})"),
+        N - 1,
+        f"the newest event(s) after {N - 2} were deleted (the head says {N})",
+    ),
     "delete every event": (
         lambda db: cypher(db, "MATCH (e:AuditEvent) DETACH DELETE e"),
-        1, f"the newest event(s) after 0 were deleted (the head says {N})"),
+        1,
+        f"the newest event(s) after 0 were deleted (the head says {N})",
+    ),
     "swap the contents of two neighbours": (
         lambda db: swap_contents(db, 5, 6),
-        5, "events out of order at 5 (its prev does not match event 4's hash)"),
+        5,
+        "events out of order at 5 (its prev does not match event 4's hash)",
+    ),
     "swap the contents of two distant events": (
         lambda db: swap_contents(db, 8, 15),
-        8, "events out of order at 8 (its prev does not match event 7's hash)"),
+        8,
+        "events out of order at 8 (its prev does not match event 7's hash)",
+    ),
     "swap the seqs of two events": (
-        lambda db: cypher(db, """MATCH (x:AuditEvent {seq: 10}), (y:AuditEvent {seq: 11})
-                                 SET x.seq = -1 SET y.seq = 10 SET x.seq = 11"""),
-        10, "events out of order at 10"),
+        lambda db: cypher(
+            db,
+            """MATCH (x:AuditEvent {seq: 10}), (y:AuditEvent {seq: 11})
+                                 SET x.seq = -1 SET y.seq = 10 SET x.seq = 11""",
+        ),
+        10,
+        "events out of order at 10",
+    ),
     "delete an event and renumber the rest down": (
-        lambda db: cypher(db, """MATCH (e:AuditEvent {seq: 10}) DETACH DELETE e WITH count(*) AS done
+        lambda db: cypher(
+            db,
+            """MATCH (e:AuditEvent {seq: 10}) DETACH DELETE e WITH count(*) AS done
                                  MATCH (e:AuditEvent) WHERE e.seq > 10
-                                 WITH e ORDER BY e.seq SET e.seq = e.seq - 1"""),
-        10, "events out of order at 10 (its prev does not match event 9's hash)"),
+                                 WITH e ORDER BY e.seq SET e.seq = e.seq - 1""",
+        ),
+        10,
+        "events out of order at 10 (its prev does not match event 9's hash)",
+    ),
     "renumber events up": (
-        lambda db: cypher(db, """MATCH (e:AuditEvent) WHERE e.seq >= 14
-                                 WITH e ORDER BY e.seq DESC SET e.seq = e.seq + 1"""),
-        14, "event 14 is missing (sequence jumps from 13 to 15)"),
+        lambda db: cypher(
+            db,
+            """MATCH (e:AuditEvent) WHERE e.seq >= 14
+                                 WITH e ORDER BY e.seq DESC SET e.seq = e.seq + 1""",
+        ),
+        14,
+        "event 14 is missing (sequence jumps from 13 to 15)",
+    ),
     "renumber one event to a string": (
         lambda db: cypher(db, "MATCH (e:AuditEvent {seq: 6}) SET e.seq = '6'"),
-        6, "event 6 is missing (sequence jumps from 5 to 7)"),
+        6,
+        "event 6 is missing (sequence jumps from 5 to 7)",
+    ),
     "renumber one event to a float": (
         lambda db: cypher(db, "MATCH (e:AuditEvent {seq: 6}) SET e.seq = 6.0"),
-        6, "event 6 was renumbered or edited"),
+        6,
+        "event 6 was renumbered or edited",
+    ),
     "rewrite a prev": (
         lambda db: cypher(db, "MATCH (e:AuditEvent {seq: 16}) SET e.prev = $z", z="1" * 64),
-        16, "events out of order at 16"),
-    "delete the head": (
-        lambda db: cypher(db, "MATCH (h:AuditHead) DELETE h"),
-        None, "the head is missing"),
+        16,
+        "events out of order at 16",
+    ),
+    "delete the head": (lambda db: cypher(db, "MATCH (h:AuditHead) DELETE h"), None, "the head is missing"),
     "move the head back": (
         lambda db: cypher(db, "MATCH (h:AuditHead) SET h.seq = h.seq - 1"),
-        N, f"event {N} is not covered by the head"),
+        N,
+        f"event {N} is not covered by the head",
+    ),
     "move the head far ahead": (
         lambda db: cypher(db, "MATCH (h:AuditHead) SET h.seq = 1000000000000"),
-        N + 1, f"the newest event(s) after {N} were deleted (the head says 1000000000000)"),
+        N + 1,
+        f"the newest event(s) after {N} were deleted (the head says 1000000000000)",
+    ),
     "add a forged event without a seq": (
         lambda db: cypher(db, "CREATE (:AuditEvent {actor: 'x', action: 'household.read'})"),
-        None, "1 audit event node(s) are outside the sequence"),
+        None,
+        "1 audit event node(s) are outside the sequence",
+    ),
     "two edits: the first is named": (
         lambda db: cypher(db, "MATCH (e:AuditEvent) WHERE e.seq IN [15, 4] SET e.outcome = 'denied'"),
-        4, "event 4 was edited"),
+        4,
+        "event 4 was edited",
+    ),
 }
 
 
@@ -281,7 +391,7 @@ def test_a_broken_log_fails_closed_on_append(db):
     fill(db, 3)
     cypher(db, "MATCH (h:AuditHead) DELETE h")
     with pytest.raises(audit.AuditError, match="head is missing or behind"):
-        audit.record(db, actor="a", action="household.read")
+        audit.append_now(db, actor="a", action="household.read")
     assert event_count(db) == 3
 
 
@@ -298,7 +408,7 @@ def test_append_in_a_failing_transaction_leaves_no_trace(db, before):
     state = (event_count(db), head(db))
 
     def work(tx):
-        seq = audit.append(tx, db, actor="admin1", role="admin", action="user.create", targets=["kim"])
+        seq = audit.append_in_tx(tx, db, actor="admin1", role="admin", action="user.create", targets=["kim"])
         assert seq == before + 1
         raise Boom()
 
@@ -312,8 +422,8 @@ def test_append_in_a_transaction_commits_with_it(db):
     fill(db, 2)
 
     def work(tx):
-        first = audit.append(tx, db, actor="admin1", action="user.create", targets=["kim"])
-        second = audit.append(tx, db, actor="admin1", action="user.enable", targets=["kim"])
+        first = audit.append_in_tx(tx, db, actor="admin1", action="user.create", targets=["kim"])
+        second = audit.append_in_tx(tx, db, actor="admin1", action="user.enable", targets=["kim"])
         return first, second
 
     assert db.write_tx(work) == (3, 4)
@@ -327,7 +437,7 @@ def _hammer(db, n: int, barrier: threading.Barrier, seqs: list, errors: list, na
     try:
         barrier.wait()
         for i in range(n):
-            seqs.append(audit.record(db, actor=name, action="household.read", targets=[f"{name}-{i}"]))
+            seqs.append(audit.append_now(db, actor=name, action="household.read", targets=[f"{name}-{i}"]))
     except Exception as exc:  # reported by the test
         errors.append(exc)
 
@@ -338,8 +448,9 @@ def test_concurrent_appends_give_a_gapless_valid_chain(db, prefilled):
     barrier = threading.Barrier(THREADS)
     seqs: list[int] = []
     errors: list[Exception] = []
-    threads = [threading.Thread(target=_hammer, args=(db, PER_THREAD, barrier, seqs, errors, f"t{k}"))
-               for k in range(THREADS)]
+    threads = [
+        threading.Thread(target=_hammer, args=(db, PER_THREAD, barrier, seqs, errors, f"t{k}")) for k in range(THREADS)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -362,7 +473,7 @@ def test_verify_while_events_are_appended(db):
 
     def writer():
         while not stop.is_set():
-            audit.record(db, actor="w", action="household.read")
+            audit.append_now(db, actor="w", action="household.read")
 
     thread = threading.Thread(target=writer)
     thread.start()
@@ -400,7 +511,7 @@ def test_verify_reads_events_committed_after_the_page_beyond_the_head_was_read(d
 
 
 def day(d: int, h: int = 12) -> dt.datetime:
-    return dt.datetime(2026, 3, d, h, 0, tzinfo=dt.timezone.utc)
+    return dt.datetime(2026, 3, d, h, 0, tzinfo=dt.UTC)
 
 
 EVENTS = [
@@ -408,8 +519,15 @@ EVENTS = [
     dict(at=day(1, 23), actor="lee", role="coordinator", action="household.list", targets=["H1", "H2"], outcome="ok"),
     dict(at=day(2, 0), actor="kim", role="visitor", action="person.read", targets=["P7"], outcome="denied"),
     dict(at=day(2, 8), actor="-", role=None, action="login.failure", targets=[], outcome="failure"),
-    dict(at=day(3, 10), actor="admin1", role="admin", action="person.identity.read", targets=["P7", "H2"],
-         outcome="ok", reason="court request"),
+    dict(
+        at=day(3, 10),
+        actor="admin1",
+        role="admin",
+        action="person.identity.read",
+        targets=["P7", "H2"],
+        outcome="ok",
+        reason="court request",
+    ),
     dict(at=day(4, 10), actor="kim", role="visitor", action="household.read", targets=["H2"], outcome="ok"),
     dict(at=day(5, 10), actor="lee", role="coordinator", action="householder.read", targets=["H9"], outcome="error"),
 ]
@@ -437,8 +555,17 @@ def test_query_filters_and_newest_first(db):
     naive = dt.datetime(2026, 3, 2, 0, 0)  # taken as UTC
     seoul = dt.timezone(dt.timedelta(hours=9))
     assert seqs(audit.query(db, since=naive, until=dt.datetime(2026, 3, 2, 10, 0, tzinfo=seoul))) == [3]
-    assert seqs(audit.query(db, actor="kim", target="H1", action="household.", outcome="ok",
-                            since=dt.date(2026, 3, 1), until=dt.date(2026, 3, 1))) == [1]
+    assert seqs(
+        audit.query(
+            db,
+            actor="kim",
+            target="H1",
+            action="household.",
+            outcome="ok",
+            since=dt.date(2026, 3, 1),
+            until=dt.date(2026, 3, 1),
+        )
+    ) == [1]
     assert seqs(audit.query(db, actor="kim", outcome="ok", since=dt.date(2026, 3, 2))) == [6]
     assert seqs(audit.query(db, limit=2)) == [7, 6]
     assert seqs(audit.query(db, limit=2, before_seq=6)) == [5, 4]
@@ -469,14 +596,16 @@ def test_export_rows_oldest_first_with_filters(db):
 
 _CLAUSE_END = re.compile(
     r"\b(WITH|RETURN|MATCH|OPTIONAL|MERGE|CREATE|DELETE|DETACH|REMOVE|SET|UNWIND|CALL|FOREACH|WHERE|"
-    r"ORDER|LIMIT|SKIP|UNION|ON|YIELD|FINISH)\b|[;})|]", re.I)
+    r"ORDER|LIMIT|SKIP|UNION|ON|YIELD|FINISH)\b|[;})|]",
+    re.I,
+)
 
 
 def _clauses(text: str, keyword: str) -> list[str]:
     """The item lists of every ``keyword`` clause (SET, REMOVE) in a statement."""
     out = []
     for match in re.finditer(rf"\b{keyword}\b", text, re.I):
-        rest = text[match.end():]
+        rest = text[match.end() :]
         end = _CLAUSE_END.search(rest)
         out.append(rest[: end.start()] if end else rest)
     return out
@@ -506,20 +635,23 @@ def audit_event_writes(statement: str) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("statement,bad", [
-    ("MATCH (e:AuditEvent {seq: 1}) SET e.actor = 'x'", True),
-    ("MATCH (e:AuditEvent) WHERE e.seq = 1 SET e += $p", True),
-    ("MATCH (ev:AuditEvent) SET ev = {}", True),
-    ("MATCH (h:AuditHead), (x:AuditEvent) SET h.seq = 1, x.hash = ''", True),
-    ("MATCH (e:AuditEvent) REMOVE e.reason", True),
-    ("MATCH (e:AuditEvent) REMOVE e:AuditEvent", True),
-    ("MATCH (e:AuditEvent) DETACH DELETE e", True),
-    ("MATCH (e:AuditEvent) WITH e AS old SET old.actor = 'x'", True),
-    ("MATCH (n:Household) SET n:AuditEvent", True),
-    ("MATCH (e:AuditEvent) WHERE e.seq = $s RETURN e.hash", False),
-    ("MATCH (h:AuditHead {id: 'head'}) CREATE (e:AuditEvent $event) SET h.seq = $event.seq RETURN e.seq", False),
-    ("MATCH (h:Household {id: $id}) SET h.status = 'x'", False),
-])
+@pytest.mark.parametrize(
+    "statement,bad",
+    [
+        ("MATCH (e:AuditEvent {seq: 1}) SET e.actor = 'x'", True),
+        ("MATCH (e:AuditEvent) WHERE e.seq = 1 SET e += $p", True),
+        ("MATCH (ev:AuditEvent) SET ev = {}", True),
+        ("MATCH (h:AuditHead), (x:AuditEvent) SET h.seq = 1, x.hash = ''", True),
+        ("MATCH (e:AuditEvent) REMOVE e.reason", True),
+        ("MATCH (e:AuditEvent) REMOVE e:AuditEvent", True),
+        ("MATCH (e:AuditEvent) DETACH DELETE e", True),
+        ("MATCH (e:AuditEvent) WITH e AS old SET old.actor = 'x'", True),
+        ("MATCH (n:Household) SET n:AuditEvent", True),
+        ("MATCH (e:AuditEvent) WHERE e.seq = $s RETURN e.hash", False),
+        ("MATCH (h:AuditHead {id: 'head'}) CREATE (e:AuditEvent $event) SET h.seq = $event.seq RETURN e.seq", False),
+        ("MATCH (h:Household {id: $id}) SET h.status = 'x'", False),
+    ],
+)
 def test_the_scan_recognises_writes_to_events(statement, bad):
     assert bool(audit_event_writes(statement)) is bad
 
@@ -527,8 +659,10 @@ def test_the_scan_recognises_writes_to_events(statement, bad):
 def test_no_statement_updates_or_deletes_audit_events():
     offenders = []
     # every file but tests/cypher/testing.cypher, the only one allowed to delete events
-    for path in [*sorted((ROOT / "graphsvc" / "cypher").glob("*.cypher")),
-                 *sorted((ROOT / "bench" / "cypher").glob("*.cypher"))]:
+    for path in [
+        *sorted((ROOT / "graphsvc" / "cypher").glob("*.cypher")),
+        *sorted((ROOT / "bench" / "cypher").glob("*.cypher")),
+    ]:
         for name, statement in parse_cypher(path.read_text(encoding="utf-8"), path.name).items():
             offenders += [f"{path.name}: {name}: {why}" for why in audit_event_writes(statement)]
     assert not offenders

@@ -69,7 +69,8 @@ def test_a_man_never_learns_a_person_of_a_women_only_household(bare_app, women_n
             c2 = next(s for s in body if s["household_id"] == "c2")
             assert c2["path"] == [None, "c2.1"] and c2["reason_codes"][0]["via_code_name"] is None
             assert "someone you met on" in api(app, visitor)("/api/v1/suggestions?limit=10&lang=en").get_data(
-                as_text=True)
+                as_text=True
+            )
     minji = api(app, "minji")
     k = next(s for s in minji("/api/v1/suggestions").json["suggestions"] if s["household_id"] == "k")
     assert k["path"] == ["hm.1", "w.1", "k.1"]
@@ -113,19 +114,37 @@ def foreign_root(world, tmp_path):
     """A chain that starts in 양천 (h-006) and reaches 노원 (h-007)."""
     folder = tmp_path / "more"
     folder.mkdir()
-    (folder / "households.csv").write_text("id,code,district,arrived_on,status\n"
-                                           "h-006,H-006,서울 양천구,2020-01-01,active\n"
-                                           "h-007,H-007,서울 노원구,2021-01-01,active\n", encoding="utf-8")
-    (folder / "people.csv").write_text("id,code_name,household_id\np-007,먼뿌리,h-006\np-008,먼가지잎,h-007\n",
-                                       encoding="utf-8")
-    (folder / "introductions.csv").write_text("introducer_id,introduced_id,introduced_on,relation\n"
-                                              "p-007,p-008,2021-02-01,friend\n", encoding="utf-8")
+    (folder / "households.csv").write_text(
+        "id,code,district,arrived_on,status\n"
+        "h-006,H-006,서울 양천구,2020-01-01,active\n"
+        "h-007,H-007,서울 노원구,2021-01-01,active\n",
+        encoding="utf-8",
+    )
+    (folder / "people.csv").write_text(
+        "id,code_name,household_id\np-007,먼뿌리,h-006\np-008,먼가지잎,h-007\n", encoding="utf-8"
+    )
+    (folder / "introductions.csv").write_text(
+        "introducer_id,introduced_id,introduced_on,relation\np-007,p-008,2021-02-01,friend\n", encoding="utf-8"
+    )
     (folder / "visits.csv").write_text("id,household_id,visitor,visited_on,outcome\n", encoding="utf-8")
     assert import_folder(world, folder).ok
     return world
 
 
-FOREIGN = ("h-003", "h-004", "h-006", "H-003", "H-004", "H-006", "p-004", "p-005", "p-007", "먼뿌리", "푸른솔", "작은샘")
+FOREIGN = (
+    "h-003",
+    "h-004",
+    "h-006",
+    "H-003",
+    "H-004",
+    "H-006",
+    "p-004",
+    "p-005",
+    "p-007",
+    "먼뿌리",
+    "푸른솔",
+    "작은샘",
+)
 
 
 def test_the_overview_has_opaque_ids_and_nothing_foreign(app, foreign_root):
@@ -166,19 +185,39 @@ def _named_in(text: str, names: dict[str, str]) -> set[str]:
         text = json.dumps(json.loads(text), ensure_ascii=False)
     except ValueError:
         pass
-    return {record for name, record in names.items()
-            if re.search(r"(?<![\w.-])" + re.escape(name) + r"(?![\w.-])", text)}
+    return {
+        record for name, record in names.items() if re.search(r"(?<![\w.-])" + re.escape(name) + r"(?![\w.-])", text)
+    }
 
 
-@pytest.mark.parametrize("who,path", [
-    ("coord", "/map"), ("coord", "/map?max_nodes=1"), ("coord", "/map?view=people&chain_of=h-001"),
-    ("coord", "/unvisited"), ("admin", "/unvisited"), ("admin", "/unvisited.csv"), ("coord", "/households/h-001"),
-    ("coord", "/households/h-005"), ("minji", "/suggestions"), ("minji", "/history"), ("admin", "/map"),
-    ("coord", "/api/v1/network"), ("coord", "/api/v1/network?max_nodes=1"), ("admin", "/api/v1/network?max_nodes=1"),
-    ("coord", "/api/v1/network?view=people&chain_of=h-001"), ("coord", "/api/v1/chains"), ("admin", "/api/v1/chains"),
-    ("coord", "/api/v1/people/p-006/chain"), ("admin", "/api/v1/unvisited"), ("coord", "/api/v1/households/h-005"),
-    ("admin", "/api/v1/households/h-005"), ("minji", "/api/v1/suggestions"), ("minji", "/api/v1/households/h-001"),
-])
+@pytest.mark.parametrize(
+    "who,path",
+    [
+        ("coord", "/map"),
+        ("coord", "/map?max_nodes=1"),
+        ("coord", "/map?view=people&chain_of=h-001"),
+        ("coord", "/unvisited"),
+        ("admin", "/unvisited"),
+        ("admin", "/unvisited.csv"),
+        ("coord", "/households/h-001"),
+        ("coord", "/households/h-005"),
+        ("minji", "/suggestions"),
+        ("minji", "/history"),
+        ("admin", "/map"),
+        ("coord", "/api/v1/network"),
+        ("coord", "/api/v1/network?max_nodes=1"),
+        ("admin", "/api/v1/network?max_nodes=1"),
+        ("coord", "/api/v1/network?view=people&chain_of=h-001"),
+        ("coord", "/api/v1/chains"),
+        ("admin", "/api/v1/chains"),
+        ("coord", "/api/v1/people/p-006/chain"),
+        ("admin", "/api/v1/unvisited"),
+        ("coord", "/api/v1/households/h-005"),
+        ("admin", "/api/v1/households/h-005"),
+        ("minji", "/api/v1/suggestions"),
+        ("minji", "/api/v1/households/h-001"),
+    ],
+)
 def test_every_id_shown_is_a_target_of_the_event(app, foreign_root, who, path):
     names = _records(foreign_root)
     if path.startswith("/api/"):
@@ -202,8 +241,14 @@ def test_a_missing_household_costs_what_one_out_of_reach_costs(app, world, metho
     a 404 for an id that does not exist and for h-003 (another district) take as long,
     for a read and for a claim; and the refused claims changed nothing."""
     for n in range(3000):
-        audit.log(world, actor="minji", role="visitor", action="suggestions.read",
-                  targets=[f"h-x{n}-{i}" for i in range(10)], detail="10 suggestions")
+        audit.to_journal(
+            world,
+            actor="minji",
+            role="visitor",
+            action="suggestions.read",
+            targets=[f"h-x{n}-{i}" for i in range(10)],
+            detail="10 suggestions",
+        )
     audit.flush(world)
     call = api(app, "minji")
     before = world.read("snapshot")[0]

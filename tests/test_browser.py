@@ -23,8 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / ".artifacts"
 CHROMIUM = os.environ.get("GRAPHSVC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -45,7 +50,10 @@ def server(settings, tmp_path_factory):
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [str(graphsvc), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env=test_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=test_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
@@ -123,8 +131,7 @@ def test_admin_signs_in_with_totp_and_reads_the_audit_log(server, browser, db, s
 
     from graphsvc import accounts
 
-    from .helpers import ACTOR, keyring
-    from .helpers import import_folder
+    from .helpers import ACTOR, import_folder, keyring
 
     assert import_folder(db, small).ok
     accounts.add_user(db, ACTOR, "admin", "admin", [], "correct horse battery")
@@ -159,7 +166,8 @@ def test_admin_signs_in_with_totp_and_reads_the_audit_log(server, browser, db, s
 def _node_click(page, node_id: str) -> None:
     """Click a node of the map where vis-network drew it."""
     point = page.evaluate(
-        "id => { const n = window.graphsvcMap.network; return n.canvasToDOM(n.getPositions([id])[id]); }", node_id)
+        "id => { const n = window.graphsvcMap.network; return n.canvasToDOM(n.getPositions([id])[id]); }", node_id
+    )
     box = page.locator("#map-canvas").bounding_box()
     page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
 
@@ -169,8 +177,7 @@ def test_coordinator_map_draws_clicks_and_requests_only_the_server(server, brows
 
     from graphsvc import accounts
 
-    from .helpers import ACTOR, keyring
-    from .helpers import import_folder
+    from .helpers import ACTOR, import_folder, keyring
 
     assert import_folder(db, small).ok
     accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], "correct horse battery")
@@ -206,7 +213,8 @@ def test_coordinator_map_draws_clicks_and_requests_only_the_server(server, brows
 
     placeholder = page.evaluate(
         "Object.entries(JSON.parse(document.getElementById('map-data').textContent).details)"
-        ".filter(([k, d]) => d.kind === 'placeholder').map(([k]) => k)[0]")
+        ".filter(([k, d]) => d.kind === 'placeholder').map(([k]) => k)[0]"
+    )
     _node_click(page, placeholder)
     page.wait_for_function(f"document.getElementById('map-canvas').dataset.selected === '{placeholder}'")
     assert "another district" in page.locator("#map-details-title").inner_text()
@@ -221,16 +229,16 @@ def test_coordinator_map_draws_clicks_and_requests_only_the_server(server, brows
 
     assert not dialogs, dialogs
     assert not errors, errors
-    assert requested and all(url.startswith(server + "/") for url in requested), \
-        [u for u in requested if not u.startswith(server + "/")]
+    assert requested and all(url.startswith(server + "/") for url in requested), [
+        u for u in requested if not u.startswith(server + "/")
+    ]
     page.close()
 
 
 def test_visitor_on_a_phone_claims_and_reports(server, browser, db, small):
     from graphsvc import accounts
 
-    from .helpers import ACTOR
-    from .helpers import import_folder
+    from .helpers import ACTOR, import_folder
 
     assert import_folder(db, small).ok
     accounts.add_user(db, ACTOR, "mina", "visitor", ["서울 노원구"], "correct horse battery", "f")

@@ -25,8 +25,10 @@ SMALL = {
 
 def stored(db) -> dict:
     rows = db.read("test_household_placements")
-    return {r["id"]: (r["parent"], r["chain"], r["wave"],
-                      r["joined_on"].to_native() if r["joined_on"] else None) for r in rows}
+    return {
+        r["id"]: (r["parent"], r["chain"], r["wave"], r["joined_on"].to_native() if r["joined_on"] else None)
+        for r in rows
+    }
 
 
 def test_forest_by_hand_first_entry_wins_and_loops_are_cut():
@@ -36,7 +38,8 @@ def test_forest_by_hand_first_entry_wins_and_loops_are_cut():
         ("b", "c", d(2024, 1, 1), "b2"),  # earlier: b came in through c
         ("c", "a", None, "c1"),
         ("d", "d", d(2020, 1, 1), "d1"),  # inside one household: not an edge
-        ("x", "y", None, "x1"), ("y", "x", None, "y1"),  # a loop of households
+        ("x", "y", None, "x1"),
+        ("y", "x", None, "y1"),  # a loop of households
     ]
     f = household_forest(entries)
     assert f["b"] == Placement("c", "a", 2, d(2024, 1, 1))
@@ -58,6 +61,7 @@ def test_first_import_places_households_without_a_refresh(db, small):
 
 def test_later_import_refreshes_and_refresh_repairs(db, small):
     assert importer.import_folder(db, small, KEYRING, ACTOR).ok
+
     # a second import moves p-004 (introduced from h-002 on 2021-07-01) into h-004: h-003
     # has nobody left and is a root; h-004 came in through that dated introduction now
     # (dated before undated), and h-005 hangs below h-004
@@ -69,9 +73,14 @@ def test_later_import_refreshes_and_refresh_repairs(db, small):
     rewrite(small, "people", move)
     report = importer.import_folder(db, small, KEYRING, ACTOR)
     assert report.ok and not report.plan.placed
-    want = dict(SMALL, **{"h-003": (None, None, None, None),
-                          "h-004": ("h-002", "h-001", 2, dt.date(2021, 7, 1)),
-                          "h-005": ("h-004", "h-001", 3, dt.date(2026, 9, 15))})
+    want = dict(
+        SMALL,
+        **{
+            "h-003": (None, None, None, None),
+            "h-004": ("h-002", "h-001", 2, dt.date(2021, 7, 1)),
+            "h-005": ("h-004", "h-001", 3, dt.date(2026, 9, 15)),
+        },
+    )
     assert stored(db) == want
     db.write("test_set_household_wave", id="h-005", wave=9)  # damage the index
     assert chains.refresh(db).changed == 1

@@ -36,14 +36,17 @@ def cypher(db, text: str, **params):
 
 def fill(db, n: int, actor: str = "coord") -> None:
     for i in range(n):
-        audit.record(db, actor=actor, role="coordinator", action="household.read", targets=[f"h-{i}"])
+        audit.append_now(db, actor=actor, role="coordinator", action="household.read", targets=[f"h-{i}"])
 
 
 def rewrite_history(db, seq: int) -> None:
     """The assessors' rewrite: delete event ``seq``, renumber every later event down by one,
     re-hash the chain from there and move the head, so that `verify` finds nothing."""
-    prev = cypher(db, "MATCH (e:AuditEvent {seq: $s}) RETURN e.hash AS h", s=seq - 1)[0]["h"] if seq > 1 \
+    prev = (
+        cypher(db, "MATCH (e:AuditEvent {seq: $s}) RETURN e.hash AS h", s=seq - 1)[0]["h"]
+        if seq > 1
         else audit.ZERO_HASH
+    )
     cypher(db, "MATCH (e:AuditEvent {seq: $s}) DETACH DELETE e", s=seq)
     later = cypher(db, "MATCH (e:AuditEvent) WHERE e.seq > $s RETURN properties(e) AS p ORDER BY e.seq", s=seq)
     for row in later:
@@ -77,25 +80,37 @@ def test_a_checkpoint_signs_the_verified_head_and_is_on_record(db, tmp_path):
     made = checkpoints.make(db, path, OPERATOR)
     assert (made.seq, made.hash) == (5, audit.verify(db, seqs=[5]).hashes[5])  # the head it verified
     [line] = lines_of(path)
-    assert line == {"v": 1, "seq": 5, "hash": made.hash, "at": made.at, "kid": made.kid, "key": made.key,
-                    "sig": made.sig}
+    assert line == {
+        "v": 1,
+        "seq": 5,
+        "hash": made.hash,
+        "at": made.at,
+        "kid": made.kid,
+        "key": made.key,
+        "sig": made.sig,
+    }
     # The documented signature, checked with the public key alone.
     public = Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode("C" * 43 + "=")).public_key()
-    message = b"graphsvc audit checkpoint v1\n" + json.dumps(
-        {"at": made.at, "hash": made.hash, "kid": made.kid, "seq": 5, "v": 1},
-        sort_keys=True, separators=(",", ":")).encode()
+    message = (
+        b"graphsvc audit checkpoint v1\n"
+        + json.dumps(
+            {"at": made.at, "hash": made.hash, "kid": made.kid, "seq": 5, "v": 1}, sort_keys=True, separators=(",", ":")
+        ).encode()
+    )
     public.verify(base64.urlsafe_b64decode(made.sig + "=="), message)
     assert made.key == checkpoints.public_text(public)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     newest = audit.query(db, limit=1)[0]
-    assert newest["action"] == "audit.checkpoint" and newest["detail"] == f"event 5 hash {made.hash[:16]} key {made.kid}"
+    assert (
+        newest["action"] == "audit.checkpoint" and newest["detail"] == f"event 5 hash {made.hash[:16]} key {made.kid}"
+    )
     assert newest["actor"] == "cli:tester" and newest["outcome"] == "ok"
     report = checkpoints.check(db, path, own_keys())
     assert report.ok and report.passed == 1
 
 
 def test_a_checkpoint_covers_what_the_journal_held(db, tmp_path):
-    audit.log(db, actor="coord", action="household.read", targets=["h-1"])  # not yet in the chain
+    audit.to_journal(db, actor="coord", action="household.read", targets=["h-1"])  # not yet in the chain
     made = checkpoints.make(db, tmp_path / "cp.jsonl", OPERATOR)
     assert made.seq == 1 and db.journal.pending_bytes() == 0
 
@@ -126,7 +141,8 @@ def test_the_assessors_rewrite_passes_verify_but_not_the_checkpoints(db, tmp_pat
     assert report.chain.ok and not report.ok
     assert [p.line for p in report.problems] == [1, 2]
     assert report.problems[0].text.startswith(
-        f"event 10 of {first.at}: the chain no longer passes through it: that event's hash is now")
+        f"event 10 of {first.at}: the chain no longer passes through it: that event's hash is now"
+    )
     out = run("audit", "verify", "--checkpoints", str(path))
     assert out.exit_code == 2, out.output
     assert "audit chain intact" in out.output
@@ -201,8 +217,10 @@ def test_an_edited_or_forged_checkpoint_line_is_named(db, tmp_path, cli_env):
         "another hash under the old signature": (_edited(good[0], hash="0" * 64), "its signature does not hold"),
         "a newer time": (_edited(good[0], at="2030-01-01T00:00:00.000000Z"), "its signature does not hold"),
         "signed by a stranger's key": (forged, "which is not trusted here"),
-        "a stranger's key with our key id": (_edited(forged, kid=json.loads(good[0])["kid"]),
-                                             "not a checkpoint (its key, key id or signature is malformed)"),
+        "a stranger's key with our key id": (
+            _edited(forged, kid=json.loads(good[0])["kid"]),
+            "not a checkpoint (its key, key id or signature is malformed)",
+        ),
         "not JSON": ("{seq: 3}", "not a checkpoint (not JSON)"),
         "fields missing": (json.dumps({"seq": 3}), "not a checkpoint (its fields are not"),
     }
@@ -216,8 +234,9 @@ def test_an_edited_or_forged_checkpoint_line_is_named(db, tmp_path, cli_env):
     assert out.exit_code == 2 and f"checkpoint {path}:2 FAILS: not a checkpoint" in out.output
     # A stranger's checkpoint is believed only when its public key is given, and then checked.
     path.write_text(forged + "\n")
-    out = run("audit", "verify", "--checkpoints", str(path), "--public-key",
-              checkpoints.public_text(stranger.public_key()))
+    out = run(
+        "audit", "verify", "--checkpoints", str(path), "--public-key", checkpoints.public_text(stranger.public_key())
+    )
     assert out.exit_code == 0, out.output
     assert "checkpoints: all 1 in" in out.output and "the newest is event 4" in out.output
 
@@ -250,7 +269,8 @@ def test_the_checkpoint_command_and_its_default_file(db, tmp_path, cli_env, monk
 
     assert load_settings({}).audit_checkpoints.name == "checkpoints.jsonl"
     assert load_settings({"GRAPHSVC_STATE_DIR": "/x"}).audit_checkpoints == __import__("pathlib").Path(
-        "/x/audit/checkpoints.jsonl")
+        "/x/audit/checkpoints.jsonl"
+    )
     with pytest.raises(ValueError, match="GRAPHSVC_AUDIT_CHECKPOINT_HOURS"):
         load_settings({"GRAPHSVC_AUDIT_CHECKPOINT_HOURS": "0"})
 
@@ -289,11 +309,10 @@ def test_the_trails_keys_are_kept_like_the_data_keys(tmp_path, monkeypatch):
 
 @pytest.fixture()
 def admin_client(db, settings, tmp_path):
+    from graphsvc import accounts
     from web import create_app
 
     from .helpers import ACTOR, keyring
-
-    from graphsvc import accounts
 
     accounts.add_user(db, ACTOR, "admin", "admin", [], "correct horse battery")
     secret = pyotp.random_base32()

@@ -12,7 +12,6 @@ from graphsvc.cli import main
 from .helpers import append, snapshot
 
 
-
 def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
@@ -68,8 +67,12 @@ def test_demo_loads_only_into_an_empty_database(db, cli_env):
 
 def test_demo_out_is_deterministic(tmp_path, cli_env):
     for name in ("a", "b"):
-        assert run("demo", "--households", "200", "--seed", "9", "--as-of", "2026-01-01",
-                   "--out", str(tmp_path / name)).exit_code == 0
+        assert (
+            run(
+                "demo", "--households", "200", "--seed", "9", "--as-of", "2026-01-01", "--out", str(tmp_path / name)
+            ).exit_code
+            == 0
+        )
     for path in (tmp_path / "a").glob("*.csv"):
         assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
     households = list(csv.DictReader((tmp_path / "a" / "households.csv").open(encoding="utf-8-sig")))

@@ -15,25 +15,35 @@ from graphsvc.cli import main
 from .helpers import import_folder
 
 
-
 def run(*args: str, input: str | None = None):
     return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
 
 
 def test_users_add_list_disable_reset(db, cli_env):
-    added = run("users", "add", "kim", "--role", "visitor", "--district", "서울 노원구",
-                "--password-stdin", input="a long enough pass\n")
+    added = run(
+        "users",
+        "add",
+        "kim",
+        "--role",
+        "visitor",
+        "--district",
+        "서울 노원구",
+        "--password-stdin",
+        input="a long enough pass\n",
+    )
     assert added.exit_code == 0, added.output
     assert accounts.authenticate(db, "kim", "a long enough pass", "1.2.3.4", "t").ok
     stored = accounts.get_user(db, "kim")["password_hash"]
     assert stored.startswith("$argon2id$") and "a long enough pass" not in stored
-    short = run("users", "add", "lee", "--role", "visitor", "--district", "서울 노원구",
-                "--password-stdin", input="short\n")
+    short = run(
+        "users", "add", "lee", "--role", "visitor", "--district", "서울 노원구", "--password-stdin", input="short\n"
+    )
     assert short.exit_code == 1 and "at least 12 characters" in short.output
     no_district = run("users", "add", "park", "--role", "coordinator", "--password-stdin", input="a long enough pass\n")
     assert no_district.exit_code == 1 and "at least one district" in no_district.output
-    twice = run("users", "add", "kim", "--role", "visitor", "--district", "x", "--password-stdin",
-                input="a long enough pass\n")
+    twice = run(
+        "users", "add", "kim", "--role", "visitor", "--district", "x", "--password-stdin", input="a long enough pass\n"
+    )
     assert twice.exit_code == 1 and "already exists" in twice.output
 
     listed = run("users", "list")
@@ -52,8 +62,17 @@ def test_users_add_list_disable_reset(db, cli_env):
 
 
 def test_token_is_printed_once_and_revocable(db, cli_env):
-    run("users", "add", "kim", "--role", "visitor", "--district", "서울 노원구", "--password-stdin",
-        input="a long enough pass\n")
+    run(
+        "users",
+        "add",
+        "kim",
+        "--role",
+        "visitor",
+        "--district",
+        "서울 노원구",
+        "--password-stdin",
+        input="a long enough pass\n",
+    )
     printed = run("users", "token", "kim", "--days", "7")
     token = printed.output.strip().splitlines()[-1]
     assert token.startswith("gs_") and accounts.token_subject(db, token).username == "kim"
@@ -121,11 +140,15 @@ def test_audit_page_escapes_what_users_typed(settings, db, small, reason):
     accounts.add_user(db, ACTOR, "admin", "admin", [], "correct horse battery")
     secret = pyotp.random_base32()
     accounts.set_totp(db, ACTOR, "admin", keyring().encrypt(secret, "User", "admin", "totp_secret"), True)
-    audit.record(db, actor="admin", role="admin", action="household.identity.read", targets=["h-001"], reason=reason)
+    audit.append_now(
+        db, actor="admin", role="admin", action="household.identity.read", targets=["h-001"], reason=reason
+    )
     client = create_app(settings, TESTING=True).test_client()
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/login").get_data(as_text=True)).group(1)
     client.post("/login", data={"username": "admin", "password": "correct horse battery", "csrf_token": token})
-    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/login/totp").get_data(as_text=True)).group(1)
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/login/totp").get_data(as_text=True)).group(
+        1
+    )
     client.post("/login/totp", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token})
     page = client.get("/admin/audit?lang=en").get_data(as_text=True)
     assert reason not in page and "&lt;" in page

@@ -192,8 +192,11 @@ def test_the_blob_format_is_header_nonce_ciphertext_tag(ring):
     blob = ring.encrypt_bytes(JPEG, *FILE)
     assert blob[:4] == b"GSEB" and blob[4] == 1 and blob[5] == 2 and blob[6:8] == b"k1"
     assert crypto.blob_kid(blob) == "k1" and crypto.is_encrypted_bytes(blob)
-    assert not crypto.is_encrypted_bytes(JPEG) and not crypto.is_encrypted_bytes("GSEB") \
+    assert (
+        not crypto.is_encrypted_bytes(JPEG)
+        and not crypto.is_encrypted_bytes("GSEB")
         and not crypto.is_encrypted_bytes(b"GSEB\x01")
+    )
     blobs = {ring.encrypt_bytes(JPEG, *FILE) for _ in range(50)}
     assert len(blobs) == 50 and len({b[8:20] for b in blobs}) == 50  # a fresh nonce every time
     for part in (JPEG, JPEG[:8], "서울 노원구".encode(), bytes(range(40, 80))):
@@ -227,11 +230,14 @@ def test_truncated_blobs_and_other_data_are_refused(ring):
         ring.encrypt_bytes("text", *FILE)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("elsewhere", [
-    ("Photo", "ph-002", "original"),  # another record
-    ("Photo", "ph-001", "sanitized"),  # another field
-    ("Receipt", "ph-001", "original"),  # another label
-])
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        ("Photo", "ph-002", "original"),  # another record
+        ("Photo", "ph-001", "sanitized"),  # another field
+        ("Receipt", "ph-001", "original"),  # another label
+    ],
+)
 def test_a_blob_moved_elsewhere_does_not_decrypt(ring, elsewhere):
     blob = ring.encrypt_bytes(JPEG, *FILE)
     with pytest.raises(DecryptionError, match=" ".join(elsewhere) + ".*k1"):
@@ -286,8 +292,10 @@ def test_the_registry_names_each_field_once_with_its_kind():
     places = [(f.label, f.field) for f in ENCRYPTED_FIELDS]
     assert len(places) == len(set(places))
     assert {(f.label, f.field): f.kind for f in ENCRYPTED_FIELDS} == {
-        ("Person", "legal_name"): FieldKind.IDENTITY, ("Person", "phone"): FieldKind.IDENTITY,
-        ("Person", "address"): FieldKind.IDENTITY, ("Visit", "notes"): FieldKind.NOTES,
+        ("Person", "legal_name"): FieldKind.IDENTITY,
+        ("Person", "phone"): FieldKind.IDENTITY,
+        ("Person", "address"): FieldKind.IDENTITY,
+        ("Visit", "notes"): FieldKind.NOTES,
         ("User", "totp_secret"): FieldKind.ACCOUNT_SECRET,
     }
     ring = Keyring.generate("k1")
@@ -307,12 +315,15 @@ def test_exports_carry_identity_and_notes_never_account_secrets():
 
 def test_encrypt_record_seals_the_registered_fields_it_carries():
     ring = Keyring.generate("k1")
-    values = {"id": "p-001", "code_name": "들국화", "household_id": "h-1", "legal_name": NAME,
-              "phone": "", "_line": 7}
+    values = {"id": "p-001", "code_name": "들국화", "household_id": "h-1", "legal_name": NAME, "phone": "", "_line": 7}
     sealed = crypto.encrypt_record(ring, "Person", "p-001", values)
     assert values["legal_name"] == NAME, "the caller's mapping is left as it was"
-    assert {k: sealed[k] for k in ("id", "code_name", "household_id", "_line")} == \
-        {"id": "p-001", "code_name": "들국화", "household_id": "h-1", "_line": 7}
+    assert {k: sealed[k] for k in ("id", "code_name", "household_id", "_line")} == {
+        "id": "p-001",
+        "code_name": "들국화",
+        "household_id": "h-1",
+        "_line": 7,
+    }
     assert sealed["phone"] is None and "address" not in sealed  # "" is None; absent stays absent
     assert ring.decrypt(sealed["legal_name"], *PLACE) == NAME
     with pytest.raises(DecryptionError):  # bound to the record it was made for
@@ -328,8 +339,9 @@ def test_encrypt_record_keeps_a_stored_token_only_when_nothing_changed():
     ring = Keyring({"k2": new_key, "k1": old_key}, "k2")
     stored = crypto.encrypt_record(ring, "Person", "p-001", {"legal_name": NAME, "phone": "010", "address": "서울"})
     stored["address"] = old.encrypt("서울", "Person", "p-001", "address")  # under an older key
-    again = crypto.encrypt_record(ring, "Person", "p-001", {"legal_name": NAME, "phone": "011", "address": "서울"},
-                                  stored=stored)
+    again = crypto.encrypt_record(
+        ring, "Person", "p-001", {"legal_name": NAME, "phone": "011", "address": "서울"}, stored=stored
+    )
     assert again["legal_name"] == stored["legal_name"]  # same value, current key: the same token
     assert again["phone"] != stored["phone"] and ring.decrypt(again["phone"], "Person", "p-001", "phone") == "011"
     assert again["address"].startswith("enc:v1:k2:")  # same value, old key: encrypted anew
@@ -421,8 +433,14 @@ def test_the_key_file_is_reused(env):
 @pytest.fixture
 def places(tmp_path, monkeypatch):
     """No key variables; the state folder and the old key folder under tmp_path."""
-    for name in ("GRAPHSVC_DATA_KEY", "GRAPHSVC_KEY_FILE", "GRAPHSVC_SECRET_KEY", "GRAPHSVC_SECRET_FILE",
-                 "GRAPHSVC_AUDIT_JOURNAL_KEY", "GRAPHSVC_AUDIT_CHECKPOINT_KEY"):
+    for name in (
+        "GRAPHSVC_DATA_KEY",
+        "GRAPHSVC_KEY_FILE",
+        "GRAPHSVC_SECRET_KEY",
+        "GRAPHSVC_SECRET_FILE",
+        "GRAPHSVC_AUDIT_JOURNAL_KEY",
+        "GRAPHSVC_AUDIT_CHECKPOINT_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     legacy = tmp_path / "checkout" / ".secrets"
     monkeypatch.setattr(crypto, "LEGACY_KEY_DIR", legacy)

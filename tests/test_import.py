@@ -41,10 +41,20 @@ def test_small_network_imports_with_korean_text(db, small):
     assert visit["notes"].startswith("enc:v1:")  # stored encrypted, bound to this visit
     assert keyring().decrypt(visit["notes"], "Visit", "v-003", "notes") == "처음 방문, 차를 대접받음"
     visit["notes"] = None
-    assert visit == {"household": "h-002", "visitor": "junho", "outcome": "met",
-                     "materials": "rice:2", "notes": None, "on": visit["on"], "follow_up_on": None}
+    assert visit == {
+        "household": "h-002",
+        "visitor": "junho",
+        "outcome": "met",
+        "materials": "rice:2",
+        "notes": None,
+        "on": visit["on"],
+        "follow_up_on": None,
+    }
     assert db.read("test_user", username="minji")[0] == {
-        "role": "visitor", "districts": ["서울 노원구"], "person": "p-002"}
+        "role": "visitor",
+        "districts": ["서울 노원구"],
+        "person": "p-002",
+    }
 
 
 def test_importing_twice_changes_nothing(db, small):
@@ -63,6 +73,7 @@ def test_dry_run_writes_nothing(db, small):
 def test_writes_are_batched(db, small, monkeypatch):
     calls = []
     original = db.write_tx
+
     def counting(work, *args, **kw):
         if args and isinstance(args[0], list):  # a batch of rows (audit appends pass no list)
             calls.append(len(args[0]))
@@ -84,15 +95,32 @@ def test_rows_can_refer_to_what_the_database_holds(db, small, tmp_path):
     for name, table in csvio.TABLES.items():
         if name in csvio.REQUIRED_FILES:
             csvio.write_table(later / table.filename, table, [])
-    csvio.write_table(later / "households.csv", csvio.TABLES["households"],
-                      [{"id": "h-010", "code": "H-010", "district": "서울 노원구", "status": "active"}])
-    csvio.write_table(later / "people.csv", csvio.TABLES["people"],
-                      [{"id": "p-010", "code_name": "민들레", "household_id": "h-010"}])
-    csvio.write_table(later / "introductions.csv", csvio.TABLES["introductions"],
-                      [{"introducer_id": "p-006", "introduced_id": "p-010", "relation": "friend"}])
-    csvio.write_table(later / "visits.csv", csvio.TABLES["visits"],
-                      [{"id": "v-010", "household_id": "h-001", "visitor": "junho",
-                        "visited_on": "2026-01-05", "outcome": "refused"}])
+    csvio.write_table(
+        later / "households.csv",
+        csvio.TABLES["households"],
+        [{"id": "h-010", "code": "H-010", "district": "서울 노원구", "status": "active"}],
+    )
+    csvio.write_table(
+        later / "people.csv", csvio.TABLES["people"], [{"id": "p-010", "code_name": "민들레", "household_id": "h-010"}]
+    )
+    csvio.write_table(
+        later / "introductions.csv",
+        csvio.TABLES["introductions"],
+        [{"introducer_id": "p-006", "introduced_id": "p-010", "relation": "friend"}],
+    )
+    csvio.write_table(
+        later / "visits.csv",
+        csvio.TABLES["visits"],
+        [
+            {
+                "id": "v-010",
+                "household_id": "h-001",
+                "visitor": "junho",
+                "visited_on": "2026-01-05",
+                "outcome": "refused",
+            }
+        ],
+    )
     report = import_folder(db, later)
     assert report.ok, report.plan.problems
     assert db.read("test_person", id="p-010")[0]["introducer"] == "p-006"
@@ -102,50 +130,85 @@ def test_rows_can_refer_to_what_the_database_holds(db, small, tmp_path):
 
 
 BAD_CASES = [
-    ("households", ["h-001", "H-009", "서울 노원구", "", "active"],
-     "households.csv:7: duplicate household id 'h-001' (first on line 2)"),
-    ("households", ["h-009", "H-001", "서울 노원구", "", "active"],
-     "households.csv:7: duplicate household code 'H-001' (first on line 2)"),
-    ("households", ["h-009", "H-009", "서울 노원구", "2024-02-30", "active"],
-     "households.csv:7: arrived_on '2024-02-30' is not a date (YYYY-MM-DD)"),
-    ("households", ["h-009", "H-009", "서울 노원구", "2024/02/01", "active"],
-     "households.csv:7: arrived_on '2024/02/01' is not a date (YYYY-MM-DD)"),
-    ("households", ["h-009", "H-009", "서울 노원구", "", "gone"],
-     "households.csv:7: status 'gone' is not one of: active, moved, closed, do_not_visit"),
-    ("households", ["h 9", "H-009", "서울 노원구", "", "active"],
-     "households.csv:7: id 'h 9' is not a valid id"),
+    (
+        "households",
+        ["h-001", "H-009", "서울 노원구", "", "active"],
+        "households.csv:7: duplicate household id 'h-001' (first on line 2)",
+    ),
+    (
+        "households",
+        ["h-009", "H-001", "서울 노원구", "", "active"],
+        "households.csv:7: duplicate household code 'H-001' (first on line 2)",
+    ),
+    (
+        "households",
+        ["h-009", "H-009", "서울 노원구", "2024-02-30", "active"],
+        "households.csv:7: arrived_on '2024-02-30' is not a date (YYYY-MM-DD)",
+    ),
+    (
+        "households",
+        ["h-009", "H-009", "서울 노원구", "2024/02/01", "active"],
+        "households.csv:7: arrived_on '2024/02/01' is not a date (YYYY-MM-DD)",
+    ),
+    (
+        "households",
+        ["h-009", "H-009", "서울 노원구", "", "gone"],
+        "households.csv:7: status 'gone' is not one of: active, moved, closed, do_not_visit",
+    ),
+    ("households", ["h 9", "H-009", "서울 노원구", "", "active"], "households.csv:7: id 'h 9' is not a valid id"),
     ("households", ["h-009", "H-009", "", "", "active"], "households.csv:7: district is empty"),
     ("households", ["h-009", "H-009"], "households.csv:7: 2 values, but the header has 5 columns"),
-    ("people", ["p-009", "개나리", "h-404", "", "", ""],
-     "people.csv:8: household_id 'h-404' is not a known household"),
-    ("people", ["p-009", "개\x07나리", "h-001", "", "", ""],
-     "people.csv:8: code_name contains a control character"),
-    ("people", ["p-001", "개나리", "h-001", "", "", ""],
-     "people.csv:8: duplicate person id 'p-001' (first on line 2)"),
-    ("introductions", ["p-002", "p-003", "2020-01-10", "friend"],
-     "introductions.csv:6: 'p-003' already has an introducer, 'p-001' (line 2)"),
-    ("introductions", ["p-001", "p-003", "2020-01-10", "friend"],
-     "introductions.csv:6: duplicate introduction of 'p-003' by 'p-001' (first on line 2)"),
-    ("introductions", ["p-006", "p-001", "2026-10-01", "friend"],
-     "introductions.csv:6: introduction cycle: p-001 → p-003 → p-004 → p-006 → p-001"),
-    ("introductions", ["p-002", "p-002", "", "friend"],
-     "introductions.csv:6: 'p-002' cannot introduce themselves"),
-    ("introductions", ["p-002", "p-404", "", "friend"],
-     "introductions.csv:6: introduced_id 'p-404' is not a known person"),
-    ("introductions", ["p-002", "p-001", "", "cousin"],
-     "introductions.csv:6: relation 'cousin' is not one of: family, friend, neighbour, other"),
-    ("visits", ["v-009", "h-001", "nobody", "2025-01-01", "met", "", ""],
-     "visits.csv:5: visitor 'nobody' is not a known user"),
-    ("visits", ["v-009", "h-001", "minji", "2025-01-01", "met", "bible:one", ""],
-     "visits.csv:5: materials 'bible:one': expected item:count;item:count"),
-    ("visits", ["v-009", "h-001", "minji", "2025-01-01", "partied", "", ""],
-     "visits.csv:5: outcome 'partied' is not one of: met, not_home, refused, moved, other"),
-    ("visits", ["v-001", "h-001", "minji", "2025-01-01", "met", "", ""],
-     "visits.csv:5: duplicate visit id 'v-001' (first on line 2)"),
-    ("users", ["kim", "visitor", "", ""],
-     "users.csv:6: a visitor needs at least one district"),
-    ("users", ["lee", "visitor", "서울 노원구", "p-404"],
-     "users.csv:6: person_id 'p-404' is not a known person"),
+    ("people", ["p-009", "개나리", "h-404", "", "", ""], "people.csv:8: household_id 'h-404' is not a known household"),
+    ("people", ["p-009", "개\x07나리", "h-001", "", "", ""], "people.csv:8: code_name contains a control character"),
+    ("people", ["p-001", "개나리", "h-001", "", "", ""], "people.csv:8: duplicate person id 'p-001' (first on line 2)"),
+    (
+        "introductions",
+        ["p-002", "p-003", "2020-01-10", "friend"],
+        "introductions.csv:6: 'p-003' already has an introducer, 'p-001' (line 2)",
+    ),
+    (
+        "introductions",
+        ["p-001", "p-003", "2020-01-10", "friend"],
+        "introductions.csv:6: duplicate introduction of 'p-003' by 'p-001' (first on line 2)",
+    ),
+    (
+        "introductions",
+        ["p-006", "p-001", "2026-10-01", "friend"],
+        "introductions.csv:6: introduction cycle: p-001 → p-003 → p-004 → p-006 → p-001",
+    ),
+    ("introductions", ["p-002", "p-002", "", "friend"], "introductions.csv:6: 'p-002' cannot introduce themselves"),
+    (
+        "introductions",
+        ["p-002", "p-404", "", "friend"],
+        "introductions.csv:6: introduced_id 'p-404' is not a known person",
+    ),
+    (
+        "introductions",
+        ["p-002", "p-001", "", "cousin"],
+        "introductions.csv:6: relation 'cousin' is not one of: family, friend, neighbour, other",
+    ),
+    (
+        "visits",
+        ["v-009", "h-001", "nobody", "2025-01-01", "met", "", ""],
+        "visits.csv:5: visitor 'nobody' is not a known user",
+    ),
+    (
+        "visits",
+        ["v-009", "h-001", "minji", "2025-01-01", "met", "bible:one", ""],
+        "visits.csv:5: materials 'bible:one': expected item:count;item:count",
+    ),
+    (
+        "visits",
+        ["v-009", "h-001", "minji", "2025-01-01", "partied", "", ""],
+        "visits.csv:5: outcome 'partied' is not one of: met, not_home, refused, moved, other",
+    ),
+    (
+        "visits",
+        ["v-001", "h-001", "minji", "2025-01-01", "met", "", ""],
+        "visits.csv:5: duplicate visit id 'v-001' (first on line 2)",
+    ),
+    ("users", ["kim", "visitor", "", ""], "users.csv:6: a visitor needs at least one district"),
+    ("users", ["lee", "visitor", "서울 노원구", "p-404"], "users.csv:6: person_id 'p-404' is not a known person"),
 ]
 
 
@@ -259,8 +322,12 @@ def test_export_writes_the_import_format(db, small, tmp_path):
     out = tmp_path / "out"
     export_folder(db, out, bom=False)
     rows = list(csv.DictReader((out / "introductions.csv").open(encoding="utf-8")))
-    assert rows[0] == {"introducer_id": "p-001", "introduced_id": "p-003",
-                       "introduced_on": "2020-01-10", "relation": "friend"}
+    assert rows[0] == {
+        "introducer_id": "p-001",
+        "introduced_id": "p-003",
+        "introduced_on": "2020-01-10",
+        "relation": "friend",
+    }
     users = {r["username"]: r for r in csv.DictReader((out / "users.csv").open(encoding="utf-8"))}
     assert users["coord"]["districts"] == "서울 노원구;서울 양천구"
     assert users["minji"]["person_id"] == "p-002"
@@ -283,10 +350,12 @@ def test_the_demo_network_is_valid_for_the_importer(db, tmp_path):
 
 def _add_column(folder: Path, name: str, column: str, values: dict[str, str]) -> None:
     """Add an optional column to one file: ``values`` by the row's first cell."""
+
     def edit(rows):
         rows[0].append(column)
         for r in rows[1:]:
             r.append(values.get(r[0], ""))
+
     rewrite(folder, name, edit)
 
 
@@ -297,6 +366,7 @@ def test_optional_columns_for_visiting_rules_round_trip(db, small, tmp_path):
     assert import_folder(db, small).ok
     out = tmp_path / "out"
     export_folder(db, out)
+
     def exported(table):
         rows = csv.DictReader((out / f"{table}.csv").read_text("utf-8-sig").splitlines())
         return {r["username" if table == "users" else "id"]: r for r in rows}
@@ -304,15 +374,26 @@ def test_optional_columns_for_visiting_rules_round_trip(db, small, tmp_path):
     assert exported("users")["minji"]["gender"] == "f" and exported("users")["junho"]["gender"] == "m"
     assert exported("users")["admin"]["gender"] == ""
     assert [exported("households")[h]["women_only"] for h in ("h-001", "h-002", "h-003")] == ["true", "false", "false"]
-    assert exported("visits")["v-001"]["follow_up_on"] == "2025-03-01" and exported("visits")["v-002"]["follow_up_on"] == ""
+    assert (
+        exported("visits")["v-001"]["follow_up_on"] == "2025-03-01"
+        and exported("visits")["v-002"]["follow_up_on"] == ""
+    )
 
 
-@pytest.mark.parametrize("name,column,value,expected", [
-    ("users", "gender", "x", "users.csv:3: gender 'x' is not one of: f, m"),
-    ("households", "women_only", "maybe", "households.csv:2: women_only 'maybe' is not one of: true, false"),
-    ("visits", "follow_up_on", "2025-01-01", "visits.csv:2: follow_up_on 2025-01-01 is before visited_on 2025-02-03"),
-    ("visits", "follow_up_on", "someday", "visits.csv:2: follow_up_on 'someday' is not a date"),
-])
+@pytest.mark.parametrize(
+    "name,column,value,expected",
+    [
+        ("users", "gender", "x", "users.csv:3: gender 'x' is not one of: f, m"),
+        ("households", "women_only", "maybe", "households.csv:2: women_only 'maybe' is not one of: true, false"),
+        (
+            "visits",
+            "follow_up_on",
+            "2025-01-01",
+            "visits.csv:2: follow_up_on 2025-01-01 is before visited_on 2025-02-03",
+        ),
+        ("visits", "follow_up_on", "someday", "visits.csv:2: follow_up_on 'someday' is not a date"),
+    ],
+)
 def test_optional_columns_are_checked(db, small, name, column, value, expected):
     first = {"users": "coord", "households": "h-001", "visits": "v-001"}[name]
     _add_column(small, name, column, {first: value})

@@ -32,7 +32,7 @@ def chain(db):
 
 def log(db, n: int, actor: str = "coord", action: str = "household.read") -> None:
     for i in range(n):
-        audit.log(db, actor=actor, role="coordinator", action=action, targets=[f"h-{i}"], ip="127.0.0.1")
+        audit.to_journal(db, actor=actor, role="coordinator", action=action, targets=[f"h-{i}"], ip="127.0.0.1")
 
 
 def without_journal(db) -> Database:
@@ -48,8 +48,15 @@ def lines(db) -> list[dict]:
 
 
 def test_an_event_is_in_the_journal_before_log_returns_and_in_the_chain_after_a_flush(db):
-    audit.log(db, actor="coord", role="coordinator", action="household.read", targets=["h-1", "p-1"],
-              ip="10.0.0.1", user_agent="phone")
+    audit.to_journal(
+        db,
+        actor="coord",
+        role="coordinator",
+        action="household.read",
+        targets=["h-1", "p-1"],
+        ip="10.0.0.1",
+        user_agent="phone",
+    )
     [line] = lines(db)
     assert line["targets"] == ["h-1", "p-1"] and line["action"] == "household.read"
     assert len(line["id"]) == 24 and line["at"].endswith("Z")
@@ -71,7 +78,7 @@ def test_the_journal_is_private(db):
 
 def test_journal_and_direct_appends_share_one_chain(db):
     log(db, 3)
-    audit.record(db, actor="tester", action="export")  # a direct append in between
+    audit.append_now(db, actor="tester", action="export")  # a direct append in between
     log(db, 2)
     events = chain(db)
     assert [e["action"] for e in events] == ["household.read"] * 3 + ["export"] + ["household.read"] * 2
@@ -110,7 +117,7 @@ from graphsvc.config import load_settings
 from graphsvc.db import Database
 db = Database.connect(load_settings())
 for i in range(80):
-    audit.log(db, actor="proc" + sys.argv[1], action="household.read", targets=["h-%d" % i])
+    audit.to_journal(db, actor="proc" + sys.argv[1], action="household.read", targets=["h-%d" % i])
     if i % 20 == 19:
         audit.flush(db)
 db.close()
@@ -211,8 +218,12 @@ def test_a_torn_line_becomes_a_damage_event_and_the_next_line_survives(db):
 def test_a_line_with_unknown_or_bad_fields_is_kept_as_damage_not_as_an_event(db):
     with open(db.journal.path, "ab") as fh:
         fh.write(json.dumps({"id": "x1", "at": "yesterday", "actor": "a", "action": "household.read"}).encode() + b"\n")
-        fh.write(json.dumps({"id": "x2", "at": audit.timestamp(), "actor": "a", "action": "x",
-                             "legal_name": "홍길동"}).encode() + b"\n")
+        fh.write(
+            json.dumps(
+                {"id": "x2", "at": audit.timestamp(), "actor": "a", "action": "x", "legal_name": "홍길동"}
+            ).encode()
+            + b"\n"
+        )
     audit.flush(db)
     events = chain(db)
     assert [e["action"] for e in events] == ["audit.journal_damaged"] * 2
@@ -284,8 +295,9 @@ def test_the_lines_are_chained_with_a_mac_and_the_chain_goes_on_across_shipments
     # head keeps the same (the shipper checks against the head, not against the file).
     assert json.loads(db.journal.path.read_bytes()) == {"anchor": c["id"], "mac": c["mac"]}
     assert db.journal.pending_bytes() == 0 and audit.flush(db) == 0
-    records, _, _ = db.driver.execute_query("MATCH (h:AuditHead) RETURN h.journal AS id, h.journal_mac AS mac",
-                                            database_=db.database)
+    records, _, _ = db.driver.execute_query(
+        "MATCH (h:AuditHead) RETURN h.journal AS id, h.journal_mac AS mac", database_=db.database
+    )
     assert (records[0]["id"], records[0]["mac"]) == (c["id"], c["mac"])
     log(db, 1)
     assert lines(db)[0]["prev"] == c["mac"]
@@ -321,29 +333,42 @@ JOURNAL_TAMPERING = {
     "edit a line": (
         lambda r: [r[0], edited(r[1], targets=["h-9"]), r[2], r[3]],
         ["h-0", "!", "h-9", "h-2", "h-3"],
-        ["L1: edited or forged: its MAC does not match its content; its event is 4"]),
+        ["L1: edited or forged: its MAC does not match its content; its event is 4"],
+    ),
     "edit a line and give it a MAC under another key": (  # the original line is gone: two notices
-        _other_key, ["h-0", "!", "h-9", "!", "h-2", "h-3"],
-        ["L1: edited or forged", "L2: the line(s) written before it are missing (deleted): it does not follow line L1"]),
+        _other_key,
+        ["h-0", "!", "h-9", "!", "h-2", "h-3"],
+        ["L1: edited or forged", "L2: the line(s) written before it are missing (deleted): it does not follow line L1"],
+    ),
     "delete a line": (
         lambda r: [r[0], r[2], r[3]],
         ["h-0", "!", "h-2", "h-3"],
-        ["L2: the line(s) written before it are missing (deleted): it does not follow line L0"]),
+        ["L2: the line(s) written before it are missing (deleted): it does not follow line L0"],
+    ),
     "delete the first line after the shipment": (
         lambda r: [r[1], r[2], r[3]],
         ["!", "h-1", "h-2", "h-3"],
-        ["L1: the line(s) written before it are missing (deleted): it does not follow the last line shipped"]),
+        ["L1: the line(s) written before it are missing (deleted): it does not follow the last line shipped"],
+    ),
     "swap two lines": (
         _swap,
         ["h-0", "!", "h-2", "!", "h-1", "!", "h-3"],
-        ["L2: out of order: it was written right after line L1", "L1: out of order: it was written right after line L0",
-         "L3: out of order: it was written right after line L2"]),
+        [
+            "L2: out of order: it was written right after line L1",
+            "L1: out of order: it was written right after line L0",
+            "L3: out of order: it was written right after line L2",
+        ],
+    ),
     "insert a forged line": (
-        _insert_forged, ["h-0", "h-1", "!", "h-x", "h-2", "h-3"],
-        ["ffffffffffffffffffffffff: inserted: its MAC is wrong and the next line follows the line before it"]),
+        _insert_forged,
+        ["h-0", "h-1", "!", "h-x", "h-2", "h-3"],
+        ["ffffffffffffffffffffffff: inserted: its MAC is wrong and the next line follows the line before it"],
+    ),
     "insert a line without a MAC": (
-        _insert_without_mac, ["h-0", "h-1", "!", "h-x", "h-2", "h-3"],
-        ["eeeeeeeeeeeeeeeeeeeeeeee: has no MAC"]),
+        _insert_without_mac,
+        ["h-0", "h-1", "!", "h-x", "h-2", "h-3"],
+        ["eeeeeeeeeeeeeeeeeeeeeeee: has no MAC"],
+    ),
 }
 
 
@@ -394,12 +419,24 @@ def test_a_shipment_in_several_batches_checks_each_against_the_head(db, monkeypa
     rewrite(db, raws[:2] + [b"garbage"] + raws[2:7] + raws[8:])
     assert audit.flush(db) == 10  # ten lines after the anchor, in four transactions
     events = chain(db)
-    assert [e["targets"][0] if e["targets"] else "!" for e in events[1:]] == \
-        ["h-0", "!", "h-1", "h-2", "h-3", "h-4", "h-5", "!", "h-7", "h-8", "h-9"]
+    assert [e["targets"][0] if e["targets"] else "!" for e in events[1:]] == [
+        "h-0",
+        "!",
+        "h-1",
+        "h-2",
+        "h-3",
+        "h-4",
+        "h-5",
+        "!",
+        "h-7",
+        "h-8",
+        "h-9",
+    ]
     assert damage(events) == [
         "an unreadable journal line of 7 bytes",  # once: the second batch does not take it again
         f"journal line {json.loads(raws[8])['id']}: the line(s) written before it are missing "
-        f"(deleted): it does not follow line {json.loads(raws[6])['id']}; its event is 10"]
+        f"(deleted): it does not follow line {json.loads(raws[6])['id']}; its event is 10",
+    ]
 
 
 def test_a_journal_emptied_before_it_ships_is_noticed_with_the_next_line(db):
@@ -443,25 +480,41 @@ def test_a_replayed_last_line_cannot_make_the_lines_before_it_look_shipped(db):
 
 
 def test_an_older_versions_journal_still_ships_once_unauthenticated(db):
-    audit.record(db, actor="tester", action="export")  # a head, without a journal mac
-    old = [{"id": f"old{i}", "at": audit.timestamp(), "actor": "coord", "action": "household.read",
-            "outcome": "ok", "targets": [f"h-{i}"]} for i in range(2)]
+    audit.append_now(db, actor="tester", action="export")  # a head, without a journal mac
+    old = [
+        {
+            "id": f"old{i}",
+            "at": audit.timestamp(),
+            "actor": "coord",
+            "action": "household.read",
+            "outcome": "ok",
+            "targets": [f"h-{i}"],
+        }
+        for i in range(2)
+    ]
     db.journal.path.parent.mkdir(parents=True, exist_ok=True)
     db.journal.path.write_bytes(b"".join(json.dumps(x).encode() + b"\n" for x in old))
     log(db, 1, actor="new")  # the new version writes on
     assert lines(db)[-1]["prev"] == "0" * 64  # no line with a mac before it
     audit.flush(db)
     events = chain(db)
-    assert [e["action"] for e in events] == ["export", "audit.journal_unauthenticated", "household.read",
-                                             "household.read", "household.read"]
+    assert [e["action"] for e in events] == [
+        "export",
+        "audit.journal_unauthenticated",
+        "household.read",
+        "household.read",
+        "household.read",
+    ]
     assert events[1]["detail"].startswith("the next 2 journal line(s) were written by an older version")
     assert [e["actor"] for e in events[2:]] == ["coord", "coord", "new"] and not damage(events)
     # Once the chain has begun, a line without a MAC is no older version's any more.
     with open(db.journal.path, "ab") as fh:
         fh.write(json.dumps({**old[0], "id": "old9"}).encode() + b"\n")
     audit.flush(db)
-    assert damage(chain(db)) == [f"journal line old9: has no MAC (inserted, or written by an older version "
-                                 f"after the chain began); its event is {len(events) + 2}"]
+    assert damage(chain(db)) == [
+        f"journal line old9: has no MAC (inserted, or written by an older version "
+        f"after the chain began); its event is {len(events) + 2}"
+    ]
 
 
 def test_an_append_reads_the_file_only_when_another_writer_changed_it(tmp_path, monkeypatch):
@@ -484,9 +537,9 @@ def test_an_append_reads_the_file_only_when_another_writer_changed_it(tmp_path, 
 
 def test_log_refuses_bad_fields_before_writing(db):
     with pytest.raises(ValueError):
-        audit.log(db, actor="", action="household.read")
+        audit.to_journal(db, actor="", action="household.read")
     with pytest.raises(TypeError):
-        audit.log(db, actor="a", action="household.read", legal_name="홍길동")
+        audit.to_journal(db, actor="a", action="household.read", legal_name="홍길동")
     assert not lines(db)
     assert os.path.exists(db.journal.path) is False or db.journal.pending_bytes() == 0
 

@@ -23,7 +23,6 @@ from graphsvc import audit, netmap
 
 from .helpers import rewrite, sign_in
 
-
 FOREIGN = ("h-003", "H-003", "h-004", "H-004", "p-004", "p-005", "푸른솔", "작은샘", "서울 양천구", "경기 안산시")
 
 
@@ -43,13 +42,18 @@ def households(body):
 def test_household_map_turns_other_districts_into_placeholders():
     rows = [
         netmap.household_row("a", district="in", introduced=[["b", "in"], ["z", "out"]]),
-        netmap.household_row("b", district="in", parent="a", wave=1, introduced_by=[["a", "in"]],
-                             introduced=[["y", "out"]]),
+        netmap.household_row(
+            "b", district="in", parent="a", wave=1, introduced_by=[["a", "in"]], introduced=[["y", "out"]]
+        ),
         netmap.household_row("c", district="in", parent="y", wave=3, introduced_by=[["y", "out"]]),
     ]
     g = netmap.household_map(rows, netmap.Scope(("in",)))
-    assert sorted(g.edges(data="tree")) == [("a", "b", True), ("a", "~x1", False), ("b", "~x2", False),
-                                            ("~x2", "c", True)]
+    assert sorted(g.edges(data="tree")) == [
+        ("a", "b", True),
+        ("a", "~x1", False),
+        ("b", "~x2", False),
+        ("~x2", "c", True),
+    ]
     for ph in ("~x1", "~x2"):
         assert g.nodes[ph] == {"kind": "placeholder", "wave": g.nodes[ph]["wave"]}
     assert "y" not in g and "z" not in g
@@ -161,11 +165,21 @@ def test_people_view_of_a_chain(app):
         assert secret not in text, secret
 
 
-@pytest.mark.parametrize("query,field", [
-    ("status=bogus", "status"), ("wave_min=-1", "wave_min"), ("wave_min=3&wave_max=1", "wave_max"),
-    ("since=2026-13-01", "since"), ("depth=9", "hops"), ("max_nodes=0", "max_nodes"),
-    ("view=people", "view"), ("view=tree", "view"), ("rest=1", "rest"), ("q=" + "x" * 101, "q"),
-])
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("status=bogus", "status"),
+        ("wave_min=-1", "wave_min"),
+        ("wave_min=3&wave_max=1", "wave_max"),
+        ("since=2026-13-01", "since"),
+        ("depth=9", "hops"),
+        ("max_nodes=0", "max_nodes"),
+        ("view=people", "view"),
+        ("view=tree", "view"),
+        ("rest=1", "rest"),
+        ("q=" + "x" * 101, "q"),
+    ],
+)
 def test_bad_filters_answer_400_naming_the_argument(app, query, field):
     response = client_for(app, "coord").get("/api/v1/network?" + query)
     assert response.status_code == 400
@@ -174,29 +188,63 @@ def test_bad_filters_answer_400_naming_the_argument(app, query, field):
 
 def test_scope_is_enforced_with_404_and_audited(app, world):
     client = client_for(app, "coord")
-    for path in ("/api/v1/network?district=서울 양천구", "/api/v1/network?root=H-003",
-                 "/api/v1/network?chain_of=h-004", "/api/v1/people/p-005/chain",
-                 "/api/v1/unvisited?district=경기 안산시", "/map?district=서울 양천구"):
+    for path in (
+        "/api/v1/network?district=서울 양천구",
+        "/api/v1/network?root=H-003",
+        "/api/v1/network?chain_of=h-004",
+        "/api/v1/people/p-005/chain",
+        "/api/v1/unvisited?district=경기 안산시",
+        "/map?district=서울 양천구",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
     denied = audit.query(world, outcome="denied", actor="coord")
     assert len(denied) == 6
     visitor = client_for(app, "minji")
-    for path in ("/api/v1/network", "/api/v1/chains", "/api/v1/unvisited", "/map", "/unvisited",
-                 "/unvisited.csv", "/api/v1/people/p-001/chain"):
+    for path in (
+        "/api/v1/network",
+        "/api/v1/chains",
+        "/api/v1/unvisited",
+        "/map",
+        "/unvisited",
+        "/unvisited.csv",
+        "/api/v1/people/p-001/chain",
+    ):
         assert visitor.get(path).status_code == 403, path
 
 
 def test_chains(app):
     coord = client_for(app, "coord").get("/api/v1/chains").json["chains"]
-    assert coord == [{"seed": "h-001", "seed_code": "H-001", "seed_code_name": "들국화", "seed_person_id": "p-001",
-                      "chain_of": "h-001",
-                      "households": 3, "size": 4, "depth": 3, "unvisited": 0, "districts": ["서울 노원구"]}]
+    assert coord == [
+        {
+            "seed": "h-001",
+            "seed_code": "H-001",
+            "seed_code_name": "들국화",
+            "seed_person_id": "p-001",
+            "chain_of": "h-001",
+            "households": 3,
+            "size": 4,
+            "depth": 3,
+            "unvisited": 0,
+            "districts": ["서울 노원구"],
+        }
+    ]
     yeon = client_for(app, "yeon").get("/api/v1/chains").json["chains"]
     # h-003's chain starts in 노원: yeon may not learn where
-    assert yeon == [{"seed": None, "seed_code": None, "seed_code_name": None, "seed_person_id": None,
-                     "chain_of": "h-003",
-                     "households": 1, "size": 1, "depth": 2, "unvisited": 1, "districts": ["서울 양천구"]}]
+    assert yeon == [
+        {
+            "seed": None,
+            "seed_code": None,
+            "seed_code_name": None,
+            "seed_person_id": None,
+            "chain_of": "h-003",
+            "households": 1,
+            "size": 1,
+            "depth": 2,
+            "unvisited": 1,
+            "districts": ["서울 양천구"],
+        }
+    ]
 
 
 def test_person_chain(app):

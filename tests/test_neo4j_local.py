@@ -102,8 +102,13 @@ def test_cli_status_and_env(cli_env, settings):
 def test_external_uri_leaves_the_local_instance_alone(cli_env, settings):
     local = _local(settings)
     graphsvc = Path(sys.executable).with_name("graphsvc")
-    env = dict(cli_env, NEO4J_URI=local.uri, NEO4J_USER="neo4j",
-               NEO4J_PASSWORD=neo4j_local.read_password(local), GRAPHSVC_NEO4J_INSTANCE="nonexistent")
+    env = dict(
+        cli_env,
+        NEO4J_URI=local.uri,
+        NEO4J_USER="neo4j",
+        NEO4J_PASSWORD=neo4j_local.read_password(local),
+        GRAPHSVC_NEO4J_INSTANCE="nonexistent",
+    )
     printed = subprocess.run([str(graphsvc), "neo4j", "env"], capture_output=True, text=True, env=env)
     assert printed.stdout.splitlines()[0] == f"NEO4J_URI={local.uri}"
     stop = subprocess.run([str(graphsvc), "neo4j", "stop"], capture_output=True, text=True, env=env)
@@ -134,7 +139,8 @@ def test_a_fresh_instance_lives_and_stops(settings, tmp_path):
         shutil.rmtree(local.home, ignore_errors=True)
     assert neo4j_local.running_pid(local) is None
     assert not Path(f"/proc/{pid}/cmdline").exists() or neo4j_local.ENTRY_CLASS not in Path(
-        f"/proc/{pid}/cmdline").read_text(errors="replace")
+        f"/proc/{pid}/cmdline"
+    ).read_text(errors="replace")
     assert not _listening("127.0.0.1", local.bolt_port)
 
 

@@ -21,8 +21,14 @@ import pytest
 from graphsvc import network as n
 
 PEOPLE = [
-    ("a1", "H1"), ("a2", "H2"), ("a3", "H2"), ("a4", "H3"), ("a5", "H4"), ("a6", "H5"),
-    ("b1", "H4"), ("b2", "H6"),
+    ("a1", "H1"),
+    ("a2", "H2"),
+    ("a3", "H2"),
+    ("a4", "H3"),
+    ("a5", "H4"),
+    ("a6", "H5"),
+    ("b1", "H4"),
+    ("b2", "H6"),
     ("c1", "H7"),
 ]
 INTRODUCTIONS = [
@@ -43,6 +49,7 @@ def g():
 
 # --- introduction_graph ----------------------------------------------------------------
 
+
 def test_graph_has_people_households_and_dated_edges(g):
     assert g.number_of_nodes() == 9
     assert g.number_of_edges() == 6
@@ -55,21 +62,20 @@ def test_graph_has_people_households_and_dated_edges(g):
 
 def test_second_introducer_is_refused():
     with pytest.raises(ValueError, match="second introducer"):
-        n.introduction_graph([("x", "H"), ("y", "H"), ("z", "H")],
-                             [("x", "z", None), ("y", "z", None)])
+        n.introduction_graph([("x", "H"), ("y", "H"), ("z", "H")], [("x", "z", None), ("y", "z", None)])
 
 
 def test_same_introduction_twice_is_not_a_second_introducer():
-    g = n.introduction_graph([("x", "H"), ("z", "H")],
-                             [("x", "z", date(2024, 1, 1)), ("x", "z", date(2024, 1, 1))])
+    g = n.introduction_graph([("x", "H"), ("z", "H")], [("x", "z", date(2024, 1, 1)), ("x", "z", date(2024, 1, 1))])
     assert list(g.edges) == [("x", "z")]
 
 
 def test_cycle_is_refused():
     with pytest.raises(ValueError, match="cycle"):
         # s is a seed, so the check is not just "no seed at all".
-        n.introduction_graph([("x", "H"), ("y", "H"), ("z", "H"), ("s", "H")],
-                             [("x", "y", None), ("y", "z", None), ("z", "x", None)])
+        n.introduction_graph(
+            [("x", "H"), ("y", "H"), ("z", "H"), ("s", "H")], [("x", "y", None), ("y", "z", None), ("z", "x", None)]
+        )
 
 
 def test_self_introduction_of_a_person_is_refused():
@@ -85,6 +91,7 @@ def test_unknown_person_and_two_households_are_refused():
 
 
 # --- chains ----------------------------------------------------------------------------
+
 
 def test_chain_of(g):
     assert n.chain_of(g, "a5") == n.Chain("a5", "a1", 3, ("a1", "a2", "a4", "a5"))
@@ -105,9 +112,14 @@ def test_chain_of_unknown_person_is_key_error(g):
 
 def test_seeds_and_waves(g):
     assert n.seeds_and_waves(g) == {
-        "a1": ("a1", 0), "a2": ("a1", 1), "a3": ("a1", 2), "a4": ("a1", 2),
-        "a5": ("a1", 3), "a6": ("a1", 1),
-        "b1": ("b1", 0), "b2": ("b1", 1),
+        "a1": ("a1", 0),
+        "a2": ("a1", 1),
+        "a3": ("a1", 2),
+        "a4": ("a1", 2),
+        "a5": ("a1", 3),
+        "a6": ("a1", 1),
+        "b1": ("b1", 0),
+        "b2": ("b1", 1),
         "c1": ("c1", 0),
     }
 
@@ -146,12 +158,12 @@ def test_household_in_two_chains_counts_in_both(g):
 
 
 def test_chain_summaries_ties_sorted_by_seed():
-    g = n.introduction_graph([("z", "H1"), ("y", "H2"), ("m", "H3"), ("k", "H3")],
-                             [("z", "m", None), ("y", "k", None)])
+    g = n.introduction_graph([("z", "H1"), ("y", "H2"), ("m", "H3"), ("k", "H3")], [("z", "m", None), ("y", "k", None)])
     assert [s.seed for s in n.chain_summaries(g, set())] == ["y", "z"]
 
 
 # --- network_stats ---------------------------------------------------------------------
+
 
 def test_network_stats(g):
     s = n.network_stats(g, VISITED, households=["H1", "H2", "H8"])
@@ -171,18 +183,22 @@ def test_network_stats(g):
 
 
 def test_top_introducers_is_cut_at_top(g):
-    assert n.network_stats(g, VISITED, [], top=3).top_introducers == (
-        ("a1", 2), ("a2", 2), ("a4", 1))
+    assert n.network_stats(g, VISITED, [], top=3).top_introducers == (("a1", 2), ("a2", 2), ("a4", 1))
     assert n.network_stats(g, VISITED, [], top=0).top_introducers == ()
 
 
 # --- household_graph -------------------------------------------------------------------
 
+
 def test_household_graph(g):
     h = n.household_graph(g)
     assert set(h.nodes) == {"H1", "H2", "H3", "H4", "H5", "H6", "H7"}
     assert sorted(h.edges(data="count")) == [
-        ("H1", "H2", 1), ("H1", "H5", 1), ("H2", "H3", 1), ("H3", "H4", 1), ("H4", "H6", 1),
+        ("H1", "H2", 1),
+        ("H1", "H5", 1),
+        ("H2", "H3", 1),
+        ("H3", "H4", 1),
+        ("H4", "H6", 1),
     ]
     assert not h.has_edge("H2", "H2")  # a2 -> a3 is inside H2
 
@@ -200,13 +216,19 @@ def test_household_graph_counts_and_skips_self_introductions():
 def test_top_introducer_ties_go_by_id_not_by_input_order():
     # Listed z before m before b: the ties (2 each) must still come out b, m, z.
     people = [("z", "H"), ("m", "H"), ("b", "H")] + [(f"x{i}", "K") for i in range(7)]
-    intros = [("z", "x0", None), ("z", "x1", None), ("m", "x2", None), ("m", "x3", None),
-              ("b", "x4", None), ("b", "x5", None), ("x5", "x6", None)]
+    intros = [
+        ("z", "x0", None),
+        ("z", "x1", None),
+        ("m", "x2", None),
+        ("m", "x3", None),
+        ("b", "x4", None),
+        ("b", "x5", None),
+        ("x5", "x6", None),
+    ]
     s = n.network_stats(n.introduction_graph(people, intros), set(), [])
     assert s.top_introducers == (("b", 2), ("m", 2), ("z", 2), ("x5", 1))
 
 
 def test_introduced_twice_on_different_dates_is_refused():
     with pytest.raises(ValueError, match="introduced twice"):
-        n.introduction_graph([("x", "H"), ("z", "H")],
-                             [("x", "z", date(2024, 1, 1)), ("x", "z", date(2024, 2, 1))])
+        n.introduction_graph([("x", "H"), ("z", "H")], [("x", "z", date(2024, 1, 1)), ("x", "z", date(2024, 2, 1))])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from .helpers import PASSWORD, api, csrf, events, sign_in
 
 
@@ -20,28 +19,35 @@ def test_a_date_at_the_end_of_time(app):
 
 def test_deeply_nested_json(app, world):
     body = "[" * 100_000 + "]" * 100_000
-    response = api(app, "minji")("/api/v1/visits", method="POST", data=body,
-                                  headers={"Content-Type": "application/json"})
+    response = api(app, "minji")(
+        "/api/v1/visits", method="POST", data=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
 
 
 def test_a_lone_surrogate_in_notes(app, world):
     body = '{"household_id": "h-001", "visited_on": "2026-01-02", "outcome": "met", "notes": "a\\ud800b"}'
-    response = api(app, "minji")("/api/v1/visits", method="POST", data=body,
-                                  headers={"Content-Type": "application/json"})
+    response = api(app, "minji")(
+        "/api/v1/visits", method="POST", data=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and response.json["field"] == "notes"
 
 
 def test_a_nul_in_notes_is_refused_as_the_importer_refuses_it(app, world):
-    response = api(app, "minji")("/api/v1/visits", method="POST", json={
-        "household_id": "h-001", "visited_on": "2026-01-02", "outcome": "met", "notes": "a\x00b"})
+    response = api(app, "minji")(
+        "/api/v1/visits",
+        method="POST",
+        json={"household_id": "h-001", "visited_on": "2026-01-02", "outcome": "met", "notes": "a\x00b"},
+    )
     assert response.status_code == 400 and response.json["field"] == "notes"
 
 
 def test_a_line_break_in_next(app, world):
     client = app.test_client()
-    response = client.post("/login?lang=en", data={"username": "minji", "password": PASSWORD,
-                                                   "next": "/map\r\nSet-Cookie: x=1", "csrf_token": csrf(client)})
+    response = client.post(
+        "/login?lang=en",
+        data={"username": "minji", "password": PASSWORD, "next": "/map\r\nSet-Cookie: x=1", "csrf_token": csrf(client)},
+    )
     assert response.status_code == 400 and "next" in response.get_data(as_text=True)
     assert not events(world, action="session.start") and not events(world, action="login.password")
 
@@ -57,15 +63,25 @@ def test_text_the_api_takes_survives_export_and_import(app, world, tmp_path):
     """What a visit report may say, an export writes and an import reads back the same."""
     from graphsvc import exporter, importer
 
-    from .helpers import keyring, empty, snapshot
-    from .helpers import ACTOR
+    from .helpers import ACTOR, empty, keyring, snapshot
 
-    notes = ["줄 하나\n줄 둘\t탭", "=HYPERLINK(\"http://x\")", "＝１＋１", "'quoted", "  leading spaces",
-             "emoji 🙂 and \u200d joiner", "\u202eright-to-left", "\"quotes\", commas; semicolons"]
+    notes = [
+        "줄 하나\n줄 둘\t탭",
+        '=HYPERLINK("http://x")',
+        "＝１＋１",
+        "'quoted",
+        "  leading spaces",
+        "emoji 🙂 and \u200d joiner",
+        "\u202eright-to-left",
+        '"quotes", commas; semicolons',
+    ]
     call = api(app, "minji")
     for n, text in enumerate(notes):
-        response = call("/api/v1/visits", method="POST", json={
-            "household_id": "h-001", "visited_on": f"2026-01-{n + 1:02d}", "outcome": "met", "notes": text})
+        response = call(
+            "/api/v1/visits",
+            method="POST",
+            json={"household_id": "h-001", "visited_on": f"2026-01-{n + 1:02d}", "outcome": "met", "notes": text},
+        )
         assert response.status_code == 201, (text, response.get_data(as_text=True))
     before = snapshot(world, decrypt=True)
     folder = tmp_path / "out"
@@ -93,7 +109,7 @@ def test_non_ascii_where_a_secret_is_compared(app, world):
     browser = app.test_client()
     browser.set_cookie("gs_device", "기기.서명")
     assert sign_in(browser, "minji").status_code == 302
-    audit.log(world, actor="minji", action="household.read", targets=["h-001"])
+    audit.to_journal(world, actor="minji", action="household.read", targets=["h-001"])
     path = world.journal.path
     lines = path.read_bytes().splitlines()
     record = json.loads(lines[-1])

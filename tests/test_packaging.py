@@ -33,10 +33,18 @@ def test_compose_runs_neo4j_526_locked_down_and_the_app():
 
 
 def test_generated_and_secret_files_are_ignored():
-    for path in (".neo4j/instances/dev/password", ".neo4j/lib/x.jar", ".venv/bin/python",
-                 "web/translations/ko/LC_MESSAGES/messages.mo", ".env",
-                 ".secrets/data-keys.json", ".secrets/web-secret", ".neo4j/instances/dev/keys/data-keys.json",
-                 ".state/neo4j/keys/data-keys.json", ".state/neo4j/files/x"):
+    for path in (
+        ".neo4j/instances/dev/password",
+        ".neo4j/lib/x.jar",
+        ".venv/bin/python",
+        "web/translations/ko/LC_MESSAGES/messages.mo",
+        ".env",
+        ".secrets/data-keys.json",
+        ".secrets/web-secret",
+        ".neo4j/instances/dev/keys/data-keys.json",
+        ".state/neo4j/keys/data-keys.json",
+        ".state/neo4j/files/x",
+    ):
         done = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
         assert done.returncode == 0, f"{path} is not git-ignored"
 
@@ -51,7 +59,7 @@ def test_readme_shows_the_two_commands():
 
 # Run inside the fresh virtualenv, from a folder of its own (the checkout is not on sys.path):
 # what an installed graphsvc finds of itself.
-INSTALLED = r'''
+INSTALLED = r"""
 import json, os, sys
 import graphsvc, web
 from graphsvc import config
@@ -70,7 +78,7 @@ print(json.dumps({
     "project_root": str(config.PROJECT_ROOT), "state_dir": str(settings.state_dir), "cwd": os.getcwd(),
     "login": {lang: [page.status_code, page.get_data(as_text=True)] for lang, page in pages.items()},
 }))
-'''
+"""
 
 
 def _source_copy(target: Path) -> Path:
@@ -114,10 +122,19 @@ def test_the_app_runs_from_a_wheel_in_a_fresh_virtualenv(db, settings, tmp_path)
 
     run = tmp_path / "run"
     run.mkdir()
-    places = {"GRAPHSVC_STATE_DIR", "GRAPHSVC_CYPHER_DIR", "GRAPHSVC_AUDIT_JOURNAL", "GRAPHSVC_AUDIT_CHECKPOINTS",
-              "GRAPHSVC_KEY_FILE", "GRAPHSVC_SECRET_FILE"}
-    env = {k: v for k, v in os.environ.items()  # the tests' keys stay; no path points into the checkout
-           if not k.startswith(("PYTHON", "NEO4J_", "GRAPHSVC_NEO4J", "VIRTUAL_ENV")) and k not in places}
+    places = {
+        "GRAPHSVC_STATE_DIR",
+        "GRAPHSVC_CYPHER_DIR",
+        "GRAPHSVC_AUDIT_JOURNAL",
+        "GRAPHSVC_AUDIT_CHECKPOINTS",
+        "GRAPHSVC_KEY_FILE",
+        "GRAPHSVC_SECRET_FILE",
+    }
+    env = {
+        k: v
+        for k, v in os.environ.items()  # the tests' keys stay; no path points into the checkout
+        if not k.startswith(("PYTHON", "NEO4J_", "GRAPHSVC_NEO4J", "VIRTUAL_ENV")) and k not in places
+    }
     uri, (user, password) = connection_params(settings)
     env.update(NEO4J_URI=uri, NEO4J_USER=user, NEO4J_PASSWORD=password)
     out = json.loads(_run([str(python), "-c", INSTALLED], cwd=run, env=env).stdout)

@@ -15,7 +15,6 @@ from web import create_app
 
 from .helpers import ACTOR, PASSWORD, TOTP_SECRET, api, csrf, events, sign_in
 
-
 # --- every route has a rule -------------------------------------------------------------------
 
 
@@ -27,13 +26,16 @@ def test_every_route_declares_an_access_rule(app):
     assert len(list(app.url_map.iter_rules())) >= 12
 
 
-@pytest.mark.parametrize("path,visitor,coordinator,admin", [
-    ("/admin/audit", 403, 403, 200),
-    ("/admin/users", 403, 403, 200),
-    ("/api/v1/audit", 403, 403, 200),
-    ("/api/v1/audit/verify", 403, 403, 200),
-    ("/api/v1/me", 200, 200, 200),
-])
+@pytest.mark.parametrize(
+    "path,visitor,coordinator,admin",
+    [
+        ("/admin/audit", 403, 403, 200),
+        ("/admin/users", 403, 403, 200),
+        ("/api/v1/audit", 403, 403, 200),
+        ("/api/v1/audit/verify", 403, 403, 200),
+        ("/api/v1/me", 200, 200, 200),
+    ],
+)
 def test_roles_by_routes(app, path, visitor, coordinator, admin):
     for username, expected in (("minji", visitor), ("coord", coordinator), ("admin", admin)):
         client = app.test_client()
@@ -64,7 +66,9 @@ def test_sign_in_needs_csrf(app, world):
 def test_same_answer_for_unknown_user_and_wrong_password(app):
     client = app.test_client()
     unknown = client.post("/login", data={"username": "nobody", "password": PASSWORD, "csrf_token": csrf(client)})
-    wrong = client.post("/login", data={"username": "minji", "password": "wrong password!!", "csrf_token": csrf(client)})
+    wrong = client.post(
+        "/login", data={"username": "minji", "password": "wrong password!!", "csrf_token": csrf(client)}
+    )
     assert unknown.status_code == wrong.status_code == 401
     assert "Wrong username or password." in client.post(
         "/login?lang=en", data={"username": "nobody", "password": PASSWORD, "csrf_token": csrf(client)}
@@ -76,8 +80,12 @@ def test_same_answer_for_unknown_user_and_wrong_password(app):
 def test_lockout_after_repeated_failures(app, world):
     client = app.test_client()
     for _ in range(accounts.MAX_FAILURES):
-        assert client.post("/login", data={"username": "minji", "password": "wrong password!!",
-                                            "csrf_token": csrf(client)}).status_code == 401
+        assert (
+            client.post(
+                "/login", data={"username": "minji", "password": "wrong password!!", "csrf_token": csrf(client)}
+            ).status_code
+            == 401
+        )
     locked = client.post("/login", data={"username": "minji", "password": PASSWORD, "csrf_token": csrf(client)})
     assert locked.status_code == 429
     assert events(world, action="login.throttled", target="minji")
@@ -135,8 +143,9 @@ def test_enrolment_shows_an_inline_svg_qr_code(app, world):
     page = client.get("/login/totp/enrol").get_data(as_text=True)
     assert "<svg" in page and "<img" not in page
     secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)
-    done = client.post("/login/totp/enrol", data={"code": pyotp.TOTP(secret).now(),
-                                                  "csrf_token": csrf(client, "/login/totp/enrol")})
+    done = client.post(
+        "/login/totp/enrol", data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf(client, "/login/totp/enrol")}
+    )
     assert done.status_code == 302
     assert accounts.get_user(world, "coord")["totp_enabled"]
     before = accounts.get_user(world, "coord")["totp_secret"]
@@ -149,8 +158,9 @@ def test_visitors_may_turn_on_sign_in_codes(app, world):
     assert sign_in(client, "minji").headers["Location"] == "/"  # no second factor asked
     page = client.get("/login/totp/enrol").get_data(as_text=True)
     secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)
-    client.post("/login/totp/enrol", data={"code": pyotp.TOTP(secret).now(),
-                                           "csrf_token": csrf(client, "/login/totp/enrol")})
+    client.post(
+        "/login/totp/enrol", data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf(client, "/login/totp/enrol")}
+    )
     assert accounts.get_user(world, "minji")["totp_enabled"]
     fresh = app.test_client()
     assert "/login/totp" in sign_in(fresh, "minji", totp=False).headers["Location"]
@@ -348,13 +358,32 @@ def test_admin_creates_and_disables_accounts_on_the_users_page(app, world):
     client = app.test_client()
     sign_in(client, "admin")
     token = csrf(client, "/admin/users")
-    weak = client.post("/admin/users", data={"username": "jiwoo", "role": "visitor", "districts": "서울 노원구",
-                                             "password": "short", "csrf_token": token})
+    weak = client.post(
+        "/admin/users",
+        data={
+            "username": "jiwoo",
+            "role": "visitor",
+            "districts": "서울 노원구",
+            "password": "short",
+            "csrf_token": token,
+        },
+    )
     assert weak.status_code == 400 and "12" in weak.get_data(as_text=True)
-    assert "12자 이상" in client.post("/admin/users?lang=ko", data={"username": "jiwoo", "role": "visitor", "districts": "x", "password": "short", "csrf_token": token}).get_data(as_text=True)
+    assert "12자 이상" in client.post(
+        "/admin/users?lang=ko",
+        data={"username": "jiwoo", "role": "visitor", "districts": "x", "password": "short", "csrf_token": token},
+    ).get_data(as_text=True)
     assert accounts.get_user(world, "jiwoo") is None
-    made = client.post("/admin/users", data={"username": "jiwoo", "role": "visitor", "districts": "서울 노원구",
-                                             "password": "a fine first password", "csrf_token": token})
+    made = client.post(
+        "/admin/users",
+        data={
+            "username": "jiwoo",
+            "role": "visitor",
+            "districts": "서울 노원구",
+            "password": "a fine first password",
+            "csrf_token": token,
+        },
+    )
     assert made.status_code == 302
     assert accounts.authenticate(world, "jiwoo", "a fine first password", "1.1.1.1", "t").ok
     forged = client.post("/admin/users/jiwoo/disable", data={})  # no CSRF token
@@ -368,8 +397,9 @@ def test_session_cookie_is_secure_over_https(app):
     client = app.test_client()
     page = client.get("/login", base_url="https://localhost").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
-    response = client.post("/login", base_url="https://localhost",
-                           data={"username": "minji", "password": PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/login", base_url="https://localhost", data={"username": "minji", "password": PASSWORD, "csrf_token": token}
+    )
     session = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("gs_session="))
     assert "Secure" in session
 

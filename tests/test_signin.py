@@ -21,7 +21,6 @@ from web import create_app
 
 from .helpers import ACTOR, FIXTURES, keyring, snapshot
 
-
 PASSWORD = "correct horse battery"
 SECRET = pyotp.random_base32()
 WRONG = ("000001", "000002", "000003", "000004", "000005", "000006")
@@ -137,9 +136,10 @@ def test_code_locks_grow_with_further_failures(world):
     who = Actor("coord", "coordinator", "127.0.0.1", "t")
     decrypt = lambda token: keyring().decrypt(token, "User", "coord", "totp_secret")  # noqa: E731
     waits = []
-    for n in range(accounts.MAX_CODE_FAILURES + 2):
-        sid = accounts.create_session(world, Subject("coord", "coordinator", ("서울 노원구",)),
-                                      "127.0.0.1", "t", second_factor=False)
+    for _ in range(accounts.MAX_CODE_FAILURES + 2):
+        sid = accounts.create_session(
+            world, Subject("coord", "coordinator", ("서울 노원구",)), "127.0.0.1", "t", second_factor=False
+        )
         check = accounts.check_code(world, sid, who, "999999", decrypt)
         assert check.checked and not check.ok
         waits.append(check.retry_after)
@@ -348,7 +348,9 @@ def test_resetting_the_codes_ends_the_users_sessions(app, world):
     admin = app.test_client()
     password(admin, "admin")
     assert code(admin, now_code(+1)).status_code == 302
-    assert admin.post("/admin/users/coord/reset-totp", data={"csrf_token": csrf(admin, "/admin/users")}).status_code == 302
+    assert (
+        admin.post("/admin/users/coord/reset-totp", data={"csrf_token": csrf(admin, "/admin/users")}).status_code == 302
+    )
     assert not signed_in(coord)
     assert signed_in(admin)
     assert "/login/totp/enrol" in password(coord, "coord").headers["Location"]  # enrols anew

@@ -19,10 +19,18 @@ from graphsvc.suggest import Visitor, Weights
 
 from .helpers import NOW, TODAY, A, B, Net, ago, import_folder, write
 
+
 def claim(db, cid: str, household: str, username: str, expires: dt.datetime, ended: dt.datetime | None = None):
-    db.write("test_suggest_claim", id=cid, household_id=household, username=username,
-             claimed_at=expires - dt.timedelta(days=14), expires_at=expires, ended_at=ended,
-             ended_by="release" if ended else None)
+    db.write(
+        "test_suggest_claim",
+        id=cid,
+        household_id=household,
+        username=username,
+        claimed_at=expires - dt.timedelta(days=14),
+        expires_at=expires,
+        ended_at=ended,
+        ended_by="release" if ended else None,
+    )
 
 
 def ids(found) -> list[str]:
@@ -45,8 +53,23 @@ YEON = Visitor("yeon", (B,), "f")
 @pytest.fixture()
 def rules(db, tmp_path):
     net = Net()
-    for h in ("h-never", "h-overdue", "h-follow", "h-follow-later", "h-recent", "h-mine", "h-mine-old",
-              "h-claimed", "h-expired", "h-ended", "h-moved", "h-closed", "h-dnv", "h-women", "hm"):
+    for h in (
+        "h-never",
+        "h-overdue",
+        "h-follow",
+        "h-follow-later",
+        "h-recent",
+        "h-mine",
+        "h-mine-old",
+        "h-claimed",
+        "h-expired",
+        "h-ended",
+        "h-moved",
+        "h-closed",
+        "h-dnv",
+        "h-women",
+        "hm",
+    ):
         status = {"h-moved": "moved", "h-closed": "closed", "h-dnv": "do_not_visit"}.get(h, "active")
         net.household(h, status=status, women_only=(h == "h-women"))
     net.household("h-far", district=B)
@@ -70,12 +93,15 @@ def rules(db, tmp_path):
 ALWAYS = {"h-never", "h-overdue", "h-follow", "h-mine-old", "h-expired", "h-ended"}
 
 
-@pytest.mark.parametrize("visitor,expected", [
-    (MINJI, ALWAYS | {"h-women"}),  # not h-mine (hers, 30 days ago), hm (her own), h-claimed (junho's)
-    (JUNHO, ALWAYS | {"h-mine", "hm", "h-claimed"}),  # his own claim stays; no women_only
-    (SORA, ALWAYS | {"h-mine", "hm"}),  # no gender: not women_only; h-claimed is junho's
-    (YEON, {"h-far"}),
-])
+@pytest.mark.parametrize(
+    "visitor,expected",
+    [
+        (MINJI, ALWAYS | {"h-women"}),  # not h-mine (hers, 30 days ago), hm (her own), h-claimed (junho's)
+        (JUNHO, ALWAYS | {"h-mine", "hm", "h-claimed"}),  # his own claim stays; no women_only
+        (SORA, ALWAYS | {"h-mine", "hm"}),  # no gender: not women_only; h-claimed is junho's
+        (YEON, {"h-far"}),
+    ],
+)
 def test_each_visitor_gets_exactly_their_candidates(rules, visitor, expected):
     assert set(ids(run(rules, visitor))) == expected
 
@@ -158,15 +184,27 @@ def test_warmth_one_hop_beats_two_beats_three_beats_none(warm_net):
     assert order.index("hup") < order.index("h2") and order.index("hs") < order.index("h2")
     assert order.index("h3") < order.index("h5")  # 24 years of waiting do not beat three hops
     by_id = {s.household_id: s for s in found}
-    assert by_id["h1"].reasons[0] == {"kind": "warm", "hops": 1, "via_code_name": "목련",
-                                      "via_household_code": "HA", "via_household_id": "ha", "visited_on": "2026-10-03"}
+    assert by_id["h1"].reasons[0] == {
+        "kind": "warm",
+        "hops": 1,
+        "via_code_name": "목련",
+        "via_household_code": "HA",
+        "via_household_id": "ha",
+        "visited_on": "2026-10-03",
+    }
     assert [by_id[h].reasons[0]["hops"] for h in ("hup", "h1", "h2", "h3", "hy")] == [1, 1, 2, 3, 2]
     assert by_id["h4"].reasons[0]["kind"] == "never_visited" and by_id["h4"].path == ()
     assert by_id["h2"].path == ("ha.1", "h1.1", "h2.1")
     assert by_id["hup"].path == ("ha.1", "hup.1")
     # her own person is an anchor too: no visit date
-    assert by_id["hs"].reasons[0] == {"kind": "warm", "hops": 1, "via_code_name": "민지",
-                                      "via_household_code": "HM", "via_household_id": "hm", "visited_on": None}
+    assert by_id["hs"].reasons[0] == {
+        "kind": "warm",
+        "hops": 1,
+        "via_code_name": "민지",
+        "via_household_code": "HM",
+        "via_household_id": "hm",
+        "visited_on": None,
+    }
     assert "ha" not in by_id and "hm" not in by_id  # visited by her lately; her own household
 
 
@@ -199,8 +237,7 @@ def test_two_visitors_of_one_district_differ_by_warmth(warm_net):
 def order_net(db, tmp_path):
     net = Net()
     seed = net.household("hseed", arrived=ago(5000))
-    for hid, arrived, joined in (("hnew", 100, 90), ("hold", 2000, 90), ("hlong", 3000, 1000),
-                                 ("hshort", 3000, 100)):
+    for hid, arrived, joined in (("hnew", 100, 90), ("hold", 2000, 90), ("hlong", 3000, 1000), ("hshort", 3000, 100)):
         net.intro(seed, net.household(hid, arrived=ago(arrived)), ago(joined))
     net.household("hfail")
     net.household("hok")
@@ -222,8 +259,10 @@ def test_newcomers_and_long_waits_ahead_failed_attempts_behind(order_net):
     by_id = {s.household_id: s for s in found}
     assert {"kind": "newcomer", "arrived_on": ago(100).isoformat()} in by_id["hnew"].reasons
     assert {"kind": "waiting", "days": 1000} in by_id["hlong"].reasons
-    assert by_id["hfail"].reasons == ({"kind": "overdue", "last_visit": ago(150).isoformat()},
-                                      {"kind": "failed_attempts", "count": 2})
+    assert by_id["hfail"].reasons == (
+        {"kind": "overdue", "last_visit": ago(150).isoformat()},
+        {"kind": "failed_attempts", "count": 2},
+    )
 
 
 def test_ties_are_broken_per_visitor(db, tmp_path):
@@ -260,23 +299,51 @@ def test_visit_summary(db, tmp_path):
         row = db.read("test_suggest_visit_summary", id=hid)[0]
         return {k: (v.to_native() if hasattr(v, "to_native") else v) for k, v in row.items()}
 
-    assert summary("h1") == {"last_visit_on": ago(50), "follow_up_on": ago(20), "failed_attempts": 2,
-                             "unvisited_since": None}
-    assert summary("h2") == {"last_visit_on": ago(40), "follow_up_on": None, "failed_attempts": 1,
-                             "unvisited_since": None}
-    assert summary("h3") == {"last_visit_on": None, "follow_up_on": None, "failed_attempts": 0,
-                             "unvisited_since": ago(500)}
+    assert summary("h1") == {
+        "last_visit_on": ago(50),
+        "follow_up_on": ago(20),
+        "failed_attempts": 2,
+        "unvisited_since": None,
+    }
+    assert summary("h2") == {
+        "last_visit_on": ago(40),
+        "follow_up_on": None,
+        "failed_attempts": 1,
+        "unvisited_since": None,
+    }
+    assert summary("h3") == {
+        "last_visit_on": None,
+        "follow_up_on": None,
+        "failed_attempts": 0,
+        "unvisited_since": ago(500),
+    }
     assert summary("h4")["unvisited_since"] == ago(400)  # joined through an introduction
     # a new visit (as a visit report writes it), then the refresh in the same transaction
-    write(tmp_path / "more", {"visits": [{"id": "v-900", "household_id": "h3", "visitor": "yeon",
-                                          "visited_on": ago(1).isoformat(), "outcome": "met"}]})
+    write(
+        tmp_path / "more",
+        {
+            "visits": [
+                {
+                    "id": "v-900",
+                    "household_id": "h3",
+                    "visitor": "yeon",
+                    "visited_on": ago(1).isoformat(),
+                    "outcome": "met",
+                }
+            ]
+        },
+    )
     assert import_folder(db, tmp_path / "more").ok  # the importer refreshes what it touched
     assert summary("h3")["last_visit_on"] == ago(1)
     db.write("test_suggest_clear_summary", id="h3")
     assert summary("h3")["last_visit_on"] is None
     assert db.write_tx(suggest.refresh_visit_summary_in_tx, db, ["h3"]) == 1
-    assert summary("h3") == {"last_visit_on": ago(1), "follow_up_on": None, "failed_attempts": 0,
-                             "unvisited_since": None}
+    assert summary("h3") == {
+        "last_visit_on": ago(1),
+        "follow_up_on": None,
+        "failed_attempts": 0,
+        "unvisited_since": None,
+    }
     assert suggest.refresh_visit_summary(db, ["h1", "h2"], batch=1) == 2
 
 
@@ -285,16 +352,29 @@ def test_visit_summary(db, tmp_path):
 
 def everything(db, visitor, weights: Weights):
     """rank() over every candidate, with every warm path (what suggest() must agree with)."""
-    params = {"username": visitor.username, "districts": list(visitor.districts), "gender": visitor.gender,
-              "today": TODAY, "overdue_before": TODAY - dt.timedelta(days=weights.follow_up_days),
-              "newcomer_since": TODAY - dt.timedelta(days=weights.newcomer_days),
-              "follow_up_days": weights.follow_up_days, "now": NOW}
+    params = {
+        "username": visitor.username,
+        "districts": list(visitor.districts),
+        "gender": visitor.gender,
+        "today": TODAY,
+        "overdue_before": TODAY - dt.timedelta(days=weights.follow_up_days),
+        "newcomer_since": TODAY - dt.timedelta(days=weights.newcomer_days),
+        "follow_up_days": weights.follow_up_days,
+        "now": NOW,
+    }
     streams = db.read("suggest_candidates", k=1_000_000, **params)[0]["streams"]
     found = {row[0]: suggest.Candidate.from_row(row) for entry in streams for rows in entry[1:] for row in rows}
-    warm_rows = db.read("suggest_warm", hops=3, deep_below=0, m=1_000_000,
-                        hop_weights=[0, weights.one_hop, weights.two_hops, weights.three_hops],
-                        newcomer=weights.newcomer, waiting=weights.waiting,
-                        waiting_half_days=weights.waiting_half_days, **params)[0]["rows"]
+    warm_rows = db.read(
+        "suggest_warm",
+        hops=3,
+        deep_below=0,
+        m=1_000_000,
+        hop_weights=[0, weights.one_hop, weights.two_hops, weights.three_hops],
+        newcomer=weights.newcomer,
+        waiting=weights.waiting,
+        waiting_half_days=weights.waiting_half_days,
+        **params,
+    )[0]["rows"]
     warm = {row[0]: suggest._warm_path(row) for row in warm_rows}
     for row in warm_rows:
         assert row[0] in found  # every warm household is a candidate of the candidate query too
@@ -314,8 +394,13 @@ def demo_net(db, tmp_path, demo_tables):
     users = [u for u in demo_tables["users"] if u["role"] == "visitor"]
     with_person = next(u for u in users if u["person_id"])
     first_district = users[0]["districts"].split(";")[0]
-    claim(db, "c-demo", next(h["id"] for h in demo_tables["households"] if h["district"] == first_district),
-          users[1]["username"], NOW + dt.timedelta(days=1))
+    claim(
+        db,
+        "c-demo",
+        next(h["id"] for h in demo_tables["households"] if h["district"] == first_district),
+        users[1]["username"],
+        NOW + dt.timedelta(days=1),
+    )
 
     def visitor(u, gender):
         return Visitor(u["username"], tuple(u["districts"].split(";")), gender)
@@ -323,12 +408,15 @@ def demo_net(db, tmp_path, demo_tables):
     return db, [visitor(users[0], "f"), visitor(users[1], None), visitor(with_person, "f"), visitor(users[3], "m")]
 
 
-@pytest.mark.parametrize("weights", [
-    Weights(),
-    Weights(one_hop=0, two_hops=0, three_hops=0),  # nothing but the cold streams
-    Weights(personal=25, waiting_half_days=30),  # strong ties: streams must read further
-    Weights(one_hop=10, two_hops=30, three_hops=50, newcomer=40),  # warmth does not dominate
-])
+@pytest.mark.parametrize(
+    "weights",
+    [
+        Weights(),
+        Weights(one_hop=0, two_hops=0, three_hops=0),  # nothing but the cold streams
+        Weights(personal=25, waiting_half_days=30),  # strong ties: streams must read further
+        Weights(one_hop=10, two_hops=30, three_hops=50, newcomer=40),  # warmth does not dominate
+    ],
+)
 def test_suggest_agrees_with_rank_over_every_candidate(demo_net, weights):
     db, visitors = demo_net
     for visitor in visitors:
@@ -343,8 +431,9 @@ def test_suggest_agrees_with_rank_over_every_candidate(demo_net, weights):
                 assert [s.reasons for s in got] == [s.reasons for s in want]
                 assert [s.path for s in got] == [s.path for s in want]
             else:  # warmth counts for nothing: suggest() does not look for it beyond one hop
-                assert [[r for r in s.reasons if r["kind"] != "warm"] for s in got] == \
-                    [[r for r in s.reasons if r["kind"] != "warm"] for s in want]
+                assert [[r for r in s.reasons if r["kind"] != "warm"] for s in got] == [
+                    [r for r in s.reasons if r["kind"] != "warm"] for s in want
+                ]
 
 
 def test_a_visitor_with_many_warm_households_needs_one_query(demo_net):
@@ -356,8 +445,9 @@ def test_a_visitor_with_many_warm_households_needs_one_query(demo_net):
             calls.append(name)
             return db.read(name, **params)
 
-    busiest = max(visitors, key=lambda v: sum(1 for s in everything(db, v, Weights())[:10]
-                                              if s.reasons[0]["kind"] == "warm"))
+    busiest = max(
+        visitors, key=lambda v: sum(1 for s in everything(db, v, Weights())[:10] if s.reasons[0]["kind"] == "warm")
+    )
     if sum(1 for s in everything(db, busiest, Weights())[:3] if s.reasons[0]["kind"] == "warm") < 3:
         pytest.skip("no visitor of this demo has three warm households")
     suggest.suggest(Counting(), busiest, TODAY, 3, Weights(), now=NOW)
@@ -365,8 +455,10 @@ def test_a_visitor_with_many_warm_households_needs_one_query(demo_net):
 
 
 def test_weights_from_env():
-    w = Weights.from_env({"GRAPHSVC_SUGGEST_ONE_HOP": "200", "GRAPHSVC_SUGGEST_FAILED_CAP": "5",
-                          "GRAPHSVC_SUGGEST_PERSONAL": ""}, newcomer_days=90)
+    w = Weights.from_env(
+        {"GRAPHSVC_SUGGEST_ONE_HOP": "200", "GRAPHSVC_SUGGEST_FAILED_CAP": "5", "GRAPHSVC_SUGGEST_PERSONAL": ""},
+        newcomer_days=90,
+    )
     assert (w.one_hop, w.failed_cap, w.newcomer_days, w.personal) == (200.0, 5, 90, 0.5)
     with pytest.raises(ValueError, match="GRAPHSVC_SUGGEST_WAITING"):
         Weights.from_env({"GRAPHSVC_SUGGEST_WAITING": "lots"})
@@ -379,8 +471,9 @@ def test_the_map_and_the_suggestions_read_one_follow_up_setting():
     it from there, as the map does."""
     from graphsvc.config import load_settings
 
-    settings = load_settings({"GRAPHSVC_FOLLOW_UP_DAYS": "45", "GRAPHSVC_NEWCOMER_DAYS": "30",
-                              "GRAPHSVC_SUGGEST_NEWCOMER": "7"})
+    settings = load_settings(
+        {"GRAPHSVC_FOLLOW_UP_DAYS": "45", "GRAPHSVC_NEWCOMER_DAYS": "30", "GRAPHSVC_SUGGEST_NEWCOMER": "7"}
+    )
     w = Weights.from_settings(settings)
     assert (w.follow_up_days, w.newcomer_days, w.newcomer) == (settings.follow_up_days, 30, 7.0) == (45, 30, 7.0)
     assert all(k.startswith("GRAPHSVC_SUGGEST_") for k, _v in settings.suggest_env)

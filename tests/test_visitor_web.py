@@ -13,17 +13,18 @@ from web import create_app
 
 from .helpers import ACTOR, import_folder, rewrite, snapshot
 
-
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture()
 def world(db, small):
     """The small network; visitors mina (f) and jiho (m) in 노원; h-002 is women-only."""
+
     def edit(rows):
         rows[0].append("women_only")
         for r in rows[1:]:
             r.append("true" if r[0] == "h-002" else "")
+
     rewrite(small, "households", edit)
     assert import_folder(db, small).ok
     accounts.add_user(db, ACTOR, "mina", "visitor", ["서울 노원구"], PASSWORD, "f")
@@ -44,7 +45,9 @@ def signed_in(app, username: str):
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
-    assert client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf}).status_code == 302
+    assert (
+        client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf}).status_code == 302
+    )
     return client
 
 
@@ -96,17 +99,30 @@ def test_visit_report_api_201_and_bad_input_changes_nothing(app, world):
     found = client.get("/api/v1/suggestions", headers=headers).json["suggestions"]
     household = found[0]["household_id"]
     before = snapshot(world)
-    bad = client.post("/api/v1/visits", headers=headers, json={"household_id": household, "visited_on": "2999-01-01",
-                                                                "outcome": "met"})
+    bad = client.post(
+        "/api/v1/visits",
+        headers=headers,
+        json={"household_id": household, "visited_on": "2999-01-01", "outcome": "met"},
+    )
     assert bad.status_code == 400 and bad.json["field"] == "visited_on"
-    other = client.post("/api/v1/visits", headers=headers, json={"household_id": "h-004", "visited_on": "2026-01-01",
-                                                                  "outcome": "met"})
+    other = client.post(
+        "/api/v1/visits", headers=headers, json={"household_id": "h-004", "visited_on": "2026-01-01", "outcome": "met"}
+    )
     assert other.status_code == 404  # another district
     assert client.post("/api/v1/visits", headers=headers, data="not json").status_code == 400
     assert snapshot(world) == before
-    ok = client.post("/api/v1/visits", headers=headers, json={
-        "household_id": household, "visited_on": "2026-11-01", "outcome": "not_home",
-        "materials": "bible:1", "notes": "문이 잠겨 있었음", "follow_up_on": "2026-12-01"})
+    ok = client.post(
+        "/api/v1/visits",
+        headers=headers,
+        json={
+            "household_id": household,
+            "visited_on": "2026-11-01",
+            "outcome": "not_home",
+            "materials": "bible:1",
+            "notes": "문이 잠겨 있었음",
+            "follow_up_on": "2026-12-01",
+        },
+    )
     assert ok.status_code == 201 and ok.json["id"].startswith("v-")
     denied = audit.query(world, action="visit.report", outcome="denied")
     assert [e["targets"] for e in denied] == [["h-004"]]
@@ -125,11 +141,22 @@ def test_phone_pages_claim_report_and_history(app, world):
     assert response.status_code == 302 and "claimed=1" in response.headers["Location"]
     form = client.get(f"/visits/new?household_id={household}").get_data(as_text=True)
     assert 'name="visited_on"' in form
-    bad = client.post("/visits/new", data={"csrf_token": csrf, "household_id": household, "visited_on": "2999-01-01",
-                                           "outcome": "met"})
+    bad = client.post(
+        "/visits/new",
+        data={"csrf_token": csrf, "household_id": household, "visited_on": "2999-01-01", "outcome": "met"},
+    )
     assert bad.status_code == 400 and 'aria-invalid="true"' in bad.get_data(as_text=True)
-    done = client.post("/visits/new", data={"csrf_token": csrf, "household_id": household, "visited_on": "2026-11-02",
-                                            "outcome": "met", "materials_bible": "1", "notes": "<b>잘 지냄</b>"})
+    done = client.post(
+        "/visits/new",
+        data={
+            "csrf_token": csrf,
+            "household_id": household,
+            "visited_on": "2026-11-02",
+            "outcome": "met",
+            "materials_bible": "1",
+            "notes": "<b>잘 지냄</b>",
+        },
+    )
     assert done.status_code == 302 and "/history" in done.headers["Location"]
     history = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "2026-11-02" in history and "<b>잘 지냄</b>" not in history

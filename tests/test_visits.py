@@ -8,14 +8,13 @@ import threading
 
 import pytest
 
-from graphsvc.errors import Refused
 from graphsvc import access, accounts, audit, visits
+from graphsvc.errors import Refused
 from graphsvc.model import Actor
 
 from .helpers import ACTOR, import_folder, keyring, rewrite
 
-
-NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 
 
 def visitor(name: str, gender: str | None = "f", districts=("서울 노원구",)) -> access.Subject:
@@ -28,18 +27,20 @@ def who(subject: access.Subject) -> Actor:
 
 def suggested(db, subject: access.Subject, *household_ids: str) -> None:
     """What /suggestions records when it shows households to a visitor."""
-    audit.record(db, actor=subject.username, role="visitor", action="suggestions.read", targets=list(household_ids))
+    audit.append_now(db, actor=subject.username, role="visitor", action="suggestions.read", targets=list(household_ids))
 
 
 @pytest.fixture()
 def field(db, small):
     """The small network; h-003 is 노원's women-only household for these tests (moved there)."""
+
     def edit(rows):
         rows[0].append("women_only")
         for r in rows[1:]:
             if r[0] == "h-003":
                 r[2] = "서울 노원구"
             r.append("true" if r[0] == "h-003" else "")
+
     rewrite(small, "households", edit)
     assert import_folder(db, small).ok
     for name, gender in (("mina", "f"), ("jiho", "m"), ("sora", "f")):
@@ -122,8 +123,14 @@ def test_women_only_households_are_not_for_men(field):
     assert visits.claim(field, mina, who(mina), "h-003", now=NOW)
 
 
-REPORT = {"household_id": "h-002", "visited_on": "2026-11-19", "outcome": "met",
-          "materials": {"bible": 1, "hymnal": 2}, "notes": "아이들과 이야기함", "follow_up_on": "2026-12-20"}
+REPORT = {
+    "household_id": "h-002",
+    "visited_on": "2026-11-19",
+    "outcome": "met",
+    "materials": {"bible": 1, "hymnal": 2},
+    "notes": "아이들과 이야기함",
+    "follow_up_on": "2026-12-20",
+}
 
 
 def test_report_records_the_visit_ends_the_claim_and_encrypts_notes(field):
@@ -133,7 +140,10 @@ def test_report_records_the_visit_ends_the_claim_and_encrypts_notes(field):
     visit_id = visits.report(field, keyring(), mina, who(mina), REPORT, now=NOW)
     stored = field.read("test_visit", id=visit_id)[0]
     assert stored["outcome"] == "met" and stored["materials"] == "bible:1;hymnal:2"
-    assert stored["notes"].startswith("enc:") and keyring().decrypt(stored["notes"], "Visit", visit_id, "notes") == REPORT["notes"]
+    assert (
+        stored["notes"].startswith("enc:")
+        and keyring().decrypt(stored["notes"], "Visit", visit_id, "notes") == REPORT["notes"]
+    )
     assert stored["visitor"] == "mina" and stored["follow_up_on"].iso_format() == "2026-12-20"
     assert not field.read("test_live_claims", household_id="h-002", now=NOW)
     event = audit.query(field, action="visit.report", limit=1)[0]
@@ -151,18 +161,21 @@ def test_a_moved_report_sets_the_household_status(field):
     assert field.read("test_household_status", id="h-002")[0]["status"] == "moved"
 
 
-@pytest.mark.parametrize("change,field_name", [
-    ({"visited_on": "2026-11-21"}, "visited_on"),  # in the future
-    ({"visited_on": "2026-02-30"}, "visited_on"),
-    ({"visited_on": None}, "visited_on"),
-    ({"outcome": "partied"}, "outcome"),
-    ({"materials": "bible:0"}, "materials"),
-    ({"materials": {"bible": "two"}}, "materials"),
-    ({"follow_up_on": "2026-11-01"}, "follow_up_on"),  # before the visit
-    ({"notes": "x" * 4001}, "notes"),
-    ({"household_id": ""}, "household_id"),
-    ({"colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "change,field_name",
+    [
+        ({"visited_on": "2026-11-21"}, "visited_on"),  # in the future
+        ({"visited_on": "2026-02-30"}, "visited_on"),
+        ({"visited_on": None}, "visited_on"),
+        ({"outcome": "partied"}, "outcome"),
+        ({"materials": "bible:0"}, "materials"),
+        ({"materials": {"bible": "two"}}, "materials"),
+        ({"follow_up_on": "2026-11-01"}, "follow_up_on"),  # before the visit
+        ({"notes": "x" * 4001}, "notes"),
+        ({"household_id": ""}, "household_id"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
 def test_bad_reports_name_the_field_and_change_nothing(field, change, field_name):
     from .helpers import snapshot
 

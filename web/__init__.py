@@ -17,9 +17,9 @@ from flask import Flask, g, request
 from flask_babel import Babel, get_locale
 
 from graphsvc import crypto
+from graphsvc.config import Settings, load_settings
 from graphsvc.floodgate import Gate
 from graphsvc.slots import Slots
-from graphsvc.config import Settings, load_settings
 
 LANGUAGES = ("ko", "en")
 LANG_COOKIE = "lang"
@@ -79,12 +79,15 @@ def check_audit_journal(settings: Settings) -> None:
             f"the audit journal {path} cannot be written by {user} ({exc.strerror or exc}): "
             "every audited request would fail, so the server does not start. Set "
             "GRAPHSVC_STATE_DIR (or GRAPHSVC_AUDIT_JOURNAL) to a folder this user can write; "
-            "with Docker, give that folder a volume (see docker-compose.yml)") from None
+            "with Docker, give that folder a volume (see docker-compose.yml)"
+        ) from None
     try:  # the key that chains the journal's lines: without it no line can be written either
         crypto.journal_key()
     except (crypto.CryptoError, OSError) as exc:
-        raise StartupError(f"the audit journal's key cannot be read or made: {exc}. Set "
-                           f"{crypto.ENV_JOURNAL_KEY} (with Docker: in .env, see docker-compose.yml)") from None
+        raise StartupError(
+            f"the audit journal's key cannot be read or made: {exc}. Set "
+            f"{crypto.ENV_JOURNAL_KEY} (with Docker: in .env, see docker-compose.yml)"
+        ) from None
 
 
 def create_app(settings: Settings | None = None, **config: Any) -> Flask:
@@ -111,8 +114,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
 
     app.extensions["graphsvc_keyring"] = crypto.load_keyring()
     app.extensions["graphsvc_gate"] = Gate(per_minute=settings.failures_per_minute, window=settings.fold_seconds)
-    app.extensions["graphsvc_slots"] = Slots(settings.state_dir / "slots", settings.heavy_per_user,
-                                             settings.heavy_total)
+    app.extensions["graphsvc_slots"] = Slots(
+        settings.state_dir / "slots", settings.heavy_per_user, settings.heavy_total
+    )
     neo.init_app(app)
     guard.init_app(app)
     for blueprint in (health.bp, home.bp, auth.bp, api.bp, admin.bp, coordinator.bp, visitor.bp):
@@ -136,8 +140,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         asked = request.args.get("lang")
         if asked in LANGUAGES:
-            response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="Strict", httponly=True,
-                                secure=request.is_secure)
+            response.set_cookie(
+                LANG_COOKIE, asked, max_age=365 * 86400, samesite="Strict", httponly=True, secure=request.is_secure
+            )
         return response
 
     return app

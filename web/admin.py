@@ -13,11 +13,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from graphsvc import access, accounts, audit, checkpoints, csvio
-
-from .guard import actor, allow, heavy, record
-from .neo import get_db
 from graphsvc.model import plain
+
 from .args import AUDIT_FILTERS, audit_filters, takes
+from .guard import actor, allow, audit_request, heavy
+from .neo import get_db
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -34,8 +34,21 @@ ACCOUNT_ERRORS = {
     "token_days": _l("A token lives 1 to 366 days."),
 }
 
-EXPORT_COLUMNS = ("seq", "at", "actor", "role", "action", "targets", "outcome", "ip", "user_agent",
-                  "reason", "detail", "prev", "hash")
+EXPORT_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "role",
+    "action",
+    "targets",
+    "outcome",
+    "ip",
+    "user_agent",
+    "reason",
+    "detail",
+    "prev",
+    "hash",
+)
 
 
 @bp.get("/audit")
@@ -47,10 +60,16 @@ def audit_page():
     events = audit.query(db, limit=200, **filters)
     status, checked_at = _chain_status(db, force=request.args.get("verify") == "1")
     checkpoint = _checkpoint_status(db, status)
-    record("audit.read", detail=f"{len(events)} events")
+    audit_request("audit.read", detail=f"{len(events)} events")
     shown_filters = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items()}
-    return render_template("admin_audit.html", events=[plain(e) for e in events], filters=shown_filters,
-                           status=status, checked_at=checked_at, checkpoint=checkpoint)
+    return render_template(
+        "admin_audit.html",
+        events=[plain(e) for e in events],
+        filters=shown_filters,
+        status=status,
+        checked_at=checked_at,
+        checkpoint=checkpoint,
+    )
 
 
 VERIFY_MAX_AGE = 300  # seconds a verification result is shown before the page verifies again
@@ -63,10 +82,10 @@ def _chain_status(db, force: bool):
     now = time.time()
     if force or cached is None or now - cached[0] > VERIFY_MAX_AGE:
         result = audit.verify(db)
-        record("audit.verify", outcome="ok" if result.ok else "failure", detail=result.problem)
+        audit_request("audit.verify", outcome="ok" if result.ok else "failure", detail=result.problem)
         cached = (now, result)
         current_app.extensions["graphsvc_last_verify"] = cached
-    return cached[1], dt.datetime.fromtimestamp(cached[0], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return cached[1], dt.datetime.fromtimestamp(cached[0], dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _checkpoint_status(db, chain: audit.VerifyResult) -> dict:
@@ -82,11 +101,14 @@ def _checkpoint_status(db, chain: audit.VerifyResult) -> dict:
         return {"state": "none"}
     if isinstance(last, checkpoints.Problem):
         return {"state": "untrusted", "detail": last.text}
-    age = dt.datetime.now(dt.timezone.utc) - last.when
-    view = {"seq": format_number(last.seq), "at": last.at,
-            "age": format_timedelta(-max(age, dt.timedelta(0)), add_direction=True),
-            "overdue": age > dt.timedelta(hours=settings.audit_checkpoint_hours),
-            "hours": format_number(settings.audit_checkpoint_hours)}
+    age = dt.datetime.now(dt.UTC) - last.when
+    view = {
+        "seq": format_number(last.seq),
+        "at": last.at,
+        "age": format_timedelta(-max(age, dt.timedelta(0)), add_direction=True),
+        "overdue": age > dt.timedelta(hours=settings.audit_checkpoint_hours),
+        "hours": format_number(settings.audit_checkpoint_hours),
+    }
     if not checkpoints.passes(db, last):
         view["state"] = "fails"
     elif not chain.ok and (chain.first_bad_seq is None or chain.first_bad_seq <= last.seq):
@@ -105,7 +127,7 @@ def audit_export(fmt: str):
         return redirect(url_for("admin.audit_page"))
     filters = audit_filters()
     rows = [plain(r) for r in audit.export_rows(get_db(), **filters)]
-    record("audit.export", detail=f"{len(rows)} events as {fmt}")
+    audit_request("audit.export", detail=f"{len(rows)} events as {fmt}")
     if fmt == "jsonl":
         body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
         mimetype = "application/x-ndjson"
@@ -117,8 +139,11 @@ def audit_export(fmt: str):
             writer.writerow([r.get(c) for c in EXPORT_COLUMNS])
         body = "\ufeff" + buffer.getvalue()
         mimetype = "text/csv"
-    return Response(body, mimetype=mimetype + "; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename=audit.{fmt}"})
+    return Response(
+        body,
+        mimetype=mimetype + "; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename=audit.{fmt}"},
+    )
 
 
 @bp.get("/users")
@@ -126,9 +151,14 @@ def audit_export(fmt: str):
 @takes("done")
 def users_page():
     users = accounts.list_users(get_db())
-    record("users.read", [u["username"] for u in users])
-    return render_template("admin_users.html", users=[plain(u) for u in users], message=request.args.get("done"),
-                           form={}, roles=access.REGISTRY.values())
+    audit_request("users.read", [u["username"] for u in users])
+    return render_template(
+        "admin_users.html",
+        users=[plain(u) for u in users],
+        message=request.args.get("done"),
+        form={},
+        roles=access.REGISTRY.values(),
+    )
 
 
 @bp.post("/users")
@@ -138,14 +168,24 @@ def users_create():
     form = request.form
     districts = [d.strip() for d in form.get("districts", "").split(";") if d.strip()]
     try:
-        accounts.add_user(get_db(), actor(), form.get("username", "").strip().lower(), form.get("role", ""),
-                          districts, form.get("password", ""))
+        accounts.add_user(
+            get_db(),
+            actor(),
+            form.get("username", "").strip().lower(),
+            form.get("role", ""),
+            districts,
+            form.get("password", ""),
+        )
     except accounts.AccountError as exc:
         users = accounts.list_users(get_db())
-        record("users.read", [u["username"] for u in users])
-        return render_template("admin_users.html", users=[plain(u) for u in users],
-                               error=ACCOUNT_ERRORS.get(exc.code, _("The request was not understood.")),
-                               form=form, roles=access.REGISTRY.values()), 400
+        audit_request("users.read", [u["username"] for u in users])
+        return render_template(
+            "admin_users.html",
+            users=[plain(u) for u in users],
+            error=ACCOUNT_ERRORS.get(exc.code, _("The request was not understood.")),
+            form=form,
+            roles=access.REGISTRY.values(),
+        ), 400
     return redirect(url_for("admin.users_page", done="create"))
 
 

@@ -2,7 +2,7 @@
 
 A view parses its arguments, calls one of these (or the core directly), and renders; these
 call the core (graphsvc/households.py, graphsvc/suggest.py), put the answer on record with
-the ids read from the answer itself (guard.record_shown) and word what needs words in the
+the ids read from the answer itself (guard.audit_shown) and word what needs words in the
 page's language. Not a blueprint: the coordinator's, the visitor's and the API's blueprints
 all use it, and none imports another.
 """
@@ -10,7 +10,8 @@ all use it, and none imports another.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import current_app, g
 from flask_babel import get_translations
@@ -18,7 +19,7 @@ from flask_babel import gettext as _
 
 from graphsvc import access, households, suggest
 
-from .guard import record_shown
+from .guard import audit_shown
 from .neo import get_db
 
 
@@ -31,7 +32,7 @@ def household(household_id: str, identity: bool = False, reason: str | None = No
     the core (graphsvc.errors.Refused) goes up to the guard, which audits and answers it."""
     keyring = current_app.extensions["graphsvc_keyring"]
     action, shown, reason = households.read(get_db(), keyring, g.subject, household_id, identity, reason)
-    record_shown(action, shown, reason=reason)
+    audit_shown(action, shown, reason=reason)
     return shown
 
 
@@ -45,12 +46,19 @@ def suggestions(subject: access.Subject, limit: int) -> list[dict[str, Any]]:
     they show (under suggest.SHOWN_ACTION: the record of what was suggested to whom)."""
     found = suggest.suggest(get_db(), subject, dt.date.today(), limit, weights())
     tr = translator()
-    answer = [{
-        "household_id": s.household_id, "code": s.code, "district": s.district,
-        "score": round(s.score, 4), "reasons": [reason_text(r, tr) for r in s.reasons],
-        "reason_codes": list(s.reasons), "path": list(s.path),
-    } for s in found]
-    record_shown(suggest.SHOWN_ACTION, answer, detail=f"{len(found)} suggestions")
+    answer = [
+        {
+            "household_id": s.household_id,
+            "code": s.code,
+            "district": s.district,
+            "score": round(s.score, 4),
+            "reasons": [reason_text(r, tr) for r in s.reasons],
+            "reason_codes": list(s.reasons),
+            "path": list(s.path),
+        }
+        for s in found
+    ]
+    audit_shown(suggest.SHOWN_ACTION, answer, detail=f"{len(found)} suggestions")
     return answer
 
 
@@ -75,15 +83,27 @@ def reason_text(reason: dict[str, Any], _: Callable[..., str] = _) -> str:
         if reason.get("visited_on") and via is None:  # someone the visitor may not be told of
             if reason.get("hops", 1) <= 1:
                 return _("Introduced by or to someone you met on %(date)s.", date=reason["visited_on"])
-            return _("%(hops)d introductions from someone you met on %(date)s.",
-                     hops=reason["hops"], date=reason["visited_on"])
+            return _(
+                "%(hops)d introductions from someone you met on %(date)s.",
+                hops=reason["hops"],
+                date=reason["visited_on"],
+            )
         via, code = via or "?", code or "?"
         if reason.get("visited_on"):
             if reason.get("hops", 1) <= 1:
-                return _("Introduced by or to “%(name)s” of household %(code)s, which you visited on %(date)s.",
-                         name=via, code=code, date=reason["visited_on"])
-            return _("%(hops)d introductions from “%(name)s” of household %(code)s, which you visited on %(date)s.",
-                     hops=reason["hops"], name=via, code=code, date=reason["visited_on"])
+                return _(
+                    "Introduced by or to “%(name)s” of household %(code)s, which you visited on %(date)s.",
+                    name=via,
+                    code=code,
+                    date=reason["visited_on"],
+                )
+            return _(
+                "%(hops)d introductions from “%(name)s” of household %(code)s, which you visited on %(date)s.",
+                hops=reason["hops"],
+                name=via,
+                code=code,
+                date=reason["visited_on"],
+            )
         if reason.get("hops", 1) <= 1:
             return _("Introduced by or to you (“%(name)s”).", name=via)
         return _("%(hops)d introductions from you.", hops=reason["hops"])
@@ -103,5 +123,10 @@ def reason_text(reason: dict[str, Any], _: Callable[..., str] = _) -> str:
 
 
 def outcome_names() -> dict[str, str]:
-    return {"met": _("Met them"), "not_home": _("Nobody home"), "refused": _("Refused"),
-            "moved": _("Moved away"), "other": _("Other")}
+    return {
+        "met": _("Met them"),
+        "not_home": _("Nobody home"),
+        "refused": _("Refused"),
+        "moved": _("Moved away"),
+        "other": _("Other"),
+    }

@@ -15,7 +15,7 @@ from graphsvc.model import plain
 
 from . import answers, mapview
 from .args import AUDIT_FILTERS, audit_filters, flag_arg, int_arg, json_object, parse_filters, takes, text_arg
-from .guard import actor, allow, heavy, record, record_shown
+from .guard import actor, allow, audit_request, audit_shown, heavy
 from .neo import get_db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -29,7 +29,7 @@ def _follow_up_days() -> int:
 @allow(access.SELF_READ)
 def me():
     s = g.subject
-    record("me.read", [s.username])
+    audit_request("me.read", [s.username])
     return jsonify(username=s.username, role=s.role, districts=list(s.districts))
 
 
@@ -49,7 +49,7 @@ def audit_list():
     limit = int_arg("limit", 500, 1, 1000)
     before = int_arg("before_seq", None, 1, 2**62)
     rows = audit.query(get_db(), limit=limit, before_seq=before, **filters)
-    record("audit.read", detail=f"{len(rows)} events")
+    audit_request("audit.read", detail=f"{len(rows)} events")
     # the next page: ?before_seq=<next_before_seq> with the same filters
     next_before = rows[-1]["seq"] if len(rows) == limit else None
     return jsonify(events=[plain(r) for r in rows], next_before_seq=next_before)
@@ -59,9 +59,14 @@ def audit_list():
 @allow(access.AUDIT_READ)
 def audit_verify():
     result = audit.verify(get_db())
-    record("audit.verify", outcome="ok" if result.ok else "failure", detail=result.problem)
-    return jsonify(ok=result.ok, count=result.count, first_bad_seq=result.first_bad_seq,
-                   problem=result.problem, seconds=round(result.seconds, 3))
+    audit_request("audit.verify", outcome="ok" if result.ok else "failure", detail=result.problem)
+    return jsonify(
+        ok=result.ok,
+        count=result.count,
+        first_bad_seq=result.first_bad_seq,
+        problem=result.problem,
+        seconds=round(result.seconds, 3),
+    )
 
 
 # --- the network (coordinators and admins; their districts) --------------------------------
@@ -79,7 +84,7 @@ def network():
     """
     result = mapping.build(get_db(), g.subject, parse_filters(), _follow_up_days())
     answer = mapview.api_data(result)
-    record_shown("network.read", answer, detail=f"api {result.mode}: {len(answer['nodes'])} nodes")
+    audit_shown("network.read", answer, detail=f"api {result.mode}: {len(answer['nodes'])} nodes")
     return jsonify(answer)
 
 
@@ -90,7 +95,7 @@ def network():
 def chains():
     """One entry per chain in the caller's districts (graphsvc.mapping.chains)."""
     out = mapping.chains(get_db(), g.subject, text_arg("district"), _follow_up_days())
-    record_shown("network.chains", out, detail=f"{len(out)} chains")
+    audit_shown("network.chains", out, detail=f"{len(out)} chains")
     return jsonify(chains=out)
 
 
@@ -100,7 +105,7 @@ def person_chain(person_id: str):
     """``{id, seed, wave, path, people}``: the introduction path from the seed to the person;
     people on the path outside the caller's districts are null."""
     answer = mapping.person_chain(get_db(), g.subject, person_id)
-    record_shown("network.person_chain", answer)
+    audit_shown("network.person_chain", answer)
     return jsonify(answer)
 
 
@@ -111,7 +116,7 @@ def person_chain(person_id: str):
 def unvisited():
     """Active households never visited, longest waiting first: ``?district=&limit=``."""
     rows = plain(mapping.unvisited(get_db(), g.subject, text_arg("district"), int_arg("limit", 500, 1, 10_000)))
-    record_shown("network.unvisited", rows, detail=f"api: {len(rows)} households")
+    audit_shown("network.unvisited", rows, detail=f"api: {len(rows)} households")
     return jsonify(households=rows)
 
 
@@ -133,8 +138,12 @@ def suggestions():
 def claim(household_id: str):
     """200 with the claim for the visitor who gets it; 409 when another visitor holds it."""
     result = visits.claim(get_db(), g.subject, actor(), household_id)
-    return jsonify(household_id=result.household_id, claim_id=result.claim_id,
-                   expires_at=result.expires_at.isoformat(), renewed=result.renewed)
+    return jsonify(
+        household_id=result.household_id,
+        claim_id=result.claim_id,
+        expires_at=result.expires_at.isoformat(),
+        renewed=result.renewed,
+    )
 
 
 @bp.post("/households/<household_id>/release")

@@ -15,15 +15,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from flask import request
 from flask_babel import gettext as _
+from werkzeug.exceptions import BadRequest
 
 from graphsvc import netmap
 from graphsvc.mapping import VIEWS, MapFilters
 from graphsvc.records import parse_date
-from werkzeug.exceptions import BadRequest
 
 ALWAYS = frozenset({"lang"})
 DIGITS = re.compile(r"[0-9]{1,18}")
@@ -43,6 +44,7 @@ class BadField(BadRequest):
 
 def takes(*names: str) -> Callable:
     """Declare the query arguments a view takes (besides ``lang``)."""
+
     def mark(view: Callable) -> Callable:
         view.takes_args = frozenset(names) | ALWAYS
         return view
@@ -76,8 +78,7 @@ def text_arg(name: str, limit: int = 100, args: Mapping[str, str] | None = None)
     return value or None
 
 
-def int_arg(name: str, default: int | None, low: int, high: int,
-            args: Mapping[str, str] | None = None) -> int | None:
+def int_arg(name: str, default: int | None, low: int, high: int, args: Mapping[str, str] | None = None) -> int | None:
     """An integer argument within [low, high], in ASCII digits."""
     raw = _raw(name, args)
     if not raw:
@@ -94,8 +95,14 @@ def date_arg(name: str, args: Mapping[str, str] | None = None) -> dt.date | None
         return None
     value = parse_date(raw)
     if value is None or not DATE_RANGE[0] <= value <= DATE_RANGE[1]:
-        raise BadField(name, _("a date like 2026-03-01, from %(low)s to %(high)s",
-                               low=DATE_RANGE[0].isoformat(), high=DATE_RANGE[1].isoformat()))
+        raise BadField(
+            name,
+            _(
+                "a date like 2026-03-01, from %(low)s to %(high)s",
+                low=DATE_RANGE[0].isoformat(),
+                high=DATE_RANGE[1].isoformat(),
+            ),
+        )
     return value
 
 
@@ -109,8 +116,9 @@ def flag_arg(name: str, args: Mapping[str, str] | None = None) -> bool:
     raise BadField(name, _("1 or 0"))
 
 
-def choice_arg(name: str, choices: tuple[str, ...], default: str | None = None,
-               args: Mapping[str, str] | None = None) -> str | None:
+def choice_arg(
+    name: str, choices: tuple[str, ...], default: str | None = None, args: Mapping[str, str] | None = None
+) -> str | None:
     raw = _raw(name, args)
     if not raw:
         return default
@@ -189,6 +197,7 @@ def _not_text(value: Any, where: str) -> str | None:
 
 
 # --- the map's filters ---------------------------------------------------------------
+
 
 def parse_filters(args: Mapping[str, str] | None = None) -> MapFilters:
     """The map's filters from request arguments; ``BadField`` (400, naming the argument)

@@ -7,7 +7,7 @@ random device id signed with the app's secret for that username (the username it
 not in the cookie). At the next sign-in with that name, the verified id is passed to
 ``accounts.authenticate``, so that the failures of strangers (without it) do not lock this
 browser out, and its own failures lock only it. A refusal before any check is recorded
-here (``guard.record``) and answered 429 with ``Retry-After``.
+here (``guard.audit_request``) and answered 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from graphsvc.access import Subject
 from graphsvc.model import USERNAME_RE
 
 from .args import BadField, takes
-from .guard import SESSION_COOKIE, actor, address, gate, needs_second_factor, public, record, signed_in
+from .guard import SESSION_COOKIE, actor, address, audit_request, gate, needs_second_factor, public, signed_in
 from .neo import get_db
 
 bp = Blueprint("auth", __name__)
@@ -64,8 +64,11 @@ def _settings():
 def _too_many(seconds: int):
     """429 with Retry-After: the page says how long to wait, in minutes."""
     minutes = max(1, math.ceil(seconds / 60))
-    message = ngettext("Too many failed attempts. Try again in %(num)d minute.",
-                       "Too many failed attempts. Try again in %(num)d minutes.", minutes)
+    message = ngettext(
+        "Too many failed attempts. Try again in %(num)d minute.",
+        "Too many failed attempts. Try again in %(num)d minutes.",
+        minutes,
+    )
     response = make_response(render_template("error.html", status=429, message=message), 429)
     response.headers["Retry-After"] = str(max(1, int(seconds)))
     return response
@@ -99,8 +102,14 @@ def _remember_device(response, username: str) -> None:
         return
     device = secrets.token_urlsafe(16)
     tokens = [f"{device}.{_device_sig(username, device)}"] + _device_tokens()
-    response.set_cookie(DEVICE_COOKIE, "~".join(tokens[:DEVICE_MAX]), max_age=DEVICE_DAYS * 86400,
-                        httponly=True, samesite="Strict", secure=request.is_secure)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        "~".join(tokens[:DEVICE_MAX]),
+        max_age=DEVICE_DAYS * 86400,
+        httponly=True,
+        samesite="Strict",
+        secure=request.is_secure,
+    )
 
 
 # --- signing in ------------------------------------------------------------------------------
@@ -122,11 +131,16 @@ def login():
     ua = (request.headers.get("User-Agent") or "-")[:200]
     typed = username.strip().lower()[:64]
     _safe_next(request.form.get("next"))  # a malformed one answers 400 before anything happens
-    result = accounts.authenticate(get_db(), username, password, request.remote_addr or "-", ua,
-                                   device=_device_for(typed))
+    result = accounts.authenticate(
+        get_db(), username, password, request.remote_addr or "-", ua, device=_device_for(typed)
+    )
     if result.locked:
-        record("login.throttled", [result.username] if USERNAME_RE.match(result.username) else [],
-               outcome="denied", detail=f"{result.scope} locked")
+        audit_request(
+            "login.throttled",
+            [result.username] if USERNAME_RE.match(result.username) else [],
+            outcome="denied",
+            detail=f"{result.scope} locked",
+        )
         return _too_many(result.retry_after)
     if not result.ok:
         gate().failed(address())  # on record already (accounts); it counts against the address's budget
@@ -137,14 +151,16 @@ def login():
     subject: Subject = result.subject
     needs_second = needs_second_factor(subject, result.totp_enabled)
     max_seconds = int(_settings().session_max_hours * 3600)
-    sid = accounts.create_session(db, subject, request.remote_addr or "-", ua,
-                                  second_factor=not needs_second, max_seconds=max_seconds)
+    sid = accounts.create_session(
+        db, subject, request.remote_addr or "-", ua, second_factor=not needs_second, max_seconds=max_seconds
+    )
     target = _safe_next(request.form.get("next"))
     if needs_second:
         target = url_for("auth.totp" if result.totp_enabled else "auth.totp_enrol", next=target)
     response = redirect(target)
-    response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Strict",
-                        secure=request.is_secure, max_age=max_seconds)
+    response.set_cookie(
+        SESSION_COOKIE, sid, httponly=True, samesite="Strict", secure=request.is_secure, max_age=max_seconds
+    )
     if not needs_second:
         _remember_device(response, subject.username)
     return response
@@ -154,7 +170,7 @@ def _code_answer(check: accounts.CodeCheck, wrong: str, template: str, **context
     """The answer to a code that was not accepted."""
     if not check.checked:
         if check.locked:
-            record("login.totp_throttled", [g.subject.username], outcome="denied", detail="code attempts locked")
+            audit_request("login.totp_throttled", [g.subject.username], outcome="denied", detail="code attempts locked")
             return _too_many(check.retry_after)
         return _signed_out(_("Sign in again."))
     if check.locked:
@@ -190,8 +206,7 @@ def totp():
     if not g.get("second_factor_pending"):
         return redirect(_safe_next(request.args.get("next")))
     if request.method == "POST":
-        check = accounts.check_code(db, g.session_id, actor(), request.form.get("code", ""),
-                                    _decrypt_for(username))
+        check = accounts.check_code(db, g.session_id, actor(), request.form.get("code", ""), _decrypt_for(username))
         if check.ok:
             response = redirect(_safe_next(request.args.get("next")))
             _remember_device(response, username)
@@ -217,22 +232,28 @@ def totp_enrol():
         secret = _keyring().decrypt(user["totp_secret"], "User", username, "totp_secret")
     else:
         secret = pyotp.random_base32()
-        accounts.set_totp(db, actor(), username, _keyring().encrypt(secret, "User", username, "totp_secret"),
-                          enabled=False)
+        accounts.set_totp(
+            db, actor(), username, _keyring().encrypt(secret, "User", username, "totp_secret"), enabled=False
+        )
     uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
     buffer = io.BytesIO()
-    segno.make(uri, error="m").save(buffer, kind="svg", scale=5, xmldecl=False, svgns=True,
-                                    title=_("Sign-in code"))
+    segno.make(uri, error="m").save(buffer, kind="svg", scale=5, xmldecl=False, svgns=True, title=_("Sign-in code"))
     qr = Markup(buffer.getvalue().decode())
     if request.method == "POST" and user["totp_secret"]:
-        check = accounts.check_code(db, g.session_id, actor(), request.form.get("code", ""),
-                                    _decrypt_for(username), enrol=True)
+        check = accounts.check_code(
+            db, g.session_id, actor(), request.form.get("code", ""), _decrypt_for(username), enrol=True
+        )
         if check.ok:
             response = redirect(_safe_next(request.args.get("next")))
             _remember_device(response, username)
             return response
-        return _code_answer(check, _("That code is not right. Scan the code again and enter the current code."),
-                            "totp_enrol.html", qr=qr, secret=secret)
+        return _code_answer(
+            check,
+            _("That code is not right. Scan the code again and enter the current code."),
+            "totp_enrol.html",
+            qr=qr,
+            secret=secret,
+        )
     return render_template("totp_enrol.html", qr=qr, secret=secret, error=None)
 
 

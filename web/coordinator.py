@@ -11,15 +11,15 @@ import io
 import json
 from pathlib import Path
 
+import pyvis
 from flask import Blueprint, Response, abort, current_app, g, render_template, send_from_directory
 
-import pyvis
 from graphsvc import access, csvio, mapping
 from graphsvc.model import plain
 
 from . import answers, mapview
 from .args import int_arg, parse_filters, takes, text_arg
-from .guard import allow, heavy, public, record_shown
+from .guard import allow, audit_shown, heavy, public
 from .neo import get_db
 
 bp = Blueprint("coordinator", __name__)
@@ -55,12 +55,24 @@ def map_page():
     data = mapview.vis_data(result, settings.newcomer_days)
     scope = mapping.scope_of(g.subject)
     stats = mapping.stats(db, scope, filters.district)
-    record_shown("network.map", {"map": data, "top_ids": stats["top_ids"]},
-                 detail=f"{result.mode}: {len(data['nodes'])} nodes; {json.dumps(filters.args(), ensure_ascii=False)[:150]}")
-    return render_template("map.html", result=result, filters=filters, stats={**stats, **mapview.side_charts(stats)},
-                           districts=mapping.district_choices(db, scope), notices=[mapview.notice_text(n) for n in result.notices],
-                           map_json=mapview.script_json(data), labels_json=mapview.script_json(mapview.labels()),
-                           classes=mapview.class_names(), colours=mapview.COLOURS, node_count=len(data["nodes"]))
+    audit_shown(
+        "network.map",
+        {"map": data, "top_ids": stats["top_ids"]},
+        detail=f"{result.mode}: {len(data['nodes'])} nodes; {json.dumps(filters.args(), ensure_ascii=False)[:150]}",
+    )
+    return render_template(
+        "map.html",
+        result=result,
+        filters=filters,
+        stats={**stats, **mapview.side_charts(stats)},
+        districts=mapping.district_choices(db, scope),
+        notices=[mapview.notice_text(n) for n in result.notices],
+        map_json=mapview.script_json(data),
+        labels_json=mapview.script_json(mapview.labels()),
+        classes=mapview.class_names(),
+        colours=mapview.COLOURS,
+        node_count=len(data["nodes"]),
+    )
 
 
 # --- unvisited households -------------------------------------------------------------
@@ -73,7 +85,7 @@ def map_page():
 def unvisited_page():
     district = text_arg("district")
     rows = plain(mapping.unvisited(get_db(), g.subject, district, int_arg("limit", 500, 1, 10_000)))
-    record_shown("network.unvisited", rows, detail=f"{len(rows)} households")
+    audit_shown("network.unvisited", rows, detail=f"{len(rows)} households")
     districts = mapping.district_choices(get_db(), mapping.scope_of(g.subject))
     return render_template("unvisited.html", rows=rows, district=district, districts=districts)
 
@@ -91,12 +103,16 @@ def unvisited_csv():
     writer.writerow(mapping.UNVISITED_COLUMNS)
     for r in rows:
         writer.writerow([";".join(r[c]) if c == "code_names" else r[c] for c in mapping.UNVISITED_COLUMNS])
-    record_shown("network.unvisited.export", rows, detail=f"{len(rows)} households as CSV")
-    return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="unvisited.csv"'})
+    audit_shown("network.unvisited.export", rows, detail=f"{len(rows)} households as CSV")
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="unvisited.csv"'},
+    )
 
 
 # --- one household --------------------------------------------------------------------
+
 
 @bp.get("/households/<household_id>")
 @allow(access.HOUSEHOLD_READ)

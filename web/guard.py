@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 from flask import Flask, abort, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -28,9 +29,9 @@ from graphsvc import accounts, audit, shown
 from graphsvc.access import Subject, role_may, role_of
 from graphsvc.db import timed_out
 from graphsvc.errors import Refused
-from graphsvc.records import MESSAGES, Problem
 from graphsvc.floodgate import Gate
 from graphsvc.model import Actor
+from graphsvc.records import MESSAGES, Problem
 
 from .args import BadField, check_known
 from .neo import get_db
@@ -53,10 +54,10 @@ BAD_REQUEST = {
     "csrf": _l("The form expired. Please go back, reload the page and try again."),
     # access.reason_problem's message ids: why a stated reason was refused
     "reason_missing": _l("Identity fields are shown to admins only with a stated reason."),
-    "reason_short": _l("Say why in a few words (at least two words and six letters), "
-                       "e.g. “checking the address before a visit”."),
+    "reason_short": _l(
+        "Say why in a few words (at least two words and six letters), e.g. “checking the address before a visit”."
+    ),
 }
-
 
 
 SESSION_COOKIE = "gs_session"
@@ -123,7 +124,7 @@ def gate() -> Gate:
     return current_app.extensions["graphsvc_gate"]
 
 
-def record(action: str, targets=(), outcome: str = "ok", **extra) -> None:
+def audit_request(action: str, targets=(), outcome: str = "ok", **extra) -> None:
     """Record an audit event for this request now (durably, in the audit journal: see
     graphsvc/journal.py); raises, and so fails the request, if it cannot.
 
@@ -140,12 +141,12 @@ def record(action: str, targets=(), outcome: str = "ok", **extra) -> None:
             event.update(targets=[], detail="past the failure budget of its address")
         if not gate().note(address(), event, request.endpoint):
             return
-    audit.log(get_db(), **event)
+    audit.to_journal(get_db(), **event)
 
 
 def too_many(retry_after: float, why: str = "failures") -> NoReturn:
     """429 with Retry-After; the refusal itself folds into one event per minute and address."""
-    record("rate.limited", outcome="denied", detail=why)
+    audit_request("rate.limited", outcome="denied", detail=why)
     raise TooManyRequests(description=why, retry_after=int(retry_after) + 1)
 
 
@@ -153,10 +154,10 @@ def _over_budget() -> float | None:
     return gate().over_budget(address())
 
 
-def record_shown(action: str, answer, outcome: str = "ok", **extra) -> None:
+def audit_shown(action: str, answer, outcome: str = "ok", **extra) -> None:
     """Record what this answer shows: its targets are every record id in ``answer``
     (graphsvc/shown.py), the very data that leaves, not a list kept beside it."""
-    record(action, shown.ids_in(answer), outcome=outcome, **extra)
+    audit_request(action, shown.ids_in(answer), outcome=outcome, **extra)
 
 
 REFUSAL_STATUS = {"not_found": 404, "forbidden": 403, "invalid": 400, "conflict": 409, "busy": 429}
@@ -172,7 +173,7 @@ def audit_refusal(refused: Refused, action: str | None = None) -> None:
     """Put a refusal of the core on record when it denied access (not_found, forbidden) or
     met a conflict; an invalid input changes nothing and is answered, not recorded."""
     if refused.kind in ("not_found", "forbidden", "conflict"):
-        record(action or route_action(), refused.targets, outcome="denied", detail=refused.why[:200] or None)
+        audit_request(action or route_action(), refused.targets, outcome="denied", detail=refused.why[:200] or None)
 
 
 REFUSAL_MESSAGES = {
@@ -209,17 +210,18 @@ def refuse(refused: Refused, action: str | None = None) -> NoReturn:
     status = REFUSAL_STATUS[refused.kind]
     message = refusal_message(refused)
     if is_api():
-        body: dict = {"error": message, "status": status, "field": refused.field,
-                      "code": refused.code or refused.kind}
+        body: dict = {"error": message, "status": status, "field": refused.field, "code": refused.code or refused.kind}
         if refused.problems:
-            body["problems"] = [{"field": p.field, "code": p.code, "message": problem_text(p)} for p in refused.problems]
+            body["problems"] = [
+                {"field": p.field, "code": p.code, "message": problem_text(p)} for p in refused.problems
+            ]
         abort(make_response(jsonify(body), status))
     abort(make_response(render_template("error.html", status=status, message=message), status))
 
 
 def deny(action: str, targets=(), status: int = 404, why: str = "") -> None:
     """Audit a refused access and answer ``status`` (404 hides that the object exists)."""
-    record(action, targets, outcome="denied", detail=why[:200] or None)
+    audit_request(action, targets, outcome="denied", detail=why[:200] or None)
     abort(status)
 
 
@@ -244,7 +246,7 @@ def _load_subject() -> None:
             retry = _over_budget()
             if retry is not None:
                 too_many(retry)
-            record("token.invalid", outcome="denied")
+            audit_request("token.invalid", outcome="denied")
             abort(401)
         g.subject = subject
         g.token_prefix = token[:7]
@@ -270,9 +272,10 @@ def _check_csrf() -> None:
         return
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
     # bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a mismatch)
-    if not (g.get("session_id") or g.get("pre_session")) \
-            or not hmac.compare_digest(sent.encode(), csrf_token().encode()):
-        record("csrf.rejected", outcome="denied", detail=request.path[:100])
+    if not (g.get("session_id") or g.get("pre_session")) or not hmac.compare_digest(
+        sent.encode(), csrf_token().encode()
+    ):
+        audit_request("csrf.rejected", outcome="denied", detail=request.path[:100])
         abort(400, description="csrf")
 
 
@@ -294,14 +297,17 @@ def init_app(app: Flask) -> None:
             current_app.logger.error("route %s has no access rule: refused", endpoint)
             abort(403)
         for event in gate().drain():  # summaries of folded denials whose minute is over
-            audit.log(get_db(), **event)
+            audit.to_journal(get_db(), **event)
         view = app.view_functions.get(endpoint)
         check_known(view, request.args)
         if endpoint in ("health.healthz", "health.readyz"):
             return None
         retry = _over_budget()
-        if retry is not None and (rule[0] != "public" or request.method == "POST") \
-                and not (request.headers.get("Authorization") or request.cookies.get(SESSION_COOKIE)):
+        if (
+            retry is not None
+            and (rule[0] != "public" or request.method == "POST")
+            and not (request.headers.get("Authorization") or request.cookies.get(SESSION_COOKIE))
+        ):
             too_many(retry)  # an address past its failure budget, without credentials: no work at all
         _load_subject()
         _check_csrf()
@@ -309,7 +315,7 @@ def init_app(app: Flask) -> None:
         if kind == "public":
             return None
         if g.subject is None:
-            record("access.unauthenticated", outcome="denied", detail=request.path[:100])
+            audit_request("access.unauthenticated", outcome="denied", detail=request.path[:100])
             if is_api():
                 abort(401)
             return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
@@ -333,8 +339,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def cookies_and_cache(response):
         if g.get("set_pre_cookie"):
-            response.set_cookie(PRE_COOKIE, g.pre_session, httponly=True, samesite="Strict",
-                                secure=request.is_secure)
+            response.set_cookie(PRE_COOKIE, g.pre_session, httponly=True, samesite="Strict", secure=request.is_secure)
         if request.endpoint != "static":
             response.headers["Cache-Control"] = "no-store"
             response.headers["Pragma"] = "no-cache"
@@ -365,8 +370,12 @@ def init_app(app: Flask) -> None:
             message = str(BUSY_MESSAGES[e.description]) % {"n": seconds}
             if is_api():
                 return _error(429, message, headers)
-            response = make_response(render_template("error.html", status=429, message=message,
-                                                     refresh=seconds if request.method == "GET" else None), 429)
+            response = make_response(
+                render_template(
+                    "error.html", status=429, message=message, refresh=seconds if request.method == "GET" else None
+                ),
+                429,
+            )
             response.headers.update(headers)
             return response
         if isinstance(e, BadField):

@@ -19,28 +19,48 @@ from pyvis.network import Network
 from pyvis.node import Node
 
 from graphsvc import charts, netmap
-from graphsvc.model import plain
 from graphsvc.mapping import MapResult, Notice
-from graphsvc.model import to_date
+from graphsvc.model import plain, to_date
 
 COLOURS = {
-    "never": "#d9534f", "overdue": "#f0ad4e", "recent": "#5cb85c", "closed": "#9aa0a6",
-    "placeholder": "#e6e8eb", "newcomer": "#c9a227", "edge": "#8a94a6", "person": "#6f8fb3",
+    "never": "#d9534f",
+    "overdue": "#f0ad4e",
+    "recent": "#5cb85c",
+    "closed": "#9aa0a6",
+    "placeholder": "#e6e8eb",
+    "newcomer": "#c9a227",
+    "edge": "#8a94a6",
+    "person": "#6f8fb3",
 }
 
 
 def labels() -> dict[str, str]:
     """The words the map's script shows, in the page's language."""
     return {
-        "status": _("Status"), "district": _("District"), "code": _("Code"), "wave": _("Wave"),
-        "introductions": _("Introductions made"), "last_visit": _("Last visit"),
-        "arrived_on": _("Arrived"), "members": _("Members"), "households": _("Households"),
-        "unvisited_share": _("Never visited"), "never": _("never visited"), "newcomer": _("Newcomer"),
-        "yes": _("yes"), "no": _("no"), "collapse": _("Collapse branch"), "expand": _("Expand branch"),
-        "centre": _("Centre here"), "open_household": _("Open household"),
-        "open_chain": _("Open this chain"), "open_people": _("People of this chain"),
-        "matches": _("{n} matches"), "no_match": _("No match on this map"),
-        "hidden_children": _("+{n}"), "drawn": _("{n} nodes drawn"),
+        "status": _("Status"),
+        "district": _("District"),
+        "code": _("Code"),
+        "wave": _("Wave"),
+        "introductions": _("Introductions made"),
+        "last_visit": _("Last visit"),
+        "arrived_on": _("Arrived"),
+        "members": _("Members"),
+        "households": _("Households"),
+        "unvisited_share": _("Never visited"),
+        "never": _("never visited"),
+        "newcomer": _("Newcomer"),
+        "yes": _("yes"),
+        "no": _("no"),
+        "collapse": _("Collapse branch"),
+        "expand": _("Expand branch"),
+        "centre": _("Centre here"),
+        "open_household": _("Open household"),
+        "open_chain": _("Open this chain"),
+        "open_people": _("People of this chain"),
+        "matches": _("{n} matches"),
+        "no_match": _("No match on this map"),
+        "hidden_children": _("+{n}"),
+        "drawn": _("{n} nodes drawn"),
         "placeholder": _("1 household in another district (no details)"),
     }
 
@@ -55,8 +75,10 @@ def notice_text(notice: Notice) -> str:
     if notice.code == "no_match":
         return _("No household matches “%(q)s”.", **notice.values)
     if notice.code == "trimmed":
-        return _("Showing the first %(shown)d of %(total)d by wave; narrow the map with the filters "
-                 "or “around household”.", **notice.values)
+        return _(
+            "Showing the first %(shown)d of %(total)d by wave; narrow the map with the filters or “around household”.",
+            **notice.values,
+        )
     return notice.code
 
 
@@ -70,6 +92,7 @@ def side_charts(stats: dict[str, Any]) -> dict[str, Markup]:
 
 
 # --- what a node says ---------------------------------------------------------------
+
 
 def class_names() -> dict[str, str]:
     return {
@@ -102,8 +125,15 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
             # big enough to read when the whole overview is on screen
             key = f"~district:{district}"
             nodes.append(Node(key, "text", district, x=x, y=y, font={"size": 90, "color": "#1d2330"}).options)
-            details[key] = {"kind": "district", "title": district, "fields": [], "members": [],
-                            "url": None, "url_label": None, "search": [district]}
+            details[key] = {
+                "kind": "district",
+                "title": district,
+                "fields": [],
+                "members": [],
+                "url": None,
+                "url_label": None,
+                "search": [district],
+            }
         for gr in result.groups:
             x, y = result.positions[gr.key]
             root = result.labels.get(gr.chain) if gr.chain else None
@@ -117,20 +147,44 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
             else:
                 label = _("chain from another district")
                 args = result.filters.args(district=gr.district, chain_of=gr.sample)
-            title = "\n".join([label, gr.district, _("%(n)d households", n=gr.households),
-                               _("%(p)d%% never visited", p=round(100 * gr.unvisited_share))])
-            nodes.append(Node(gr.key, "dot", label, x=x, y=y, size=result.radius[gr.key], title=title,
-                              color=_share_colour(gr.unvisited_share), fixed=True).options)
+            title = "\n".join(
+                [
+                    label,
+                    gr.district,
+                    _("%(n)d households", n=gr.households),
+                    _("%(p)d%% never visited", p=round(100 * gr.unvisited_share)),
+                ]
+            )
+            nodes.append(
+                Node(
+                    gr.key,
+                    "dot",
+                    label,
+                    x=x,
+                    y=y,
+                    size=result.radius[gr.key],
+                    title=title,
+                    color=_share_colour(gr.unvisited_share),
+                    fixed=True,
+                ).options
+            )
             details[gr.key] = {
                 "kind": "bucket" if gr.chain is None else "chain",
                 "title": label,
-                "fields": [["district", gr.district], ["households", f"{gr.households:,}"],
-                           ["unvisited_share", f"{round(100 * gr.unvisited_share)}%"],
-                           ["wave", str(gr.depth)]] + ([["code", root["code"]]] if root else []),
-                "members": [], "url": _map_url(args), "url_label": "open_chain",
+                "fields": [
+                    ["district", gr.district],
+                    ["households", f"{gr.households:,}"],
+                    ["unvisited_share", f"{round(100 * gr.unvisited_share)}%"],
+                    ["wave", str(gr.depth)],
+                ]
+                + ([["code", root["code"]]] if root else []),
+                "members": [],
+                "url": _map_url(args),
+                "url_label": "open_chain",
                 "search": [s for s in (label, root and root["code"], sample and sample["code"]) if s],
                 # what the codes and names above belong to (the audit reads ids from here)
-                "seed": root["id"] if root else None, "seed_person_id": root["person_id"] if root else None,
+                "seed": root["id"] if root else None,
+                "seed_person_id": root["person_id"] if root else None,
                 "sample_id": gr.sample,
             }
     else:
@@ -140,21 +194,48 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
             if d["kind"] == "placeholder":
                 label = _("1 household in another district")
                 # no label on the canvas (a row of them would overlap); the tooltip says it
-                nodes.append(Node(n, "dot", " ", x=x, y=y, size=10, title=label,
-                                  color={"background": COLOURS["placeholder"], "border": COLOURS["closed"]},
-                                  shapeProperties={"borderDashes": [4, 4]}, borderWidth=2,
-                                  font={"color": "#5b6475", "size": 11}).options)
-                details[n] = {"kind": "placeholder", "title": label, "fields": [], "members": [],
-                              "url": None, "url_label": None, "search": []}
+                nodes.append(
+                    Node(
+                        n,
+                        "dot",
+                        " ",
+                        x=x,
+                        y=y,
+                        size=10,
+                        title=label,
+                        color={"background": COLOURS["placeholder"], "border": COLOURS["closed"]},
+                        shapeProperties={"borderDashes": [4, 4]},
+                        borderWidth=2,
+                        font={"color": "#5b6475", "size": 11},
+                    ).options
+                )
+                details[n] = {
+                    "kind": "placeholder",
+                    "title": label,
+                    "fields": [],
+                    "members": [],
+                    "url": None,
+                    "url_label": None,
+                    "search": [],
+                }
                 continue
             if d["kind"] == "person":
                 label = d["code_name"]
-                nodes.append(Node(n, "dot", label, x=x, y=y, size=12, title=f"{label}\n{d['district']}",
-                                  color=COLOURS["person"]).options)
-                details[n] = {"kind": "person", "title": label,
-                              "fields": [["district", d["district"]], ["wave", str(d["wave"])]],
-                              "members": [], "url": f"/households/{d['household']}",
-                              "url_label": "open_household", "search": [label], "household_id": d["household"]}
+                nodes.append(
+                    Node(
+                        n, "dot", label, x=x, y=y, size=12, title=f"{label}\n{d['district']}", color=COLOURS["person"]
+                    ).options
+                )
+                details[n] = {
+                    "kind": "person",
+                    "title": label,
+                    "fields": [["district", d["district"]], ["wave", str(d["wave"])]],
+                    "members": [],
+                    "url": f"/households/{d['household']}",
+                    "url_label": "open_household",
+                    "search": [label],
+                    "household_id": d["household"],
+                }
                 continue
             label = _household_label(d)
             fresh = netmap.newcomer(to_date(d["arrived_on"]), newcomer_since)
@@ -165,32 +246,61 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
                 title_lines.append(_("newcomer"))
             if below:
                 title_lines.append(_("%(n)d more below (not drawn)", n=below))
-            nodes.append(Node(n, "dot", label + (f" (+{below})" if below else ""), x=x, y=y,
-                              size=min(40, 10 + 4 * d["made"] ** 0.5), title="\n".join(title_lines),
-                              color={"background": COLOURS[d["visit_class"]],
-                                     "border": COLOURS["newcomer"] if fresh else "#4a5263"},
-                              borderWidth=4 if fresh else 1).options)
+            nodes.append(
+                Node(
+                    n,
+                    "dot",
+                    label + (f" (+{below})" if below else ""),
+                    x=x,
+                    y=y,
+                    size=min(40, 10 + 4 * d["made"] ** 0.5),
+                    title="\n".join(title_lines),
+                    color={
+                        "background": COLOURS[d["visit_class"]],
+                        "border": COLOURS["newcomer"] if fresh else "#4a5263",
+                    },
+                    borderWidth=4 if fresh else 1,
+                ).options
+            )
             details[n] = {
-                "kind": "household", "title": label,
-                "fields": [["code", d["code"]], ["district", d["district"]], ["status", status],
-                           ["wave", str(d["wave"])], ["introductions", str(d["made"])],
-                           ["last_visit", plain(d["last_visit"])], ["arrived_on", plain(d["arrived_on"])],
-                           ["newcomer", "yes" if fresh else "no"]],
-                "members": [m[1] for m in d["members"]], "member_ids": [m[0] for m in d["members"]],
-                "url": f"/households/{n}", "url_label": "open_household",
+                "kind": "household",
+                "title": label,
+                "fields": [
+                    ["code", d["code"]],
+                    ["district", d["district"]],
+                    ["status", status],
+                    ["wave", str(d["wave"])],
+                    ["introductions", str(d["made"])],
+                    ["last_visit", plain(d["last_visit"])],
+                    ["arrived_on", plain(d["arrived_on"])],
+                    ["newcomer", "yes" if fresh else "no"],
+                ],
+                "members": [m[1] for m in d["members"]],
+                "member_ids": [m[0] for m in d["members"]],
+                "url": f"/households/{n}",
+                "url_label": "open_household",
                 "search": [d["code"]] + [m[1] for m in d["members"]],
                 "chain_url": _map_url(result.filters.args(view="people", chain_of=n, root=None, q=None)),
             }
         for u, v, data in g.edges(data=True):
             tree = data.get("tree")
-            edges.append(Edge(u, v, directed=True, id=f"~e:{u}>{v}", width=1.5 if tree else 1,
-                              dashes=not tree or data.get("kind") == "family",
-                              color={"color": COLOURS["edge"]}).options)
+            edges.append(
+                Edge(
+                    u,
+                    v,
+                    directed=True,
+                    id=f"~e:{u}>{v}",
+                    width=1.5 if tree else 1,
+                    dashes=not tree or data.get("kind") == "family",
+                    color={"color": COLOURS["edge"]},
+                ).options
+            )
         for child, parent in result.parents.items():
             children.setdefault(parent, []).append(child)
     # big branches start collapsed, except at the top of a tree (the map would be empty)
-    collapsed = [n for n, cs in children.items()
-                 if len(cs) > netmap.COLLAPSE_AT and n != result.focus and n in result.parents]
+    collapsed = [
+        n for n, cs in children.items() if len(cs) > netmap.COLLAPSE_AT and n != result.focus and n in result.parents
+    ]
     data_nodes, data_edges, _heading, _h, _w, options = net.get_network_data()
     return {
         "mode": result.mode,
@@ -209,15 +319,16 @@ def _options(pyvis_json: str) -> dict:
     options = json.loads(pyvis_json)
     options.setdefault("layout", {})
     options["layout"].update(improvedLayout=False, hierarchical={"enabled": False})
-    options.setdefault("interaction", {}).update(hover=True, tooltipDelay=150, navigationButtons=False,
-                                                 keyboard=False, multiselect=True)
+    options.setdefault("interaction", {}).update(
+        hover=True, tooltipDelay=150, navigationButtons=False, keyboard=False, multiselect=True
+    )
     options["nodes"] = {"font": {"face": "system-ui, sans-serif", "size": 13}}
     return options
 
 
 def _share_colour(share: float) -> dict:
     """Green (all visited) to amber (30% never visited) to red (60% or more)."""
-    stops = [(0.0, (0x5c, 0xb8, 0x5c)), (0.3, (0xf0, 0xad, 0x4e)), (0.6, (0xd9, 0x53, 0x4f))]
+    stops = [(0.0, (0x5C, 0xB8, 0x5C)), (0.3, (0xF0, 0xAD, 0x4E)), (0.6, (0xD9, 0x53, 0x4F))]
     share = min(0.6, max(0.0, share))
     for (a, ca), (b, cb) in zip(stops, stops[1:]):
         if share <= b:
@@ -236,30 +347,60 @@ def _map_url(args: dict[str, str]) -> str:
 
 # --- the API's plain view --------------------------------------------------------------
 
+
 def api_data(result: MapResult) -> dict[str, Any]:
     """``{nodes, edges, stats}``: the same graph as the page, as data (no positions)."""
     names = class_names()
     nodes, edges = [], []
     if result.mode == "overview":
-        nodes = [{"id": gr.key, "kind": "chain" if gr.chain else "rest", "district": gr.district,
-                  "chain_of": gr.sample, "households": gr.households, "unvisited": gr.unvisited,
-                  "people": gr.people, "depth": gr.depth, "chains": gr.chains,
-                  "seed": gr.chain if gr.chain in result.labels else None}
-                 for gr in result.groups]
+        nodes = [
+            {
+                "id": gr.key,
+                "kind": "chain" if gr.chain else "rest",
+                "district": gr.district,
+                "chain_of": gr.sample,
+                "households": gr.households,
+                "unvisited": gr.unvisited,
+                "people": gr.people,
+                "depth": gr.depth,
+                "chains": gr.chains,
+                "seed": gr.chain if gr.chain in result.labels else None,
+            }
+            for gr in result.groups
+        ]
     else:
         for n, d in result.graph.nodes(data=True):
             if d["kind"] == "placeholder":
                 nodes.append({"id": n, "kind": "placeholder"})
             elif d["kind"] == "person":
-                nodes.append({"id": n, "kind": "person", "code_name": d["code_name"],
-                              "household_id": d["household"], "district": d["district"], "wave": d["wave"]})
+                nodes.append(
+                    {
+                        "id": n,
+                        "kind": "person",
+                        "code_name": d["code_name"],
+                        "household_id": d["household"],
+                        "district": d["district"],
+                        "wave": d["wave"],
+                    }
+                )
             else:
-                nodes.append({"id": n, "kind": "household", "code": d["code"], "district": d["district"],
-                              "status": d["status"], "visit_status": d["visit_class"],
-                              "visit_status_text": names[d["visit_class"]], "wave": d["wave"],
-                              "introductions": d["made"], "last_visit": plain(d["last_visit"]),
-                              "arrived_on": plain(d["arrived_on"]), "joined_on": plain(d["joined_on"]),
-                              "members": [{"id": m[0], "code_name": m[1]} for m in d["members"]]})
+                nodes.append(
+                    {
+                        "id": n,
+                        "kind": "household",
+                        "code": d["code"],
+                        "district": d["district"],
+                        "status": d["status"],
+                        "visit_status": d["visit_class"],
+                        "visit_status_text": names[d["visit_class"]],
+                        "wave": d["wave"],
+                        "introductions": d["made"],
+                        "last_visit": plain(d["last_visit"]),
+                        "arrived_on": plain(d["arrived_on"]),
+                        "joined_on": plain(d["joined_on"]),
+                        "members": [{"id": m[0], "code_name": m[1]} for m in d["members"]],
+                    }
+                )
         edges = [{"from": u, "to": v, "tree": bool(t)} for u, v, t in result.graph.edges(data="tree")]
     households = [d for d in nodes if d.get("kind") == "household"]
     stats = {

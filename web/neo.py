@@ -41,9 +41,10 @@ def get_db() -> Database:
                 atexit.register(db.close)
                 settings = app.config["GRAPHSVC_SETTINGS"]
                 # its own driver; short retries (its loop retries anyway, and at exit it must not hang)
-                journal.start_shipper(db.journal, lambda: Database.connect(settings, max_transaction_retry_time=2.0),
-                                      audit.flush)
+                journal.start_shipper(
+                    db.journal, lambda: Database.connect(settings, max_transaction_retry_time=2.0), audit.flush
+                )
                 # what is left of the folded denials (graphsvc/floodgate.py) is recorded at exit
                 gate = app.extensions["graphsvc_gate"]
-                atexit.register(lambda: [audit.log(db, **event) for event in gate.drain(everything=True)])
+                atexit.register(lambda: [audit.to_journal(db, **event) for event in gate.drain(everything=True)])
     return db

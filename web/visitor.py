@@ -15,7 +15,7 @@ from graphsvc.errors import Refused
 
 from . import answers
 from .args import takes
-from .guard import actor, allow, audit_refusal, problem_text, record_shown, refusal_message
+from .guard import actor, allow, audit_refusal, audit_shown, problem_text, refusal_message
 from .neo import get_db
 
 bp = Blueprint("visitor", __name__)
@@ -31,8 +31,7 @@ def suggestions_page():
         notice = _("Claimed: it is yours for %(days)d days, until you report the visit.", days=visits.CLAIM_DAYS)
     elif request.args.get("released"):
         notice = _("Released: others may visit it now.")
-    return render_template("suggestions.html", suggestions=found, notice=notice,
-                           error=request.args.get("error"))
+    return render_template("suggestions.html", suggestions=found, notice=notice, error=request.args.get("error"))
 
 
 @bp.post("/households/<household_id>/claim")
@@ -75,8 +74,10 @@ def _form_body(form) -> tuple[dict[str, Any], str | None]:
             if int(raw):
                 counts[name] = int(raw)
     other = (form.get("materials_other") or "").strip()
-    body = {k: (form.get(k) or "").strip() or None
-            for k in ("household_id", "visited_on", "outcome", "follow_up_on", "notes")}
+    body = {
+        k: (form.get(k) or "").strip() or None
+        for k in ("household_id", "visited_on", "outcome", "follow_up_on", "notes")
+    }
     text = ";".join(f"{k}:{v}" for k, v in counts.items())
     if other:
         text = f"{text};{other}" if text else other
@@ -92,8 +93,10 @@ FORM_FIELDS = {"materials": "materials_other"}
 @allow(access.VISIT_REPORT)
 @takes("household_id")
 def report_page():
-    values: dict[str, Any] = {"household_id": request.args.get("household_id", ""),
-                              "visited_on": dt.date.today().isoformat()}
+    values: dict[str, Any] = {
+        "household_id": request.args.get("household_id", ""),
+        "visited_on": dt.date.today().isoformat(),
+    }
     error = field = None
     if request.method == "POST":
         values = request.form.to_dict()
@@ -102,8 +105,7 @@ def report_page():
             error, field = _("%(field)s: a whole number", field=bad_count.removeprefix("materials_")), bad_count
         else:
             try:
-                visit_id = visits.report(get_db(), current_app.extensions["graphsvc_keyring"], g.subject, actor(),
-                                         body)
+                visit_id = visits.report(get_db(), current_app.extensions["graphsvc_keyring"], g.subject, actor(), body)
             except Refused as refused:
                 audit_refusal(refused, "visit.report")
                 if refused.kind == "not_found":
@@ -113,8 +115,15 @@ def report_page():
             else:
                 return redirect(url_for("visitor.history_page", reported=visit_id))
     status = 400 if error else 200
-    return render_template("report.html", values=values, error=error, field=field, outcomes=answers.outcome_names(),
-                           materials=MATERIALS, today=dt.date.today().isoformat()), status
+    return render_template(
+        "report.html",
+        values=values,
+        error=error,
+        field=field,
+        outcomes=answers.outcome_names(),
+        materials=MATERIALS,
+        today=dt.date.today().isoformat(),
+    ), status
 
 
 @bp.get("/history")
@@ -122,8 +131,14 @@ def report_page():
 @takes("reported", "released")
 def history_page():
     data = visits.history(get_db(), g.subject.username)
-    record_shown("history.read", data, detail=f"{len(data['visits'])} visits, {len(data['claims'])} claims")
-    now = dt.datetime.now(dt.timezone.utc)
-    return render_template("history.html", visits=data["visits"], claims=data["claims"], now=now,
-                           outcomes=answers.outcome_names(), reported=request.args.get("reported"),
-                           released=request.args.get("released"))
+    audit_shown("history.read", data, detail=f"{len(data['visits'])} visits, {len(data['claims'])} claims")
+    now = dt.datetime.now(dt.UTC)
+    return render_template(
+        "history.html",
+        visits=data["visits"],
+        claims=data["claims"],
+        now=now,
+        outcomes=answers.outcome_names(),
+        reported=request.args.get("reported"),
+        released=request.args.get("released"),
+    )
