@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -104,3 +105,29 @@ def cli_actor() -> Actor:
     except Exception:
         who = "unknown"
     return Actor(f"cli:{who}", "operator", "local", "graphsvc-cli")
+
+
+def to_date(value: object) -> dt.date | None:
+    """A date as Neo4j returns it (``neo4j.time.Date``), a Python date or ISO text, as a
+    ``datetime.date``; None stays None. A date and time is refused (``TypeError``): where a
+    date is expected, a datetime is a mistake, not a date.
+
+    >>> import neo4j.time
+    >>> to_date(neo4j.time.Date(2024, 3, 1)), to_date(dt.date(2024, 3, 1)), to_date("2024-03-01")
+    (datetime.date(2024, 3, 1), datetime.date(2024, 3, 1), datetime.date(2024, 3, 1))
+    >>> to_date(None) is None
+    True
+    >>> to_date(dt.datetime(2024, 3, 1, 12, 0))
+    Traceback (most recent call last):
+    ...
+    TypeError: not a date: datetime.datetime(2024, 3, 1, 12, 0)
+    """
+    if value is None:
+        return None
+    if hasattr(value, "to_native"):
+        value = value.to_native()
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    raise TypeError(f"not a date: {value!r}")
