@@ -10,6 +10,15 @@
 // while the introducer is a member of another household; each is read as
 // [introducer household, introduced on, introduced person, ...] (graphsvc/network.py Entry).
 
+// name: chains_lock
+// class: light
+// Every change of the index holds this lock until its transaction ends, so that no two
+// read the placements the other is changing (the first takes it, the others wait).
+// The node is made on first use (schema: one only); it holds nothing else.
+MERGE (l:ChainIndexLock {id: 'chains'})
+SET l.taken = true
+REMOVE l.taken;
+
 // --- the full recompute: chains.refresh ---------------------------------------------
 
 // name: chains_cross_introductions

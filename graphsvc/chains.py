@@ -17,6 +17,13 @@ It is derived data, kept two ways that store the same thing:
   service calls it after it wrote a household, a membership or an introduction, with the
   ids of the households it touched, and it reads and writes only what can move.
 
+Both first take the index's lock (``chains_lock``: a write on the one ``ChainIndexLock``
+node, held until the transaction ends), so changes of the index run one after another:
+under read-committed isolation a second writer would otherwise read the stored chain and
+wave of a household that a first, uncommitted change is moving, and store a placement
+derived from the old one; and a refresh could read the introductions before a change
+and write its placements after it.
+
 **What to pass to ``update_in_tx``**: the households whose *introductions into them*
 changed, i.e.
 
@@ -94,22 +101,29 @@ class UpdateReport:
 
 
 def refresh(db: Database, batch: int = BATCH) -> RefreshReport:
-    """Recompute every household's placement and store the ones that differ."""
+    """Recompute every household's placement and store the ones that differ, in one
+    transaction that holds the index's lock (writers of single changes wait for it)."""
     started = time.perf_counter()
-    rows = db.read("chains_cross_introductions")[0]["rows"]
-    forest = household_forest((child, parent, to_date(on), person) for child, parent, on, person in rows)
-    stored = {r[0]: tuple(r[1:]) for r in db.read("chains_stored")[0]["rows"]}
-    changes = []
-    for hid, p in forest.items():
-        want = (p.parent, p.chain, p.wave, p.joined_on)
-        have = stored.pop(hid, None)
-        if have is None or (have[0], have[1], have[2], to_date(have[3])) != want:
-            changes.append(_row(hid, want))
-    # stored placements of households that are roots now
-    changes.extend(_row(hid, ROOT) for hid in stored)
-    for start in range(0, len(changes), batch):
-        db.write("chains_set", rows=changes[start:start + batch])
-    return RefreshReport(len(forest), len(changes), time.perf_counter() - started)
+
+    def work(tx: neo4j.ManagedTransaction) -> tuple[int, int]:
+        db.run_in_tx(tx, "chains_lock")
+        rows = db.run_in_tx(tx, "chains_cross_introductions")[0]["rows"]
+        forest = household_forest((child, parent, to_date(on), person) for child, parent, on, person in rows)
+        stored = {r[0]: tuple(r[1:]) for r in db.run_in_tx(tx, "chains_stored")[0]["rows"]}
+        changes = []
+        for hid, p in forest.items():
+            want = (p.parent, p.chain, p.wave, p.joined_on)
+            have = stored.pop(hid, None)
+            if have is None or (have[0], have[1], have[2], to_date(have[3])) != want:
+                changes.append(_row(hid, want))
+        # stored placements of households that are roots now
+        changes.extend(_row(hid, ROOT) for hid in stored)
+        for start in range(0, len(changes), batch):
+            db.run_in_tx(tx, "chains_set", rows=changes[start:start + batch])
+        return len(forest), len(changes)
+
+    placed, changed = db.write_tx(work, cls="batch")
+    return RefreshReport(placed, changed, time.perf_counter() - started)
 
 
 def update_in_tx(tx: neo4j.ManagedTransaction, db: Database, household_ids: Iterable[HouseholdId]) -> UpdateReport:
@@ -119,6 +133,7 @@ def update_in_tx(tx: neo4j.ManagedTransaction, db: Database, household_ids: Iter
     given = sorted(set(household_ids))
     if not given:
         return UpdateReport(0, 0, (), ())
+    db.run_in_tx(tx, "chains_lock")  # held until the caller's transaction ends
     stored: dict[HouseholdId, Stored] = {}
     first: dict[HouseholdId, tuple[HouseholdId, dt.date | None] | None] = {}
     anchors: dict[HouseholdId, tuple[HouseholdId, int]] = {}  # stored (chain, wave) of introducers' households

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
@@ -183,6 +185,76 @@ def test_a_person_moving_household_changes_both_and_the_households_they_introduc
                                         "h-004": ("h-002", "h-001", 2, dt.date(2021, 7, 1)),
                                         "h-005": ("h-004", "h-001", 3, dt.date(2026, 9, 15))})
     assert set(report.changed) == {"h-003", "h-004", "h-005"}
+
+
+def test_a_change_waits_for_another_that_moves_what_it_reads(db, small):
+    """Two writers at once: the first re-homes h-003 and h-005 (one wave up) and has not
+    committed yet; the second adds a household below h-005 meanwhile. Without a lock it
+    would read h-005's old wave and store its own one wave too deep; it waits for the
+    first to commit, then reads the new wave."""
+    assert importer.import_folder(db, small, KEYRING, ACTOR).ok
+    updated, release = threading.Event(), threading.Event()
+    second_done = threading.Event()
+
+    def first(tx):
+        db.run_in_tx(tx, "test_chains_add_person", household="h-003", person="p-103")
+        name, params = introduce("p-001", "p-103", dt.date(2019, 1, 1))
+        db.run_in_tx(tx, name, **params)
+        chains.update_in_tx(tx, db, ["h-003"])
+        updated.set()
+        release.wait(10)
+
+    def second(tx):
+        db.run_in_tx(tx, "bench_chains_add_household", household="h-200", code="H-200", person="p-200",
+                     code_name="새벽", introducer="p-006", on=dt.date(2026, 10, 1))
+        chains.update_in_tx(tx, db, ["h-200", "h-005"])
+
+    with ThreadPoolExecutor(2) as pool:
+        one = pool.submit(db.write_tx, first)
+        assert updated.wait(10)
+        two = pool.submit(lambda: (db.write_tx(second), second_done.set()))
+        waited = not second_done.wait(1.5)  # the second is still waiting for the lock
+        release.set()
+        one.result(timeout=20)
+        two.result(timeout=20)
+    assert waited
+    assert stored(db)["h-200"] == ("h-005", "h-001", 3, dt.date(2026, 10, 1))
+    assert stored(db) == recomputed(db)
+
+
+def test_a_refresh_waits_for_a_change_in_progress(db, small):
+    """A full refresh while a writer's change (h-003 and h-005 one wave up) is not
+    committed: without the lock it would read the introductions without the change and
+    could write the old placements over the new ones after the writer commits; it waits
+    for the writer, then finds nothing to change."""
+    assert importer.import_folder(db, small, KEYRING, ACTOR).ok
+    updated, release, refreshed = threading.Event(), threading.Event(), threading.Event()
+
+    def first(tx):
+        db.run_in_tx(tx, "test_chains_add_person", household="h-003", person="p-103")
+        name, params = introduce("p-001", "p-103", dt.date(2019, 1, 1))
+        db.run_in_tx(tx, name, **params)
+        chains.update_in_tx(tx, db, ["h-003"])
+        updated.set()
+        release.wait(10)
+
+    def refresh():
+        report = chains.refresh(db)
+        refreshed.set()
+        return report
+
+    with ThreadPoolExecutor(2) as pool:
+        one = pool.submit(db.write_tx, first)
+        assert updated.wait(10)
+        two = pool.submit(refresh)
+        waited = not refreshed.wait(1.5)  # the refresh is still waiting for the lock
+        release.set()
+        one.result(timeout=20)
+        report = two.result(timeout=20)
+    assert waited
+    assert report.changed == 0
+    assert stored(db)["h-005"] == ("h-003", "h-001", 2, dt.date(2026, 9, 15))
+    assert stored(db) == recomputed(db)
 
 
 # sequences of edits the property test tries (GRAPHSVC_CHAINS_EXAMPLES: more for a long run)
