@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from . import access, audit, chains, crypto, records, suggest
+from . import access, audit, chains, crypto, network, records, suggest
 from .errors import Refused
 from .model import Actor, plain, to_date
 
@@ -397,8 +397,8 @@ def set_introducer(
                 )
             ancestors = db.run_in_tx(tx, "person_ancestors", id=introducer_id)
             above = ancestors[0]["ids"] if ancestors else [introducer_id]
-            if introduced_id in above:
-                loop = above[above.index(introduced_id) :] + [introduced_id]
+            loop = network.would_close_cycle(dict(zip(above, above[1:])), introducer_id, introduced_id)
+            if loop is not None:
                 raise Refused(
                     "conflict",
                     "introduction cycle: " + " → ".join(loop),

@@ -419,37 +419,18 @@ def _validate_introductions(plan: Plan, rows, people, lookup: Lookup) -> list[di
                 f"{b!r} already has an introducer in the database, {stored[b]!r}: a person has at most one introducer",
             )
             continue
+        cycle = network.would_close_cycle(parent, a, b)
+        if cycle is not None:  # named from its smallest id, in introduction order
+            loop = cycle[:-1]
+            k = loop.index(min(loop))
+            loop = loop[k:] + loop[:k]
+            v.problem(line, "introduction cycle: " + " → ".join([*loop, loop[0]]))
+            continue
         first_line[b] = line
         parent[b] = a
         accepted.append(c)
 
-    # Each person has at most one introducer now, so the introductions form a functional
-    # graph: walk up from every newly introduced person; coming back to it is a cycle.
-    state: dict[str, int] = {}  # 1: on the current walk, 2: known to reach a seed
-    for c in accepted:
-        start = c["introduced_id"]
-        if state.get(start) == 2:
-            continue
-        walk: list[str] = []
-        node: str | None = start
-        while node is not None and state.get(node) is None:
-            state[node] = 1
-            walk.append(node)
-            node = parent.get(node)
-        if node is not None and state.get(node) == 1:
-            loop = walk[walk.index(node) :]
-            chain = loop[::-1]  # introducer → introduced, starting at the smallest id
-            first = chain.index(min(chain))
-            chain = chain[first:] + chain[:first]
-            path = " → ".join(chain + [chain[0]])
-            lines = sorted(first_line[p] for p in loop if p in first_line)
-            v.problem(lines[-1], f"introduction cycle: {path}")
-            for p in loop:
-                parent.pop(p, None)
-        for p in walk:
-            state[p] = 2
-    bad_lines = {p.line for p in plan.problems if p.file == v.file}
-    return [c for c in accepted if c["_line"] not in bad_lines]
+    return accepted
 
 
 def _validate_visits(plan: Plan, rows, households, users, lookup: Lookup) -> list[dict[str, Any]]:

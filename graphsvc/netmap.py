@@ -34,6 +34,8 @@ from typing import Any
 
 import networkx as nx
 
+from .network import would_close_cycle
+
 VISIT_CLASSES = ("never", "overdue", "recent", "closed")
 NODE_BUDGET = 2000  # above this many households the map opens on the overview
 MAX_NODES = 10_000  # the most a map may draw when asked to (?max_nodes=)
@@ -189,13 +191,7 @@ def tree_parents(g: nx.DiGraph) -> dict[str, str]:
         if v in parent or data.get("kind") != "placeholder":
             continue
         for u in sorted(g.pred[v], key=str):
-            node, ok = u, True
-            while node in parent:  # would v become its own ancestor?
-                node = parent[node]
-                if node == v:
-                    ok = False
-                    break
-            if ok and u != v:
+            if u != v and would_close_cycle(parent, u, v) is None:
                 parent[v] = u
                 break
     # a placeholder parent may have closed a loop through tree edges set earlier: cut it

@@ -1,10 +1,11 @@
 // The introduction network as the map, the lists and the chain API read it.
 //
-// Derived chain index (graphsvc/chains.py keeps it): every household that came in through
-// an introduction from another household has h.parent (that household's id), h.chain (the
-// root household of its chain), h.wave (households from the root; a root is wave 0) and
-// h.joined_on (the date of that introduction). Roots have none of these:
-// coalesce(h.chain, h.id) and coalesce(h.wave, 0) read them.
+// Derived chain index (graphsvc/chains.py keeps it, its statements are in chains.cypher):
+// every household that came in through an introduction from another household has
+// h.parent (that household's id), h.chain (the root household of its chain), h.wave
+// (households from the root; a root is wave 0) and h.joined_on (the date of that
+// introduction). Roots have none of these: coalesce(h.chain, h.id) and coalesce(h.wave, 0)
+// read them.
 //
 // Visit classes, used by the map's colours and filters (one definition, here):
 //   closed  - status moved, closed or do_not_visit
@@ -15,27 +16,6 @@
 
 // default class: heavy
 // (transaction timeouts by class: graphsvc/db.py CLASSES)
-
-// name: chains_cross_introductions
-// class: batch
-// Every introduction between two households, in one record (a list of
-// [introduced household, introducer household, introduced on, introduced person]).
-MATCH (gi:Household)<-[:MEMBER_OF]-(:Person)-[r:INTRODUCED]->(p:Person)-[:MEMBER_OF]->(gp:Household)
-WHERE gi <> gp
-RETURN collect([gp.id, gi.id, r.on, p.id]) AS rows;
-
-// name: chains_stored
-// class: batch
-// The placements stored now (roots store none), in one record.
-MATCH (h:Household) WHERE h.parent IS NOT NULL
-RETURN collect([h.id, h.parent, h.chain, h.wave, h.joined_on]) AS rows;
-
-// name: chains_set
-// class: batch
-// New placements; a row of nulls turns a household back into a root.
-UNWIND $rows AS row
-MATCH (h:Household {id: row.id})
-SET h.parent = row.parent, h.chain = row.chain, h.wave = row.wave, h.joined_on = row.joined_on;
 
 // name: map_groups
 // Households per (district, chain) among those the filters keep, in one record:

@@ -43,6 +43,11 @@ CREATE INDEX household_chain IF NOT EXISTS FOR (h:Household) ON (h.chain);
 // name: index_household_parent
 CREATE INDEX household_parent IF NOT EXISTS FOR (h:Household) ON (h.parent);
 
+// name: constraint_chain_index_lock
+// One lock node for the chain index (chains_lock): two first-ever updates cannot each
+// create one.
+CREATE CONSTRAINT chain_index_lock IF NOT EXISTS FOR (l:ChainIndexLock) REQUIRE l.id IS UNIQUE;
+
 
 // name: constraint_audit_seq
 // The audit log: one event per sequence number (audit.py keeps the chain and its head).

@@ -17,7 +17,7 @@ CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 2000 ROWS;
 // The whole graph but the audit log, as sorted lists of labels, properties and (start, type, end, properties),
 // so that two states can be compared for equality (tests: "nothing changed").
 CALL () {
-  MATCH (n) WHERE NOT n:AuditEvent AND NOT n:AuditHead
+  MATCH (n) WHERE NOT n:AuditEvent AND NOT n:AuditHead AND NOT n:ChainIndexLock
   WITH n ORDER BY labels(n)[0], coalesce(n.id, n.username)
   RETURN collect([labels(n), properties(n)]) AS nodes
 }
