@@ -50,6 +50,14 @@ def _values_only(value, where: str) -> None:
             _values_only(item, where)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches the test database (through the `settings` fixture, which
+    starts its server) is marked `neo4j`: `make test-fast` leaves those out."""
+    for item in items:
+        if "settings" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.neo4j)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def statements_return_values_only():
     """Every row read during the tests is checked for nodes, relationships and paths, which
