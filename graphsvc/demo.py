@@ -700,7 +700,7 @@ def generate(households: int, seed: int = 1, as_of: datetime.date | None = None)
     return tables
 
 
-def summary(tables: Mapping[str, list[Mapping[str, str]]]) -> dict[str, int]:
+def summary(tables: Mapping[str, Sequence[Mapping[str, str]]]) -> dict[str, int]:
     """Row counts per table plus ``never_visited``: households without any visit."""
     counts = {name: len(tables.get(name, ())) for name in TABLES}
     visited = {row["household_id"] for row in tables.get("visits", ())}
