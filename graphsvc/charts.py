@@ -110,7 +110,7 @@ def _num(x: float) -> str:
 
 def _values(items: Sequence[tuple[object, int | float]]) -> list[tuple[str, int | float]]:
     """The items with cleaned labels; ValueError for a negative or non-finite value."""
-    out = []
+    out: list[tuple[str, int | float]] = []
     for item in items:
         label, value = item
         label = _clean(label)
@@ -219,8 +219,8 @@ def bar_chart(
     ...
     ValueError: chart value of 'Kim' is negative: -1
     """
-    for name, value in (("width", width), ("bar_height", bar_height), ("max_items", max_items)):
-        _positive(name, value)
+    for name, size in (("width", width), ("bar_height", bar_height), ("max_items", max_items)):
+        _positive(name, size)
     rows = _values(items)[:max_items]
     gap = 4
     if not rows or not any(v for _, v in rows):
@@ -275,8 +275,8 @@ def column_chart(
     >>> svg.count('class="chart-label"') < 12
     True
     """
-    for name, value in (("width", width), ("height", height)):
-        _positive(name, value)
+    for name, size in (("width", width), ("height", height)):
+        _positive(name, size)
     if label_every is not None:
         _positive("label_every", label_every)
     cols = _values(items)

@@ -8,7 +8,9 @@ import shlex
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -18,12 +20,15 @@ from .config import DEFAULT_PORTS, Settings, load_settings
 from .db import Database, connection_params
 from .model import cli_actor
 
+T = TypeVar("T")
+
 
 def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj
+    settings: Settings = ctx.obj
+    return settings
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
 
@@ -296,7 +301,9 @@ def export_cmd(ctx: click.Context, folder: Path, bom: bool, redact: bool) -> Non
 )
 @click.option("--if-empty", is_flag=True, help="Load only when the database holds no household.")
 @click.pass_context
-def demo_cmd(ctx: click.Context, n: int, seed: int, as_of, out: Path | None, if_empty: bool) -> None:
+def demo_cmd(
+    ctx: click.Context, n: int, seed: int, as_of: dt.datetime | None, out: Path | None, if_empty: bool
+) -> None:
     """Generate a deterministic demo network and load it (or write it with --out)."""
     from . import demo
 
@@ -342,7 +349,7 @@ def users_group() -> None:
     """Accounts: add, list, disable, reset passwords, access tokens."""
 
 
-def _account_call(fn, *args):
+def _account_call(fn: Callable[..., T], *args: Any) -> T:
     from .accounts import AccountError
 
     try:
@@ -364,7 +371,7 @@ def _account_call(fn, *args):
 @click.option("--password-stdin", is_flag=True, help="Read the password from one line of standard input.")
 @click.pass_context
 def users_add(
-    ctx, username: str, role: str, districts: tuple[str, ...], gender: str | None, password_stdin: bool
+    ctx: click.Context, username: str, role: str, districts: tuple[str, ...], gender: str | None, password_stdin: bool
 ) -> None:
     """Create an account (password: at least 12 characters)."""
     from . import accounts
@@ -378,7 +385,7 @@ def users_add(
 
 @users_group.command("list")
 @click.pass_context
-def users_list(ctx) -> None:
+def users_list(ctx: click.Context) -> None:
     """List accounts (no secrets)."""
     from . import accounts
 
@@ -394,7 +401,7 @@ def users_list(ctx) -> None:
         click.echo(f"{u['username']:<16} {u['role']:<12} {state:<9} {';'.join(u['districts']):<30} {', '.join(extra)}")
 
 
-def _set_enabled(ctx, username: str, enabled: bool) -> None:
+def _set_enabled(ctx: click.Context, username: str, enabled: bool) -> None:
     from . import accounts
 
     with _connect(_settings(ctx)) as db:
@@ -405,7 +412,7 @@ def _set_enabled(ctx, username: str, enabled: bool) -> None:
 @users_group.command("disable")
 @click.argument("username")
 @click.pass_context
-def users_disable(ctx, username: str) -> None:
+def users_disable(ctx: click.Context, username: str) -> None:
     """Disable an account: its sessions end and its tokens are revoked."""
     _set_enabled(ctx, username, False)
 
@@ -413,7 +420,7 @@ def users_disable(ctx, username: str) -> None:
 @users_group.command("enable")
 @click.argument("username")
 @click.pass_context
-def users_enable(ctx, username: str) -> None:
+def users_enable(ctx: click.Context, username: str) -> None:
     """Enable a disabled account again."""
     _set_enabled(ctx, username, True)
 
@@ -422,7 +429,7 @@ def users_enable(ctx, username: str) -> None:
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True)
 @click.pass_context
-def users_reset_password(ctx, username: str, password_stdin: bool) -> None:
+def users_reset_password(ctx: click.Context, username: str, password_stdin: bool) -> None:
     """Set a new password; the account's sessions end."""
     from . import accounts
 
@@ -436,7 +443,7 @@ def users_reset_password(ctx, username: str, password_stdin: bool) -> None:
 @click.argument("username")
 @click.option("--days", type=int, default=30, show_default=True)
 @click.pass_context
-def users_token(ctx, username: str, days: int) -> None:
+def users_token(ctx: click.Context, username: str, days: int) -> None:
     """Create a personal access token; it is printed once and stored only hashed."""
     from . import accounts
 
@@ -448,7 +455,7 @@ def users_token(ctx, username: str, days: int) -> None:
 @users_group.command("revoke-tokens")
 @click.argument("username")
 @click.pass_context
-def users_revoke_tokens(ctx, username: str) -> None:
+def users_revoke_tokens(ctx: click.Context, username: str) -> None:
     from . import accounts
 
     with _connect(_settings(ctx)) as db:
@@ -482,7 +489,7 @@ def audit_group() -> None:
     "prints it) besides this installation's own; repeatable.",
 )
 @click.pass_context
-def audit_verify(ctx, checkpoint_file: Path | None, public_keys: tuple[str, ...]) -> None:
+def audit_verify(ctx: click.Context, checkpoint_file: Path | None, public_keys: tuple[str, ...]) -> None:
     """Check the whole hash chain; name the first event edited, deleted or re-ordered.
 
     With --checkpoints FILE, also check every checkpoint's signature and that the event at
@@ -556,7 +563,7 @@ def audit_verify(ctx, checkpoint_file: Path | None, public_keys: tuple[str, ...]
     help="Also trust the file's checkpoints signed with this public key (an earlier checkpoint key); repeatable.",
 )
 @click.pass_context
-def audit_checkpoint(ctx, checkpoint_file: Path | None, public_keys: tuple[str, ...]) -> None:
+def audit_checkpoint(ctx: click.Context, checkpoint_file: Path | None, public_keys: tuple[str, ...]) -> None:
     """Sign the chain's head with the checkpoint key and append it to the checkpoint file.
 
     The chain is verified first, through every checkpoint already in the file; nothing is
@@ -596,7 +603,7 @@ def keys_group() -> None:
 
 @keys_group.command("rotate")
 @click.pass_context
-def keys_rotate(ctx) -> None:
+def keys_rotate(ctx: click.Context) -> None:
     """Make a new key current, re-encrypt every identity field with it, retire the old keys."""
     from . import rekey
 

@@ -34,6 +34,7 @@ import datetime
 import math
 import random
 from collections.abc import Mapping, Sequence
+from typing import Generic, TypeVar
 
 from .csvio import TABLES
 from .model import HOUSEHOLD_STATUS, RELATION, ROLE, VISIT_OUTCOME, Vocabulary
@@ -350,12 +351,15 @@ _RELATION_AWAY = _weights(RELATION, {"family": 52, "friend": 36, "neighbour": 4,
 _OUTCOME = _weights(VISIT_OUTCOME, {"met": 74, "not_home": 17, "refused": 5, "moved": 2, "other": 2})
 
 
-class _Pick:
+_T = TypeVar("_T")
+
+
+class _Pick(Generic[_T]):
     """A weighted choice with precomputed cumulative weights (one ``random()`` per draw)."""
 
     __slots__ = ("items", "cum", "total")
 
-    def __init__(self, items: Sequence, weights: Sequence[float]):
+    def __init__(self, items: Sequence[_T], weights: Sequence[float]):
         self.items = tuple(items)
         total, cum = 0.0, []
         for w in weights:
@@ -365,7 +369,7 @@ class _Pick:
             raise ValueError("nothing to pick from")
         self.cum, self.total = cum, total
 
-    def __call__(self, rng: random.Random):
+    def __call__(self, rng: random.Random) -> _T:
         return self.items[bisect.bisect_right(self.cum, rng.random() * self.total)]
 
 
@@ -500,19 +504,19 @@ def generate(households: int, seed: int = 1, as_of: datetime.date | None = None)
         if rng.random() < 0.04:
             h_address.append("")
             continue
-        district = DISTRICTS[h_district[i]]
-        roads = _ROADS[district]
+        place = DISTRICTS[h_district[i]]
+        roads = _ROADS[place]
         road = roads[rng.randrange(len(roads))]
         kind = rng.random()
         if kind < 0.65:  # apartment block (often public rental housing)
             dong = rng.randint(101, 118) if rng.random() < 0.7 else rng.randint(1, 15)
             ho = rng.randint(1, 20) * 100 + rng.randint(1, 6)
-            h_address.append(f"{district} {road} {rng.randint(1, 400)}, {dong}동 {ho}호")
+            h_address.append(f"{place} {road} {rng.randint(1, 400)}, {dong}동 {ho}호")
         elif kind < 0.9:  # multi-family villa on a side street
             ho = rng.randint(1, 4) * 100 + rng.randint(1, 4)
-            h_address.append(f"{district} {road}{rng.randint(1, 60)}길 {rng.randint(1, 120)}, {ho}호")
+            h_address.append(f"{place} {road}{rng.randint(1, 60)}길 {rng.randint(1, 120)}, {ho}호")
         else:
-            h_address.append(f"{district} {road} {rng.randint(1, 400)}")
+            h_address.append(f"{place} {road} {rng.randint(1, 400)}")
 
     people_rows: list[dict[str, str]] = []
     pw = max(6, len(str(n_people)))
@@ -615,7 +619,7 @@ def generate(households: int, seed: int = 1, as_of: datetime.date | None = None)
                 "username": v_names[v],
                 "role": _VISITOR,
                 "districts": ";".join(DISTRICTS[d] for d in v_districts[v]),
-                "person_id": "" if v_person[v] is None else p_ids[v_person[v]],
+                "person_id": "" if (person := v_person[v]) is None else p_ids[person],
             }
         )
     covering: list[list[int]] = [[] for _ in range(n_districts)]
@@ -696,7 +700,7 @@ def generate(households: int, seed: int = 1, as_of: datetime.date | None = None)
     return tables
 
 
-def summary(tables: Mapping[str, list[Mapping[str, str]]]) -> dict[str, int]:
+def summary(tables: Mapping[str, Sequence[Mapping[str, str]]]) -> dict[str, int]:
     """Row counts per table plus ``never_visited``: households without any visit."""
     counts = {name: len(tables.get(name, ())) for name in TABLES}
     visited = {row["household_id"] for row in tables.get("visits", ())}

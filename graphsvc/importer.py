@@ -17,12 +17,18 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import audit, chains, csvio, network, records, suggest
 from .crypto import encrypt_record, fields_of
 from .csvio import TABLES
 from .model import Actor
+
+if TYPE_CHECKING:
+    import neo4j
+
+    from .crypto import Keyring
+    from .db import Database
 
 
 @dataclass(frozen=True, order=True)
@@ -77,26 +83,27 @@ class Lookup:
 
 
 class DatabaseLookup(Lookup):
-    def __init__(self, db):
+    def __init__(self, db: Database) -> None:
         self.db = db
 
-    def households(self, ids):
+    def households(self, ids: list[str]) -> set[str]:
         return {r["id"] for r in self.db.read("known_households", ids=ids)} if ids else set()
 
-    def household_codes(self, codes):
+    def household_codes(self, codes: list[str]) -> dict[str, str]:
         return {r["code"]: r["id"] for r in self.db.read("known_household_codes", codes=codes)} if codes else {}
 
-    def people(self, ids):
+    def people(self, ids: list[str]) -> set[str]:
         return {r["id"] for r in self.db.read("known_people", ids=ids)} if ids else set()
 
-    def users(self, usernames):
+    def users(self, usernames: list[str]) -> set[str]:
         return {r["username"] for r in self.db.read("known_users", usernames=usernames)} if usernames else set()
 
-    def introductions(self):
+    def introductions(self) -> dict[str, str]:
         return {r["introduced_id"]: r["introducer_id"] for r in self.db.stream("known_introductions")}
 
-    def has_chains(self):
-        return self.db.read("known_any_chain")[0]["any"]
+    def has_chains(self) -> bool:
+        any_chain: bool = self.db.read("known_any_chain")[0]["any"]
+        return any_chain
 
 
 # --- field checks ----------------------------------------------------------------------
@@ -136,8 +143,8 @@ def read_folder(folder: Path, plan: Plan) -> dict[str, list[tuple[int, dict[str,
                 plan.problems.append(Problem(table.filename, 0, "file is missing"))
             continue
         try:
-            header, rows = csvio.read_rows(path)
-            rows = list(rows)
+            header, lines = csvio.read_rows(path)
+            rows = list(lines)
         except UnicodeDecodeError as exc:
             plan.problems.append(Problem(table.filename, 0, f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
             continue
@@ -213,7 +220,14 @@ def _validate(folder: Path, lookup: Lookup, plan: Plan) -> Plan:
     return plan
 
 
-def _place_households(plan: Plan, households, people, introductions, visits, lookup: Lookup) -> None:
+def _place_households(
+    plan: Plan,
+    households: dict[str, dict[str, Any]],
+    people: dict[str, dict[str, Any]],
+    introductions: list[dict[str, Any]],
+    visits: list[dict[str, Any]],
+    lookup: Lookup,
+) -> None:
     """Put the chain index (chains.py) into the household rows when the files alone decide it.
 
     That is the case for a first import: the database holds no introduction and no
@@ -298,7 +312,7 @@ def _first_seen(v: _Rows, seen: dict[str, int], key: str, line: int, what: str) 
     return True
 
 
-def _validate_users(plan: Plan, rows) -> dict[str, dict[str, Any]]:
+def _validate_users(plan: Plan, rows: list[tuple[int, dict[str, str]]]) -> dict[str, dict[str, Any]]:
     v = _Rows(plan, TABLES["users"])
     out: dict[str, dict[str, Any]] = {}
     seen: dict[str, int] = {}
@@ -313,7 +327,9 @@ def _validate_users(plan: Plan, rows) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _validate_households(plan: Plan, rows, lookup: Lookup) -> dict[str, dict[str, Any]]:
+def _validate_households(
+    plan: Plan, rows: list[tuple[int, dict[str, str]]], lookup: Lookup
+) -> dict[str, dict[str, Any]]:
     v = _Rows(plan, TABLES["households"])
     out: dict[str, dict[str, Any]] = {}
     seen: dict[str, int] = {}
@@ -340,7 +356,9 @@ def _validate_households(plan: Plan, rows, lookup: Lookup) -> dict[str, dict[str
     return out
 
 
-def _validate_people(plan: Plan, rows, households, lookup: Lookup) -> dict[str, dict[str, Any]]:
+def _validate_people(
+    plan: Plan, rows: list[tuple[int, dict[str, str]]], households: dict[str, dict[str, Any]], lookup: Lookup
+) -> dict[str, dict[str, Any]]:
     v = _Rows(plan, TABLES["people"])
     out: dict[str, dict[str, Any]] = {}
     seen: dict[str, int] = {}
@@ -361,7 +379,13 @@ def _validate_people(plan: Plan, rows, households, lookup: Lookup) -> dict[str, 
     return out
 
 
-def _check_user_people(plan: Plan, rows, users, people, lookup: Lookup) -> None:
+def _check_user_people(
+    plan: Plan,
+    rows: list[tuple[int, dict[str, str]]],
+    users: dict[str, dict[str, Any]],
+    people: dict[str, dict[str, Any]],
+    lookup: Lookup,
+) -> None:
     v = _Rows(plan, TABLES["users"])
     wanted = sorted({u["person_id"] for u in users.values() if u["person_id"]} - set(people))
     known = lookup.people(wanted)
@@ -377,7 +401,9 @@ def _check_user_people(plan: Plan, rows, users, people, lookup: Lookup) -> None:
             del users[username]
 
 
-def _validate_introductions(plan: Plan, rows, people, lookup: Lookup) -> list[dict[str, Any]]:
+def _validate_introductions(
+    plan: Plan, rows: list[tuple[int, dict[str, str]]], people: dict[str, dict[str, Any]], lookup: Lookup
+) -> list[dict[str, Any]]:
     v = _Rows(plan, TABLES["introductions"])
     candidates: list[dict[str, Any]] = []
     for line, row in rows:
@@ -433,7 +459,13 @@ def _validate_introductions(plan: Plan, rows, people, lookup: Lookup) -> list[di
     return accepted
 
 
-def _validate_visits(plan: Plan, rows, households, users, lookup: Lookup) -> list[dict[str, Any]]:
+def _validate_visits(
+    plan: Plan,
+    rows: list[tuple[int, dict[str, str]]],
+    households: dict[str, dict[str, Any]],
+    users: dict[str, dict[str, Any]],
+    lookup: Lookup,
+) -> list[dict[str, Any]]:
     v = _Rows(plan, TABLES["visits"])
     seen: dict[str, int] = {}
     out: list[dict[str, Any]] = []
@@ -485,7 +517,7 @@ def _clean(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
 
 
-def _encrypt_rows(db, plan: Plan, keyring) -> None:
+def _encrypt_rows(db: Database, plan: Plan, keyring: Keyring) -> None:
     """Encrypt the encrypted fields (crypto.ENCRYPTED_FIELDS) in place; a stored ciphertext
     whose plaintext is unchanged is kept, so that importing the same files twice changes
     nothing, not even a nonce (crypto.encrypt_record)."""
@@ -505,7 +537,7 @@ def _encrypt_rows(db, plan: Plan, keyring) -> None:
 
 
 def write(
-    db, plan: Plan, keyring, actor: Actor, batch_size: int = 5000, progress: Progress | None = None
+    db: Database, plan: Plan, keyring: Keyring, actor: Actor, batch_size: int = 5000, progress: Progress | None = None
 ) -> dict[str, float]:
     """Send a valid plan to Neo4j in batches; return seconds spent per step.
 
@@ -520,7 +552,9 @@ def write(
         rows = _clean(plan.rows.get(table, []))
         started = time.perf_counter()
 
-        def work(tx, batch, first, statement=statement):
+        def work(
+            tx: neo4j.ManagedTransaction, batch: list[dict[str, Any]], first: int, statement: str = statement
+        ) -> None:
             db.consume_in_tx(tx, statement, rows=batch)
             audit.append_in_tx(
                 tx,
@@ -567,9 +601,9 @@ class Report:
 
 
 def import_folder(
-    db,
+    db: Database,
     folder: Path,
-    keyring,
+    keyring: Keyring,
     actor: Actor,
     dry_run: bool = False,
     batch_size: int = 5000,

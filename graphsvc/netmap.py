@@ -92,9 +92,9 @@ ROW_FIELDS = (
 )
 
 
-def household_row(id: str, **fields: Any) -> list:
+def household_row(id: str, **fields: Any) -> list[Any]:
     """A row as ``map_households`` returns it (for examples and tests)."""
-    defaults = {
+    defaults: dict[str, Any] = {
         "code": id.upper(),
         "district": "d",
         "status": "active",
@@ -115,7 +115,7 @@ def household_row(id: str, **fields: Any) -> list:
     return [defaults[f] for f in ROW_FIELDS]
 
 
-def household_map(rows: Iterable[Sequence], scope: Scope) -> nx.DiGraph:
+def household_map(rows: Iterable[Sequence[Any]], scope: Scope) -> nx.DiGraph:
     """Households (node attributes from the row) and introductions between them.
 
     Edge attribute ``tree`` is True for the link a household came in through (its
@@ -325,7 +325,7 @@ SKELETON_FIELDS = ("id", "district", "parent", "chain", "wave", "introduced_by",
 
 
 def choose(
-    skeleton: Iterable[Sequence], scope: Scope, budget: int, centre: str | None = None, hops: int = 2
+    skeleton: Iterable[Sequence[Any]], scope: Scope, budget: int, centre: str | None = None, hops: int = 2
 ) -> tuple[list[str], int, dict[str, int]]:
     """Which households a map draws, from ``map_skeleton`` rows (no members, no visits):
     those within ``hops`` introductions of ``centre`` (when given), then the lowest waves
@@ -385,7 +385,7 @@ PEOPLE_FIELDS = (
 )
 
 
-def people_map(rows: Iterable[Sequence], scope: Scope) -> nx.DiGraph:
+def people_map(rows: Iterable[Sequence[Any]], scope: Scope) -> nx.DiGraph:
     """People as nodes (``kind`` person, ``code_name``, ``household``) and introductions
     as ``tree`` edges; members nobody introduced hang under their household's first
     introduced member with a ``family`` edge. Introducers or introduced people outside
@@ -424,7 +424,7 @@ def people_map(rows: Iterable[Sequence], scope: Scope) -> nx.DiGraph:
                 ph = placeholder(household)
                 if not g.has_edge(r["id"], ph):
                     g.add_edge(r["id"], ph, tree=False, kind="introduction")
-    by_household: dict[str, list[dict]] = defaultdict(list)
+    by_household: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         by_household[r["household"]].append(r)
     for members in by_household.values():
@@ -468,7 +468,7 @@ class Group:
         return self.unvisited / self.households if self.households else 0.0
 
 
-def overview(rows: Iterable[Sequence], per_district: int = GROUPS_PER_DISTRICT) -> list[Group]:
+def overview(rows: Iterable[Sequence[Any]], per_district: int = GROUPS_PER_DISTRICT) -> list[Group]:
     """Overview nodes from ``map_groups`` rows: per district, the ``per_district`` chains
     with the most households (of at least two) get a node each; the rest of the
     district's chains share one node.
@@ -477,9 +477,9 @@ def overview(rows: Iterable[Sequence], per_district: int = GROUPS_PER_DISTRICT) 
     >>> [(g.key, g.chain, g.households, g.chains) for g in overview(rows)]
     [('~g1', 'a', 5, 1), ('~g2', None, 2, 2)]
     """
-    by_district: dict[str, list[dict]] = defaultdict(list)
-    for r in rows:
-        by_district[r[0]].append(dict(zip(GROUP_FIELDS, r)))
+    by_district: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_district[row[0]].append(dict(zip(GROUP_FIELDS, row)))
     out: list[Group] = []
     for district in sorted(by_district, key=lambda d: (-sum(r["households"] for r in by_district[d]), d)):
         groups = sorted(by_district[district], key=lambda r: (-r["households"], r["chain"]))
