@@ -34,8 +34,9 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import neo4j
 import pyotp
@@ -45,6 +46,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from . import audit
 from .access import REGISTRY, ROLES, Subject
 from .model import USERNAME_RE, Actor, to_datetime
+
+if TYPE_CHECKING:
+    from .db import Database
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +113,15 @@ def check_username(username: str) -> None:
         )
 
 
-def _audit(tx, db, actor: Actor, action: str, targets=(), outcome: str = "ok", **extra) -> None:
+def _audit(
+    tx: neo4j.ManagedTransaction,
+    db: Database,
+    actor: Actor,
+    action: str,
+    targets: Iterable[str] = (),
+    outcome: str = "ok",
+    **extra: Any,
+) -> None:
     audit.append_in_tx(tx, db, **actor.event(), action=action, targets=list(targets), outcome=outcome, **extra)
 
 
@@ -117,7 +129,7 @@ def _audit(tx, db, actor: Actor, action: str, targets=(), outcome: str = "ok", *
 
 
 def add_user(
-    db, actor: Actor, username: str, role: str, districts: list[str], password: str, gender: str | None = None
+    db: Database, actor: Actor, username: str, role: str, districts: list[str], password: str, gender: str | None = None
 ) -> None:
     check_username(username)
     if role not in ROLES:
@@ -130,7 +142,7 @@ def add_user(
     check_password(password, username)
     password_hash = _hasher.hash(password)
 
-    def work(tx):
+    def work(tx: neo4j.ManagedTransaction) -> bool:
         created = db.run_in_tx(
             tx,
             "user_create",
@@ -149,22 +161,22 @@ def add_user(
         raise AccountError("user_exists", f"user {username!r} already exists")
 
 
-def list_users(db) -> list[dict]:
+def list_users(db: Database) -> list[dict[str, Any]]:
     return db.read("user_list")
 
 
-def get_user(db, username: str) -> dict | None:
+def get_user(db: Database, username: str) -> dict[str, Any] | None:
     rows = db.read("user_get", username=username)
     return rows[0] if rows else None
 
 
-def _require(db, tx, username: str) -> None:
+def _require(db: Database, tx: neo4j.ManagedTransaction, username: str) -> None:
     if not db.run_in_tx(tx, "user_get", username=username):
         raise AccountError("no_user", f"no user {username!r}")
 
 
-def set_enabled(db, actor: Actor, username: str, enabled: bool) -> None:
-    def work(tx):
+def set_enabled(db: Database, actor: Actor, username: str, enabled: bool) -> None:
+    def work(tx: neo4j.ManagedTransaction) -> None:
         _require(db, tx, username)
         db.run_in_tx(tx, "user_set_enabled", username=username, enabled=enabled)
         if not enabled:
@@ -176,11 +188,11 @@ def set_enabled(db, actor: Actor, username: str, enabled: bool) -> None:
     forget_tokens()
 
 
-def reset_password(db, actor: Actor, username: str, password: str) -> None:
+def reset_password(db: Database, actor: Actor, username: str, password: str) -> None:
     check_password(password, username)
     password_hash = _hasher.hash(password)
 
-    def work(tx):
+    def work(tx: neo4j.ManagedTransaction) -> None:
         _require(db, tx, username)
         db.run_in_tx(tx, "user_set_password", username=username, password_hash=password_hash)
         db.run_in_tx(tx, "session_end_all", username=username)
@@ -191,12 +203,12 @@ def reset_password(db, actor: Actor, username: str, password: str) -> None:
     db.write_tx(work)
 
 
-def set_totp(db, actor: Actor, username: str, secret_token: str | None, enabled: bool) -> None:
+def set_totp(db: Database, actor: Actor, username: str, secret_token: str | None, enabled: bool) -> None:
     """Store a (pending or enabled) TOTP secret. ``None`` resets the codes: the user's sessions
     end (a session that passed the old second factor must not outlive it) and the lock of
     code attempts is lifted, so that the user can enrol anew at the next sign-in."""
 
-    def work(tx):
+    def work(tx: neo4j.ManagedTransaction) -> None:
         _require(db, tx, username)
         db.run_in_tx(tx, "user_set_totp", username=username, totp_secret=secret_token, totp_enabled=enabled)
         if secret_token is None:
@@ -229,7 +241,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _housekeeping(db, name: str, **params) -> None:
+def _housekeeping(db: Database, name: str, **params: Any) -> None:
     """Delete spent records (a bounded batch) in a transaction of its own: a clash with
     another process purging the same records must never fail a sign-in."""
     try:
@@ -268,7 +280,9 @@ def _device_key(device: str) -> str:
     return "dev:" + _sha256(device)
 
 
-def authenticate(db, username: str, password: str, ip: str, user_agent: str, device: str | None = None) -> SignIn:
+def authenticate(
+    db: Database, username: str, password: str, ip: str, user_agent: str, device: str | None = None
+) -> SignIn:
     """Check a username and password, under three throttles (OWASP's device cookies):
 
     - the address: ``IP_MAX_FAILURES`` failures lock it for ``IP_LOCK_SECONDS``;
@@ -306,8 +320,9 @@ def authenticate(db, username: str, password: str, ip: str, user_agent: str, dev
             pass
 
     if ok:
+        user = cast("dict[str, Any]", user)  # ok: the password of an existing account matched
 
-        def success(tx):
+        def success(tx: neo4j.ManagedTransaction) -> None:
             db.run_in_tx(tx, "user_login_succeeded", username=username)
             if device:  # the device's own failures are forgiven; other records stay
                 db.run_in_tx(tx, "throttle_clear", key=name_key)
@@ -319,7 +334,7 @@ def authenticate(db, username: str, password: str, ip: str, user_agent: str, dev
             True, subject, username=username, totp_enabled=user["totp_enabled"], totp_secret=user["totp_secret"]
         )
 
-    def failure(tx):
+    def failure(tx: neo4j.ManagedTransaction) -> None:
         db.run_in_tx(
             tx,
             "throttle_hit",
@@ -394,7 +409,7 @@ def code_step(secret: str, code: str, at: float) -> int | None:
 
 
 def check_code(
-    db,
+    db: Database,
     sid: str,
     actor: Actor,
     code: str,
@@ -421,7 +436,7 @@ def check_code(
     if state[0]["locked_seconds"] > 0:
         return CodeCheck(False, checked=False, locked=True, retry_after=int(state[0]["locked_seconds"]))
 
-    def work(tx):
+    def work(tx: neo4j.ManagedTransaction) -> CodeCheck:
         db.run_in_tx(tx, "code_lock_user", username=username)
         row = db.run_in_tx(tx, "code_check_state", username=username, id_hash=id_hash)[0]
         if not row["has_session"] or not row["enabled"]:
@@ -476,13 +491,18 @@ def check_code(
 
 
 def create_session(
-    db, subject: Subject, ip: str, user_agent: str, second_factor: bool, max_seconds: int = SESSION_MAX_SECONDS
+    db: Database,
+    subject: Subject,
+    ip: str,
+    user_agent: str,
+    second_factor: bool,
+    max_seconds: int = SESSION_MAX_SECONDS,
 ) -> str:
     """A new session (a new id at every sign-in) that ends after ``max_seconds`` however
     active it is; returns the id for the cookie. Sessions that ended are purged here."""
     sid = secrets.token_urlsafe(32)
 
-    def work(tx):
+    def work(tx: neo4j.ManagedTransaction) -> None:
         db.run_in_tx(
             tx,
             "session_create",
@@ -514,7 +534,7 @@ class SessionInfo:
     totp_enabled: bool
 
 
-def session_user(db, sid: str | None) -> SessionInfo | None:
+def session_user(db: Database, sid: str | None) -> SessionInfo | None:
     """The session's user while the session is live (not idle, not past its lifetime,
     account enabled)."""
     if not sid or len(sid) > 100:
@@ -523,7 +543,7 @@ def session_user(db, sid: str | None) -> SessionInfo | None:
     if not rows:
         return None
     row = rows[0]
-    last_seen = to_datetime(row["last_seen_at"])
+    last_seen = cast("dt.datetime", to_datetime(row["last_seen_at"]))  # a session always has one
     if (_now() - last_seen).total_seconds() > 60:  # refresh at most once a minute
         db.write("session_touch", id_hash=_sha256(sid))
     return SessionInfo(
@@ -533,8 +553,8 @@ def session_user(db, sid: str | None) -> SessionInfo | None:
     )
 
 
-def end_session(db, sid: str, actor: Actor) -> None:
-    def work(tx):
+def end_session(db: Database, sid: str, actor: Actor) -> None:
+    def work(tx: neo4j.ManagedTransaction) -> None:
         db.run_in_tx(tx, "session_end", id_hash=_sha256(sid))
         _audit(tx, db, actor, "logout", [actor.username])
 
@@ -544,13 +564,13 @@ def end_session(db, sid: str, actor: Actor) -> None:
 # --- personal access tokens ----------------------------------------------------------------
 
 
-def create_token(db, actor: Actor, username: str, days: int) -> str:
+def create_token(db: Database, actor: Actor, username: str, days: int) -> str:
     """A new token for ``username``, valid ``days``; the plain token is returned once."""
     if not 1 <= days <= 366:
         raise AccountError("token_days", "a token lives 1 to 366 days")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
 
-    def work(tx):
+    def work(tx: neo4j.ManagedTransaction) -> None:
         _require(db, tx, username)
         db.run_in_tx(tx, "token_create", username=username, hash=_sha256(token), prefix=token[:7], days=days)
         _audit(tx, db, actor, "token.create", [username], detail=f"{days} days")
@@ -559,10 +579,10 @@ def create_token(db, actor: Actor, username: str, days: int) -> str:
     return token
 
 
-def revoke_tokens(db, actor: Actor, username: str) -> int:
-    def work(tx):
+def revoke_tokens(db: Database, actor: Actor, username: str) -> int:
+    def work(tx: neo4j.ManagedTransaction) -> int:
         _require(db, tx, username)
-        revoked = db.run_in_tx(tx, "token_revoke_all", username=username)[0]["revoked"]
+        revoked: int = db.run_in_tx(tx, "token_revoke_all", username=username)[0]["revoked"]
         _audit(tx, db, actor, "token.revoke", [username], detail=f"{revoked} tokens")
         return revoked
 
@@ -583,7 +603,7 @@ def forget_tokens() -> None:
         _token_cache.clear()
 
 
-def token_subject(db, token: str | None) -> Subject | None:
+def token_subject(db: Database, token: str | None) -> Subject | None:
     """The owner of a valid token (not revoked, not expired, account enabled), else None."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
@@ -600,7 +620,8 @@ def token_subject(db, token: str | None) -> Subject | None:
         return None
     row = rows[0]
     subject = Subject(row["username"], row["role"], tuple(row["districts"]), row.get("gender"))
-    left = (to_datetime(row["expires_at"]) - dt.datetime.now(dt.UTC)).total_seconds()
+    expires_at = cast("dt.datetime", to_datetime(row["expires_at"]))  # a token always has one
+    left = (expires_at - dt.datetime.now(dt.UTC)).total_seconds()
     with _token_cache_lock:
         if len(_token_cache) >= TOKEN_CACHE_SIZE:
             _token_cache.clear()

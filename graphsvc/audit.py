@@ -102,13 +102,19 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import neo4j
 from neo4j.exceptions import ConstraintError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from .db import Database
+    from .journal import Journal, Line, Shipment
 
 _log = logging.getLogger(__name__)
 
@@ -153,7 +159,7 @@ def _no_default(value: Any) -> Any:
     raise TypeError(f"audit: {type(value).__name__} is not part of an event")
 
 
-def _make_canonical():
+def _make_canonical() -> Callable[[dict[str, Any]], str]:
     """json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False), fast.
 
     json.dumps builds a new encoder on every call; verify encodes a million events, so this
@@ -161,9 +167,10 @@ def _make_canonical():
     reference check, which event maps do not need). tests/test_audit.py checks that both
     give the same text. Falls back to the JSONEncoder where there is no C encoder.
     """
-    from json import encoder as std
+    from json import encoder
 
-    options = dict(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_no_default)
+    std: Any = encoder  # its C accelerators (c_make_encoder, c_encode_basestring) are not in typeshed
+    options: dict[str, Any] = dict(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_no_default)
     if std.c_make_encoder is None or std.c_encode_basestring is None:
         return json.JSONEncoder(**options).encode
     chunks = std.c_make_encoder(
@@ -299,7 +306,7 @@ def chain_events(
 
 def append_in_tx(
     tx: neo4j.ManagedTransaction,
-    db,
+    db: Database,
     *,
     actor: str,
     action: str,
@@ -318,7 +325,8 @@ def append_in_tx(
     AuditError when the log cannot be extended.
     """
     fields = _fields(actor, action, outcome, role, targets, ip, user_agent, reason, detail)
-    return _append_locked(tx, db, fields)["seq"]
+    seq: int = _append_locked(tx, db, fields)["seq"]
+    return seq
 
 
 def _checked(
@@ -337,7 +345,7 @@ def _checked(
     return _fields(actor, action, outcome, role, targets, ip, user_agent, reason, detail)
 
 
-def _lock_head(tx: neo4j.ManagedTransaction, db) -> tuple[int, str, str | None, str | None]:
+def _lock_head(tx: neo4j.ManagedTransaction, db: Database) -> tuple[int, str, str | None, str | None]:
     """Lock the head in the caller's transaction; return its seq, its hash, and the id and
     mac of the last journal line the chain took (None before the first shipment)."""
     rows = db.run_in_tx(tx, "audit_lock_head", zeros=ZERO_HASH, now=timestamp())
@@ -357,7 +365,7 @@ def _seq_taken(exc: ConstraintError) -> AuditError:
     )
 
 
-def _append_locked(tx: neo4j.ManagedTransaction, db, fields: dict[str, Any]) -> dict[str, Any]:
+def _append_locked(tx: neo4j.ManagedTransaction, db: Database, fields: dict[str, Any]) -> dict[str, Any]:
     """Lock the head, append the sealed event after it, and return that event."""
     head_seq, head_hash, _, _ = _lock_head(tx, db)
     # The time is taken after the lock, so that time order follows seq order.
@@ -378,7 +386,9 @@ _last_seen: dict[int, tuple[int, str]] = {}
 _last_seen_lock = threading.Lock()
 
 
-def _fast_work(tx: neo4j.ManagedTransaction, db, fields: dict[str, Any], head: tuple[int, str] | None):
+def _fast_work(
+    tx: neo4j.ManagedTransaction, db: Database, fields: dict[str, Any], head: tuple[int, str] | None
+) -> tuple[int, str]:
     if head is not None:
         sealed = _seal(head[0] + 1, timestamp(), head[1], fields)
         if db.run_in_tx(tx, "audit_append_after", event=sealed, seq=head[0], hash=head[1]):
@@ -387,7 +397,7 @@ def _fast_work(tx: neo4j.ManagedTransaction, db, fields: dict[str, Any], head: t
     return event["seq"], event["hash"]
 
 
-def append_now(db, **event: Any) -> int:
+def append_now(db: Database, **event: Any) -> int:
     """Append one event in a write transaction of its own; return its seq. Raises on failure.
 
     The driver retries transient errors (deadlocks, lost leaders). A ConstraintError means
@@ -419,7 +429,7 @@ def append_now(db, **event: Any) -> int:
 _AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 
 
-def to_journal(db, **event: Any) -> None:
+def to_journal(db: Database, **event: Any) -> None:
     """Put one event on record before returning; raise AuditError if it cannot.
 
     With a journal (every Database made from settings has one) the event is appended to it
@@ -437,19 +447,19 @@ def to_journal(db, **event: Any) -> None:
     journal.append({"id": secrets.token_hex(12), **{k: v for k, v in fields.items() if v is not None}})
 
 
-def flush(db) -> int:
+def flush(db: Database) -> int:
     """Move every event the journal holds into the chain now; return how many.
 
     Everything that reads the log calls this first. Raises AuditError when the chain cannot
     take them (they stay in the journal).
     """
-    journal = getattr(db, "journal", None)
+    journal: Journal | None = getattr(db, "journal", None)
     if journal is None or not journal.pending_bytes():
         return 0
     return journal.ship(lambda lines: _deliver(db, lines))
 
 
-def _flush_for_reading(db) -> None:
+def _flush_for_reading(db: Database) -> None:
     """flush() before the log is read; when the chain refuses the events, read it anyway
     (verify names the damage; the events wait in the journal)."""
     try:
@@ -458,10 +468,10 @@ def _flush_for_reading(db) -> None:
         _log.warning("%s", exc)
 
 
-def _journal_fields(line) -> tuple[str, str, dict[str, Any]] | None:
+def _journal_fields(line: Line) -> tuple[str, str, dict[str, Any]] | None:
     """A journal line's (id, time, checked fields); None when it is not a well-formed event."""
     try:
-        record = dict(line.record)
+        record = dict(line.record)  # type: ignore[arg-type]  # None (not an event) raises TypeError: caught below
         line_id, at = record.pop("id"), record.pop("at")
         if not isinstance(line_id, str) or not isinstance(at, str) or not _AT_RE.match(at):
             raise ValueError("id or at")
@@ -474,7 +484,7 @@ def _notice(action: str, outcome: str, detail: str) -> dict[str, Any]:
     return _fields("system", action, outcome, None, [], None, None, None, detail)
 
 
-def _deliver(db, shipment) -> tuple[str | None, str | None]:
+def _deliver(db: Database, shipment: Shipment) -> tuple[str | None, str | None]:
     """Check a batch of journal lines against the head (journal.Shipment.check), seal their
     events and the notices about damaged lines after it, and commit them in one transaction.
     Returns the head's new journal id and journal mac (the anchor of the journal's new file)."""
@@ -558,7 +568,7 @@ class VerifyResult:
     hashes: dict[int, str] = field(default_factory=dict)
 
 
-def _read_head(db) -> tuple[int, str] | None:
+def _read_head(db: Database) -> tuple[int, str] | None:
     rows = db.read("audit_head")
     if not rows:
         return None
@@ -658,15 +668,16 @@ class _Pages:
 
     AHEAD = 3  # pages requested ahead of the one being checked
 
-    def __init__(self, db, head_seq: int, page: int):
+    def __init__(self, db: Database, head_seq: int, page: int) -> None:
         self._db, self._head_seq, self._page = db, head_seq, page
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="audit-verify")
 
-    def _fetch(self, after: Any, before: Any) -> list[dict[str, Any]]:
-        return self._db.first_value("audit_verify_page", after=after, before=before, page=self._page)
+    def _fetch(self, after: Any, before: Any) -> list[list[Any]]:
+        events: list[list[Any]] = self._db.first_value("audit_verify_page", after=after, before=before, page=self._page)
+        return events
 
     def __iter__(self) -> Iterator[list[list[Any]]]:
-        pending: deque = deque()  # (future, the seq its range ends below)
+        pending: deque[tuple[Future[list[list[Any]]], int]] = deque()  # (future, the seq its range ends below)
         after = 0
         planned = 0
         while True:  # the ranges up to the head, fetched in parallel
@@ -736,7 +747,7 @@ def _unlinked(seq: int, prev: Any, stored: Any, content: dict[str, Any], n_props
     return seq, f"events out of order at {seq} (its prev does not match event {seq - 1}'s hash)"
 
 
-def verify(db, page: int = VERIFY_PAGE, seqs: Iterable[int] = ()) -> VerifyResult:
+def verify(db: Database, page: int = VERIFY_PAGE, seqs: Iterable[int] = ()) -> VerifyResult:
     """Read every event ordered by seq, recompute the chain, compare with the head.
 
     Events are read in pages of ``page`` (keyset paging on seq, one record per page) and
@@ -770,19 +781,27 @@ def verify(db, page: int = VERIFY_PAGE, seqs: Iterable[int] = ()) -> VerifyResul
             bad.seq,
             bad.problem,
             time.perf_counter() - started,
-            *(head or (None, None)),
+            *cast("tuple[int | None, str | None]", head or (None, None)),
             hashes=seen,
         )
-    return VerifyResult(True, count, None, None, time.perf_counter() - started, *(head or (None, None)), hashes=seen)
+    return VerifyResult(
+        True,
+        count,
+        None,
+        None,
+        time.perf_counter() - started,
+        *cast("tuple[int | None, str | None]", head or (None, None)),
+        hashes=seen,
+    )
 
 
-def hash_at(db, seq: int) -> str | None:
+def hash_at(db: Database, seq: int) -> str | None:
     """The stored hash of event ``seq``, None when there is no such event (one index read)."""
     rows = db.read("audit_event_hash", seq=seq)
     return rows[0]["hash"] if rows else None
 
 
-def _check_head(db, head: tuple[int, str] | None, count: int, last: int, seen: dict[int, str]) -> None:
+def _check_head(db: Database, head: tuple[int, str] | None, count: int, last: int, seen: dict[int, str]) -> None:
     after = _read_head(db)
     if head is None:
         if after is None:
@@ -846,7 +865,14 @@ def _bound(value: Any, end: bool) -> str | None:
     raise ValueError(f"audit: since/until must be a date or datetime, not {type(value).__name__}")
 
 
-def _filters(actor, target, action, outcome, since, until) -> dict[str, Any]:
+def _filters(
+    actor: str | None,
+    target: str | None,
+    action: str | None,
+    outcome: str | None,
+    since: dt.date | dt.datetime | str | None,
+    until: dt.date | dt.datetime | str | None,
+) -> dict[str, Any]:
     if action is not None and not isinstance(action, str):
         raise ValueError("audit: action must be a string")
     prefix = action if action and action.endswith(".") else None
@@ -866,7 +892,7 @@ def _row(props: dict[str, Any]) -> dict[str, Any]:
 
 
 def query(
-    db,
+    db: Database,
     actor: str | None = None,
     target: str | None = None,
     action: str | None = None,
@@ -895,7 +921,7 @@ def query(
 
 
 def export_rows(
-    db,
+    db: Database,
     actor: str | None = None,
     target: str | None = None,
     action: str | None = None,

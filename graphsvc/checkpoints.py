@@ -50,16 +50,19 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from . import audit, crypto
+
+if TYPE_CHECKING:
+    from .db import Database
 
 VERSION = 1
 DOMAIN = b"graphsvc audit checkpoint v1\n"
@@ -156,7 +159,7 @@ def kid_of(public: str) -> str:
     return hashlib.sha256(_unb64(public)).hexdigest()[:16]
 
 
-def trusted_keys(extra: Iterable[str] = (), env=None) -> dict[str, Ed25519PublicKey]:
+def trusted_keys(extra: Iterable[str] = (), env: Mapping[str, str] | None = None) -> dict[str, Ed25519PublicKey]:
     """The public keys a checkpoint may be signed with, by key id: this installation's
     signing key (if it has one; none is created here) and the ``extra`` ones (base64url)."""
     keys: dict[str, Ed25519PublicKey] = {}
@@ -264,7 +267,10 @@ def read(path: Path, trusted: dict[str, Ed25519PublicKey]) -> tuple[list[Checkpo
             bad.append(Problem(n, "not a checkpoint (not UTF-8 text): the line was edited or damaged"))
             continue
         item = parse(text, n, trusted)
-        (good if isinstance(item, Checkpoint) else bad).append(item)
+        if isinstance(item, Checkpoint):
+            good.append(item)
+        else:
+            bad.append(item)
     return good, bad
 
 
@@ -293,7 +299,7 @@ def latest(path: Path, trusted: dict[str, Ed25519PublicKey]) -> Checkpoint | Pro
 # --- checking the chain against them -------------------------------------------------------
 
 
-def check(db, path: Path, trusted: dict[str, Ed25519PublicKey]) -> Report:
+def check(db: Database, path: Path, trusted: dict[str, Ed25519PublicKey]) -> Report:
     """Verify the chain (audit.verify) and that it still passes through every checkpoint of
     the file: the event at each checkpoint's seq has the hash it signed. Problems in file order."""
     checkpoints, problems = read(path, trusted)
@@ -322,7 +328,7 @@ def check(db, path: Path, trusted: dict[str, Ed25519PublicKey]) -> Report:
     return report
 
 
-def passes(db, checkpoint: Checkpoint) -> bool:
+def passes(db: Database, checkpoint: Checkpoint) -> bool:
     """Does the event at the checkpoint's seq still have the hash it signed? (One index read;
     that the chain up to it is intact is what ``verify`` says.)"""
     return audit.hash_at(db, checkpoint.seq) == checkpoint.hash
@@ -362,14 +368,18 @@ class Refused(Exception):
 
 
 def make(
-    db, path: Path, actor: dict[str, Any], private: Ed25519PrivateKey | None = None, trusted_extra: Iterable[str] = ()
+    db: Database,
+    path: Path,
+    actor: dict[str, Any],
+    private: Ed25519PrivateKey | None = None,
+    trusted_extra: Iterable[str] = (),
 ) -> Checkpoint:
     """Verify the chain through every checkpoint in ``path``, sign its head, append the
     checkpoint to ``path`` and record an ``audit.checkpoint`` event by ``actor`` (fields of
     audit.append_now). Raises Refused (nothing signed) or CheckpointError."""
     if private is None:
         try:
-            private = crypto.checkpoint_key()
+            private = cast(Ed25519PrivateKey, crypto.checkpoint_key())  # create=True: never None
         except crypto.CryptoError as exc:
             raise CheckpointError(f"the checkpoint key cannot be loaded: {exc}") from exc
     trusted = trusted_keys(trusted_extra)
@@ -385,7 +395,8 @@ def make(
         raise Refused(report)
     if not report.chain.head_seq:
         raise CheckpointError("the audit log is empty: there is nothing to sign yet")
-    checkpoint = sign(private, report.chain.head_seq, report.chain.head_hash)
+    # a verified chain with a head seq has its hash
+    checkpoint = sign(private, report.chain.head_seq, cast(str, report.chain.head_hash))
     try:
         append(path, checkpoint)
     except OSError as exc:

@@ -63,8 +63,8 @@ class Gate:
     window: float = WINDOW  # identical denials within it fold into one event; 0: none fold
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
-    _failures: dict[str, deque] = field(default_factory=dict)
-    _folds: dict[tuple, _Fold] = field(default_factory=dict)
+    _failures: dict[str, deque[float]] = field(default_factory=dict)  # clock() times of failures
+    _folds: dict[tuple[Any, ...], _Fold] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def over_budget(self, address: str) -> float | None:
@@ -87,7 +87,7 @@ class Gate:
         with self._lock:
             self._times(address).append(self.clock())
 
-    def _times(self, address: str) -> deque:
+    def _times(self, address: str) -> deque[float]:
         times = self._failures.get(address)
         if times is None:
             if len(self._failures) >= MAX_ADDRESSES:
