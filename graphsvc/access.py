@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class Action(str, Enum):
@@ -318,7 +319,7 @@ def scope_districts(subject: Subject) -> tuple[str, ...] | None:
     return tuple(subject.districts)
 
 
-def visible(record: dict, fields: frozenset[str]) -> dict:
+def visible(record: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
     """Keep only the fields a decision allows (the view's last line of defence)."""
     return {k: v for k, v in record.items() if k in fields}
 
@@ -338,7 +339,7 @@ def names_person(subject: Subject | None, district: str | None, women_only: bool
     True
     """
     role = role_of(subject) if subject is not None else None
-    if role is None:
+    if subject is None or role is None:
         return False
     if role.all_districts:
         return True

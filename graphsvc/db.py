@@ -305,7 +305,7 @@ class Database:
         with self.driver.session(database=self.database) as session:
             session.run(self.statement(name), params).consume()
 
-    def stream(self, name: str, **params: Any):
+    def stream(self, name: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Yield the records of a large read one by one, without holding them all in memory."""
         with self.driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as session:
             for record in session.run(self.statement(name), params):

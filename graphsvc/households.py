@@ -15,17 +15,23 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import access, audit, chains, crypto, network, records, suggest
 from .errors import Refused
 from .model import Actor, plain, to_date
 
+if TYPE_CHECKING:
+    import neo4j
+
+    from .crypto import Keyring
+    from .db import Database
+
 MAX_ID = 64
 
 
 def facts(
-    db, subject: access.Subject, household_id: str, now: dt.datetime | None = None, claiming: bool = False
+    db: Database, subject: access.Subject, household_id: str, now: dt.datetime | None = None, claiming: bool = False
 ) -> access.HouseholdFacts | None:
     """What the policy needs to know of the household (None: there is none). Visitors:
     their link to it (claim, visit, suggestion); the statement does the same work for an id
@@ -57,7 +63,7 @@ def facts(
     )
 
 
-def _introducer(subject: access.Subject, members: list[dict]) -> dict[str, Any] | None:
+def _introducer(subject: access.Subject, members: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Who introduced the household (the introducer of its first introduced member): their
     id and code name, or both None ("someone") when the caller may not know them."""
     head = next((m for m in members if m["introducer_id"]), None)
@@ -69,7 +75,12 @@ def _introducer(subject: access.Subject, members: list[dict]) -> dict[str, Any] 
 
 
 def read(
-    db, keyring, subject: access.Subject, household_id: str, identity: bool = False, reason: str | None = None
+    db: Database,
+    keyring: Keyring,
+    subject: access.Subject,
+    household_id: str,
+    identity: bool = False,
+    reason: str | None = None,
 ) -> tuple[str, dict[str, Any], str | None]:
     """The household as ``subject`` may see it: ``(audit action, answer, reason)``.
 
@@ -79,12 +90,12 @@ def read(
     """
     found = facts(db, subject, household_id) if len(household_id) <= MAX_ID else None
     decision = access.decide(subject, access.HOUSEHOLD_READ, found) if found else None
-    if not decision:
+    if found is None or not decision:
         raise Refused(
             "not_found", decision.why if decision is not None else "no such household", targets=(household_id,)
         )
     wanted = access.decide(subject, access.HOUSEHOLD_IDENTITY_READ, found) if identity else None
-    if identity and not wanted:
+    if wanted is not None and not wanted:
         raise Refused("forbidden", wanted.why, targets=(household_id,))
     problem = access.reason_problem(reason) if wanted and wanted.needs_reason else None
     if problem:  # an admin's reason: a real one, a few words (access.reason_problem)
@@ -165,7 +176,7 @@ def _invalid(checked: records.Checked) -> Refused:
     return Refused("invalid", first.english(), first.field, problems=tuple(checked.problems))
 
 
-def create_household(db: Any, subject: access.Subject, actor: Actor, data: Mapping[str, Any]) -> str:
+def create_household(db: Database, subject: access.Subject, actor: Actor, data: Mapping[str, Any]) -> str:
     """A new household (id made here unless given; code unique); returns its id."""
     data = {"id": _new_id("h"), **data}
     checked = records.household(data, strict=True)
@@ -174,7 +185,7 @@ def create_household(db: Any, subject: access.Subject, actor: Actor, data: Mappi
     h = checked.values
     _decide_write(subject, h["district"], h["women_only"], (h["id"],))
 
-    def work(tx: Any) -> str:
+    def work(tx: neo4j.ManagedTransaction) -> str:
         db.run_in_tx(tx, "introductions_lock")  # a new household may join a chain later: one order for all
         owner = db.run_in_tx(tx, "household_code_owner", code=h["code"])
         if owner:
@@ -200,7 +211,7 @@ def create_household(db: Any, subject: access.Subject, actor: Actor, data: Mappi
 
 
 def update_household(
-    db: Any, subject: access.Subject, actor: Actor, household_id: str, changes: Mapping[str, Any]
+    db: Database, subject: access.Subject, actor: Actor, household_id: str, changes: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Correct a household's fields (code, district, arrived_on, status, women_only); the
     subject must be allowed to write it where it is and where it goes. Returns what changed."""
@@ -211,7 +222,7 @@ def update_household(
     if not checked.ok:
         raise _invalid(checked)
 
-    def work(tx: Any) -> dict[str, Any]:
+    def work(tx: neo4j.ManagedTransaction) -> dict[str, Any]:
         rows = db.run_in_tx(tx, "household_lock", id=household_id)
         if not rows:
             raise Refused("not_found", "no such household", targets=(household_id,))
@@ -240,14 +251,14 @@ def update_household(
     return db.write_tx(work)
 
 
-def _person_facts(tx: Any, db: Any, person_id: str) -> dict[str, Any]:
+def _person_facts(tx: neo4j.ManagedTransaction, db: Database, person_id: str) -> dict[str, Any]:
     rows = db.run_in_tx(tx, "person_facts", id=person_id)
     if not rows:
         raise Refused("not_found", "no such person", targets=(person_id,))
     return rows[0]
 
 
-def add_person(db: Any, keyring: Any, subject: access.Subject, actor: Actor, data: Mapping[str, Any]) -> str:
+def add_person(db: Database, keyring: Keyring, subject: access.Subject, actor: Actor, data: Mapping[str, Any]) -> str:
     """A new member of a household (id made here unless given); identity fields encrypted
     before they reach the database. Returns the person's id."""
     data = {"id": _new_id("p"), **data}
@@ -257,7 +268,7 @@ def add_person(db: Any, keyring: Any, subject: access.Subject, actor: Actor, dat
     p = checked.values
     sealed = crypto.encrypt_record(keyring, "Person", p["id"], p)
 
-    def work(tx: Any) -> str:
+    def work(tx: neo4j.ManagedTransaction) -> str:
         db.run_in_tx(tx, "introductions_lock")
         rows = db.run_in_tx(tx, "household_lock", id=p["household_id"])
         if not rows:
@@ -280,7 +291,7 @@ def add_person(db: Any, keyring: Any, subject: access.Subject, actor: Actor, dat
 
 
 def update_person(
-    db: Any, keyring: Any, subject: access.Subject, actor: Actor, person_id: str, changes: Mapping[str, Any]
+    db: Database, keyring: Keyring, subject: access.Subject, actor: Actor, person_id: str, changes: Mapping[str, Any]
 ) -> list[str]:
     """Correct a person's code name or identity fields (identity re-encrypted; named in the
     audit, never shown there). Returns the names of the fields that changed."""
@@ -292,7 +303,7 @@ def update_person(
     if not checked.ok:
         raise _invalid(checked)
 
-    def work(tx: Any) -> list[str]:
+    def work(tx: neo4j.ManagedTransaction) -> list[str]:
         person = _person_facts(tx, db, person_id)
         db.run_in_tx(tx, "household_lock", id=person["household_id"])
         _decide_write(subject, person["district"], person["women_only"], (person_id,))
@@ -320,11 +331,11 @@ def update_person(
     return db.write_tx(work)
 
 
-def move_person(db: Any, subject: access.Subject, actor: Actor, person_id: str, household_id: str) -> None:
+def move_person(db: Database, subject: access.Subject, actor: Actor, person_id: str, household_id: str) -> None:
     """The person belongs to another household from now on (both households' placements
     in the chain index follow); the subject must be allowed to write both households."""
 
-    def work(tx: Any) -> None:
+    def work(tx: neo4j.ManagedTransaction) -> None:
         db.run_in_tx(tx, "introductions_lock")
         person = _person_facts(tx, db, person_id)
         rows = db.run_in_tx(tx, "household_lock", id=household_id)
@@ -351,7 +362,7 @@ def move_person(db: Any, subject: access.Subject, actor: Actor, person_id: str, 
 
 
 def set_introducer(
-    db: Any,
+    db: Database,
     subject: access.Subject,
     actor: Actor,
     introduced_id: str,
@@ -379,7 +390,7 @@ def set_introducer(
     elif not isinstance(introduced_id, str) or not records.ID_RE.match(introduced_id):
         raise Refused("invalid", "introduced_id is not a valid id", "introduced_id")
 
-    def work(tx: Any) -> None:
+    def work(tx: neo4j.ManagedTransaction) -> None:
         db.run_in_tx(tx, "introductions_lock")
         person = _person_facts(tx, db, introduced_id)
         db.run_in_tx(tx, "household_lock", id=person["household_id"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -21,6 +21,9 @@ from . import access, netmap
 from .errors import Refused
 from .model import to_date
 from .netmap import Scope
+
+if TYPE_CHECKING:
+    from .db import Database
 
 VIEWS = ("households", "people")
 FILTER_ARGS = (
@@ -97,7 +100,7 @@ def authorise(subject: access.Subject, filters: MapFilters) -> Scope:
     return scope_of(subject)
 
 
-def household_ref(db: Any, ref: str, scope: Scope) -> dict[str, Any]:
+def household_ref(db: Database, ref: str, scope: Scope) -> dict[str, Any]:
     """A household by id or code, in scope; Refused (not_found) otherwise."""
     rows = db.read("map_household_ref", ref=ref)
     if not rows or not scope.covers(rows[0]["district"]):
@@ -113,7 +116,7 @@ class MapResult:
     positions: dict[str, tuple[float, float]] = field(default_factory=dict)
     parents: dict[str, str] = field(default_factory=dict)
     groups: list[netmap.Group] = field(default_factory=list)
-    labels: dict[str, dict] = field(default_factory=dict)  # overview: chain root -> label row
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)  # overview: chain root -> label row
     district_labels: dict[str, tuple[float, float]] = field(default_factory=dict)
     radius: dict[str, float] = field(default_factory=dict)
     total: int = 0  # households the filters keep
@@ -148,7 +151,7 @@ def _params(filters: MapFilters, scope: Scope, today: dt.date, follow_up_days: i
 
 
 def build(
-    db: Any, subject: access.Subject, filters: MapFilters, follow_up_days: int, today: dt.date | None = None
+    db: Database, subject: access.Subject, filters: MapFilters, follow_up_days: int, today: dt.date | None = None
 ) -> MapResult:
     """The map the filters ask for, as the subject may see it: an overview (too many
     households for one map), the households of a chain or around one, or its people.
@@ -243,7 +246,7 @@ def build(
 # --- the lists --------------------------------------------------------------------------
 
 
-def chains(db: Any, subject: access.Subject, district: str | None, follow_up_days: int) -> list[dict[str, Any]]:
+def chains(db: Database, subject: access.Subject, district: str | None, follow_up_days: int) -> list[dict[str, Any]]:
     """One entry per chain in the subject's districts (largest first): seed (the first
     household, None when it lies in another district) with its code and the code name (and
     id) of its first member, a household of the chain in scope (``chain_of``), size
@@ -276,17 +279,18 @@ def chains(db: Any, subject: access.Subject, district: str | None, follow_up_day
     out = []
     for chain in sorted(merged.values(), key=lambda c: (-c["households"], c["chain_of"])):
         root = roots.get(chain.pop("root"))
-        visible = root is not None and scope.covers(root["district"])
-        chain["seed"] = root["id"] if visible else None
-        chain["seed_code"] = root["code"] if visible else None
-        chain["seed_code_name"] = root["code_name"] if visible else None
-        chain["seed_person_id"] = root["person_id"] if visible else None  # whose code name that is
+        if root is not None and not scope.covers(root["district"]):
+            root = None  # out of scope: the seed is not named
+        chain["seed"] = root["id"] if root is not None else None
+        chain["seed_code"] = root["code"] if root is not None else None
+        chain["seed_code_name"] = root["code_name"] if root is not None else None
+        chain["seed_person_id"] = root["person_id"] if root is not None else None  # whose code name that is
         chain["districts"] = sorted(chain["districts"])
         out.append(chain)
     return out
 
 
-def person_chain(db: Any, subject: access.Subject, person_id: str) -> dict[str, Any]:
+def person_chain(db: Database, subject: access.Subject, person_id: str) -> dict[str, Any]:
     """``{id, seed, wave, path, people}``: the introduction path from the seed to the person,
     who must be in the subject's districts (else Refused not_found); people on the path who
     are not are None (their place is kept, nothing about them is said)."""
@@ -311,7 +315,7 @@ def person_chain(db: Any, subject: access.Subject, person_id: str) -> dict[str, 
 UNVISITED_COLUMNS = ("code", "code_names", "district", "arrived_on", "joined_on", "wave")
 
 
-def unvisited(db: Any, subject: access.Subject, district: str | None, limit: int) -> list[dict[str, Any]]:
+def unvisited(db: Database, subject: access.Subject, district: str | None, limit: int) -> list[dict[str, Any]]:
     """Active households never visited in the subject's districts, longest waiting first."""
     filters = MapFilters(district=district)
     scope = authorise(subject, filters)
@@ -331,14 +335,14 @@ def unvisited(db: Any, subject: access.Subject, district: str | None, limit: int
     ]
 
 
-def district_choices(db: Any, scope: Scope) -> list[str]:
+def district_choices(db: Database, scope: Scope) -> list[str]:
     """The districts a filter may offer: the subject's, or (every district) those in use."""
     if scope.districts is not None:
         return list(scope.districts)
     return [r["district"] for r in db.read("map_districts")]
 
 
-def stats(db: Any, scope: Scope, district: str | None) -> dict[str, Any]:
+def stats(db: Database, scope: Scope, district: str | None) -> dict[str, Any]:
     """Figures for the map's side panel: households by wave, introductions per month (the
     last 36), the top introducers (with their ids), roots and chains."""
     row = db.read("map_stats", districts=scope.query_districts(district))[0]

@@ -28,6 +28,7 @@ status 'gone' is not one of: active, moved, closed, do_not_visit
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -83,7 +84,8 @@ class Problem:
 
     field: str
     code: str
-    values: dict[str, Any] = field(default_factory=dict)
+    # dataclasses.field: the name ``field`` is the attribute above in this class body
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def english(self) -> str:
         return MESSAGES[self.code] % {"field": self.field, **self.values}
@@ -224,8 +226,9 @@ def yes_no(out: Checked, data: Mapping[str, Any], name: str, default: bool = Fal
     answer = choice(out, data, name, model.YES_NO)
     if answer is None:
         return None
-    out.values[name] = answer == "true"
-    return out.values[name]
+    flag = answer == "true"
+    out.values[name] = flag
+    return flag
 
 
 def materials(out: Checked, data: Mapping[str, Any], name: str = "materials") -> str | None:

@@ -65,10 +65,15 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import access
 from .model import to_date
+
+if TYPE_CHECKING:
+    import neo4j
+
+    from .db import Database
 
 HOPS = (1, 2, 3)  # the warm query looks this far from the anchors
 DEEP_BELOW = 8  # a visitor with at most this many anchors gets all three hops at once
@@ -118,7 +123,8 @@ class Weights:
             raise ValueError("suggestion weight waiting_half_days must be > 0")
 
     def hop_weight(self, hops: int | None) -> float:
-        return {1: self.one_hop, 2: self.two_hops, 3: self.three_hops}.get(hops, 0.0)
+        by_hops: dict[int | None, float] = {1: self.one_hop, 2: self.two_hops, 3: self.three_hops}
+        return by_hops.get(hops, 0.0)
 
     @property
     def max_rest(self) -> float:
@@ -466,7 +472,12 @@ def _warm_path(row: Sequence[Any]) -> WarmPath:
 
 
 def suggest(
-    db, visitor: Any, today: dt.date, limit: int = 10, weights: Weights | None = None, now: dt.datetime | None = None
+    db: Database,
+    visitor: Any,
+    today: dt.date,
+    limit: int = 10,
+    weights: Weights | None = None,
+    now: dt.datetime | None = None,
 ) -> list[Suggestion]:
     """The visitor's best ``limit`` households to visit next (see the module docstring).
 
@@ -530,14 +541,14 @@ def suggest(
     return [_suggestion(s, visitor, today, w) for s in scored[:limit]]
 
 
-def refresh_visit_summary_in_tx(tx, db, household_ids: Sequence[str]) -> int:
+def refresh_visit_summary_in_tx(tx: neo4j.ManagedTransaction, db: Database, household_ids: Sequence[str]) -> int:
     """Recompute the stored visit summary of these households inside the caller's
     transaction (a visit report runs it with the visit it writes)."""
     rows = db.run_in_tx(tx, "visit_summary_refresh", ids=list(household_ids))
     return rows[0]["households"] if rows else 0
 
 
-def refresh_visit_summary(db, household_ids: Sequence[str] | None = None, batch: int = REFRESH_BATCH) -> int:
+def refresh_visit_summary(db: Database, household_ids: Sequence[str] | None = None, batch: int = REFRESH_BATCH) -> int:
     """Recompute the stored visit summary of these households (None: all), ``batch`` per
     transaction; return how many households were refreshed. Idempotent; run it after an
     import (after the chain index) and whenever visits change outside a visit report."""
@@ -552,7 +563,7 @@ def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def suggested_since(db, now: dt.datetime, days: int = SUGGESTED_DAYS) -> str:
+def suggested_since(db: Database, now: dt.datetime, days: int = SUGGESTED_DAYS) -> str:
     """Suggestions shown since then still count as "suggested to" the visitor.
 
     They are read from the audit log, so the audit journal is shipped first: a list the

@@ -14,12 +14,18 @@ import datetime as dt
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import access, audit, records, suggest
 from .errors import Refused
 from .model import Actor
 from .suggest import SHOWN_ACTION, suggested_since
+
+if TYPE_CHECKING:
+    import neo4j
+
+    from .crypto import Keyring
+    from .db import Database
 
 CLAIM_DAYS = 14
 REPORT_OUTCOMES = ("met", "not_home", "refused", "moved", "other")
@@ -55,7 +61,7 @@ def _facts(row: Mapping[str, Any], subject: access.Subject) -> access.HouseholdF
     )
 
 
-def _may(db, subject: access.Subject, household_id: str, action: str, now: dt.datetime) -> None:
+def _may(db: Database, subject: access.Subject, household_id: str, action: str, now: dt.datetime) -> None:
     """Before anything is locked or written: may the subject do ``action`` on the household,
     as far as it can know? 404 otherwise, after the same work for an id that does not exist
     as for one out of reach (graphsvc/households.py ``facts``); the transaction decides
@@ -68,7 +74,15 @@ def _may(db, subject: access.Subject, household_id: str, action: str, now: dt.da
         raise _not_found(household_id, decision.why if decision is not None else "no such household")
 
 
-def _locked(tx, db, household_id: str, subject: access.Subject, now: dt.datetime, since: str, action: str) -> dict:
+def _locked(
+    tx: neo4j.ManagedTransaction,
+    db: Database,
+    household_id: str,
+    subject: access.Subject,
+    now: dt.datetime,
+    since: str,
+    action: str,
+) -> dict[str, Any]:
     """Lock the household and check the subject may do ``action`` on it (``since``: from
     ``suggested_since``); 404 otherwise (the caller may not learn that it exists)."""
     rows = db.run_in_tx(
@@ -86,7 +100,12 @@ def _locked(tx, db, household_id: str, subject: access.Subject, now: dt.datetime
 
 
 def claim(
-    db, subject: access.Subject, actor: Actor, household_id: str, days: int = CLAIM_DAYS, now: dt.datetime | None = None
+    db: Database,
+    subject: access.Subject,
+    actor: Actor,
+    household_id: str,
+    days: int = CLAIM_DAYS,
+    now: dt.datetime | None = None,
 ) -> ClaimResult:
     """Claim a household for ``days`` (or renew the subject's own claim). 409 when another
     visitor holds a live claim; only active households may be claimed."""
@@ -97,7 +116,7 @@ def claim(
     since = suggested_since(db, now)
     expires = now + dt.timedelta(days=days)
 
-    def work(tx):
+    def work(tx: neo4j.ManagedTransaction) -> ClaimResult | None:
         row = _locked(tx, db, household_id, subject, now, since, access.HOUSEHOLD_CLAIM)
         if row["holder"] not in (None, subject.username):
             audit.append_in_tx(
@@ -148,7 +167,9 @@ def claim(
     return result
 
 
-def release(db, subject: access.Subject, actor: Actor, household_id: str, now: dt.datetime | None = None) -> str:
+def release(
+    db: Database, subject: access.Subject, actor: Actor, household_id: str, now: dt.datetime | None = None
+) -> str:
     """End the subject's live claim on a household; 404 when they hold none."""
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
         raise _not_found(household_id, "not for this role")
@@ -156,15 +177,16 @@ def release(db, subject: access.Subject, actor: Actor, household_id: str, now: d
     _may(db, subject, household_id, access.HOUSEHOLD_CLAIM, now)
     since = suggested_since(db, now)
 
-    def work(tx):
+    def work(tx: neo4j.ManagedTransaction) -> str:
         _locked(tx, db, household_id, subject, now, since, access.HOUSEHOLD_CLAIM)
         ended = db.run_in_tx(
             tx, "claim_end", household_id=household_id, username=subject.username, now=now, ended_by="release"
         )
         if not ended:
             raise Refused("not_found", "no claim of theirs on it", "household_id", (household_id,), code="no_claim")
-        audit.append_in_tx(tx, db, **actor.event(), action="household.release", targets=[household_id, ended[0]["id"]])
-        return ended[0]["id"]
+        claim_id: str = ended[0]["id"]
+        audit.append_in_tx(tx, db, **actor.event(), action="household.release", targets=[household_id, claim_id])
+        return claim_id
 
     return db.write_tx(work)
 
@@ -203,7 +225,9 @@ def parse_report(body: Any, today: dt.date) -> Report:
     return Report(v["household_id"], v["visited_on"], v["outcome"], v["materials"], v["notes"], v["follow_up_on"])
 
 
-def report(db, keyring, subject: access.Subject, actor: Actor, body: Any, now: dt.datetime | None = None) -> str:
+def report(
+    db: Database, keyring: Keyring, subject: access.Subject, actor: Actor, body: Any, now: dt.datetime | None = None
+) -> str:
     """Record a visit: checks, then in one transaction the visit (notes encrypted), the
     end of the reporter's claim, the household's status when it moved, the derived visit
     summary and the audit event. Returns the visit id."""
@@ -216,7 +240,7 @@ def report(db, keyring, subject: access.Subject, actor: Actor, body: Any, now: d
     visit_id = "v-" + secrets.token_hex(8)
     notes = keyring.encrypt(parsed.notes, "Visit", visit_id, "notes") if parsed.notes else None
 
-    def work(tx):
+    def work(tx: neo4j.ManagedTransaction) -> str:
         row = _locked(tx, db, parsed.household_id, subject, now, since, access.VISIT_REPORT)
         if row["holder"] not in (None, subject.username):
             raise Refused("conflict", "held by another visitor", "household_id", (parsed.household_id,), code="claimed")
@@ -252,6 +276,6 @@ def report(db, keyring, subject: access.Subject, actor: Actor, body: Any, now: d
     return db.write_tx(work)
 
 
-def history(db, username: str, limit: int = 200) -> dict:
+def history(db: Database, username: str, limit: int = 200) -> dict[str, Any]:
     rows = db.read("visitor_history", username=username, limit=limit)
     return rows[0] if rows else {"visits": [], "claims": []}

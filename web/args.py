@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, overload
 
 from flask import request
 from flask_babel import gettext as _
@@ -46,7 +46,8 @@ def takes(*names: str) -> Callable:
     """Declare the query arguments a view takes (besides ``lang``)."""
 
     def mark(view: Callable) -> Callable:
-        view.takes_args = frozenset(names) | ALWAYS
+        # a mark on the view function, read by taken_by (mypy does not know function attributes)
+        view.takes_args = frozenset(names) | ALWAYS  # type: ignore[attr-defined]
         return view
 
     return mark
@@ -78,6 +79,10 @@ def text_arg(name: str, limit: int = 100, args: Mapping[str, str] | None = None)
     return value or None
 
 
+@overload
+def int_arg(name: str, default: int, low: int, high: int, args: Mapping[str, str] | None = None) -> int: ...
+@overload
+def int_arg(name: str, default: None, low: int, high: int, args: Mapping[str, str] | None = None) -> int | None: ...
 def int_arg(name: str, default: int | None, low: int, high: int, args: Mapping[str, str] | None = None) -> int | None:
     """An integer argument within [low, high], in ASCII digits."""
     raw = _raw(name, args)
@@ -138,9 +143,9 @@ def audit_filters(args: Mapping[str, str] | None = None) -> dict[str, Any]:
         if value:
             out[key] = value
     for key in ("since", "until"):
-        value = date_arg(key, args=args)
-        if value:
-            out[key] = value
+        day = date_arg(key, args=args)
+        if day:
+            out[key] = day
     return out
 
 

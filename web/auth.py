@@ -17,6 +17,7 @@ import hmac
 import io
 import math
 import secrets
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pyotp
@@ -148,7 +149,7 @@ def login():
     db = get_db()
     if g.get("session_id"):
         accounts.end_session(db, g.session_id, actor())
-    subject: Subject = result.subject
+    subject = cast(Subject, result.subject)  # result.ok: SignIn carries the subject
     needs_second = needs_second_factor(subject, result.totp_enabled)
     max_seconds = int(_settings().session_max_hours * 3600)
     sid = accounts.create_session(
@@ -200,7 +201,7 @@ def _decrypt_for(username: str):
 def totp():
     db = get_db()
     username = g.subject.username
-    user = accounts.get_user(db, username)
+    user = cast("dict[str, Any]", accounts.get_user(db, username))  # signed in: the account exists
     if not user["totp_enabled"]:
         return redirect(url_for("auth.totp_enrol"))
     if not g.get("second_factor_pending"):
@@ -221,7 +222,7 @@ def totp():
 def totp_enrol():
     db = get_db()
     username = g.subject.username
-    user = accounts.get_user(db, username)
+    user = cast("dict[str, Any]", accounts.get_user(db, username))  # signed in: the account exists
     if user["totp_enabled"]:
         if g.get("second_factor_pending"):
             return redirect(url_for("auth.totp"))

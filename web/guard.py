@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from flask import Flask, abort, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -50,7 +50,8 @@ BUSY_MESSAGES = {
     "failures": _l("Too many failed requests from your address. Try again in %(n)d seconds."),
 }
 HEAVY_RETRY = 3  # seconds a refused heavy request is told to wait
-BAD_REQUEST = {
+# keyed by message id; looked up with HTTPException.description too, which may be None
+BAD_REQUEST: dict[str | None, Any] = {
     "csrf": _l("The form expired. Please go back, reload the page and try again."),
     # access.reason_problem's message ids: why a stated reason was refused
     "reason_missing": _l("Identity fields are shown to admins only with a stated reason."),
@@ -71,7 +72,8 @@ SECOND_FACTOR_ENDPOINTS = ("auth.totp", "auth.totp_enrol", "auth.logout", "stati
 
 def _rule(kind: str, action: str | None = None) -> Callable:
     def mark(view: Callable) -> Callable:
-        view.access_rule = (kind, action)
+        # a mark on the view function, read by the guard (mypy does not know function attributes)
+        view.access_rule = (kind, action)  # type: ignore[attr-defined]
         return view
 
     return mark
@@ -84,7 +86,7 @@ signed_in = _rule("signed_in")
 def heavy(view: Callable) -> Callable:
     """The route makes big maps or lists: it runs only in a free slot of its user's and the
     server's (graphsvc/slots.py); without one it answers 429 at once."""
-    view.heavy = True
+    view.heavy = True  # type: ignore[attr-defined]  # a mark on the view function, read by the guard
     return view
 
 

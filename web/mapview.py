@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -21,6 +21,9 @@ from pyvis.node import Node
 from graphsvc import charts, netmap
 from graphsvc.mapping import MapResult, Notice
 from graphsvc.model import plain, to_date
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 COLOURS = {
     "never": "#d9534f",
@@ -118,7 +121,9 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
     net.options.edges.smooth.enabled = False
     # pyvis's add_node/add_edge scan every node for each call (quadratic at thousands of
     # nodes); the ids here are unique by construction, so the option objects go in directly
-    nodes, edges, details, children = net.nodes, net.edges, {}, {}
+    nodes, edges = net.nodes, net.edges
+    details: dict[str, dict[str, Any]] = {}
+    children: dict[str, list[str]] = {}
     names = class_names()
     if result.mode == "overview":
         for district, (x, y) in result.district_labels.items():
@@ -188,7 +193,7 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
                 "sample_id": gr.sample,
             }
     else:
-        g = result.graph
+        g = cast("nx.DiGraph", result.graph)  # not the overview: the map has its graph
         for n, d in g.nodes(data=True):
             x, y = result.positions[n]
             if d["kind"] == "placeholder":
@@ -351,7 +356,8 @@ def _map_url(args: dict[str, str]) -> str:
 def api_data(result: MapResult) -> dict[str, Any]:
     """``{nodes, edges, stats}``: the same graph as the page, as data (no positions)."""
     names = class_names()
-    nodes, edges = [], []
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = []
     if result.mode == "overview":
         nodes = [
             {
@@ -369,7 +375,8 @@ def api_data(result: MapResult) -> dict[str, Any]:
             for gr in result.groups
         ]
     else:
-        for n, d in result.graph.nodes(data=True):
+        g = cast("nx.DiGraph", result.graph)  # not the overview: the map has its graph
+        for n, d in g.nodes(data=True):
             if d["kind"] == "placeholder":
                 nodes.append({"id": n, "kind": "placeholder"})
             elif d["kind"] == "person":
@@ -401,7 +408,7 @@ def api_data(result: MapResult) -> dict[str, Any]:
                         "members": [{"id": m[0], "code_name": m[1]} for m in d["members"]],
                     }
                 )
-        edges = [{"from": u, "to": v, "tree": bool(t)} for u, v, t in result.graph.edges(data="tree")]
+        edges = [{"from": u, "to": v, "tree": bool(t)} for u, v, t in g.edges(data="tree")]
     households = [d for d in nodes if d.get("kind") == "household"]
     stats = {
         "mode": result.mode,

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import atexit
 import threading
+from typing import TYPE_CHECKING, cast
 
 from flask import Flask, current_app
 
 from graphsvc import audit, journal
 from graphsvc.db import Database
+
+if TYPE_CHECKING:
+    from werkzeug.local import LocalProxy
+
+    from graphsvc.journal import Journal
 
 _lock = threading.Lock()
 
@@ -24,7 +30,7 @@ def init_app(app: Flask) -> None:
 
 
 def get_db() -> Database:
-    app = current_app._get_current_object()
+    app = cast("LocalProxy[Flask]", current_app)._get_current_object()
     db = app.extensions.get("graphsvc_db")
     if db is None:
         with _lock:
@@ -42,9 +48,16 @@ def get_db() -> Database:
                 settings = app.config["GRAPHSVC_SETTINGS"]
                 # its own driver; short retries (its loop retries anyway, and at exit it must not hang)
                 journal.start_shipper(
-                    db.journal, lambda: Database.connect(settings, max_transaction_retry_time=2.0), audit.flush
+                    cast("Journal", db.journal),  # Database.connect opens the journal of the settings
+                    lambda: Database.connect(settings, max_transaction_retry_time=2.0),
+                    audit.flush,
                 )
                 # what is left of the folded denials (graphsvc/floodgate.py) is recorded at exit
                 gate = app.extensions["graphsvc_gate"]
-                atexit.register(lambda: [audit.to_journal(db, **event) for event in gate.drain(everything=True)])
+
+                def record_folded() -> None:
+                    for event in gate.drain(everything=True):
+                        audit.to_journal(db, **event)
+
+                atexit.register(record_folded)
     return db
