@@ -167,7 +167,7 @@ def install(local: LocalNeo4j, say: Say = _say, new_password: Callable[[], str] 
             stdin=subprocess.DEVNULL,
             text=True,
         )
-        fetched, tail = 0, []
+        fetched, tail = 0, list[str]()
         assert proc.stdout is not None
         for line in proc.stdout:
             tail = (tail + [line.rstrip()])[-30:]
