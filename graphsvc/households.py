@@ -408,7 +408,7 @@ def set_introducer(
                 )
             ancestors = db.run_in_tx(tx, "person_ancestors", id=introducer_id)
             above = ancestors[0]["ids"] if ancestors else [introducer_id]
-            loop = network.would_close_cycle(dict(zip(above, above[1:])), introducer_id, introduced_id)
+            loop = network.would_close_cycle(dict(zip(above[1:], above)), introducer_id, introduced_id)
             if loop is not None:
                 raise Refused(
                     "conflict",
