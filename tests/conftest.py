@@ -28,7 +28,7 @@ os.environ.setdefault("GRAPHSVC_SECRET_KEY", "test-secret-key-not-for-production
 # ... and fixed keys of the audit trail: the journal's MAC key, the checkpoints' signing key.
 os.environ.setdefault("GRAPHSVC_AUDIT_JOURNAL_KEY", "J" * 43)
 os.environ.setdefault("GRAPHSVC_AUDIT_CHECKPOINT_KEY", "C" * 43)
-from .helpers import ACTOR, CYPHER_EXTRA, FIXTURES, empty, keyring, snapshot, test_env  # noqa: E402, F401 - after the keys
+from .helpers import CYPHER_EXTRA, FIXTURES, empty, keyring, test_env  # noqa: E402 - after the keys
 
 KEYRING = keyring()
 

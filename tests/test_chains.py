@@ -20,8 +20,9 @@ from graphsvc import chains, importer, suggest
 from graphsvc.db import Queries
 from graphsvc.network import household_forest, would_close_cycle
 
-from .conftest import ACTOR, KEYRING, empty, snapshot
-from .test_import import rewrite
+from .helpers import ACTOR, empty, keyring, rewrite, snapshot
+
+KEYRING = keyring()
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,9 @@ import pytest
 
 from graphsvc import crypto
 
-from .conftest import KEYRING
-from .test_import import append, export_folder, import_folder
+from .helpers import ACTOR, append, export_folder, import_folder, keyring
+
+KEYRING = keyring()
 
 
 def _unique_identity():
@@ -103,7 +104,7 @@ def test_key_rotation_reencrypts_every_registered_field(world):
     whatever its label, ends under the new key with its plaintext unchanged."""
     from graphsvc import rekey
 
-    from .conftest import ACTOR as actor
+    actor = ACTOR
 
     before = _encrypted_values(world.read("snapshot")[0])
     assert set(before) == {(f.label, f.field) for f in crypto.ENCRYPTED_FIELDS}
