@@ -36,7 +36,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -59,7 +58,7 @@ for key, value in BENCH_ENV.items():
 
 from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 
-from graphsvc import accounts, audit, csvio, demo, importer, neo4j_local  # noqa: E402
+from graphsvc import accounts, audit, demo, neo4j_local  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
@@ -95,10 +94,7 @@ def prepare(settings, n: int) -> dict:
             say(f"loading the demo of {n:,} households (once; kept for the next run) …")
             db.run_autocommit("wipe_all")
             started = time.perf_counter()
-            with tempfile.TemporaryDirectory() as tmp:
-                for name, table in csvio.TABLES.items():
-                    csvio.write_table(Path(tmp) / table.filename, table, tables[name])
-                assert importer.import_folder(db, Path(tmp), load_keyring(), ACTOR, batch_size=settings.batch_size).ok
+            assert demo.load(db, tables, load_keyring(), ACTOR, batch_size=settings.batch_size).ok
             say(f"  loaded in {time.perf_counter() - started:.0f} s")
         districts = sorted({h["district"] for h in tables["households"]})
         mine = districts[0]

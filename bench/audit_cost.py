@@ -26,7 +26,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -39,7 +38,7 @@ os.environ.setdefault("GRAPHSVC_SECRET_KEY", "bench-secret")
 
 from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 
-from graphsvc import accounts, audit, csvio, demo, importer, journal, neo4j_local, shown  # noqa: E402
+from graphsvc import accounts, audit, demo, journal, neo4j_local, shown  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
@@ -86,10 +85,7 @@ def run(settings, args) -> None:
     db.run_autocommit("wipe_all")
     actor = Actor("bench", "admin", "127.0.0.1", "bench")
     tables = demo.generate(args.households, seed=1, as_of=dt.date(2026, 11, 1))
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, table in csvio.TABLES.items():
-            csvio.write_table(Path(tmp) / table.filename, table, tables[name])
-        assert importer.import_folder(db, Path(tmp), load_keyring(), actor).ok
+    assert demo.load(db, tables, load_keyring(), actor).ok
     coordinator = next(u for u in tables["users"] if u["role"] == "coordinator")
     districts = set(coordinator["districts"].split(";"))
     ids = [h["id"] for h in tables["households"] if h["district"] in districts]

@@ -38,7 +38,6 @@ import platform
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -51,7 +50,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRAPHSVC_DATA_KEY", "kbench:" + "B" * 43)
 os.environ.setdefault("GRAPHSVC_SECRET_KEY", "bench-secret")
 
-from graphsvc import chains, csvio, demo, importer, neo4j_local  # noqa: E402
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
+
+from graphsvc import chains, demo, neo4j_local  # noqa: E402
 from graphsvc.config import Settings, load_settings  # noqa: E402
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
@@ -74,6 +75,7 @@ def pct(values: list[float], p: float) -> float:
 def bench_settings() -> Settings:
     settings = load_settings({k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")})
     settings = settings.with_instance("benchchains", 7722)
+    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
     return replace(settings, local=replace(settings.local, heap="1g", pagecache="512m"))
 
 
@@ -88,10 +90,7 @@ def ensure_demo(db: Database, households: int, say: Callable[[str], None]) -> st
     db.run_autocommit("wipe_all")
     t0 = time.perf_counter()
     tables = demo.generate(households, seed=1, as_of=AS_OF)
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, table in csvio.TABLES.items():
-            csvio.write_table(Path(tmp) / table.filename, table, tables[name])
-        report = importer.import_folder(db, Path(tmp), load_keyring(), Actor("bench", "admin", "127.0.0.1", "bench"))
+    report = demo.load(db, tables, load_keyring(), Actor("bench", "admin", "127.0.0.1", "bench"))
     assert report.ok, report
     return f"demo of {households:,} households loaded in {time.perf_counter() - t0:.0f} s"
 

@@ -65,7 +65,7 @@ import networkx as nx  # noqa: E402
 from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 from neo4j.exceptions import TransientError  # noqa: E402
 
-from graphsvc import access, csvio, demo, importer, neo4j_local, netmap  # noqa: E402
+from graphsvc import access, demo, neo4j_local, netmap  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
@@ -186,10 +186,7 @@ def load_demo(db: Database, households: int) -> tuple[float, dict[str, int]]:
     """Import the demo of ``households`` into the empty database; (seconds, rows per table)."""
     t0 = time.perf_counter()
     tables = demo.generate(households, seed=1, as_of=AS_OF)
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, table in csvio.TABLES.items():
-            csvio.write_table(Path(tmp) / table.filename, table, tables[name])
-        report = importer.import_folder(db, Path(tmp), load_keyring(), Actor("bench", "admin", "127.0.0.1", "bench"))
+    report = demo.load(db, tables, load_keyring(), Actor("bench", "admin", "127.0.0.1", "bench"))
     assert report.ok, report
     return time.perf_counter() - t0, {name: len(rows) for name, rows in tables.items()}
 

@@ -55,7 +55,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -69,7 +68,7 @@ os.environ.setdefault("GRAPHSVC_SECRET_KEY", "bench-secret")
 import networkx as nx  # noqa: E402
 from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
 
-from graphsvc import accounts, csvio, demo, importer, neo4j_local, suggest  # noqa: E402
+from graphsvc import accounts, demo, neo4j_local, suggest  # noqa: E402
 from graphsvc.config import load_settings  # noqa: E402
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
@@ -253,10 +252,7 @@ def ensure_demo(db: Database, settings, say) -> str:
         db.apply_schema()
         db.run_autocommit("wipe_all")
         tables = demo.generate(HOUSEHOLDS, seed=1, as_of=dt.date.today())
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, table in csvio.TABLES.items():
-                csvio.write_table(Path(tmp) / table.filename, table, tables[name])
-            assert importer.import_folder(db, Path(tmp), load_keyring(), cli_actor()).ok
+        assert demo.load(db, tables, load_keyring(), cli_actor()).ok
         note += " -> reloaded"
     summarised = db.driver.execute_query(
         "MATCH (h:Household) WHERE h.unvisited_since IS NOT NULL OR h.last_visit_on IS NOT NULL RETURN count(h) AS n",

@@ -224,6 +224,12 @@ def _cut(value: Any, limit: int, name: str) -> str | None:
     return value[:limit]
 
 
+def is_target(value: object) -> bool:
+    """Whether ``value`` can be an event's target: a non-empty string id of at most
+    MAX_TARGET characters (what a caller typed may be neither)."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_TARGET
+
+
 def _fields(
     actor: Any, action: Any, outcome: Any, role: Any, targets: Any, ip: Any, user_agent: Any, reason: Any, detail: Any
 ) -> dict[str, Any]:
@@ -241,7 +247,7 @@ def _fields(
         raise ValueError("audit: targets must be a list of string ids")
     targets = list(targets)
     for target in targets:
-        if not isinstance(target, str) or not target or len(target) > MAX_TARGET:
+        if not is_target(target):
             raise ValueError(f"audit: every target must be a non-empty string id, not {target!r}")
     if reason is not None:
         if not isinstance(reason, str):

@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from . import crypto, csvio, neo4j_local
+from . import crypto, neo4j_local
 from .access import ROLES
 from .config import DEFAULT_PORTS, Settings, load_settings
 from .db import Database, connection_params
@@ -323,14 +323,11 @@ def demo_cmd(
         err=True,
     )
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, table in csvio.TABLES.items():
-            csvio.write_table(out / table.filename, table, tables[name])
+        demo.write(tables, out)
         click.echo(f"wrote the demo network to {out}")
         return
     with tempfile.TemporaryDirectory(prefix="graphsvc-demo-") as tmp:
-        for name, table in csvio.TABLES.items():
-            csvio.write_table(Path(tmp) / table.filename, table, tables[name])
+        demo.write(tables, Path(tmp))
         _run_import(settings, Path(tmp), dry_run=False)
 
 

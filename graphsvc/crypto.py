@@ -593,14 +593,9 @@ def _keyring_from_doc(doc: dict[str, Any], path: Path) -> Keyring:
     return Keyring(keys, doc["current"], source=str(path))
 
 
-def _read_key_file(path: Path) -> dict[str, Any]:
-    """The validated JSON document of a key file that only its owner can access."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        raise KeyringError(f"key file {path} does not exist") from None
-    except PermissionError:
-        raise KeyringError(f"key file {path} is not readable by this user") from None
+def _read_private(fd: int, path: Path) -> bytes:
+    """The bytes of the key file open at ``fd`` (closed here), refused unless it is a
+    regular file that only its owner can access (checked on the open file, not the path)."""
     with os.fdopen(fd, "rb") as f:
         mode = os.fstat(f.fileno()).st_mode
         if not stat.S_ISREG(mode):
@@ -610,7 +605,18 @@ def _read_key_file(path: Path) -> dict[str, Any]:
                 f"key file {path} is accessible by group or others (mode {stat.S_IMODE(mode):04o}); "
                 f"refusing to use it. Fix with: chmod 600 {path}"
             )
-        raw = f.read()
+        return f.read()
+
+
+def _read_key_file(path: Path) -> dict[str, Any]:
+    """The validated JSON document of a key file that only its owner can access."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise KeyringError(f"key file {path} does not exist") from None
+    except PermissionError:
+        raise KeyringError(f"key file {path} is not readable by this user") from None
+    raw = _read_private(fd, path)
     bad = f"key file {path} is not a valid key file"
     try:
         doc = json.loads(raw)
@@ -834,16 +840,7 @@ def load_secret(
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
         raise KeyringError(f"key file {path} cannot be read ({exc.strerror}); set {env_name} instead") from None
-    with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(f.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise KeyringError(f"key file {path} is not a regular file")
-        if mode & 0o077:
-            raise KeyringError(
-                f"key file {path} is accessible by group or others (mode "
-                f"{stat.S_IMODE(mode):04o}); refusing to use it. Fix with: chmod 600 {path}"
-            )
-        raw = f.read()
+    raw = _read_private(fd, path)
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:

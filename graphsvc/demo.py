@@ -33,11 +33,18 @@ import bisect
 import datetime
 import math
 import random
+import tempfile
 from collections.abc import Mapping, Sequence
-from typing import Generic, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .csvio import TABLES
-from .model import HOUSEHOLD_STATUS, RELATION, ROLE, VISIT_OUTCOME, Vocabulary
+from .csvio import TABLES, write_table
+from .model import HOUSEHOLD_STATUS, RELATION, ROLE, VISIT_OUTCOME, Actor, Vocabulary
+
+if TYPE_CHECKING:
+    from .crypto import Keyring
+    from .db import Database
+    from .importer import Report
 
 __all__ = ["DISTRICTS", "generate", "summary"]
 
@@ -706,3 +713,22 @@ def summary(tables: Mapping[str, Sequence[Mapping[str, str]]]) -> dict[str, int]
     visited = {row["household_id"] for row in tables.get("visits", ())}
     counts["never_visited"] = sum(1 for row in tables.get("households", ()) if row["id"] not in visited)
     return counts
+
+
+def write(tables: Mapping[str, Sequence[Mapping[str, str]]], folder: Path) -> None:
+    """The demo's tables as the CSV files of an import (``graphsvc demo --out``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in TABLES.items():
+        write_table(folder / table.filename, table, tables[name])
+
+
+def load(
+    db: Database, tables: Mapping[str, Sequence[Mapping[str, str]]], keyring: Keyring, actor: Actor, **options: Any
+) -> Report:
+    """Import the demo's tables as ``graphsvc import`` would (through CSV files in a folder
+    of their own, removed afterwards); ``options`` go to ``importer.import_folder``."""
+    from .importer import import_folder  # the importer is not needed to generate a demo
+
+    with tempfile.TemporaryDirectory(prefix="graphsvc-demo-") as tmp:
+        write(tables, Path(tmp))
+        return import_folder(db, Path(tmp), keyring, actor, **options)

@@ -118,3 +118,14 @@ def test_non_ascii_where_a_secret_is_compared(app, world):
     path.write_bytes(b"\n".join(lines) + b"\n")
     audit.flush(world)  # ships, naming the damage, instead of failing on every try
     assert events(world, action="audit.journal_damaged")
+
+
+def test_an_id_too_long_to_be_one_is_a_404_put_on_record_without_it(app, world):
+    """Found by the route fuzzer: the core refuses with the id the caller typed as its target,
+    and the audit refuses a target that long; the refusal is recorded without it."""
+    long_id = "x" * 300
+    for who in ("admin", "coord", "minji"):
+        response = api(app, who)(f"/api/v1/households/{long_id}")
+        assert response.status_code == 404, who
+    denied = [e for e in events(world, outcome="denied") if e["action"] == "household.read"]
+    assert len(denied) == 3 and all(e["targets"] == [] for e in denied)

@@ -34,21 +34,7 @@ ACCOUNT_ERRORS = {
     "token_days": _l("A token lives 1 to 366 days."),
 }
 
-EXPORT_COLUMNS = (
-    "seq",
-    "at",
-    "actor",
-    "role",
-    "action",
-    "targets",
-    "outcome",
-    "ip",
-    "user_agent",
-    "reason",
-    "detail",
-    "prev",
-    "hash",
-)
+EXPORT_COLUMNS = audit.FIELDS  # every stored field of an event, prev and hash last
 
 
 @bp.get("/audit")

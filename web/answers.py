@@ -37,8 +37,11 @@ def household(household_id: str, identity: bool = False, reason: str | None = No
 
 
 def weights() -> suggest.Weights:
-    settings = _settings()
-    return current_app.extensions.setdefault("graphsvc_weights", suggest.Weights.from_settings(settings))
+    """The suggestion weights of the app's settings, parsed once per app (not per request)."""
+    made = current_app.extensions
+    if "graphsvc_weights" not in made:
+        made["graphsvc_weights"] = suggest.Weights.from_settings(_settings())
+    return made["graphsvc_weights"]
 
 
 def suggestions(subject: access.Subject, limit: int) -> list[dict[str, Any]]:

@@ -175,7 +175,9 @@ def audit_refusal(refused: Refused, action: str | None = None) -> None:
     """Put a refusal of the core on record when it denied access (not_found, forbidden) or
     met a conflict; an invalid input changes nothing and is answered, not recorded."""
     if refused.kind in ("not_found", "forbidden", "conflict"):
-        audit_request(action or route_action(), refused.targets, outcome="denied", detail=refused.why[:200] or None)
+        # a refusal's targets may be what the caller typed: only those that can be ids go on record
+        targets = [t for t in refused.targets if audit.is_target(t)]
+        audit_request(action or route_action(), targets, outcome="denied", detail=refused.why[:200] or None)
 
 
 REFUSAL_MESSAGES = {
