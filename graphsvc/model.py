@@ -45,8 +45,19 @@ class Vocabulary:
 
 HOUSEHOLD_STATUS = Vocabulary(
     "status",
-    ("active", "moved", "closed", "do_not_visit"),
-    {"활동": "active", "이사": "moved", "종결": "closed", "방문금지": "do_not_visit", "방문 금지": "do_not_visit"},
+    # pending: brought back from a visit, awaiting a coordinator's review (never suggested,
+    # never claimable); rejected: reviewed and turned down (kept, out of every list)
+    ("active", "moved", "closed", "do_not_visit", "pending", "rejected"),
+    {
+        "활동": "active",
+        "이사": "moved",
+        "종결": "closed",
+        "방문금지": "do_not_visit",
+        "방문 금지": "do_not_visit",
+        "검토 대기": "pending",
+        "대기": "pending",
+        "반려": "rejected",
+    },
 )
 
 RELATION = Vocabulary(

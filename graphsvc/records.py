@@ -21,7 +21,7 @@ belong to whoever holds the records: the importer for files, the write services
 id 'h 1' is not a valid id (letters, digits, '.', '_', ':', '-'; at most 64)
 code is empty
 district is empty
-status 'gone' is not one of: active, moved, closed, do_not_visit
+status 'gone' is not one of: active, moved, closed, do_not_visit, pending, rejected
 >>> text_problem("a\\x00b", 100), text_problem("x" * 5, 4)
 ('contains a control character', 'is longer than 4 characters')
 """
@@ -48,8 +48,14 @@ MATERIAL_RE = re.compile(r"^([^:;]+):([0-9]{1,4})$")
 CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
-MAX_LEN = {"notes": 4000, "address": 500}
+MAX_LEN = {"notes": 4000, "note": 1000, "address": 500, "code_name": 40}
 DEFAULT_MAX_LEN = 200
+# A phone: digits with the usual separators, an optional leading '+'; 8 to 15 digits
+# (1588-1234 … +82 10 1234 5678).
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 ().-]*$")
+PHONE_DIGITS = (8, 15)
+# At most this many people met, new members or introductions in one visit report.
+MAX_ITEMS = 20
 
 #: Every problem a record can have, by message id: English, with %(…)s values; marked for
 #: translation (the web layer says them in the page's language).
@@ -74,6 +80,13 @@ MESSAGES = {
     "in_future": N_("%(field)s %(value)s is in the future"),
     "too_early": N_("%(field)s %(value)s is before %(earliest)s"),
     "unknown_field": N_("unknown field %(value)s"),
+    "bad_phone": N_("%(field)s %(value)s is not a phone number (8 to 15 digits, e.g. 010-1234-5678)"),
+    "not_list": N_("%(field)s must be a list"),
+    "not_object": N_("%(field)s must be an object of fields"),
+    "too_many": N_("%(field)s has more than %(max)d entries"),
+    "listed_twice": N_("%(field)s %(value)s is listed twice"),
+    "not_member": N_("%(field)s %(value)s is not a person of the visited household"),
+    "unknown_district": N_("%(field)s %(value)s is not a district of this network"),
 }
 
 
@@ -161,6 +174,23 @@ def ident(
     if value is not None and not (USERNAME_RE if username else ID_RE).match(value):
         out.values.pop(name, None)
         out.problem(name, "bad_username" if username else "bad_id", value=repr(value))
+        return None
+    return value
+
+
+def phone(out: Checked, data: Mapping[str, Any], name: str = "phone") -> str | None:
+    """A phone number (``PHONE_RE``, ``PHONE_DIGITS``), kept as written; empty is None.
+
+    >>> [phone(Checked(), {"phone": p}) for p in ("010-1234-5678", "+82 10 1234 5678", "12-34", "010-abcd")]
+    ['010-1234-5678', '+82 10 1234 5678', None, None]
+    """
+    value = text(out, data, name)
+    if value is None:
+        return None
+    digits = sum(c.isdigit() for c in value)
+    if not (value.isascii() and PHONE_RE.match(value) and PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]):
+        out.values.pop(name, None)
+        out.problem(name, "bad_phone", value=repr(value[:40]))
         return None
     return value
 
@@ -335,7 +365,7 @@ def person(data: Mapping[str, Any], partial: bool = False, strict: bool = False)
         ident(out, data, "household_id", need)
     for name in IDENTITY_FIELDS:
         if need or name in data:
-            out.values[name] = text(out, data, name)
+            out.values[name] = phone(out, data, name) if name == "phone" else text(out, data, name)
     return out
 
 
@@ -375,6 +405,120 @@ def visit(data: Mapping[str, Any], with_id: bool = True, strict: bool = False) -
     if follow_up is not None and on is not None and follow_up < on:
         out.values["follow_up_on"] = None
         out.problem("follow_up_on", "follow_up_before_visit", follow_up_on=follow_up, visited_on=on)
+    return out
+
+
+# --- a visit report and what it brought back ----------------------------------------------
+
+REPORT_EXTRAS = ("met", "new_members", "introductions")
+REPORT_FIELDS = (*(f for f in VISIT_FIELDS if f not in ("id", "visitor")), *REPORT_EXTRAS)
+NEW_MEMBER_FIELDS = ("code_name", "legal_name", "phone")
+INTRODUCED_FIELDS = (
+    "introducer_id",
+    "code_name",
+    "relation",
+    "district",
+    "women_only",
+    "legal_name",
+    "phone",
+    "address",
+    "note",
+)
+
+
+def _entries(out: Checked, data: Mapping[str, Any], name: str) -> list[Any]:
+    """The list under ``name`` (absent or null: empty), at most ``MAX_ITEMS`` long."""
+    raw = data.get(name)
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        out.problem(name, "not_list")
+        return []
+    if len(raw) > MAX_ITEMS:
+        out.problem(name, "too_many", max=MAX_ITEMS)
+        return []
+    return raw
+
+
+def _entry(out: Checked, where: str, raw: Any, known: tuple[str, ...], check: Any) -> dict[str, Any] | None:
+    """One object of a list, checked by ``check`` (a function filling a Checked); its
+    problems named ``where.field`` (e.g. ``introductions[1].district``)."""
+    if not isinstance(raw, Mapping):
+        out.problem(where, "not_object")
+        return None
+    inner = Checked()
+    _unknown(inner, raw, known)
+    check(inner, raw)
+    for p in inner.problems:
+        out.problems.append(Problem(f"{where}.{p.field}", p.code, p.values))
+    return inner.values if inner.ok else None
+
+
+def _new_member(out: Checked, data: Mapping[str, Any]) -> None:
+    text(out, data, "code_name", True)
+    out.values["legal_name"] = text(out, data, "legal_name")
+    out.values["phone"] = phone(out, data)
+
+
+def _introduced(out: Checked, data: Mapping[str, Any]) -> None:
+    ident(out, data, "introducer_id", True)
+    _new_member(out, data)
+    choice(out, data, "relation", model.RELATION, True)
+    text(out, data, "district", True)
+    yes_no(out, data, "women_only")
+    out.values["address"] = text(out, data, "address")
+    out.values["note"] = text(out, data, "note")
+
+
+def visit_report(data: Mapping[str, Any]) -> Checked:
+    """A visitor's report: a visit (without id and visitor: the caller knows both; the
+    household by id or code), and what the visit brought back, each optional:
+
+    - ``met``: ids of the household's people who were there;
+    - ``new_members``: people of the household met for the first time (code_name; the
+      identity fields legal_name, phone);
+    - ``introductions``: households introduced at the visit, each its first person
+      (introducer_id, code_name, relation, district, women_only, legal_name, phone, address,
+      note).
+
+    A problem in a list names its place: ``met[0]``, ``introductions[1].district``. Whether an
+    id is a person of the household, or a district exists, is the write service's check.
+
+    >>> bad = visit_report({"household_id": "h-1", "visited_on": "2026-01-02", "outcome": "met",
+    ...     "introductions": [{"introducer_id": "p-1", "code_name": "별", "relation": "friend",
+    ...                        "district": "노원"}, {"code_name": "", "relation": "x"}]})
+    >>> [p.field.removeprefix("introductions[1].") for p in bad.problems]
+    ['introducer_id', 'code_name', 'relation', 'district']
+    """
+    base = {k: v for k, v in data.items() if k not in REPORT_EXTRAS}
+    out = visit(base, with_id=False, strict=True)
+    met: list[str] = []
+    for i, raw in enumerate(_entries(out, data, "met")):
+        where = f"met[{i}]"
+        value = ident(out, {where: raw}, where, True)
+        out.values.pop(where, None)
+        if value is not None and value in met:
+            out.problem(where, "listed_twice", value=repr(value))
+        elif value is not None:
+            met.append(value)
+    members = [
+        _entry(out, f"new_members[{i}]", raw, NEW_MEMBER_FIELDS, _new_member)
+        for i, raw in enumerate(_entries(out, data, "new_members"))
+    ]
+    intros = [
+        _entry(out, f"introductions[{i}]", raw, INTRODUCED_FIELDS, _introduced)
+        for i, raw in enumerate(_entries(out, data, "introductions"))
+    ]
+    seen: dict[tuple[str, str], int] = {}
+    for i, intro in enumerate(intros):  # one new person introduced twice: two introducers
+        if intro is not None:
+            key = (intro["district"], "".join(intro["code_name"].split()))
+            if key in seen:
+                out.problem(f"introductions[{i}].code_name", "listed_twice", value=repr(intro["code_name"]))
+            seen.setdefault(key, i)
+    out.values["met"] = met
+    out.values["new_members"] = [m for m in members if m is not None]
+    out.values["introductions"] = [x for x in intros if x is not None]
     return out
 
 

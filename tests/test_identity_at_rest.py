@@ -22,7 +22,8 @@ def _unique_identity():
     tag = secrets.token_hex(6)
     return (
         f"홍길동 {tag} 신원 확인용 이름",
-        f"010-9876-5432 내선 {tag} 전화번호",
+        # a phone is digits and separators (records.PHONE_RE): long with them, unique by its digits
+        f"+82 (0) 10 - {int(tag, 16) % 10**8:08d} - - - - - - - - - - - - - - - -",
         f"서울 노원구 비밀로 {tag} 아파트 101동",
         f"비밀 메모 {tag} 가족 소식 있음",
     )
