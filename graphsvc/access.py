@@ -22,6 +22,9 @@ rule). A new role is one entry; code and templates ask ``may(action)``, never a 
 True
 >>> decide(visitor, Action.HOUSEHOLD_READ, HouseholdFacts("h-2", "서울 노원구")).allowed
 False
+>>> [decide(visitor, Action.HOUSEHOLD_CONTACT_READ, f).allowed for f in (hh, HouseholdFacts("h-1", "서울 노원구",
+...  claimed_by_subject=True), HouseholdFacts("h-1", "양천구", claimed_by_subject=True))]
+[False, True, False]
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class Action(str, Enum):
     VISIT_NOTES_READ = "visit.notes.read"
     SUGGESTIONS_READ = "suggestions.read"
     HOUSEHOLD_CLAIM = "household.claim"  # field work, on households they may see
+    # field work: the address and phone of the contact person, while the household is theirs
+    HOUSEHOLD_CONTACT_READ = "household.contact.read"
     VISIT_REPORT = "visit.report"  # field work, on households they may see
     AUDIT_READ = "audit.read"
     USERS_MANAGE = "users.manage"
@@ -61,6 +66,7 @@ NETWORK_READ = Action.NETWORK_READ
 VISIT_NOTES_READ = Action.VISIT_NOTES_READ
 SUGGESTIONS_READ = Action.SUGGESTIONS_READ
 HOUSEHOLD_CLAIM = Action.HOUSEHOLD_CLAIM
+HOUSEHOLD_CONTACT_READ = Action.HOUSEHOLD_CONTACT_READ
 VISIT_REPORT = Action.VISIT_REPORT
 AUDIT_READ = Action.AUDIT_READ
 USERS_MANAGE = Action.USERS_MANAGE
@@ -82,8 +88,10 @@ FULL_HOUSEHOLD_FIELDS = frozenset(
         "visits",
     }
 )
-VISITOR_HOUSEHOLD_FIELDS = frozenset({"id", "code", "district", "introducer", "last_visit"})
-FIELD_ACTIONS = frozenset({Action.SUGGESTIONS_READ, Action.HOUSEHOLD_CLAIM, Action.VISIT_REPORT})
+VISITOR_HOUSEHOLD_FIELDS = frozenset({"id", "code", "district", "introducer", "last_visit", "claim"})
+FIELD_ACTIONS = frozenset(
+    {Action.SUGGESTIONS_READ, Action.HOUSEHOLD_CLAIM, Action.HOUSEHOLD_CONTACT_READ, Action.VISIT_REPORT}
+)
 # Actions on one household (or its visits) that a district-scoped role needs the district for.
 HOUSEHOLD_ACTIONS = frozenset(
     {Action.HOUSEHOLD_READ, Action.HOUSEHOLD_IDENTITY_READ, Action.HOUSEHOLD_WRITE, Action.VISIT_NOTES_READ}
@@ -156,6 +164,7 @@ VISITOR = Role(
             Action.VISIT_NOTES_READ,
             Action.SUGGESTIONS_READ,
             Action.HOUSEHOLD_CLAIM,
+            Action.HOUSEHOLD_CONTACT_READ,
             Action.VISIT_REPORT,
         }
     ),
@@ -195,6 +204,7 @@ class HouseholdFacts:
     suggested_to_subject: bool = False
     claimed_by_subject: bool = False
     visited_by_subject: bool = False
+    assigned_to_subject: bool = False  # a coordinator gave it to them (live)
 
 
 @dataclass(frozen=True)
@@ -302,6 +312,11 @@ def _decide_field_work(subject: Subject, role: Role, action: Action, obj: object
         return _deny("outside the visitor's districts")
     if obj.women_only and subject.gender != "f":
         return _deny("women visitors only")
+    if action is Action.HOUSEHOLD_CONTACT_READ:
+        # where to go: only while the household is theirs to visit, never from a suggestion
+        if obj.claimed_by_subject or obj.assigned_to_subject:
+            return _allow("held by this visitor (a live claim or assignment)")
+        return _deny("not held by this visitor")
     if obj.suggested_to_subject or obj.claimed_by_subject or obj.visited_by_subject:
         return _allow("suggested to, claimed or visited by this visitor", role.household_fields)
     return _deny("not suggested to, claimed or visited by this visitor")

@@ -113,6 +113,12 @@ class Settings:
     # GRAPHSVC_AUDIT_CHECKPOINT_HOURS: the admin's audit page marks a last checkpoint older
     # than this as overdue (is the cron job running?).
     audit_checkpoint_hours: float = 25.0
+    # GRAPHSVC_CONTACT_REVEALS_PER_DAY: distinct households whose contact (address, phone)
+    # a visitor may reveal in 24 hours; the next is refused 429 and raises an alert
+    # (graphsvc/visits.py contact; 0: no limit)
+    contact_reveals_per_day: int = 10
+    # GRAPHSVC_MAX_LIVE_CLAIMS: live claims a visitor may hold at once (0: no limit)
+    max_live_claims: int = 5
 
     @property
     def state_dir(self) -> Path:
@@ -227,6 +233,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             Path(env["GRAPHSVC_AUDIT_CHECKPOINTS"]) if env.get("GRAPHSVC_AUDIT_CHECKPOINTS") else None
         ),
         audit_checkpoint_hours=_positive_hours(env, "GRAPHSVC_AUDIT_CHECKPOINT_HOURS", 25.0),
+        contact_reveals_per_day=_count(env, "GRAPHSVC_CONTACT_REVEALS_PER_DAY", 10),
+        max_live_claims=_count(env, "GRAPHSVC_MAX_LIVE_CLAIMS", 5),
         suggest_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_SUGGEST_"))),
     )
 

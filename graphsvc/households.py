@@ -103,7 +103,7 @@ def read(
             "invalid", "identity needs a stated reason", field="reason", targets=(household_id,), code=problem
         )
 
-    row = db.read("household_view", id=found.id, username=subject.username)[0]
+    row = db.read("household_view", id=found.id, username=subject.username, now=dt.datetime.now(dt.UTC))[0]
     last = row["visits"][0] if row["visits"] else None
     full = {
         "id": row["id"],
@@ -115,6 +115,8 @@ def read(
         "last_visit": last["on"] if last else None,
         "members": [{"id": m["id"], "code_name": m["code_name"]} for m in row["members"]],
         "visits": [{k: v[k] for k in ("id", "on", "outcome", "materials", "visitor")} for v in row["visits"]],
+        # the subject's own live claim on it (a field worker's next step: show the address, report)
+        "claim": row["claim"],
     }
     shown = access.visible(full, decision.fields)
     if not wanted:
@@ -141,8 +143,15 @@ def read(
 IDENTITY = frozenset(records.IDENTITY_FIELDS)
 
 
-def _new_id(prefix: str) -> str:
+def new_id(prefix: str) -> str:
+    """A new record's id: ``h-…``, ``p-…`` (48 random bits)."""
     return f"{prefix}-{secrets.token_hex(6)}"
+
+
+def provisional_code() -> str:
+    """The code of a household brought back from a visit until a coordinator confirms it
+    (``N-`` and six hex digits: "new", never mistaken for an ``H-`` code)."""
+    return "N-" + secrets.token_hex(3).upper()
 
 
 def _changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -178,7 +187,7 @@ def _invalid(checked: records.Checked) -> Refused:
 
 def create_household(db: Database, subject: access.Subject, actor: Actor, data: Mapping[str, Any]) -> str:
     """A new household (id made here unless given; code unique); returns its id."""
-    data = {"id": _new_id("h"), **data}
+    data = {"id": new_id("h"), **data}
     checked = records.household(data, strict=True)
     if not checked.ok:
         raise _invalid(checked)
@@ -261,7 +270,7 @@ def _person_facts(tx: neo4j.ManagedTransaction, db: Database, person_id: str) ->
 def add_person(db: Database, keyring: Keyring, subject: access.Subject, actor: Actor, data: Mapping[str, Any]) -> str:
     """A new member of a household (id made here unless given); identity fields encrypted
     before they reach the database. Returns the person's id."""
-    data = {"id": _new_id("p"), **data}
+    data = {"id": new_id("p"), **data}
     checked = records.person(data, strict=True)
     if not checked.ok:
         raise _invalid(checked)

@@ -314,7 +314,9 @@ def reasons(
     if c.last_visit_on is None:
         since = c.joined_on or c.arrived_on
         if since is not None and since < today:
-            out.append({"kind": "waiting", "days": (today - since).days})
+            # since the introduction, or (a household nobody introduced) since it arrived
+            kind = "introduction" if c.joined_on else "arrival"
+            out.append({"kind": "waiting", "days": (today - since).days, "since": kind})
     if c.failed_attempts:
         out.append({"kind": "failed_attempts", "count": c.failed_attempts})
     return tuple(out)

@@ -44,6 +44,10 @@ VISITED_ELSEWHERE = a.HouseholdFacts("h-6", "서울 양천구", visited_by_subje
         (VISITOR, a.VISIT_NOTES_READ, a.VisitFacts("v-1", "서울 노원구", "minji"), True),
         (VISITOR, a.VISIT_NOTES_READ, a.VisitFacts("v-2", "서울 노원구", "junho"), False),
         (VISITOR, a.SUGGESTIONS_READ, None, True),
+        (VISITOR, a.HOUSEHOLD_CONTACT_READ, VISITED, False),  # visited: not held
+        (VISITOR, a.HOUSEHOLD_CONTACT_READ, a.HouseholdFacts("h-1", "서울 노원구", claimed_by_subject=True), True),
+        (VISITOR, a.HOUSEHOLD_CONTACT_READ, a.HouseholdFacts("h-1", "서울 노원구", assigned_to_subject=True), True),
+        (COORD, a.HOUSEHOLD_CONTACT_READ, a.HouseholdFacts("h-1", "서울 노원구", claimed_by_subject=True), False),
         (VISITOR, a.AUDIT_READ, None, False),
         (a.Subject("x", "superuser"), a.HOUSEHOLD_READ, NOWON, False),
         (ADMIN, "household.delete_everything", None, False),
@@ -54,7 +58,8 @@ def test_decisions(subject, action, obj, allowed):
 
 
 def test_fields_are_minimal_for_visitors_and_full_for_coordinators():
-    assert a.decide(VISITOR, a.HOUSEHOLD_READ, VISITED).fields == {"id", "code", "district", "introducer", "last_visit"}
+    fields = a.decide(VISITOR, a.HOUSEHOLD_READ, VISITED).fields
+    assert fields == {"id", "code", "district", "introducer", "last_visit", "claim"}  # claim: their own
     assert "members" in a.decide(COORD, a.HOUSEHOLD_READ, NOWON).fields
     record = {"id": "h", "code": "c", "members": [1], "visits": [2], "district": "d"}
     assert a.visible(record, a.VISITOR_HOUSEHOLD_FIELDS) == {"id": "h", "code": "c", "district": "d"}

@@ -235,40 +235,109 @@ def test_coordinator_map_draws_clicks_and_requests_only_the_server(server, brows
     page.close()
 
 
-def test_visitor_on_a_phone_claims_and_reports(server, browser, db, small):
+WORDS = {
+    "ko": {
+        "claim": "맡기",
+        "show": "주소 보기",
+        "report": "방문 보고",
+        "next": "다음",
+        "add": "+ 이번 방문에서 소개받은 새 가정 추가",
+        "save": "보고 저장",
+        "waiting": "검토 대기",
+    },
+    "en": {
+        "claim": "Claim",
+        "show": "Show address",
+        "report": "Report a visit",
+        "next": "Next",
+        "add": "+ add a new household introduced at this visit",
+        "save": "Save the report",
+        "waiting": "waiting for review",
+    },
+}
+
+
+def _step_fits(page, shot: Path) -> None:
+    """The visible step of the report fits the phone's screen (no scrolling to its end)."""
+    page.screenshot(path=str(shot))
+    box = page.locator("fieldset.step:visible").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 844, (shot.name, box)
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_visitor_on_a_phone_walks_the_field_loop(server, browser, db, small, lang):
+    """Claim → show the address → report with one new member and two introductions → the
+    history shows both pending → the address is gone after the report; at 390×844, with
+    every step of the report on one screen, nothing kept in the browser's storage."""
     from graphsvc import accounts
 
     from .helpers import ACTOR, import_folder
 
+    w = WORDS[lang]
     assert import_folder(db, small).ok
     accounts.add_user(db, ACTOR, "mina", "visitor", ["서울 노원구"], "correct horse battery", "f")
-    page = browser.new_page(locale="ko-KR", viewport={"width": 390, "height": 844})
+    context = browser.new_context(locale="ko-KR" if lang == "ko" else "en-US", viewport={"width": 390, "height": 844})
+    page = context.new_page()
     requested, errors = _watch(page)
+    ARTIFACTS.mkdir(exist_ok=True)
 
-    page.goto(server + "/suggestions")
+    page.goto(server + f"/suggestions?lang={lang}")
     page.fill("input[name=username]", "mina")
     page.fill("input[name=password]", "correct horse battery")
     page.click("button[type=submit]")
-    page.wait_for_url("**/suggestions")
-    cards = page.locator("li.suggestion")
-    assert cards.count() >= 1
-    assert cards.first.locator("ul.reasons li").count() >= 1
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "suggestions-phone-ko.png"), full_page=True)
-    cards.first.get_by_role("button", name="맡기").click()
+    page.wait_for_url("**/suggestions**")
+    page.screenshot(path=str(ARTIFACTS / f"suggestions-phone-{lang}.png"), full_page=True)
+    page.locator("li.suggestion h2 a", has_text="H-001").click()
+    page.wait_for_url("**/households/h-001**")
+    page.get_by_role("button", name=w["claim"]).click()
     page.wait_for_url("**claimed=1**")
-    assert page.locator("p.note").is_visible()
-    page.goto(server + "/history")
-    page.get_by_role("link", name="방문 보고").first.click()
-    page.wait_for_url("**/visits/new**")
+    page.get_by_role("button", name=w["show"]).click()
+    page.wait_for_load_state()
+    contact = page.locator("section.contact")
+    assert "서울 노원구 상계로 1" in contact.inner_text() and "010-1234-5678" in contact.inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"contact-phone-{lang}.png"), full_page=True)
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+    assert page.evaluate("navigator.serviceWorker ? navigator.serviceWorker.controller : null") is None
+
+    page.get_by_role("link", name=w["report"]).first.click()
+    page.wait_for_url("**/visits/new?household_id=H-001**")
     page.check("input[name=outcome][value=met]")
+    _step_fits(page, ARTIFACTS / f"report-1-phone-{lang}.png")
+    page.get_by_role("button", name=w["next"]).locator("visible=true").click()
+    page.locator("label.chip", has_text="들국화").click()
+    page.fill("input[name=new_members-0-code_name]", "아침해")
+    _step_fits(page, ARTIFACTS / f"report-2-phone-{lang}.png")
+    page.get_by_role("button", name=w["next"]).locator("visible=true").click()
     page.fill("input[name=materials_bible]", "1")
+    _step_fits(page, ARTIFACTS / f"report-3-phone-{lang}.png")
+    page.get_by_role("button", name=w["next"]).locator("visible=true").click()
+    page.select_option("select[name=introductions-0-introducer_id]", "p-001")
+    page.fill("input[name=introductions-0-code_name]", "들꽃")
+    page.select_option("select[name=introductions-0-relation]", "family")
+    page.fill("input[name=introductions-0-district]", "서울 노원구")
+    _step_fits(page, ARTIFACTS / f"report-4-phone-{lang}.png")
+    page.get_by_role("button", name=w["add"]).click()  # the page comes back at this step with one more row
+    page.wait_for_selector("select[name=introductions-1-introducer_id]:visible")
+    assert page.input_value("input[name=introductions-0-code_name]") == "들꽃"
+    page.select_option("select[name=introductions-1-introducer_id]", "p-002")
+    page.fill("input[name=introductions-1-code_name]", "솔바람")
+    page.select_option("select[name=introductions-1-relation]", "friend")
+    page.fill("input[name=introductions-1-district]", "서울 노원구")
+    page.get_by_role("button", name=w["next"]).locator("visible=true").click()
     page.fill("textarea[name=notes]", "잘 지내심")
-    page.screenshot(path=str(ARTIFACTS / "report-phone-ko.png"), full_page=True)
-    page.click("form.report button[type=submit]")
+    _step_fits(page, ARTIFACTS / f"report-5-phone-{lang}.png")
+    page.get_by_role("button", name=w["save"]).click()
     page.wait_for_url("**/history**")
-    assert "방문이 기록되었습니다" in page.locator("main").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "history-phone-ko.png"), full_page=True)
+    brought = page.locator("li.brought")
+    assert brought.count() == 2
+    text = " ".join(brought.all_inner_texts())
+    assert "들꽃" in text and "솔바람" in text and text.count(w["waiting"]) == 2
+    page.screenshot(path=str(ARTIFACTS / f"history-phone-{lang}.png"), full_page=True)
+
+    page.goto(server + "/households/h-001")
+    assert "상계로" not in page.content()  # the claim ended with the report: no address, no button
+    assert page.get_by_role("button", name=w["show"]).count() == 0
+    page.go_back()
     assert not errors, errors
     assert all(url.startswith(server + "/") for url in requested), requested
-    page.close()
+    context.close()

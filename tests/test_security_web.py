@@ -271,7 +271,7 @@ def test_visitor_sees_minimal_fields_of_visited_households_only(app, world):
     get = api(app, "minji")
     visited = get("/api/v1/households/h-001")
     assert visited.status_code == 200
-    assert set(visited.json) == {"id", "code", "district", "introducer", "last_visit"}
+    assert set(visited.json) == {"id", "code", "district", "introducer", "last_visit", "claim"}
     assert get("/api/v1/households/h-005").status_code == 404  # same district, never visited
     assert get("/api/v1/households/h-001?identity=1").status_code == 403
 

@@ -127,7 +127,10 @@ def test_live_claims_of_others_only(rules):
 
 def test_candidate_reasons(rules):
     by_id = {s.household_id: s for s in run(rules, JUNHO)}
-    assert by_id["h-never"].reasons == ({"kind": "never_visited"}, {"kind": "waiting", "days": 3000})
+    assert by_id["h-never"].reasons == (
+        {"kind": "never_visited"},
+        {"kind": "waiting", "days": 3000, "since": "arrival"},
+    )
     assert by_id["h-overdue"].reasons == ({"kind": "overdue", "last_visit": ago(200).isoformat()},)
     assert by_id["h-follow"].reasons == ({"kind": "follow_up_due", "since": ago(5).isoformat()},)
     assert by_id["h-mine"].reasons == ({"kind": "follow_up_due", "since": ago(5).isoformat()},)
@@ -258,7 +261,7 @@ def test_newcomers_and_long_waits_ahead_failed_attempts_behind(order_net):
     assert order.index("hok") < order.index("hfail")  # same last visit; two failed attempts since the last 'met'
     by_id = {s.household_id: s for s in found}
     assert {"kind": "newcomer", "arrived_on": ago(100).isoformat()} in by_id["hnew"].reasons
-    assert {"kind": "waiting", "days": 1000} in by_id["hlong"].reasons
+    assert {"kind": "waiting", "days": 1000, "since": "introduction"} in by_id["hlong"].reasons
     assert by_id["hfail"].reasons == (
         {"kind": "overdue", "last_visit": ago(150).isoformat()},
         {"kind": "failed_attempts", "count": 2},

@@ -4,6 +4,7 @@ person and no cycle, also under concurrency."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
@@ -34,7 +35,7 @@ def test_create_and_correct_a_household(world):
     hid = households.create_household(
         world, COORD, ACTOR, {"code": "H-100", "district": "서울 노원구", "status": "활동", "arrived_on": "2026-01-05"}
     )
-    row = world.read("household_view", id=hid, username="coord")[0]
+    row = world.read("household_view", id=hid, username="coord", now=dt.datetime.now(dt.UTC))[0]
     assert (row["code"], row["status"], row["district"]) == ("H-100", "active", "서울 노원구")
     created = events(world, action="household.create")[0]
     assert created["targets"] == [hid] and "code: – → H-100" in created["detail"]

@@ -46,7 +46,10 @@ def audit_page():
     events = audit.query(db, limit=200, **filters)
     status, checked_at = _chain_status(db, force=request.args.get("verify") == "1")
     checkpoint = _checkpoint_status(db, status)
-    audit_request("audit.read", detail=f"{len(events)} events")
+    # alerts of the last week (``alert.`` events: e.g. a visitor over the daily number of
+    # addresses, graphsvc/visits.py), shown above the log whatever the filters
+    alerts = audit.query(db, action="alert.", since=dt.datetime.now(dt.UTC) - ALERT_WINDOW, limit=20)
+    audit_request("audit.read", detail=f"{len(events)} events, {len(alerts)} alerts")
     shown_filters = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items()}
     return render_template(
         "admin_audit.html",
@@ -55,9 +58,11 @@ def audit_page():
         status=status,
         checked_at=checked_at,
         checkpoint=checkpoint,
+        alerts=[plain(a) for a in alerts],
     )
 
 
+ALERT_WINDOW = dt.timedelta(days=7)
 VERIFY_MAX_AGE = 300  # seconds a verification result is shown before the page verifies again
 
 

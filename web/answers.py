@@ -17,9 +17,9 @@ from flask import current_app, g
 from flask_babel import get_translations
 from flask_babel import gettext as _
 
-from graphsvc import access, households, suggest
+from graphsvc import access, households, suggest, visits
 
-from .guard import audit_shown
+from .guard import actor, audit_shown
 from .neo import get_db
 
 
@@ -36,6 +36,31 @@ def household(household_id: str, identity: bool = False, reason: str | None = No
     return shown
 
 
+def contact(household_id: str) -> dict[str, Any]:
+    """Where to go: the contact of a household g.subject holds (graphsvc.visits.contact,
+    which audits the identity read in its own transaction, with the claim's id); every
+    page and answer leaves with ``Cache-Control: no-store`` (web/guard.py)."""
+    keyring = current_app.extensions["graphsvc_keyring"]
+    per_day = _settings().contact_reveals_per_day
+    return visits.contact(get_db(), keyring, g.subject, actor(), household_id, per_day)
+
+
+def claim(household_id: str) -> visits.ClaimResult:
+    return visits.claim(get_db(), g.subject, actor(), household_id, max_live=_settings().max_live_claims)
+
+
+def report(body: Any) -> visits.Reported:
+    return visits.report(get_db(), current_app.extensions["graphsvc_keyring"], g.subject, actor(), body)
+
+
+def report_form(ref: str) -> dict[str, Any]:
+    """The household a report is about, with the people to tap as met, audited with every
+    id it shows."""
+    form = visits.report_form(get_db(), g.subject, ref)
+    audit_shown("visit.report.form", form)
+    return form
+
+
 def weights() -> suggest.Weights:
     """The suggestion weights of the app's settings, parsed once per app (not per request)."""
     made = current_app.extensions
@@ -48,6 +73,7 @@ def suggestions(subject: access.Subject, limit: int) -> list[dict[str, Any]]:
     """The subject's suggestions as the page and the API show them, audited with every id
     they show (under suggest.SHOWN_ACTION: the record of what was suggested to whom)."""
     found = suggest.suggest(get_db(), subject, dt.date.today(), limit, weights())
+    held = visits.live_claims(get_db(), subject.username) if found else {}
     tr = translator()
     answer = [
         {
@@ -58,6 +84,8 @@ def suggestions(subject: access.Subject, limit: int) -> list[dict[str, Any]]:
             "reasons": [reason_text(r, tr) for r in s.reasons],
             "reason_codes": list(s.reasons),
             "path": list(s.path),
+            # the subject's own live claim on it: until when (ISO), else None
+            "claimed_until": held[s.household_id].isoformat() if s.household_id in held else None,
         }
         for s in found
     ]
@@ -119,10 +147,16 @@ def reason_text(reason: dict[str, Any], _: Callable[..., str] = _) -> str:
     if kind == "newcomer":
         return _("Arrived recently (%(date)s).", date=reason.get("arrived_on") or "?")
     if kind == "waiting":
+        if reason.get("since") == "arrival":
+            return _("Waiting for %(days)d days since it arrived.", days=reason.get("days", 0))
         return _("Waiting for %(days)d days since the introduction.", days=reason.get("days", 0))
     if kind == "failed_attempts":
         return _("%(n)d visits without meeting anyone.", n=reason.get("count", 0))
     return str(kind)
+
+
+def relation_names() -> dict[str, str]:
+    return {"family": _("Family"), "friend": _("Friend"), "neighbour": _("Neighbour"), "other": _("Other")}
 
 
 def outcome_names() -> dict[str, str]:

@@ -136,8 +136,9 @@ def suggestions():
 @bp.post("/households/<household_id>/claim")
 @allow(access.HOUSEHOLD_CLAIM)
 def claim(household_id: str):
-    """200 with the claim for the visitor who gets it; 409 when another visitor holds it."""
-    result = visits.claim(get_db(), g.subject, actor(), household_id)
+    """200 with the claim for the visitor who gets it; 409 when another visitor holds it
+    (code ``claimed``) or the caller holds as many live claims as allowed (``claim_limit``)."""
+    result = answers.claim(household_id)
     return jsonify(
         household_id=result.household_id,
         claim_id=result.claim_id,
@@ -153,9 +154,25 @@ def release(household_id: str):
     return jsonify(household_id=household_id, claim_id=claim_id, released=True)
 
 
+@bp.get("/households/<household_id>/contact")
+@allow(access.HOUSEHOLD_CONTACT_READ)
+def household_contact(household_id: str):
+    """Where to go, while the caller holds a live claim on the household: ``{household_id,
+    code, contact_code_name, address, phone, claim_id, claim_expires_at}`` (no-store);
+    404 otherwise; 429 past the daily number of households (GRAPHSVC_CONTACT_REVEALS_PER_DAY)."""
+    return jsonify(answers.contact(household_id))
+
+
 @bp.post("/visits")
 @allow(access.VISIT_REPORT)
 def visit_report():
-    """A visit report (JSON named as visits.csv): 201 with the visit's id."""
-    visit_id = visits.report(get_db(), current_app.extensions["graphsvc_keyring"], g.subject, actor(), json_object())
-    return jsonify(id=visit_id), 201
+    """A visit report (JSON named as visits.csv; the household by id or code) and what it
+    brought back (``met``, ``new_members``, ``introductions``: graphsvc/records.py
+    visit_report): 201 with the ids of everything it wrote."""
+    done = answers.report(json_object())
+    return jsonify(
+        id=done.visit_id,
+        household_id=done.household_id,
+        new_members=list(done.new_members),
+        introductions=[{"household_id": h, "person_id": p} for h, p in done.introductions],
+    ), 201

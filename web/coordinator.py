@@ -116,6 +116,9 @@ def unvisited_csv():
 
 @bp.get("/households/<household_id>")
 @allow(access.HOUSEHOLD_READ)
+@takes("claimed", "released", "error")
 def household_page(household_id: str):
+    """One household as the caller may see it; for a field worker with the next step
+    (claim, show the address while it is theirs, report, release: web/visitor.py)."""
     shown = answers.household(household_id)
     return render_template("household.html", h=shown, classes=mapview.class_names())

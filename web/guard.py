@@ -174,7 +174,7 @@ def route_action() -> str:
 def audit_refusal(refused: Refused, action: str | None = None) -> None:
     """Put a refusal of the core on record when it denied access (not_found, forbidden) or
     met a conflict; an invalid input changes nothing and is answered, not recorded."""
-    if refused.kind in ("not_found", "forbidden", "conflict"):
+    if refused.kind in ("not_found", "forbidden", "conflict", "busy"):
         # a refusal's targets may be what the caller typed: only those that can be ids go on record
         targets = [t for t in refused.targets if audit.is_target(t)]
         audit_request(action or route_action(), targets, outcome="denied", detail=refused.why[:200] or None)
@@ -184,6 +184,11 @@ REFUSAL_MESSAGES = {
     "claimed": _l("Another visitor has claimed this household."),
     "not_active": _l("This household is not active: it cannot be claimed."),
     "no_claim": _l("You hold no claim on this household."),
+    "claim_limit": _l("You hold as many claims as allowed: report or release one first."),
+    "contact_cap": _l(
+        "You have opened as many addresses as allowed for today. The administrators have been told; "
+        "ask your coordinator if you need more."
+    ),
 }
 
 

@@ -5,15 +5,16 @@ graphsvc.visits through web/answers.py, and every answer is audited with the ids
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from graphsvc import access, visits
 from graphsvc.errors import Refused
 
-from . import answers
+from . import answers, mapview
 from .args import takes
 from .guard import actor, allow, audit_refusal, audit_shown, problem_text, refusal_message
 from .neo import get_db
@@ -34,17 +35,25 @@ def suggestions_page():
     return render_template("suggestions.html", suggestions=found, notice=notice, error=request.args.get("error"))
 
 
+def _back(household_id: str, **notice):
+    """After a claim or a release: back to the household's page when the form came from
+    there, else to the suggestions."""
+    if request.form.get("back") == "household":
+        return redirect(url_for("coordinator.household_page", household_id=household_id, **notice))
+    return redirect(url_for("visitor.suggestions_page", **notice))
+
+
 @bp.post("/households/<household_id>/claim")
 @allow(access.HOUSEHOLD_CLAIM)
 def claim_form(household_id: str):
     try:
-        visits.claim(get_db(), g.subject, actor(), household_id)
+        answers.claim(household_id)
     except Refused as refused:
         audit_refusal(refused)
         if refused.kind == "not_found":
             abort(404)
-        return redirect(url_for("visitor.suggestions_page", error=refused.code or refused.kind))
-    return redirect(url_for("visitor.suggestions_page", claimed=1))
+        return _back(household_id, error=refused.code or refused.kind)
+    return _back(household_id, claimed=1)
 
 
 @bp.post("/households/<household_id>/release")
@@ -55,26 +64,68 @@ def release_form(household_id: str):
     except Refused as refused:
         audit_refusal(refused, "household.release")
         abort(404)
+    if request.form.get("back") == "household":
+        return _back(household_id, released=1)
     return redirect(url_for("visitor.history_page", released=1))
 
 
-OUTCOMES = ("met", "not_home", "refused", "moved")
+@bp.post("/households/<household_id>/contact")
+@allow(access.HOUSEHOLD_CONTACT_READ)
+def contact_form(household_id: str):
+    """ "Show the address": an explicit tap (a form, never a link that a browser might
+    prefetch); the page that answers is never stored (no-store), and the next time the
+    household's page is opened the address is not on it."""
+    shown = answers.household(household_id)
+    try:
+        found, error = answers.contact(household_id), None
+    except Refused as refused:
+        if refused.kind != "busy":
+            raise
+        audit_refusal(refused, access.HOUSEHOLD_CONTACT_READ.value)
+        found, error = None, refusal_message(refused)
+    return render_template("household.html", h=shown, contact=found, error=error, classes=mapview.class_names()), (
+        429 if error else 200
+    )
+
+
 MATERIALS = ("bible", "hymnal")
+NEW_MEMBER_FIELDS = ("code_name", "legal_name", "phone")
+INTRODUCTION_FIELDS = ("introducer_id", "code_name", "relation", "district", "women_only", "phone", "address", "note")
+MAX_ROWS = 20
+REPEATED = ("new_members", "introductions")
 
 
-def _form_body(form) -> tuple[dict[str, Any], str | None]:
-    """The form's fields as a report body (the same names as the JSON API), and the form
-    field at fault when a count is not a whole number."""
+def _rows(form, name: str, fields: tuple[str, ...]) -> tuple[list[dict[str, str]], list[int]]:
+    """The repeated rows of the form (``name-<i>-<field>``) that have something in them,
+    and the form index of each (a problem of the report names the body's index)."""
+    count = min(_count(form, f"{name}_count"), MAX_ROWS)
+    rows, where = [], []
+    for i in range(count):
+        row = {f: (form.get(f"{name}-{i}-{f}") or "").strip() for f in fields}
+        if any(v for k, v in row.items() if k != "women_only"):
+            rows.append({k: v for k, v in row.items() if v})
+            where.append(i)
+    return rows, where
+
+
+def _count(form, name: str) -> int:
+    raw = (form.get(name) or "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 3 else 0
+
+
+def _form_body(form) -> tuple[dict[str, Any], str | None, dict[str, list[int]]]:
+    """The form's fields as a report body (the same names as the JSON API), the form field
+    at fault when a count is not a whole number, and where each repeated row came from."""
     counts = {}
     for name in MATERIALS:
         raw = (form.get(f"materials_{name}") or "").strip()
         if raw:
             if not (raw.isascii() and raw.isdigit()):
-                return {}, f"materials_{name}"
+                return {}, f"materials_{name}", {}
             if int(raw):
                 counts[name] = int(raw)
     other = (form.get("materials_other") or "").strip()
-    body = {
+    body: dict[str, Any] = {
         k: (form.get(k) or "").strip() or None
         for k in ("household_id", "visited_on", "outcome", "follow_up_on", "notes")
     }
@@ -82,61 +133,112 @@ def _form_body(form) -> tuple[dict[str, Any], str | None]:
     if other:
         text = f"{text};{other}" if text else other
     body["materials"] = text or None
-    return body, None
+    body["met"] = [m for m in form.getlist("met") if m]
+    body["new_members"], members_at = _rows(form, "new_members", NEW_MEMBER_FIELDS)
+    body["introductions"], intros_at = _rows(form, "introductions", INTRODUCTION_FIELDS)
+    for intro in body["introductions"]:
+        intro["women_only"] = intro.get("women_only") == "true"
+    return body, None, {"new_members": members_at, "introductions": intros_at}
 
 
-# A report's field → the form field that holds it (the form splits materials in three).
-FORM_FIELDS = {"materials": "materials_other"}
+LIST_FIELD = re.compile(r"^(new_members|introductions)\[(\d+)\]\.(\w+)$")
+
+
+def _form_field(field: str | None, origin: dict[str, list[int]]) -> str | None:
+    """A report's field (``introductions[1].district``) → the form field that holds it
+    (``introductions-3-district`` when empty rows came before it)."""
+    if field is None:
+        return None
+    if field == "materials":
+        return "materials_other"  # the form splits materials in three
+    found = LIST_FIELD.match(field)
+    if found:
+        name, index, part = found.group(1), int(found.group(2)), found.group(3)
+        rows = origin.get(name, [])
+        return f"{name}-{rows[index] if index < len(rows) else index}-{part}"
+    if field.startswith("met["):
+        return "met"
+    return field
 
 
 @bp.route("/visits/new", methods=["GET", "POST"])
 @allow(access.VISIT_REPORT)
 @takes("household_id")
 def report_page():
+    """The report, phone first: one step a screen (web/static/report.js; without scripts,
+    one long form): outcome and date, who was met, materials, households introduced at
+    the visit (repeatable), notes. Opened from a card with the household filled in (its id
+    or code); every problem shown next to its field in the page's language."""
     values: dict[str, Any] = {
         "household_id": request.args.get("household_id", ""),
         "visited_on": dt.date.today().isoformat(),
+        "new_members_count": "1",
+        "introductions_count": "1",
     }
-    error = field = None
+    errors: dict[str, str] = {}
+    met: list[str] = []
     if request.method == "POST":
         values = request.form.to_dict()
-        body, bad_count = _form_body(request.form)
-        if bad_count:
-            error, field = _("%(field)s: a whole number", field=bad_count.removeprefix("materials_")), bad_count
-        else:
-            try:
-                visit_id = visits.report(get_db(), current_app.extensions["graphsvc_keyring"], g.subject, actor(), body)
-            except Refused as refused:
-                audit_refusal(refused, "visit.report")
-                if refused.kind == "not_found":
-                    abort(404)
-                error = problem_text(refused.problems[0]) if refused.problems else refusal_message(refused)
-                field = FORM_FIELDS.get(refused.field or "", refused.field)
+        met = request.form.getlist("met")
+        adding = request.form.get("add")
+        if adding in ("new_members", "introductions"):  # one more row; nothing is saved
+            values[f"{adding}_count"] = str(min(_count(request.form, f"{adding}_count") + 1, MAX_ROWS))
+        elif adding is None:
+            body, bad_count, origin = _form_body(request.form)
+            if bad_count:
+                errors[bad_count] = _("%(field)s: a whole number", field=bad_count.removeprefix("materials_"))
             else:
-                return redirect(url_for("visitor.history_page", reported=visit_id))
-    status = 400 if error else 200
+                try:
+                    done = answers.report(body)
+                except Refused as refused:
+                    audit_refusal(refused, "visit.report")
+                    if refused.kind == "not_found":
+                        abort(404)
+                    for problem in refused.problems or ():
+                        errors.setdefault(_form_field(problem.field, origin) or "", problem_text(problem))
+                    if not refused.problems:
+                        errors[_form_field(refused.field, origin) or ""] = refusal_message(refused)
+                else:
+                    return redirect(url_for("visitor.history_page", reported=done.visit_id))
+    household = None
+    ref = (values.get("household_id") or "").strip()
+    if ref:
+        try:
+            household = answers.report_form(ref)
+        except Refused as refused:
+            if request.method == "GET" or refused.kind != "not_found":
+                raise
+            audit_refusal(refused, "visit.report.form")
+            errors.setdefault("household_id", refusal_message(refused))
     return render_template(
         "report.html",
         values=values,
-        error=error,
-        field=field,
+        met=met,
+        errors=errors,
+        household=household,
         outcomes=answers.outcome_names(),
+        relations=answers.relation_names(),
         materials=MATERIALS,
         today=dt.date.today().isoformat(),
-    ), status
+        rows={
+            name: range(max(1, min(_count(values, f"{name}_count"), MAX_ROWS)))
+            for name in ("new_members", "introductions")
+        },
+    ), (400 if errors else 200)
 
 
 @bp.get("/history")
 @allow(access.VISIT_REPORT)
 @takes("reported", "released")
 def history_page():
-    data = visits.history(get_db(), g.subject.username)
+    data = visits.history(get_db(), g.subject)
     audit_shown("history.read", data, detail=f"{len(data['visits'])} visits, {len(data['claims'])} claims")
     now = dt.datetime.now(dt.UTC)
     return render_template(
         "history.html",
         visits=data["visits"],
         claims=data["claims"],
+        brought=data["brought"],
         now=now,
         outcomes=answers.outcome_names(),
         reported=request.args.get("reported"),

@@ -26,8 +26,13 @@ WITH h, members, v, u ORDER BY v.on DESC, v.id DESC
 WITH h, members, [x IN collect(CASE WHEN v IS NULL THEN NULL ELSE {
           id: v.id, on: v.on, outcome: v.outcome, materials: v.materials, notes: v.notes,
           visitor: u.username} END) WHERE x IS NOT NULL] AS visits
+OPTIONAL MATCH (h)<-[:ON]-(c:Claim {username: $username})
+WHERE c.ended_at IS NULL AND c.expires_at > $now
+WITH h, members, visits, c ORDER BY c.claimed_at DESC
+WITH h, members, visits, head(collect(CASE WHEN c IS NULL THEN NULL ELSE {id: c.id, expires_at: c.expires_at} END))
+     AS claim
 RETURN h.id AS id, h.code AS code, h.district AS district, h.arrived_on AS arrived_on,
-       h.status AS status, members, visits,
+       h.status AS status, members, visits, claim,
        any(x IN visits WHERE x.visitor = $username) AS visited_by_subject;
 
 // --- the write service (graphsvc/households.py): one record at a time --------------------
@@ -115,3 +120,17 @@ RETURN b.id AS id;
 MATCH (:Person)-[r:INTRODUCED]->(b:Person {id: $introduced})
 DELETE r
 RETURN count(r) AS removed;
+
+// name: household_create_introduced
+// A household brought back from a visit, awaiting review: its first person, introduced by
+// $introducer on the visit's date, and the visit that brought it in. (The caller holds the
+// introductions lock; the person is new, so it has no other introducer and closes no cycle.)
+MATCH (a:Person {id: $introducer})
+MATCH (v:Visit {id: $visit_id})
+CREATE (h:Household {id: $id, code: $code, district: $district, status: 'pending',
+                     women_only: $women_only, arrived_on: null})
+CREATE (p:Person {id: $person_id, code_name: $code_name, legal_name: $legal_name, phone: $phone,
+                  address: $address})-[:MEMBER_OF]->(h)
+CREATE (a)-[:INTRODUCED {on: $on, relation: $relation}]->(p)
+CREATE (v)-[:BROUGHT]->(h)
+RETURN h.id AS id;

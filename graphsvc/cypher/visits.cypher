@@ -97,3 +97,96 @@ RETURN h IS NOT NULL AS exists, h.id AS id, h.district AS district,
        coalesce(h.status = 'active', false) AND all(x IN holders WHERE x = $username) AND suggested AS candidate,
        coalesce(h.status = 'active', false) AND suggested AS suggested_and_open,
        EXISTS { (h)<-[:AT]-(:Visit)<-[:MADE]-(:User {username: $username}) } AS visited_by_subject;
+
+// name: user_field_lock
+// Second lock of a claim or a contact reveal (after the household's): the visitor's own,
+// so that two claims or reveals of one visitor at once are counted one after the other;
+// with the live claims they hold.
+MATCH (u:User {username: $username})
+SET u.field_seq = coalesce(u.field_seq, 0) + 1
+RETURN COUNT { (u)-[:CLAIMED]->(c:Claim) WHERE c.ended_at IS NULL AND c.expires_at > $now } AS live_claims;
+
+// name: contact_reveals_since
+// The households whose contact the visitor revealed since $since (the audit log's record
+// of each reveal: events of $action, the household its first target), and whether an
+// alert of $alert_action about them was raised since then.
+CALL () {
+  OPTIONAL MATCH (e:AuditEvent {actor: $username})
+  WHERE e.action = $action AND e.outcome = 'ok' AND e.at >= $since
+  RETURN collect(DISTINCT e.targets[0]) AS households
+}
+RETURN households,
+       EXISTS { MATCH (a:AuditEvent {actor: $username})
+                WHERE a.action = $alert_action AND a.at >= $since } AS alerted;
+
+// name: household_contact
+// The contact person of a household: the member named by h.contact_id, else the first
+// member introduced into it (the chain enters there), else the first by id; among those
+// with an address or a phone when any has one. Identity still encrypted: the caller
+// decrypts the two fields it shows.
+MATCH (h:Household {id: $household_id})<-[:MEMBER_OF]-(p:Person)
+WITH h, p,
+     CASE WHEN p.id = h.contact_id THEN 0 ELSE 1 END AS named,
+     CASE WHEN p.phone IS NOT NULL OR p.address IS NOT NULL THEN 0 ELSE 1 END AS reachable,
+     CASE WHEN EXISTS { (p)<-[:INTRODUCED]-(:Person) } THEN 0 ELSE 1 END AS entered
+ORDER BY named, reachable, entered, p.id
+LIMIT 1
+RETURN h.code AS code, p.id AS person_id, p.code_name AS code_name, p.address AS address, p.phone AS phone;
+
+// name: household_by_ref
+// A household by its id or its code (what a visitor sees); the id, or nothing.
+OPTIONAL MATCH (a:Household {id: $ref})
+OPTIONAL MATCH (b:Household {code: $ref})
+WITH coalesce(a, b) AS h
+WHERE h IS NOT NULL
+RETURN h.id AS id;
+
+// name: household_member_ids
+MATCH (:Household {id: $household_id})<-[:MEMBER_OF]-(p:Person)
+RETURN collect(p.id) AS ids;
+
+// name: known_districts
+// The districts of this network: of its households and of its accounts.
+CALL () {
+  MATCH (h:Household) WHERE h.district IN $districts
+  RETURN collect(DISTINCT h.district) AS a
+}
+CALL () {
+  MATCH (u:User) UNWIND coalesce(u.districts, []) AS d
+  WITH d WHERE d IN $districts
+  RETURN collect(DISTINCT d) AS b
+}
+RETURN a + [d IN b WHERE NOT d IN a] AS districts;
+
+// name: visit_met
+// The people of the household present at the visit.
+MATCH (v:Visit {id: $visit_id})
+UNWIND $ids AS id
+MATCH (p:Person {id: id})
+MERGE (v)-[:MET]->(p)
+RETURN count(*) AS met;
+
+// name: visitor_brought
+// The households a visitor's visits brought in, newest visit first: where each stands.
+MATCH (:User {username: $username})-[:MADE]->(v:Visit)-[:BROUGHT]->(h:Household)
+OPTIONAL MATCH (h)<-[:MEMBER_OF]-(p:Person)
+WITH v, h, p ORDER BY p.id
+WITH v, h, head(collect(p.code_name)) AS code_name
+ORDER BY v.on DESC, v.id DESC, h.id
+LIMIT $limit
+RETURN v.id AS visit_id, v.on AS visited_on, h.id AS household_id, h.code AS code, h.status AS status,
+       h.district AS district, coalesce(h.women_only, false) AS women_only, code_name;
+
+// name: report_form
+// The household a visitor reports on, with its people (id, code name) to tap as met.
+MATCH (h:Household {id: $household_id})
+OPTIONAL MATCH (h)<-[:MEMBER_OF]-(p:Person)
+WITH h, p ORDER BY p.id
+RETURN h.id AS id, h.code AS code, h.district AS district, coalesce(h.women_only, false) AS women_only,
+       [x IN collect([p.id, p.code_name]) WHERE x[0] IS NOT NULL] AS members;
+
+// name: visitor_live_claims
+// The visitor's live claims: household → until when.
+MATCH (:User {username: $username})-[:CLAIMED]->(c:Claim)
+WHERE c.ended_at IS NULL AND c.expires_at > $now
+RETURN c.household_id AS household_id, c.expires_at AS expires_at;

@@ -182,3 +182,19 @@ SET t.locked_until = datetime() - duration({seconds: 1}), t.quiet_from = datetim
 // name: test_end_code_lock
 MATCH (u:User {username: $username})
 SET u.code_locked_until = datetime() - duration({seconds: 1});
+
+// name: test_people_of
+// People with their household, its status, code and chain parent, their introducer, and
+// the visit that brought the household in.
+MATCH (p:Person)-[:MEMBER_OF]->(h:Household)
+WHERE p.id IN $ids
+OPTIONAL MATCH (i:Person)-[r:INTRODUCED]->(p)
+OPTIONAL MATCH (v:Visit)-[:BROUGHT]->(h)
+RETURN p.id AS id, p.code_name AS code_name, p.legal_name AS legal_name, p.phone AS phone, p.address AS address,
+       h.id AS household_id, h.code AS code, h.status AS status, h.district AS district, h.parent AS parent,
+       i.id AS introducer_id, r.on AS introduced_on, v.id AS brought_by_visit;
+
+// name: test_visit_met
+MATCH (v:Visit {id: $id})
+OPTIONAL MATCH (v)-[:MET]->(p:Person)
+RETURN collect(p.id) AS ids;
