@@ -61,15 +61,16 @@ def _facts(row: Mapping[str, Any], subject: access.Subject) -> access.HouseholdF
     )
 
 
-def _may(db: Database, subject: access.Subject, household_id: str, action: str, now: dt.datetime) -> None:
-    """Before anything is locked or written: may the subject do ``action`` on the household,
-    as far as it can know? 404 otherwise, after the same work for an id that does not exist
-    as for one out of reach (graphsvc/households.py ``facts``); the transaction decides
-    again under the lock."""
+def _may(db: Database, subject: access.Subject, household_id: str, action: str, now: dt.datetime) -> str:
+    """Before anything is locked or written: may the subject do ``action`` on the household
+    (its id or its code), as far as it can know? Its id; 404 otherwise, after the same work
+    for an id that does not exist as for one out of reach (graphsvc/households.py
+    ``facts``); the transaction decides again under the lock."""
     found = households.facts(db, subject, household_id, now, claiming=True) if len(household_id) <= 64 else None
     decision = access.decide(subject, action, found) if found is not None else None
-    if not decision:
+    if found is None or not decision:
         raise _not_found(household_id, decision.why if decision is not None else "no such household")
+    return found.id
 
 
 def _locked(
@@ -112,7 +113,7 @@ def claim(
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
         raise _not_found(household_id, "not for this role")
     now = now or _now()
-    _may(db, subject, household_id, access.HOUSEHOLD_CLAIM, now)
+    household_id = _may(db, subject, household_id, access.HOUSEHOLD_CLAIM, now)
     since = suggested_since(db, now)
     expires = now + dt.timedelta(days=days)
 
@@ -183,7 +184,7 @@ def release(
     if not access.role_may(subject, access.HOUSEHOLD_CLAIM):
         raise _not_found(household_id, "not for this role")
     now = now or _now()
-    _may(db, subject, household_id, access.HOUSEHOLD_CLAIM, now)
+    household_id = _may(db, subject, household_id, access.HOUSEHOLD_CLAIM, now)
     since = suggested_since(db, now)
 
     def work(tx: neo4j.ManagedTransaction) -> str:
@@ -227,7 +228,7 @@ def contact(
     if not access.role_may(subject, access.HOUSEHOLD_CONTACT_READ):
         raise _not_found(household_id, "not for this role")
     now = now or _now()
-    _may(db, subject, household_id, access.HOUSEHOLD_CONTACT_READ, now)
+    household_id = _may(db, subject, household_id, access.HOUSEHOLD_CONTACT_READ, now)
     since = suggested_since(db, now)
     window = audit.timestamp(now - REVEAL_WINDOW)
 
@@ -352,15 +353,6 @@ def parse_report(body: Any, today: dt.date) -> Report:
     )
 
 
-def resolve(db: Database, ref: str) -> str:
-    """A household's id from its id or its code (what a visitor sees); ``ref`` itself when
-    neither is found (the caller's 404 is the same either way)."""
-    if len(ref) > 64:
-        return ref
-    rows = db.read("household_by_ref", ref=ref)
-    return str(rows[0]["id"]) if rows else ref
-
-
 def _checked_in_tx(tx: neo4j.ManagedTransaction, db: Database, household_id: str, parsed: Report) -> None:
     """What the record layer cannot know: the people met and the introducers are people of
     the visited household, and each introduction's district is one of this network."""
@@ -394,8 +386,7 @@ def report(
     now = now or _now()
     since = suggested_since(db, now)
     parsed = parse_report(body, now.date())
-    household_id = resolve(db, parsed.household_id)
-    _may(db, subject, household_id, access.VISIT_REPORT, now)
+    household_id = _may(db, subject, parsed.household_id, access.VISIT_REPORT, now)
     visit_id = "v-" + secrets.token_hex(8)
     # ids are made before the transaction: a retried transaction writes the same records
     member_ids = tuple(households.new_id("p") for _ in parsed.new_members)
@@ -460,8 +451,8 @@ def report(
         if parsed.outcome == "moved":
             db.run_in_tx(tx, "household_set_moved", household_id=household_id)
         touched = [household_id, *(hid for hid, _ in intro_ids)]
-        if intro_ids:
-            chains.update_in_tx(tx, db, touched)
+        if intro_ids:  # the new households come in below the visited one, whose way in stays
+            chains.update_in_tx(tx, db, [hid for hid, _ in intro_ids])
         suggest.refresh_visit_summary_in_tx(tx, db, touched)
         brought = [f"{len(parsed.met)} met"] if parsed.met else []
         brought += [f"{len(member_ids)} new members"] if member_ids else []
@@ -500,8 +491,7 @@ def report_form(db: Database, subject: access.Subject, ref: str, now: dt.datetim
     if not access.role_may(subject, access.VISIT_REPORT):
         raise _not_found(ref, "not for this role")
     now = now or _now()
-    household_id = resolve(db, ref)
-    _may(db, subject, household_id, access.VISIT_REPORT, now)
+    household_id = _may(db, subject, ref, access.VISIT_REPORT, now)
     row = db.read("report_form", household_id=household_id)[0]
     named = access.names_person(subject, row["district"], row["women_only"], met=True)
     return {

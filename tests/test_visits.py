@@ -399,3 +399,39 @@ def test_a_report_with_a_bad_part_is_refused_whole(field, change, field_name):
         visits.report(field, keyring(), mina, who(mina), {**FIELD_REPORT, **change}, now=NOW)
     assert e.value.kind == "invalid" and e.value.field == field_name, e.value
     assert snapshot(field) == before  # no visit, no person, no household, no edge
+
+
+def test_reports_of_one_household_at_once_all_land_once(field):
+    """Visitors who met one household report at the same moment (with what the visit
+    brought back): each report lands exactly once, with its people and households, and the
+    household's summary is of the latest visit (the driver retries what Neo4j breaks as a
+    deadlock: the transaction function writes the same ids again)."""
+    names = [f"w{i}" for i in range(6)]
+    subjects = []
+    for name in names:
+        accounts.add_user(field, ACTOR, name, "visitor", ["서울 노원구"], "correct horse battery", "f")
+        subjects.append(visitor(name))
+        suggested(field, subjects[-1], "h-001")
+    barrier = threading.Barrier(len(subjects))
+    done: list[object] = [None] * len(subjects)
+
+    def attempt(i: int) -> None:
+        body = {
+            **FIELD_REPORT,
+            "visited_on": f"2026-11-{10 + i:02d}",
+            "new_members": [],
+            "introductions": [{**FIELD_REPORT["introductions"][1], "code_name": f"솔바람{i}"}],
+        }
+        barrier.wait()
+        done[i] = visits.report(field, keyring(), subjects[i], who(subjects[i]), body, now=NOW)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(subjects))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(isinstance(d, visits.Reported) for d in done), done
+    brought = field.read("test_people_of", ids=[d.introductions[0][1] for d in done])
+    assert sorted(p["code_name"] for p in brought) == sorted(f"솔바람{i}" for i in range(6))
+    assert len(audit.query(field, action="visit.report")) == 6
+    assert field.read("test_household_summary", id="h-001")[0]["last_visit_on"].iso_format() == "2026-11-15"

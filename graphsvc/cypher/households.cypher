@@ -2,9 +2,12 @@
 // here: the core asks graphsvc.access with the facts these return.
 
 // name: household_facts
-// What the policy needs to know of a household for staff: one row whether it exists or
-// not (exists false), so that a missing id and one outside the caller's reach cost the same.
-OPTIONAL MATCH (h:Household {id: $household_id})
+// What the policy needs to know of a household for staff ($household_id: its id or its
+// code): one row whether it exists or not (exists false), so that a missing id and one
+// outside the caller's reach cost the same.
+OPTIONAL MATCH (h:Household)
+WHERE h.id = $household_id OR h.code = $household_id
+WITH h LIMIT 1
 RETURN h IS NOT NULL AS exists, h.id AS id, h.district AS district,
        coalesce(h.women_only, false) AS women_only, false AS claimed_by_subject,
        false AS candidate, false AS suggested_and_open, false AS visited_by_subject;

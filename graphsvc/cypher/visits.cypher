@@ -75,19 +75,23 @@ CALL (u) {
 RETURN visits, claims;
 
 // name: visitor_household_facts
-// What the policy needs to decide whether a visitor may see a household: its district,
-// women_only, and the visitor's link to it: a live claim, a visit, or a suggestion — shown
-// to them in their suggestions since $suggested_since (the audit log records the ids every
-// suggestions answer showed: events of $shown_action, graphsvc/suggest.py SHOWN_ACTION)
-// and still open (active, no live claim of someone else). One row whether the household
-// exists or not, and the audit log is searched for $household_id either way: a missing id
-// costs what one outside the visitor's reach costs (its answer is the same 404).
-CALL () {
+// What the policy needs to decide whether a visitor may see a household ($household_id:
+// its id or its code, as a visitor sees it): its district, women_only, and the visitor's
+// link to it: a live claim, a visit, or a suggestion — shown to them in their suggestions
+// since $suggested_since (the audit log records the ids every suggestions answer showed:
+// events of $shown_action, graphsvc/suggest.py SHOWN_ACTION) and still open (active, no
+// live claim of someone else). One row whether the household exists or not, and the audit
+// log is searched either way: a missing id costs what one outside the visitor's reach
+// costs (its answer is the same 404).
+OPTIONAL MATCH (h:Household)
+WHERE h.id = $household_id OR h.code = $household_id
+WITH h LIMIT 1
+WITH h, coalesce(h.id, $household_id) AS wanted
+CALL (wanted) {
   RETURN EXISTS { MATCH (e:AuditEvent {actor: $username})
                   WHERE e.action = $shown_action AND e.at >= $suggested_since
-                    AND $household_id IN e.targets } AS suggested
+                    AND wanted IN e.targets } AS suggested
 }
-OPTIONAL MATCH (h:Household {id: $household_id})
 OPTIONAL MATCH (h)<-[:ON]-(c:Claim)
 WHERE c.ended_at IS NULL AND c.expires_at > $now
 WITH h, suggested, collect(c.username) AS holders
@@ -132,14 +136,6 @@ WITH h, p,
 ORDER BY named, reachable, entered, p.id
 LIMIT 1
 RETURN h.code AS code, p.id AS person_id, p.code_name AS code_name, p.address AS address, p.phone AS phone;
-
-// name: household_by_ref
-// A household by its id or its code (what a visitor sees); the id, or nothing.
-OPTIONAL MATCH (a:Household {id: $ref})
-OPTIONAL MATCH (b:Household {code: $ref})
-WITH coalesce(a, b) AS h
-WHERE h IS NOT NULL
-RETURN h.id AS id;
 
 // name: household_member_ids
 MATCH (:Household {id: $household_id})<-[:MEMBER_OF]-(p:Person)

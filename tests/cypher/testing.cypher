@@ -198,3 +198,7 @@ RETURN p.id AS id, p.code_name AS code_name, p.legal_name AS legal_name, p.phone
 MATCH (v:Visit {id: $id})
 OPTIONAL MATCH (v)-[:MET]->(p:Person)
 RETURN collect(p.id) AS ids;
+
+// name: test_household_summary
+MATCH (h:Household {id: $id})
+RETURN h.last_visit_on AS last_visit_on, h.follow_up_on AS follow_up_on, h.failed_attempts AS failed_attempts;
