@@ -1,0 +1,247 @@
+"""What a visit report costs when it brings back two introduced households, side by side
+with a plain report, on the 100,000-household demo under 8 concurrent visitors.
+
+Not a test. Runs against a Neo4j instance of its own (``benchreport``, bolt 7723; started
+here and stopped at the end only if this script started it), holding
+``demo.generate(100000, seed=1, as_of=2026-11-01)`` (loaded when the household count is
+wrong).
+
+Both kinds call the write service as the API does (``graphsvc.visits.report``: parse,
+policy, one transaction with the household's lock, the visit, the audit event, the visit
+summary), from ``--clients`` threads (default 8), each a visitor of the demo reporting on
+households of their districts that were shown to them (an audit event of the suggestions,
+as /suggestions records it). The report with introductions also writes two pending
+households, their first people (identity encrypted), the two introductions dated the
+visit's day, and updates the chain index incrementally (``chains.update_in_tx``), all in
+the same transaction.
+
+The two kinds run in alternating timed phases (plain, introductions, plain,
+introductions), each after a warm-up; the p95 of each kind is over all its timed reports.
+Everything the run wrote (visits, households, people) is deleted at the end; its audit
+events stay (the log is append-only).
+
+    .venv/bin/python bench/report.py [--clients 8] [--reports 25] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRAPHSVC_DATA_KEY", "kbench:" + "B" * 43)
+os.environ.setdefault("GRAPHSVC_SECRET_KEY", "bench-secret")
+
+from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
+
+from graphsvc import access, audit, demo, neo4j_local, visits  # noqa: E402
+from graphsvc.config import Settings, load_settings  # noqa: E402
+from graphsvc.crypto import Keyring, load_keyring  # noqa: E402
+from graphsvc.db import Database  # noqa: E402
+from graphsvc.model import Actor  # noqa: E402
+from graphsvc.suggest import SHOWN_ACTION  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+AS_OF = dt.date(2026, 11, 1)
+HOUSEHOLDS = 100_000
+TARGET_RATIO = 2.0
+TARGET_P95_MS = 100.0
+WARM = 5  # reports per client before each timed phase
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of ``values`` (seconds), in ms."""
+    ordered = sorted(values)
+    return 1000 * ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def bench_settings() -> Settings:
+    settings = load_settings({k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")})
+    settings = settings.with_instance("benchreport", 7723)
+    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
+    return replace(settings, local=replace(settings.local, heap="1g", pagecache="512m"))
+
+
+def ensure_demo(db: Database, say: Callable[[str], None]) -> str:
+    db.apply_schema()
+    counts = db.read("graph_counts")[0]
+    if counts["households"] == HOUSEHOLDS:
+        return f"demo of {HOUSEHOLDS:,} households already loaded"
+    say(f"the instance holds {counts['households']:,} households: loading the demo of {HOUSEHOLDS:,}")
+    db.run_autocommit("wipe_all")
+    t0 = time.perf_counter()
+    tables = demo.generate(HOUSEHOLDS, seed=1, as_of=AS_OF)
+    report = demo.load(db, tables, load_keyring(), Actor("bench", "admin", "127.0.0.1", "bench"))
+    assert report.ok, report
+    return f"demo of {HOUSEHOLDS:,} households loaded in {time.perf_counter() - t0:.0f} s"
+
+
+class Client:
+    """One visitor: their households (id, a person of it, district), used in turn."""
+
+    def __init__(self, username: str, districts: list[str], households: list[list[str]]) -> None:
+        self.subject = access.Subject(username, "visitor", tuple(districts), "f")
+        self.actor = Actor(username, "visitor", "127.0.0.1", "bench")
+        self.households = households
+        self.next = 0
+
+    def body(self, introductions: bool, n: int) -> dict[str, Any]:
+        household_id, person, district = self.households[self.next % len(self.households)]
+        self.next += 1
+        body: dict[str, Any] = {
+            "household_id": household_id,
+            "visited_on": dt.date.today().isoformat(),
+            "outcome": "met",
+            "materials": "bible:1",
+            "notes": "벤치마크 방문 메모",
+            "met": [person],
+        }
+        if introductions:
+            body["introductions"] = [
+                {
+                    "introducer_id": person,
+                    "code_name": f"벤치{n}-{k}",
+                    "relation": "friend" if k else "family",
+                    "district": district,
+                    "phone": f"010-{1000 + n % 9000:04d}-{1000 + k:04d}",
+                    "address": f"{district} 벤치로 {n}",
+                }
+                for k in range(2)
+            ]
+        return body
+
+
+def phase(
+    db: Database, keyring: Keyring, clients: list[Client], introductions: bool, reports: int, written: list[str]
+) -> list[float]:
+    """Every client reports ``reports`` times at once; the seconds of each report."""
+    times: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(clients))
+    failures: list[BaseException] = []
+
+    def work(c: Client, index: int) -> None:
+        barrier.wait()
+        for i in range(reports):
+            body = c.body(introductions, index * 100_000 + i)
+            t0 = time.perf_counter()
+            try:
+                done = visits.report(db, keyring, c.subject, c.actor, body)
+            except BaseException as exc:  # reported below; the phase goes on
+                failures.append(exc)
+                continue
+            spent = time.perf_counter() - t0
+            with lock:
+                times.append(spent)
+                written.append(done.visit_id)
+
+    threads = [threading.Thread(target=work, args=(c, i)) for i, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} reports failed, the first: {failures[0]!r}")
+    return times
+
+
+def run(db: Database, args: argparse.Namespace, say: Callable[[str], None]) -> list[str]:
+    note = ensure_demo(db, say)
+    keyring = load_keyring()
+    now = dt.datetime.now(dt.UTC)
+    db.write("bench_report_ensure_women", visitors=args.clients)
+    rows = db.read("bench_report_visitors", visitors=args.clients, households=40 * args.clients, now=now)
+    # each visitor on households of their own (visitors of one district otherwise share them)
+    taken: set[str] = set()
+    clients = []
+    for r in rows:
+        mine = [h for h in r["households"] if h[0] not in taken][:40]
+        taken.update(h[0] for h in mine)
+        clients.append(Client(r["username"], r["districts"], mine))
+    assert len(clients) == args.clients and all(c.households for c in clients), "not enough visitors"
+    for c in clients:  # shown to them, as /suggestions records it
+        audit.append_now(
+            db, actor=c.subject.username, role="visitor", action=SHOWN_ACTION, targets=[h[0] for h in c.households]
+        )
+    since = dt.datetime.now(dt.UTC)
+    written: list[str] = []
+    timed: dict[bool, list[float]] = {False: [], True: []}
+    try:
+        for r in range(args.rounds):
+            for kind in (False, True):
+                phase(db, keyring, clients, kind, WARM, written)
+                say(f"round {r + 1}: {'introductions' if kind else 'plain'}")
+                timed[kind] += phase(db, keyring, clients, kind, args.reports, written)
+    finally:
+        removed = db.write("bench_report_cleanup", since=since, visits=written)
+        say(f"cleaned up what the run wrote: {removed.get('nodes_deleted', 0):,} nodes")
+
+    plain, intro = timed[False], timed[True]
+    ratio = pct(intro, 95) / pct(plain, 95)
+    load = os.getloadavg()
+    lines = [
+        f"date:      {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}",
+        f"machine:   {os.cpu_count()} cores; load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+        f"data:      {note}",
+        f"command:   .venv/bin/python bench/report.py --clients {args.clients} --reports {args.reports}"
+        f" --rounds {args.rounds}",
+        f"clients:   {args.clients} visitors at once, each on households of their districts shown to them",
+        "",
+        f"{'report':<44} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}",
+        f"{'-' * 44} {'-' * 5} {'-' * 8} {'-' * 8} {'-' * 8} {'-' * 8}",
+    ]
+    for name, values in (("plain (visit, met, materials, notes)", plain), ("with two introductions", intro)):
+        lines.append(
+            f"{name:<44} {len(values):>5} {pct(values, 50):>8.1f} {pct(values, 95):>8.1f} {pct(values, 99):>8.1f}"
+            f" {1000 * statistics.mean(values):>8.1f}"
+        )
+    p95 = pct(intro, 95)
+    lines += [
+        "",
+        f"p95 with introductions / p95 plain = {ratio:.2f}   target <= {TARGET_RATIO:.0f}x   "
+        + ("PASS" if ratio <= TARGET_RATIO else "FAIL"),
+        f"p95 with introductions = {p95:.1f} ms   target < {TARGET_P95_MS:.0f} ms   "
+        + ("PASS" if p95 < TARGET_P95_MS else "FAIL"),
+    ]
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--reports", type=int, default=25, help="timed reports per client and phase")
+    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of the two kinds")
+    args = ap.parse_args()
+
+    def say(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    settings = bench_settings()
+    local = settings.local
+    started = neo4j_local.running_pid(local) is None
+    if started:
+        neo4j_local.install(local, say=lambda m: None)
+        neo4j_local.start(local, say=lambda m: None)
+    try:
+        with Database.connect(settings) as db:
+            lines = run(db, args, say)
+    finally:
+        if started:
+            neo4j_local.stop(local, say=lambda m: None)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
