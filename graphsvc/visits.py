@@ -357,12 +357,12 @@ def _checked_in_tx(tx: neo4j.ManagedTransaction, db: Database, household_id: str
     """What the record layer cannot know: the people met and the introducers are people of
     the visited household, and each introduction's district is one of this network."""
     checked = records.Checked()
-    members = set(db.run_in_tx(tx, "household_member_ids", household_id=household_id)[0]["ids"])
+    wanted = sorted({x["district"] for x in parsed.introductions})
+    found = db.run_in_tx(tx, "report_checks", household_id=household_id, districts=wanted)[0]
+    members, known = set(found["members"]), set(found["known"])
     for i, pid in enumerate(parsed.met):
         if pid not in members:
             checked.problem(f"met[{i}]", "not_member", value=repr(pid))
-    wanted = sorted({x["district"] for x in parsed.introductions})
-    known = set(db.run_in_tx(tx, "known_districts", districts=wanted)[0]["districts"]) if wanted else set()
     for i, intro in enumerate(parsed.introductions):
         if intro["introducer_id"] not in members:
             checked.problem(f"introductions[{i}].introducer_id", "not_member", value=repr(intro["introducer_id"]))
@@ -429,22 +429,24 @@ def report(
         met = [*parsed.met, *member_ids]
         if met:
             db.run_in_tx(tx, "visit_met", visit_id=visit_id, ids=met)
-        for (hid, pid), code, intro, sealed in zip(intro_ids, codes, parsed.introductions, sealed_intros, strict=True):
-            db.run_in_tx(
-                tx,
-                "household_create_introduced",
-                id=hid,
-                code=code,
-                district=intro["district"],
-                women_only=intro["women_only"],
-                person_id=pid,
-                code_name=intro["code_name"],
-                **sealed,
-                introducer=intro["introducer_id"],
-                on=parsed.visited_on,
-                relation=intro["relation"],
-                visit_id=visit_id,
-            )
+        if intro_ids:
+            rows = [
+                {
+                    "id": hid,
+                    "code": code,
+                    "district": intro["district"],
+                    "women_only": intro["women_only"],
+                    "person_id": pid,
+                    "code_name": intro["code_name"],
+                    **sealed,
+                    "introducer": intro["introducer_id"],
+                    "relation": intro["relation"],
+                }
+                for (hid, pid), code, intro, sealed in zip(
+                    intro_ids, codes, parsed.introductions, sealed_intros, strict=True
+                )
+            ]
+            db.run_in_tx(tx, "household_create_introduced", visit_id=visit_id, on=parsed.visited_on, rows=rows)
         ended = db.run_in_tx(
             tx, "claim_end", household_id=household_id, username=subject.username, now=now, ended_by="visit"
         )

@@ -125,15 +125,17 @@ DELETE r
 RETURN count(r) AS removed;
 
 // name: household_create_introduced
-// A household brought back from a visit, awaiting review: its first person, introduced by
-// $introducer on the visit's date, and the visit that brought it in. (The caller holds the
-// introductions lock; the person is new, so it has no other introducer and closes no cycle.)
-MATCH (a:Person {id: $introducer})
+// Households brought back from a visit, awaiting review ($rows, one each): its first
+// person, introduced by a person of the visited household on the visit's date, and the
+// visit that brought it in. (The caller holds the introductions lock; the person is new, so
+// it has no other introducer and closes no cycle.)
 MATCH (v:Visit {id: $visit_id})
-CREATE (h:Household {id: $id, code: $code, district: $district, status: 'pending',
-                     women_only: $women_only, arrived_on: null})
-CREATE (p:Person {id: $person_id, code_name: $code_name, legal_name: $legal_name, phone: $phone,
-                  address: $address})-[:MEMBER_OF]->(h)
-CREATE (a)-[:INTRODUCED {on: $on, relation: $relation}]->(p)
+UNWIND $rows AS row
+MATCH (a:Person {id: row.introducer})
+CREATE (h:Household {id: row.id, code: row.code, district: row.district, status: 'pending',
+                     women_only: row.women_only, arrived_on: null})
+CREATE (p:Person {id: row.person_id, code_name: row.code_name, legal_name: row.legal_name,
+                  phone: row.phone, address: row.address})-[:MEMBER_OF]->(h)
+CREATE (a)-[:INTRODUCED {on: $on, relation: row.relation}]->(p)
 CREATE (v)-[:BROUGHT]->(h)
-RETURN h.id AS id;
+RETURN count(h) AS households;

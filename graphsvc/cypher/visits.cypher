@@ -137,22 +137,21 @@ ORDER BY named, reachable, entered, p.id
 LIMIT 1
 RETURN h.code AS code, p.id AS person_id, p.code_name AS code_name, p.address AS address, p.phone AS phone;
 
-// name: household_member_ids
-MATCH (:Household {id: $household_id})<-[:MEMBER_OF]-(p:Person)
-RETURN collect(p.id) AS ids;
-
-// name: known_districts
-// The districts of this network: of its households and of its accounts.
-CALL () {
-  MATCH (h:Household) WHERE h.district IN $districts
-  RETURN collect(DISTINCT h.district) AS a
+// name: report_checks
+// What a report's parts are checked against: the ids of the visited household's people,
+// and which of $districts are districts of this network (of its households or accounts).
+MATCH (h:Household {id: $household_id})
+CALL (h) {
+  OPTIONAL MATCH (h)<-[:MEMBER_OF]-(p:Person)
+  RETURN collect(p.id) AS members
 }
 CALL () {
-  MATCH (u:User) UNWIND coalesce(u.districts, []) AS d
-  WITH d WHERE d IN $districts
-  RETURN collect(DISTINCT d) AS b
+  UNWIND $districts AS d
+  WITH d WHERE EXISTS { MATCH (:Household {district: d}) }
+            OR EXISTS { MATCH (u:User) WHERE d IN u.districts }
+  RETURN collect(d) AS known
 }
-RETURN a + [d IN b WHERE NOT d IN a] AS districts;
+RETURN members, known;
 
 // name: visit_met
 // The people of the household present at the visit.
