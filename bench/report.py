@@ -8,8 +8,9 @@ wrong).
 
 Both kinds call the write service as the API does (``graphsvc.visits.report``: parse,
 policy, one transaction with the household's lock, the visit, the audit event, the visit
-summary), from ``--clients`` threads (default 8), each a visitor of the demo reporting on
-households of their districts that were shown to them (an audit event of the suggestions,
+summary), from ``--clients`` processes (default 8; each its own driver, as gunicorn's
+workers), each a visitor of the demo reporting on households of their own in their
+districts, shown to them (an audit event of the suggestions,
 as /suggestions records it). The report with introductions also writes two pending
 households, their first people (identity encrypted), the two introductions dated the
 visit's day, and updates the chain index incrementally (``chains.update_in_tx``), all in
@@ -20,17 +21,20 @@ introductions), each after a warm-up; the p95 of each kind is over all its timed
 Everything the run wrote (visits, households, people) is deleted at the end; its audit
 events stay (the log is append-only).
 
-    .venv/bin/python bench/report.py [--clients 8] [--reports 25] [--rounds 2]
+One visitor alone then reports ``--single`` times of each kind: the service time of a
+report without queueing (information, no target).
+
+    .venv/bin/python bench/report.py [--clients 8] [--reports 25] [--rounds 2] [--single 40]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import multiprocessing
 import os
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -46,7 +50,7 @@ from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_ex
 
 from graphsvc import access, audit, demo, neo4j_local, visits  # noqa: E402
 from graphsvc.config import Settings, load_settings  # noqa: E402
-from graphsvc.crypto import Keyring, load_keyring  # noqa: E402
+from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
 from graphsvc.model import Actor  # noqa: E402
 from graphsvc.suggest import SHOWN_ACTION  # noqa: E402
@@ -121,43 +125,47 @@ class Client:
         return body
 
 
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_start() -> None:
+    """A client process: its own driver and keyring, as each gunicorn worker has."""
+    _WORKER["db"] = Database.connect(bench_settings())
+    _WORKER["keyring"] = load_keyring()
+
+
+def _client_phase(job: tuple[Client, bool, int, int]) -> tuple[list[float], list[str]]:
+    """One client's reports of a phase, one after another: (seconds of each, visit ids)."""
+    client, introductions, reports, base = job
+    db, keyring = _WORKER["db"], _WORKER["keyring"]
+    times, ids = [], []
+    for i in range(reports):
+        body = client.body(introductions, base + i)
+        t0 = time.perf_counter()
+        done = visits.report(db, keyring, client.subject, client.actor, body)
+        times.append(time.perf_counter() - t0)
+        ids.append(done.visit_id)
+    return times, ids
+
+
 def phase(
-    db: Database, keyring: Keyring, clients: list[Client], introductions: bool, reports: int, written: list[str]
+    pool: Any, clients: list[Client], introductions: bool, reports: int, written: list[str], at: int
 ) -> list[float]:
-    """Every client reports ``reports`` times at once; the seconds of each report."""
+    """Every client reports ``reports`` times at once, each client a process of its own
+    (no client waits for another's Python); the seconds of each report. ``at``: where the
+    clients are in their household lists."""
+    for c in clients:
+        c.next = at
+    jobs = [(c, introductions, reports, (index + 1) * 1_000_000 + at) for index, c in enumerate(clients)]
     times: list[float] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(clients))
-    failures: list[BaseException] = []
-
-    def work(c: Client, index: int) -> None:
-        barrier.wait()
-        for i in range(reports):
-            body = c.body(introductions, index * 100_000 + i)
-            t0 = time.perf_counter()
-            try:
-                done = visits.report(db, keyring, c.subject, c.actor, body)
-            except BaseException as exc:  # reported below; the phase goes on
-                failures.append(exc)
-                continue
-            spent = time.perf_counter() - t0
-            with lock:
-                times.append(spent)
-                written.append(done.visit_id)
-
-    threads = [threading.Thread(target=work, args=(c, i)) for i, c in enumerate(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failures:
-        raise RuntimeError(f"{len(failures)} reports failed, the first: {failures[0]!r}")
+    for spent, ids in pool.map(_client_phase, jobs):
+        times += spent
+        written += ids
     return times
 
 
 def run(db: Database, args: argparse.Namespace, say: Callable[[str], None]) -> list[str]:
     note = ensure_demo(db, say)
-    keyring = load_keyring()
     now = dt.datetime.now(dt.UTC)
     db.write("bench_report_ensure_women", visitors=args.clients)
     rows = db.read("bench_report_visitors", visitors=args.clients, households=40 * args.clients, now=now)
@@ -176,12 +184,22 @@ def run(db: Database, args: argparse.Namespace, say: Callable[[str], None]) -> l
     since = dt.datetime.now(dt.UTC)
     written: list[str] = []
     timed: dict[bool, list[float]] = {False: [], True: []}
+    alone: dict[bool, list[float]] = {False: [], True: []}
+    at = 0
+    context = multiprocessing.get_context("spawn")  # a fresh process: no driver state copied
     try:
-        for r in range(args.rounds):
+        with context.Pool(len(clients), initializer=_worker_start) as pool:
+            for r in range(args.rounds):
+                for kind in (False, True):
+                    phase(pool, clients, kind, WARM, written, at)
+                    at += WARM
+                    say(f"round {r + 1}: {'introductions' if kind else 'plain'}")
+                    timed[kind] += phase(pool, clients, kind, args.reports, written, at)
+                    at += args.reports
+            # information, no target: one visitor alone (the service time, without queueing)
             for kind in (False, True):
-                phase(db, keyring, clients, kind, WARM, written)
-                say(f"round {r + 1}: {'introductions' if kind else 'plain'}")
-                timed[kind] += phase(db, keyring, clients, kind, args.reports, written)
+                alone[kind] += phase(pool, clients[:1], kind, args.single, written, at)
+                at += args.single
     finally:
         removed = db.write("bench_report_cleanup", since=since, visits=written)
         say(f"cleaned up what the run wrote: {removed.get('nodes_deleted', 0):,} nodes")
@@ -194,15 +212,21 @@ def run(db: Database, args: argparse.Namespace, say: Callable[[str], None]) -> l
         f"machine:   {os.cpu_count()} cores; load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
         f"data:      {note}",
         f"command:   .venv/bin/python bench/report.py --clients {args.clients} --reports {args.reports}"
-        f" --rounds {args.rounds}",
-        f"clients:   {args.clients} visitors at once, each on households of their districts shown to them",
+        f" --rounds {args.rounds} --single {args.single}",
+        f"clients:   {args.clients} visitors at once, each a process (own driver) on households of their own",
         "",
-        f"{'report':<44} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}",
-        f"{'-' * 44} {'-' * 5} {'-' * 8} {'-' * 8} {'-' * 8} {'-' * 8}",
+        f"{'report':<48} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}",
+        f"{'-' * 48} {'-' * 5} {'-' * 8} {'-' * 8} {'-' * 8} {'-' * 8}",
     ]
-    for name, values in (("plain (visit, met, materials, notes)", plain), ("with two introductions", intro)):
+    rows = [
+        (f"plain (visit, met, materials, notes), {args.clients} at once", plain),
+        (f"with two introductions, {args.clients} at once", intro),
+        ("plain, one visitor alone (information)", alone[False]),
+        ("with two introductions, one alone (information)", alone[True]),
+    ]
+    for name, values in rows:
         lines.append(
-            f"{name:<44} {len(values):>5} {pct(values, 50):>8.1f} {pct(values, 95):>8.1f} {pct(values, 99):>8.1f}"
+            f"{name:<48} {len(values):>5} {pct(values, 50):>8.1f} {pct(values, 95):>8.1f} {pct(values, 99):>8.1f}"
             f" {1000 * statistics.mean(values):>8.1f}"
         )
     p95 = pct(intro, 95)
@@ -221,6 +245,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--reports", type=int, default=25, help="timed reports per client and phase")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of the two kinds")
+    ap.add_argument("--single", type=int, default=40, help="reports of each kind by one visitor alone")
     args = ap.parse_args()
 
     def say(message: str) -> None:

@@ -306,10 +306,6 @@ class Report:
     new_members: tuple[dict[str, Any], ...] = ()
     introductions: tuple[dict[str, Any], ...] = ()
 
-    @property
-    def brings_back(self) -> bool:
-        return bool(self.new_members or self.introductions)
-
 
 @dataclass(frozen=True)
 class Reported:
@@ -403,9 +399,12 @@ def report(
         for (_, pid), x in zip(intro_ids, parsed.introductions, strict=True)
     ]
 
+    # Locks: the visited household's first, then (new households only) the chain index's,
+    # then the audit head's, each as late as it can be: the global ones are held only for
+    # the last two statements and the commit. The introductions lock of the write service is not needed: each
+    # introduction here is of a person this transaction creates, who can have no other
+    # introducer and close no cycle (and whom no other transaction can name before it commits).
     def work(tx: neo4j.ManagedTransaction) -> Reported:
-        if parsed.brings_back:
-            db.run_in_tx(tx, "introductions_lock")  # one order for all: introductions, then households
         row = _locked(tx, db, household_id, subject, now, since, access.VISIT_REPORT)
         if row["holder"] not in (None, subject.username):
             raise Refused("conflict", "held by another visitor", "household_id", (household_id,), code="claimed")
@@ -452,10 +451,9 @@ def report(
         )
         if parsed.outcome == "moved":
             db.run_in_tx(tx, "household_set_moved", household_id=household_id)
-        touched = [household_id, *(hid for hid, _ in intro_ids)]
+        suggest.refresh_visit_summary_in_tx(tx, db, [household_id])  # the new ones: set as created
         if intro_ids:  # the new households come in below the visited one, whose way in stays
             chains.update_in_tx(tx, db, [hid for hid, _ in intro_ids])
-        suggest.refresh_visit_summary_in_tx(tx, db, touched)
         brought = [f"{len(parsed.met)} met"] if parsed.met else []
         brought += [f"{len(member_ids)} new members"] if member_ids else []
         brought += [f"{len(intro_ids)} introductions"] if intro_ids else []

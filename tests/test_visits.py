@@ -435,3 +435,20 @@ def test_reports_of_one_household_at_once_all_land_once(field):
     assert sorted(p["code_name"] for p in brought) == sorted(f"솔바람{i}" for i in range(6))
     assert len(audit.query(field, action="visit.report")) == 6
     assert field.read("test_household_summary", id="h-001")[0]["last_visit_on"].iso_format() == "2026-11-15"
+
+
+def test_what_a_report_derives_is_what_a_full_refresh_derives(field):
+    """The chain index and the visit summaries a report writes (incrementally, in its
+    transaction) are what chains.refresh and suggest.refresh_visit_summary derive from
+    scratch: nothing left to change."""
+    from graphsvc import chains, suggest
+
+    from .helpers import snapshot
+
+    mina = visitor("mina")
+    suggested(field, mina, "h-001")
+    visits.report(field, keyring(), mina, who(mina), FIELD_REPORT, now=NOW)
+    before = snapshot(field)
+    assert chains.refresh(field).changed == 0
+    suggest.refresh_visit_summary(field)
+    assert snapshot(field) == before

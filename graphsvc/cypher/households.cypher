@@ -132,8 +132,11 @@ RETURN count(r) AS removed;
 MATCH (v:Visit {id: $visit_id})
 UNWIND $rows AS row
 MATCH (a:Person {id: row.introducer})
+// Its visit summary is set here (never visited, waiting since the introduction: what
+// visit_summary_refresh derives once the chain index has its joined_on, the same date).
 CREATE (h:Household {id: row.id, code: row.code, district: row.district, status: 'pending',
-                     women_only: row.women_only, arrived_on: null})
+                     women_only: row.women_only, arrived_on: null, failed_attempts: 0,
+                     unvisited_since: $on})
 CREATE (p:Person {id: row.person_id, code_name: row.code_name, legal_name: row.legal_name,
                   phone: row.phone, address: row.address})-[:MEMBER_OF]->(h)
 CREATE (a)-[:INTRODUCED {on: $on, relation: row.relation}]->(p)
