@@ -119,6 +119,8 @@ class Settings:
     contact_reveals_per_day: int = 10
     # GRAPHSVC_MAX_LIVE_CLAIMS: live claims a visitor may hold at once (0: no limit)
     max_live_claims: int = 5
+    # GRAPHSVC_TIMEZONE: the zone of the network's days ("today" of a visit report)
+    timezone: str = "Asia/Seoul"
 
     @property
     def state_dir(self) -> Path:
@@ -235,8 +237,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_checkpoint_hours=_positive_hours(env, "GRAPHSVC_AUDIT_CHECKPOINT_HOURS", 25.0),
         contact_reveals_per_day=_count(env, "GRAPHSVC_CONTACT_REVEALS_PER_DAY", 10),
         max_live_claims=_count(env, "GRAPHSVC_MAX_LIVE_CLAIMS", 5),
+        timezone=_zone(env.get("GRAPHSVC_TIMEZONE") or "Asia/Seoul"),
         suggest_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_SUGGEST_"))),
     )
+
+
+def _zone(name: str) -> str:
+    """An IANA time zone name (``Asia/Seoul``), or a ValueError naming the variable."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"GRAPHSVC_TIMEZONE must be a time zone like Asia/Seoul, not {name!r}") from None
+    return name
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float | None) -> float | None:

@@ -370,18 +370,25 @@ def _checked_in_tx(tx: neo4j.ManagedTransaction, db: Database, household_id: str
 
 
 def report(
-    db: Database, keyring: Keyring, subject: access.Subject, actor: Actor, body: Any, now: dt.datetime | None = None
+    db: Database,
+    keyring: Keyring,
+    subject: access.Subject,
+    actor: Actor,
+    body: Any,
+    now: dt.datetime | None = None,
+    today: dt.date | None = None,
 ) -> Reported:
     """Record a visit and what it brought back, all in one transaction or nothing: the visit
     (notes encrypted), the people met, new members of the household (identity encrypted),
     each introduced household (status pending, its first person, the introduction dated the
     visit's day), the end of the reporter's claim, the household's status when it moved,
-    the chain index and visit summary of every household touched, and the audit event."""
+    the chain index and visit summary of every household touched, and the audit event.
+    ``today``: the date in the network's time zone (a visit is not in its future)."""
     if not access.role_may(subject, access.VISIT_REPORT):
         raise _not_found(str(body.get("household_id")) if isinstance(body, Mapping) else "-", "not for this role")
     now = now or _now()
     since = suggested_since(db, now)
-    parsed = parse_report(body, now.date())
+    parsed = parse_report(body, today or now.date())  # today: of the network's zone (settings)
     household_id = _may(db, subject, parsed.household_id, access.VISIT_REPORT, now)
     visit_id = "v-" + secrets.token_hex(8)
     # ids are made before the transaction: a retried transaction writes the same records
@@ -506,7 +513,7 @@ def history(db: Database, subject: access.Subject, limit: int = 200) -> dict[str
     those, one outside what the subject may be told of (``access.names_person``: another
     district, a women-only household for a man) shows only that it is waiting: no code
     name, no district, no id."""
-    rows = db.read("visitor_history", username=subject.username, limit=limit)
+    rows = db.read("visitor_history", username=subject.username, limit=limit, now=_now())
     data = dict(rows[0]) if rows else {"visits": [], "claims": []}
     brought = []
     for b in db.read("visitor_brought", username=subject.username, limit=limit):

@@ -241,7 +241,7 @@ WORDS = {
         "show": "주소 보기",
         "report": "방문 보고",
         "next": "다음",
-        "add": "+ 이번 방문에서 소개받은 새 가정 추가",
+        "add": "+ 가정 하나 더",
         "save": "보고 저장",
         "waiting": "검토 대기",
     },
@@ -250,7 +250,7 @@ WORDS = {
         "show": "Show address",
         "report": "Report a visit",
         "next": "Next",
-        "add": "+ add a new household introduced at this visit",
+        "add": "+ another household",
         "save": "Save the report",
         "waiting": "waiting for review",
     },
@@ -326,17 +326,27 @@ def test_visitor_on_a_phone_walks_the_field_loop(server, browser, db, small, lan
     page.get_by_role("button", name=w["next"]).locator("visible=true").click()
     page.fill("textarea[name=notes]", "잘 지내심")
     _step_fits(page, ARTIFACTS / f"report-5-phone-{lang}.png")
-    page.get_by_role("button", name=w["save"]).click()
+    # the other language, mid-form: the same report comes back in it, nothing typed lost
+    other = "en" if lang == "ko" else "ko"
+    page.click(f"nav.lang a[data-lang={other}]")
+    page.wait_for_load_state()
+    assert page.evaluate("document.documentElement.lang") == other
+    assert page.input_value("textarea[name=notes]") == "잘 지내심"
+    assert page.input_value("input[name=introductions-1-code_name]") == "솔바람"
+    assert page.is_checked("input[name=met][value=p-001]")
+    for _ in range(4):
+        page.get_by_role("button", name=WORDS[other]["next"]).locator("visible=true").click()
+    page.get_by_role("button", name=WORDS[other]["save"]).click()
     page.wait_for_url("**/history**")
     brought = page.locator("li.brought")
     assert brought.count() == 2
     text = " ".join(brought.all_inner_texts())
-    assert "들꽃" in text and "솔바람" in text and text.count(w["waiting"]) == 2
+    assert "들꽃" in text and "솔바람" in text and text.count(WORDS[other]["waiting"]) == 2
     page.screenshot(path=str(ARTIFACTS / f"history-phone-{lang}.png"), full_page=True)
 
     page.goto(server + "/households/h-001")
     assert "상계로" not in page.content()  # the claim ended with the report: no address, no button
-    assert page.get_by_role("button", name=w["show"]).count() == 0
+    assert page.get_by_role("button", name=WORDS[other]["show"]).count() == 0
     page.go_back()
     assert not errors, errors
     assert all(url.startswith(server + "/") for url in requested), requested

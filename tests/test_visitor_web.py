@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
+from html import unescape
 
 import pytest
 
@@ -249,7 +250,7 @@ def test_contacts_over_the_daily_cap_answer_429_and_alert_the_admins(settings, w
     assert client.get("/api/v1/households/h-001/contact", headers=headers).status_code == 200
     capped = client.get("/api/v1/households/h-002/contact?lang=ko", headers=headers)
     assert capped.status_code == 429 and capped.json["code"] == "contact_cap"
-    assert "관리자" in capped.json["error"]
+    assert "코디네이터" in capped.json["error"]
     assert [e["actor"] for e in audit.query(world, action="alert.contact_cap")] == ["mina"]
     accounts.add_user(world, ACTOR, "boss", "admin", [], PASSWORD)
     accounts.set_totp(world, ACTOR, "boss", keyring().encrypt(TOTP_SECRET, "User", "boss", "totp_secret"), True)
@@ -315,8 +316,12 @@ def test_the_report_form_takes_the_code_taps_people_and_adds_households(app, wor
     )
     html = bad.get_data(as_text=True)
     assert bad.status_code == 400 and snapshot(world) == before
-    assert 'name="introductions-1-phone" type="tel" inputmode="tel" value="전화 없음"' in html
-    assert 'aria-describedby="err-introductions-1-phone"' in html and "전화번호가 아닙니다" in html
+    assert (
+        'name="introductions-1-phone" id="introductions-1-phone" type="tel" inputmode="tel" value="전화 없음"' in html
+    )
+    assert 'aria-describedby="err-introductions-1-phone"' in html
+    assert "전화: '전화 없음'은(는) 전화번호가 아닙니다" in unescape(html)  # the form's words, not the API's field
+    assert "introductions[1]" not in html
     done = client.post(
         "/visits/new",
         data={

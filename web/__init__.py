@@ -33,6 +33,20 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or "ko"
 
 
+def lang_url(code: str) -> str:
+    """The link to this page in another language: the same page with its arguments (a GET),
+    or, for the answer to a form, the page the form belongs to (web/static/lang.js posts
+    the form itself there, keeping what was typed)."""
+    from flask import url_for
+
+    if request.endpoint and request.method == "GET":
+        values: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), "lang": code}
+        return url_for(request.endpoint, **values)
+    if request.endpoint == "visitor.contact_form" and request.view_args:
+        return url_for("coordinator.household_page", household_id=request.view_args["household_id"], lang=code)
+    return request.path + "?lang=" + code
+
+
 def _web_secret(settings: Settings) -> str:
     """GRAPHSVC_SECRET_KEY, else a random secret kept in the key folder's web-secret (mode
     0600; crypto.web_secret_path)."""
@@ -112,6 +126,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         )
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["lang_url"] = lang_url
 
     from . import admin, api, auth, coordinator, guard, health, home, neo, visitor
 

@@ -49,8 +49,16 @@ def claim(household_id: str) -> visits.ClaimResult:
     return visits.claim(get_db(), g.subject, actor(), household_id, max_live=_settings().max_live_claims)
 
 
+def today() -> dt.date:
+    """Today in the network's time zone (GRAPHSVC_TIMEZONE; the server's clock may be UTC)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(_settings().timezone)).date()
+
+
 def report(body: Any) -> visits.Reported:
-    return visits.report(get_db(), current_app.extensions["graphsvc_keyring"], g.subject, actor(), body)
+    keyring = current_app.extensions["graphsvc_keyring"]
+    return visits.report(get_db(), keyring, g.subject, actor(), body, today=today())
 
 
 def report_form(ref: str) -> dict[str, Any]:
@@ -147,9 +155,14 @@ def reason_text(reason: dict[str, Any], _: Callable[..., str] = _) -> str:
     if kind == "newcomer":
         return _("Arrived recently (%(date)s).", date=reason.get("arrived_on") or "?")
     if kind == "waiting":
+        days = reason.get("days", 0)
+        if days >= 730:  # years read better than thousands of days
+            if reason.get("since") == "arrival":
+                return _("Never visited in the %(years)d years since it arrived.", years=days // 365)
+            return _("Never visited in the %(years)d years since the introduction.", years=days // 365)
         if reason.get("since") == "arrival":
-            return _("Waiting for %(days)d days since it arrived.", days=reason.get("days", 0))
-        return _("Waiting for %(days)d days since the introduction.", days=reason.get("days", 0))
+            return _("Waiting for %(days)d days since it arrived.", days=days)
+        return _("Waiting for %(days)d days since the introduction.", days=days)
     if kind == "failed_attempts":
         return _("%(n)d visits without meeting anyone.", n=reason.get("count", 0))
     return str(kind)

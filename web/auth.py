@@ -258,6 +258,15 @@ def totp_enrol():
     return render_template("totp_enrol.html", qr=qr, secret=secret, error=None)
 
 
+@bp.post("/session/alive")
+@signed_in
+def session_alive():
+    """A page where someone is typing (the visit report) says so now and then, so that a
+    long report does not outlive the 30 idle minutes of its session (web/static/report.js
+    calls it only after keystrokes); nothing else."""
+    return "", 204
+
+
 @bp.post("/logout")
 @signed_in
 def logout():

@@ -186,8 +186,8 @@ REFUSAL_MESSAGES = {
     "no_claim": _l("You hold no claim on this household."),
     "claim_limit": _l("You hold as many claims as allowed: report or release one first."),
     "contact_cap": _l(
-        "You have opened as many addresses as allowed for today. The administrators have been told; "
-        "ask your coordinator if you need more."
+        "You have opened the addresses of as many households as allowed in 24 hours. "
+        "Ask your coordinator if you need more."
     ),
 }
 

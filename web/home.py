@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, g, redirect, render_template, url_for
+
+from graphsvc import access
 
 from .guard import public
 
@@ -12,4 +14,7 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 @public
 def index():
+    """The start page; a field worker who is signed in goes straight to their next households."""
+    if access.role_may(g.get("subject"), access.SUGGESTIONS_READ):
+        return redirect(url_for("visitor.suggestions_page"))
     return render_template("index.html")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
@@ -13,6 +14,7 @@ from flask_babel import gettext as _
 
 from graphsvc import access, visits
 from graphsvc.errors import Refused
+from graphsvc.records import Problem
 
 from . import answers, mapview
 from .args import takes
@@ -161,6 +163,35 @@ def _form_field(field: str | None, origin: dict[str, list[int]]) -> str | None:
     return field
 
 
+def field_labels() -> dict[str, str]:
+    """What the report form calls each field, in the page's language (a problem is shown
+    beside its field with these words, never the API's names like ``introductions[0].district``)."""
+    return {
+        "household_id": _("Household"),
+        "visited_on": _("Date of the visit"),
+        "outcome": _("How it went"),
+        "met": _("Who was there"),
+        "materials": _("Materials"),
+        "follow_up_on": _("Next follow-up"),
+        "notes": _("Notes"),
+        "code_name": _("Code name"),
+        "legal_name": _("Legal name"),
+        "phone": _("Phone"),
+        "address": _("Home address"),
+        "district": _("District"),
+        "relation": _("Relation"),
+        "introducer_id": _("Introduced by"),
+        "women_only": _("Women visitors only"),
+        "note": _("Note about them"),
+    }
+
+
+def _said(problem: Problem, labels: dict[str, str]) -> str:
+    """A report's problem in the form's words: its field named as the form names it."""
+    last = re.sub(r"\[\d+\]$", "", problem.field.rsplit(".", 1)[-1])
+    return problem_text(replace(problem, field=labels.get(last, problem.field)))
+
+
 @bp.route("/visits/new", methods=["GET", "POST"])
 @allow(access.VISIT_REPORT)
 @takes("household_id")
@@ -168,38 +199,46 @@ def report_page():
     """The report, phone first: one step a screen (web/static/report.js; without scripts,
     one long form): outcome and date, who was met, materials, households introduced at
     the visit (repeatable), notes. Opened from a card with the household filled in (its id
-    or code); every problem shown next to its field in the page's language."""
+    or code); every problem shown next to its field in the page's language, all of them at
+    once where they can be known without the database."""
+    today = answers.today()
     values: dict[str, Any] = {
         "household_id": request.args.get("household_id", ""),
-        "visited_on": dt.date.today().isoformat(),
+        "visited_on": today.isoformat(),
         "new_members_count": "1",
         "introductions_count": "1",
     }
     errors: dict[str, str] = {}
     met: list[str] = []
+    saving = focus = None
+    labels = field_labels()
     if request.method == "POST":
         values = request.form.to_dict()
         met = request.form.getlist("met")
         adding = request.form.get("add")
-        if adding in ("new_members", "introductions"):  # one more row; nothing is saved
-            values[f"{adding}_count"] = str(min(_count(request.form, f"{adding}_count") + 1, MAX_ROWS))
+        if adding in REPEATED:  # one more row, the cursor in it; nothing is saved
+            count = min(_count(request.form, f"{adding}_count") + 1, MAX_ROWS)
+            values[f"{adding}_count"] = str(count)
+            focus = f"{adding}-{count - 1}-code_name"
         elif adding is None:
+            saving = True
             body, bad_count, origin = _form_body(request.form)
-            if bad_count:
-                errors[bad_count] = _("%(field)s: a whole number", field=bad_count.removeprefix("materials_"))
-            else:
-                try:
-                    done = answers.report(body)
-                except Refused as refused:
-                    audit_refusal(refused, "visit.report")
-                    if refused.kind == "not_found":
-                        abort(404)
-                    for problem in refused.problems or ():
-                        errors.setdefault(_form_field(problem.field, origin) or "", problem_text(problem))
-                    if not refused.problems:
-                        errors[_form_field(refused.field, origin) or ""] = refusal_message(refused)
+            try:
+                if bad_count:  # said with the record's own problems, not in a round of its own
+                    item = {"materials_bible": _("Bibles"), "materials_hymnal": _("Hymnals")}[bad_count]
+                    errors[bad_count] = _("%(field)s: a whole number", field=item)
+                    visits.parse_report({**body, "materials": None}, today)
                 else:
+                    done = answers.report(body)
                     return redirect(url_for("visitor.history_page", reported=done.visit_id))
+            except Refused as refused:
+                audit_refusal(refused, "visit.report")
+                if refused.kind == "not_found":
+                    abort(404)
+                for problem in refused.problems or ():
+                    errors.setdefault(_form_field(problem.field, origin) or "", _said(problem, labels))
+                if not refused.problems:
+                    errors[_form_field(refused.field, origin) or ""] = refusal_message(refused)
     household = None
     ref = (values.get("household_id") or "").strip()
     if ref:
@@ -209,21 +248,20 @@ def report_page():
             if request.method == "GET" or refused.kind != "not_found":
                 raise
             audit_refusal(refused, "visit.report.form")
-            errors.setdefault("household_id", refusal_message(refused))
+            errors.setdefault("household_id", _("No household with this code that you may report on."))
     return render_template(
         "report.html",
         values=values,
         met=met,
         errors=errors,
+        saving=saving,
+        focus=focus,
         household=household,
         outcomes=answers.outcome_names(),
         relations=answers.relation_names(),
         materials=MATERIALS,
-        today=dt.date.today().isoformat(),
-        rows={
-            name: range(max(1, min(_count(values, f"{name}_count"), MAX_ROWS)))
-            for name in ("new_members", "introductions")
-        },
+        today=today.isoformat(),
+        rows={name: range(max(1, min(_count(values, f"{name}_count"), MAX_ROWS))) for name in REPEATED},
     ), (400 if errors else 200)
 
 

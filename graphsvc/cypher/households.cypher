@@ -6,7 +6,7 @@
 // code): one row whether it exists or not (exists false), so that a missing id and one
 // outside the caller's reach cost the same.
 OPTIONAL MATCH (h:Household)
-WHERE h.id = $household_id OR h.code = $household_id
+WHERE h.id = $household_id OR h.code = $household_id OR h.code = toUpper($household_id)
 WITH h LIMIT 1
 RETURN h IS NOT NULL AS exists, h.id AS id, h.district AS district,
        coalesce(h.women_only, false) AS women_only, false AS claimed_by_subject,

@@ -56,7 +56,7 @@ SET h.status = 'moved'
 RETURN h.id AS id;
 
 // name: visitor_history
-// A visitor's own visits and claims, newest first (at most $limit of each).
+// A visitor's own visits (newest first) and claims (live first), at most $limit of each.
 MATCH (u:User {username: $username})
 CALL (u) {
   OPTIONAL MATCH (u)-[:MADE]->(v:Visit)-[:AT]->(h:Household)
@@ -67,7 +67,9 @@ CALL (u) {
 }
 CALL (u) {
   OPTIONAL MATCH (u)-[:CLAIMED]->(c:Claim)-[:ON]->(h:Household)
-  WITH c, h ORDER BY c.claimed_at DESC LIMIT $limit
+  // the live ones first (the visitor's next steps), then the others newest first
+  WITH c, h ORDER BY CASE WHEN c.ended_at IS NULL AND c.expires_at > $now THEN 0 ELSE 1 END, c.claimed_at DESC
+  LIMIT $limit
   RETURN collect(CASE WHEN c IS NOT NULL THEN {id: c.id, household_id: h.id, code: h.code,
          claimed_at: c.claimed_at, expires_at: c.expires_at, ended_at: c.ended_at,
          ended_by: c.ended_by} END) AS claims
@@ -84,7 +86,7 @@ RETURN visits, claims;
 // log is searched either way: a missing id costs what one outside the visitor's reach
 // costs (its answer is the same 404).
 OPTIONAL MATCH (h:Household)
-WHERE h.id = $household_id OR h.code = $household_id
+WHERE h.id = $household_id OR h.code = $household_id OR h.code = toUpper($household_id)
 WITH h LIMIT 1
 WITH h, coalesce(h.id, $household_id) AS wanted
 CALL (wanted) {
