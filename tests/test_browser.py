@@ -7,12 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -31,52 +25,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(settings, tmp_path_factory):
-    """`graphsvc serve` (gunicorn) on a free loopback port, its output in a log file."""
-    from .helpers import test_env
-
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "gunicorn.log"
-    graphsvc = Path(sys.executable).with_name("graphsvc")
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(graphsvc), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env=test_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("gunicorn did not serve:\n" + log_path.read_text(errors="replace")[-3000:])
-            time.sleep(0.3)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
