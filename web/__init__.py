@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["lang_url"] = lang_url
 
-    from . import admin, api, auth, coordinator, guard, health, home, neo, visitor
+    from . import admin, api, auth, coordinator, guard, health, home, neo, openapi, visitor
 
     app.extensions["graphsvc_keyring"] = crypto.load_keyring()
     app.extensions["graphsvc_gate"] = Gate(per_minute=settings.failures_per_minute, window=settings.fold_seconds)
@@ -137,7 +137,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     )
     neo.init_app(app)
     guard.init_app(app)
-    for blueprint in (health.bp, home.bp, auth.bp, api.bp, admin.bp, coordinator.bp, visitor.bp):
+    for blueprint in (health.bp, home.bp, auth.bp, api.bp, openapi.bp, admin.bp, coordinator.bp, visitor.bp):
         app.register_blueprint(blueprint)
 
     @app.before_request
