@@ -28,7 +28,7 @@ from schemathesis.config import SchemathesisConfig
 
 from graphsvc import accounts
 from graphsvc.config import load_settings
-from web.openapi import DOCUMENT
+from web.openapi import DOCUMENT, document
 
 from .helpers import ACTOR, FIXTURES, empty, import_small, keyring
 from .helpers import test_env as environment  # (a name pytest would collect as a test)
@@ -106,12 +106,8 @@ def tokens(server, session_db, tmp_path_factory) -> dict[str, str]:
 # --- the document and the routes ----------------------------------------------------------------
 
 
-def _document() -> dict:
-    return json.loads(DOCUMENT.read_text(encoding="utf-8"))
-
-
 def test_the_document_is_valid_openapi_3_1():
-    assert _document()["openapi"].startswith("3.1")
+    assert document()["openapi"].startswith("3.1")
     SCHEMA.validate()  # against the OpenAPI 3.1 meta-schema; raises naming the place
 
 
@@ -127,7 +123,7 @@ def test_every_api_route_is_documented_and_every_operation_is_a_route():
     }
     documented = {
         (path, method)
-        for path, item in _document()["paths"].items()
+        for path, item in document()["paths"].items()
         for method in item
         if method in ("get", "put", "post", "delete", "patch")
     }
@@ -147,7 +143,7 @@ def test_the_document_is_served_to_anyone_as_kept(server, tokens):
     with urllib.request.urlopen(server + "/api/v1/openapi.json", timeout=10) as response:
         assert response.status == 200
         assert response.headers["Content-Type"] == "application/json"
-        assert json.loads(response.read()) == _document()
+        assert json.loads(response.read()) == document()
     # a token, when one is sent, must be good (the guard checks every token it is given)
     bad = urllib.request.Request(server + "/api/v1/openapi.json", headers={"Authorization": "Bearer gs_nope"})
     with pytest.raises(urllib.error.HTTPError) as refused:
