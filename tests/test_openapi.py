@@ -27,7 +27,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
-from graphsvc import accounts
+from graphsvc import accounts, visits
 from graphsvc.config import load_settings
 from web.openapi import DOCUMENT, document
 
@@ -96,12 +96,17 @@ class Token:
 
 @pytest.fixture(scope="module")
 def tokens(server, session_db, tmp_path_factory) -> dict[str, str]:
-    """The small network with an account of every role, and a token of each caller."""
+    """The small network with an account of every role, a token of each caller, and two
+    households the visitor holds."""
     empty(session_db)
     folder = tmp_path_factory.mktemp("network") / "small"
     shutil.copytree(FIXTURES / "small", folder)
     import_small(session_db, folder, keyring())
-    return {name: accounts.create_token(session_db, ACTOR, name, 1) for name in CALLERS}
+    tokens = {name: accounts.create_token(session_db, ACTOR, name, 1) for name in CALLERS}
+    visitor = accounts.token_subject(session_db, tokens["minji"])
+    for household in ("h-001", "h-002"):  # hers, so that the contact route has an address to show
+        visits.claim(session_db, visitor, ACTOR, household)
+    return tokens
 
 
 # --- the document and the routes ----------------------------------------------------------------
