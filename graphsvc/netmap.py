@@ -285,7 +285,14 @@ def tree_layout(
 
 
 def _pack(items: list[tuple[str, float, float]], gap: float = 0.0) -> list[tuple[list[str], float, float]]:
-    """Items (id, width, height) into rows, in order: [(ids, row width, row height)]."""
+    """Items (id, width, height) into rows, in order: [(ids, row width, row height)];
+    none for no items (a map whose filters keep no household).
+
+    >>> _pack([])
+    []
+    """
+    if not items:
+        return []
     widest = max(w for _i, w, _h in items)
     area = sum(w * h for _i, w, h in items)
     limit = max(WRAP, widest, math.sqrt(area * ASPECT))

@@ -324,3 +324,14 @@ def test_household_page_for_a_coordinator(app):
     html = client.get("/households/h-005?lang=en").get_data(as_text=True)
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
     assert client.get("/households/h-003").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["wave_min=999", "status=recent", "district=서울 노원구&rest=1"])
+def test_a_map_whose_filters_keep_nothing_is_empty_not_an_error(app, query):
+    """Found by schemathesis (tests/test_openapi.py): an empty map reached the layout's
+    max() of nothing, a 500."""
+    from .helpers import api
+
+    answer = api(app, "coord")(f"/api/v1/network?{query}")
+    assert answer.status_code == 200, answer.json
+    assert answer.json["nodes"] == [] and answer.json["edges"] == []

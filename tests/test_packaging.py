@@ -112,6 +112,7 @@ def test_the_app_runs_from_a_wheel_in_a_fresh_virtualenv(db, settings, tmp_path)
     assert cypher == sorted(f"graphsvc/cypher/{p.name}" for p in (ROOT / "graphsvc" / "cypher").glob("*.cypher"))
     assert not [n for n in names if n.startswith(("tests/", "bench/"))]
     assert "web/templates/login.html" in names and any(n.startswith("web/static/") for n in names)
+    assert "web/openapi.json" in names and "web/static/report.js" in names
     if (ROOT / "web/translations/ko/LC_MESSAGES/messages.mo").exists():  # compiled by make install
         assert "web/translations/ko/LC_MESSAGES/messages.mo" in names
 

@@ -107,7 +107,7 @@ def test_logout_ends_the_session_on_the_server(app):
     client = app.test_client()
     sign_in(client, "minji")
     sid = client.get_cookie("gs_session").value
-    token = csrf(client, "/")
+    token = csrf(client, "/suggestions")  # a visitor's start page (/ sends them there)
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     replay = app.test_client()
     replay.set_cookie("gs_session", sid)
