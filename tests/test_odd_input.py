@@ -129,3 +129,10 @@ def test_an_id_too_long_to_be_one_is_a_404_put_on_record_without_it(app, world):
         assert response.status_code == 404, who
     denied = [e for e in events(world, outcome="denied") if e["action"] == "household.read"]
     assert len(denied) == 3 and all(e["targets"] == [] for e in denied)
+
+
+def test_a_method_the_route_has_not_answers_405_naming_the_ones_it_has(app):
+    """Found by schemathesis: the 405 answer lost Werkzeug's Allow header."""
+    answer = api(app, "minji")("/api/v1/me", method="DELETE")
+    assert answer.status_code == 405 and answer.is_json
+    assert set(answer.headers["Allow"].split(", ")) >= {"GET"}

@@ -34,17 +34,19 @@ def select_locale() -> str:
 
 
 def lang_url(code: str) -> str:
-    """The link to this page in another language: the same page with its arguments (a GET),
-    or, for the answer to a form, the page the form belongs to (web/static/lang.js posts
-    the form itself there, keeping what was typed)."""
+    """The link to this page in another language: the same path with its arguments (a GET),
+    or, for the answer to a form, the page the form belongs to (web/static/report.js posts
+    the report itself there, keeping what was typed)."""
+    from urllib.parse import urlencode
+
     from flask import url_for
 
-    if request.endpoint and request.method == "GET":
-        values: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), "lang": code}
-        return url_for(request.endpoint, **values)
+    if request.method == "GET":
+        args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+        return request.path + "?" + urlencode([*args, ("lang", code)])
     if request.endpoint == "visitor.contact_form" and request.view_args:
         return url_for("coordinator.household_page", household_id=request.view_args["household_id"], lang=code)
-    return request.path + "?lang=" + code
+    return request.path + "?" + urlencode([("lang", code)])
 
 
 def _web_secret(settings: Settings) -> str:

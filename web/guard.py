@@ -393,7 +393,9 @@ def init_app(app: Flask) -> None:
             message = BAD_REQUEST.get(e.description, _("The request was not understood."))
         else:
             message = HTTP_MESSAGES.get(code, e.name)
-        return _error(code, str(message))
+        # a 405 says which methods the resource has (RFC 9110 §15.5.6), as Werkzeug's own would
+        allowed = getattr(e, "valid_methods", None)
+        return _error(code, str(message), {"Allow": ", ".join(allowed)} if code == 405 and allowed else None)
 
     @app.errorhandler(Exception)
     def failure(e):
