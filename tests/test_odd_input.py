@@ -136,3 +136,12 @@ def test_a_method_the_route_has_not_answers_405_naming_the_ones_it_has(app):
     answer = api(app, "minji")("/api/v1/me", method="DELETE")
     assert answer.status_code == 405 and answer.is_json
     assert set(answer.headers["Allow"].split(", ")) >= {"GET"}
+
+
+def test_a_number_argument_with_a_control_character_is_refused(app):
+    """Found by schemathesis: ``hops=%1E`` was stripped to nothing and taken as absent."""
+    get = api(app, "coord")
+    for value in ("%1E", "%E3%80%805", "5%1C"):
+        answer = get(f"/api/v1/network?hops={value}")
+        assert answer.status_code == 400 and answer.json["field"] == "hops", value
+    assert get("/api/v1/network?hops=").status_code == 200  # an empty form field: the default
