@@ -41,7 +41,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,49 +49,30 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRAPHSVC_DATA_KEY", "kbench:" + "B" * 43)
 os.environ.setdefault("GRAPHSVC_SECRET_KEY", "bench-secret")
 
-from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
+from common import OUT, connected, instance_settings, pct, say  # noqa: E402  (bench/common.py)
+from common import ensure_demo as load_demo  # noqa: E402
 
-from graphsvc import chains, demo, neo4j_local  # noqa: E402
-from graphsvc.config import Settings, load_settings  # noqa: E402
-from graphsvc.crypto import load_keyring  # noqa: E402
+from graphsvc import chains  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
-from graphsvc.model import Actor, to_date  # noqa: E402
+from graphsvc.model import to_date  # noqa: E402
 from graphsvc.network import first_entries  # noqa: E402
 
-OUT = ROOT / "bench" / "out"
 AS_OF = dt.date(2026, 11, 1)
 PREFIX = "hb-"
 TARGET_P95_MS = 50.0
 WARM = 20
 
 
-def pct(values: list[float], p: float) -> float:
-    """The p-th percentile (nearest rank) of ``values``, in ms."""
-    ordered = sorted(values)
-    return 1000 * ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+def bench_settings():
+    return instance_settings("benchchains", 7722)
 
 
-def bench_settings() -> Settings:
-    settings = load_settings({k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")})
-    settings = settings.with_instance("benchchains", 7722)
-    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
-    return replace(settings, local=replace(settings.local, heap="1g", pagecache="512m"))
-
-
-def ensure_demo(db: Database, households: int, say: Callable[[str], None]) -> str:
-    """The demo of ``households`` in the database (loaded when it is not); a note."""
+def ensure_demo(db: Database, households: int) -> str:
+    """The demo of ``households`` in the database (bench/common.py), without what an
+    interrupted run of this benchmark added."""
     db.apply_schema()
-    db.write("bench_chains_remove_added", prefix=PREFIX)  # left by an interrupted run
-    counts = db.read("graph_counts")[0]
-    if counts["households"] == households:
-        return f"demo of {households:,} households already loaded"
-    say(f"the instance holds {counts['households']:,} households: loading the demo of {households:,}")
-    db.run_autocommit("wipe_all")
-    t0 = time.perf_counter()
-    tables = demo.generate(households, seed=1, as_of=AS_OF)
-    report = demo.load(db, tables, load_keyring(), Actor("bench", "admin", "127.0.0.1", "bench"))
-    assert report.ok, report
-    return f"demo of {households:,} households loaded in {time.perf_counter() - t0:.0f} s"
+    db.write("bench_chains_remove_added", prefix=PREFIX)
+    return load_demo(db, households, AS_OF)
 
 
 def add(db: Database, i: int, introducer: str, with_index: bool) -> tuple[float, chains.UpdateReport | None]:
@@ -147,27 +127,14 @@ def main() -> None:
     ap.add_argument("--rehomes", type=int, default=3, help="timed re-homes each way")
     args = ap.parse_args()
 
-    def say(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-    settings = bench_settings()
-    local = settings.local
-    started = neo4j_local.running_pid(local) is None
-    if started:
-        neo4j_local.install(local, say=lambda m: None)
-        neo4j_local.start(local, say=lambda m: None)
-    try:
-        with Database.connect(settings) as db:
-            lines = run(db, args, say, started)
-    finally:
-        if started:
-            neo4j_local.stop(local, say=lambda m: None)
+    with connected(bench_settings()) as (db, started):
+        lines = run(db, args, say, started)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "chains.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def run(db: Database, args: argparse.Namespace, say: Callable[[str], None], started: bool) -> list[str]:
-    note = ensure_demo(db, args.households, say)
+    note = ensure_demo(db, args.households)
     # the index must be whole before the timed part (an interrupted run, or a test of a
     # refresh from nothing, can leave it otherwise): the timed refresh below then checks
     # that the incremental updates kept it whole

@@ -36,8 +36,6 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +44,14 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRAPHSVC_DATA_KEY", "kbench:" + "B" * 43)
 os.environ.setdefault("GRAPHSVC_SECRET_KEY", "bench-secret")
 
-from cypher_extra import FOLDERS as CYPHER_EXTRA  # noqa: E402  (bench/cypher_extra.py)
+from common import OUT, connected, ensure_demo, instance_settings, pct, say  # noqa: E402  (bench/common.py)
 
-from graphsvc import access, audit, demo, neo4j_local, visits  # noqa: E402
-from graphsvc.config import Settings, load_settings  # noqa: E402
+from graphsvc import access, audit, visits  # noqa: E402
 from graphsvc.crypto import load_keyring  # noqa: E402
 from graphsvc.db import Database  # noqa: E402
 from graphsvc.model import Actor  # noqa: E402
 from graphsvc.suggest import SHOWN_ACTION  # noqa: E402
 
-OUT = ROOT / "bench" / "out"
 AS_OF = dt.date(2026, 11, 1)
 HOUSEHOLDS = 100_000
 TARGET_RATIO = 2.0
@@ -63,31 +59,8 @@ TARGET_P95_MS = 100.0
 WARM = 5  # reports per client before each timed phase
 
 
-def pct(values: list[float], p: float) -> float:
-    """The p-th percentile (nearest rank) of ``values`` (seconds), in ms."""
-    ordered = sorted(values)
-    return 1000 * ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
-def bench_settings() -> Settings:
-    settings = load_settings({k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")})
-    settings = settings.with_instance("benchreport", 7723)
-    settings = replace(settings, cypher_extra=CYPHER_EXTRA)  # bench/cypher, tests/cypher
-    return replace(settings, local=replace(settings.local, heap="1g", pagecache="512m"))
-
-
-def ensure_demo(db: Database, say: Callable[[str], None]) -> str:
-    db.apply_schema()
-    counts = db.read("graph_counts")[0]
-    if counts["households"] == HOUSEHOLDS:
-        return f"demo of {HOUSEHOLDS:,} households already loaded"
-    say(f"the instance holds {counts['households']:,} households: loading the demo of {HOUSEHOLDS:,}")
-    db.run_autocommit("wipe_all")
-    t0 = time.perf_counter()
-    tables = demo.generate(HOUSEHOLDS, seed=1, as_of=AS_OF)
-    report = demo.load(db, tables, load_keyring(), Actor("bench", "admin", "127.0.0.1", "bench"))
-    assert report.ok, report
-    return f"demo of {HOUSEHOLDS:,} households loaded in {time.perf_counter() - t0:.0f} s"
+def bench_settings():
+    return instance_settings("benchreport", 7723)
 
 
 class Client:
@@ -164,8 +137,8 @@ def phase(
     return times
 
 
-def run(db: Database, args: argparse.Namespace, say: Callable[[str], None]) -> list[str]:
-    note = ensure_demo(db, say)
+def run(db: Database, args: argparse.Namespace) -> list[str]:
+    note = ensure_demo(db, HOUSEHOLDS, AS_OF)
     now = dt.datetime.now(dt.UTC)
     db.write("bench_report_ensure_women", visitors=args.clients)
     rows = db.read("bench_report_visitors", visitors=args.clients, households=40 * args.clients, now=now)
@@ -248,21 +221,8 @@ def main() -> None:
     ap.add_argument("--single", type=int, default=40, help="reports of each kind by one visitor alone")
     args = ap.parse_args()
 
-    def say(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-    settings = bench_settings()
-    local = settings.local
-    started = neo4j_local.running_pid(local) is None
-    if started:
-        neo4j_local.install(local, say=lambda m: None)
-        neo4j_local.start(local, say=lambda m: None)
-    try:
-        with Database.connect(settings) as db:
-            lines = run(db, args, say)
-    finally:
-        if started:
-            neo4j_local.stop(local, say=lambda m: None)
+    with connected(bench_settings()) as (db, _started):
+        lines = run(db, args)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
