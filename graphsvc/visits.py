@@ -251,15 +251,13 @@ def contact(
         pid = person.get("person_id")
         answer = {
             "household_id": household_id,
-            "code": person.get("code"),
+            "code": row["code"],
             "contact_code_name": person.get("code_name"),
             "address": keyring.decrypt(person.get("address"), "Person", pid, "address") if pid else None,
             "phone": keyring.decrypt(person.get("phone"), "Person", pid, "phone") if pid else None,
             "claim_id": row["claim_id"],
             "claim_expires_at": row["expires_at"].to_native().isoformat() if row["expires_at"] else None,
         }
-        if not pid:
-            answer["code"] = db.run_in_tx(tx, "household_lock", id=household_id)[0]["code"]
         audit.append_in_tx(
             tx,
             db,

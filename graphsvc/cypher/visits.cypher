@@ -15,7 +15,7 @@ OPTIONAL MATCH (h)<-[:ON]-(c:Claim)
 WHERE c.ended_at IS NULL AND c.expires_at > $now
 WITH h, c ORDER BY c.claimed_at DESC
 WITH h, head(collect(c)) AS live
-RETURN h.id AS id, h.district AS district, h.status AS status,
+RETURN h.id AS id, h.code AS code, h.district AS district, h.status AS status,
        coalesce(h.women_only, false) AS women_only,
        live.username AS holder, live.id AS claim_id, live.expires_at AS expires_at,
        EXISTS { (h)<-[:AT]-(:Visit)<-[:MADE]-(:User {username: $username}) } AS visited_by_subject,
@@ -137,7 +137,7 @@ WITH h, p,
      CASE WHEN EXISTS { (p)<-[:INTRODUCED]-(:Person) } THEN 0 ELSE 1 END AS entered
 ORDER BY named, reachable, entered, p.id
 LIMIT 1
-RETURN h.code AS code, p.id AS person_id, p.code_name AS code_name, p.address AS address, p.phone AS phone;
+RETURN p.id AS person_id, p.code_name AS code_name, p.address AS address, p.phone AS phone;
 
 // name: report_checks
 // What a report's parts are checked against: the ids of the visited household's people,
