@@ -49,8 +49,10 @@ class Action(str, Enum):
     HOUSEHOLD_CONTACT_READ = "household.contact.read"
     VISIT_REPORT = "visit.report"  # field work, on households they may see
     AUDIT_READ = "audit.read"
+    INTAKE_REVIEW = "intake.review"  # confirm, merge or reject households brought back from visits
+    HOUSEHOLD_ASSIGN = "household.assign"  # give a household to a visitor (it becomes their claim)
     USERS_MANAGE = "users.manage"
-    DATA_IMPORT = "data.import"
+    DATA_IMPORT = "data.import"  # coordinators: rows of their own districts only (the importer checks)
     DATA_EXPORT = "data.export"
 
     def __str__(self) -> str:
@@ -69,6 +71,8 @@ HOUSEHOLD_CLAIM = Action.HOUSEHOLD_CLAIM
 HOUSEHOLD_CONTACT_READ = Action.HOUSEHOLD_CONTACT_READ
 VISIT_REPORT = Action.VISIT_REPORT
 AUDIT_READ = Action.AUDIT_READ
+INTAKE_REVIEW = Action.INTAKE_REVIEW
+HOUSEHOLD_ASSIGN = Action.HOUSEHOLD_ASSIGN
 USERS_MANAGE = Action.USERS_MANAGE
 DATA_IMPORT = Action.DATA_IMPORT
 DATA_EXPORT = Action.DATA_EXPORT
@@ -94,7 +98,14 @@ FIELD_ACTIONS = frozenset(
 )
 # Actions on one household (or its visits) that a district-scoped role needs the district for.
 HOUSEHOLD_ACTIONS = frozenset(
-    {Action.HOUSEHOLD_READ, Action.HOUSEHOLD_IDENTITY_READ, Action.HOUSEHOLD_WRITE, Action.VISIT_NOTES_READ}
+    {
+        Action.HOUSEHOLD_READ,
+        Action.HOUSEHOLD_IDENTITY_READ,
+        Action.HOUSEHOLD_WRITE,
+        Action.VISIT_NOTES_READ,
+        Action.INTAKE_REVIEW,
+        Action.HOUSEHOLD_ASSIGN,
+    }
 )
 
 
@@ -148,6 +159,9 @@ COORDINATOR = Role(
             Action.HOUSEHOLD_WRITE,
             Action.NETWORK_READ,
             Action.VISIT_NOTES_READ,
+            Action.INTAKE_REVIEW,
+            Action.HOUSEHOLD_ASSIGN,
+            Action.DATA_IMPORT,
         }
     ),
     FULL_HOUSEHOLD_FIELDS,
@@ -289,7 +303,7 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
         return _allow(
             f"{role.name} of the district", role.household_fields if action is Action.HOUSEHOLD_READ else frozenset()
         )
-    if action is Action.NETWORK_READ:
+    if action in (Action.NETWORK_READ, Action.DATA_IMPORT):  # a district, or all of theirs (None)
         if not isinstance(obj, DistrictScope):
             return _deny("no scope")
         if obj.district is not None and obj.district not in subject.districts:

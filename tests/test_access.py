@@ -33,6 +33,17 @@ VISITED_ELSEWHERE = a.HouseholdFacts("h-6", "서울 양천구", visited_by_subje
         (COORD, a.AUDIT_READ, None, False),
         (COORD, a.USERS_MANAGE, None, False),
         (COORD, a.DATA_EXPORT, None, False),
+        (COORD, a.DATA_IMPORT, a.DistrictScope("서울 노원구"), True),
+        (COORD, a.DATA_IMPORT, a.DistrictScope("서울 양천구"), False),
+        (COORD, a.DATA_IMPORT, None, False),  # no scope
+        (COORD, a.INTAKE_REVIEW, NOWON, True),
+        (COORD, a.INTAKE_REVIEW, YANGCHEON, False),
+        (COORD, a.HOUSEHOLD_ASSIGN, NOWON, True),
+        (COORD, a.HOUSEHOLD_ASSIGN, YANGCHEON, False),
+        (ADMIN, a.INTAKE_REVIEW, YANGCHEON, True),
+        (VISITOR, a.INTAKE_REVIEW, CLAIMED, False),
+        (VISITOR, a.HOUSEHOLD_ASSIGN, CLAIMED, False),
+        (VISITOR, a.DATA_IMPORT, a.DistrictScope("서울 노원구"), False),
         (COORD, a.HOUSEHOLD_READ, None, False),  # no object, no access
         (VISITOR, a.HOUSEHOLD_READ, NOWON, False),
         (VISITOR, a.HOUSEHOLD_READ, VISITED, True),
