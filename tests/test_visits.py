@@ -271,6 +271,7 @@ def test_contacts_are_capped_a_day_with_one_alert(field):
     assert len(audit.query(field, action="household.contact.read")) == 2  # the refused reveals: none
     # 24 hours after the reveals (their events carry the clock's time): counted afresh
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=24, minutes=5)
+    visits.claim(field, mina, who(mina), "h-002", now=later)  # the claim of NOW has expired by the clock's day
     assert reveal(field, mina, "h-002", per_day=1, now=later)["phone"] == "010-2222-3333"
 
 
