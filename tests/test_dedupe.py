@@ -14,7 +14,7 @@ import pytest
 from graphsvc import access, blindindex, crypto, dedupe, households
 from graphsvc.dedupe import Reason
 
-from .helpers import ACTOR, keyring
+from .helpers import ACTOR, append, import_folder, keyring, snapshot
 
 ADMIN = access.Subject("admin", "admin")
 A, B = "서울 노원구", "서울 양천구"
@@ -281,3 +281,94 @@ def test_matching_reads_indexes_only(db):
     rows = db.read("dedupe_matches", household_id=hid)
     assert rows and not any(crypto.is_encrypted(v) for row in rows for v in row.values())
     assert not any("010" in str(v) or "김" in str(v) for row in rows for v in row.values())
+
+
+# --- the import check ----------------------------------------------------------------------
+
+
+def test_an_import_row_matching_a_known_phone_is_refused_unless_duplicates_are_allowed(world, small):
+    """DT's create-time duplicate check, as the import's: the row is reported with its
+    file and line, and nothing is written unless the import allows duplicates."""
+    append(small, "people", ["p-100", "꽃잎", "h-002", "홍길동", "+82 10 1234 5678", ""])
+    before = snapshot(world)
+    dry = import_folder(world, small, dry_run=True)
+    assert dry.possible_duplicates == 1 and not dry.ok
+    refused = import_folder(world, small)
+    assert [str(p) for p in refused.plan.problems] == ["people.csv:8: possible duplicate of p-001 (same phone)"]
+    assert not refused.written and snapshot(world) == before
+    allowed = import_folder(world, small, allow_duplicates=True)
+    assert allowed.ok and allowed.written and allowed.possible_duplicates == 1
+    assert world.read("test_dedupe_person_indexes", id="p-100")[0]["phone_bi"] == keyring().blind_index(
+        "phone", "010-1234-5678"
+    )
+    # imported again: p-100 is stored now, a correction is no new entry
+    assert import_folder(world, small).possible_duplicates == 0
+
+
+def test_an_import_checks_names_in_their_district_and_rows_of_the_same_bundle(world, small):
+    append(
+        small,
+        "people",
+        ["p-101", "가", "h-002", "김 민준", "", ""],  # line 8
+        ["p-102", "나", "h-001", "민준 김", "", ""],  # the same name, swapped, same district: row 8
+        ["p-103", "다", "h-003", "김민준", "", ""],  # the same name in 양천구: another district
+        ["p-104", "라", "h-002", "박철수", "", ""],  # p-002's name, 노원구 too
+        ["p-105", "마", "h-002", "김", "", ""],  # a surname alone
+        ["p-106", "바", "h-003", "", "01022223333", ""],  # p-003's phone, another district: a phone is a phone
+    )
+    report = import_folder(world, small, dry_run=True)
+    assert [str(p) for p in report.plan.duplicates] == [
+        "people.csv:9: possible duplicate of p-101 (same name)",
+        "people.csv:11: possible duplicate of p-002 (same name)",
+        "people.csv:13: possible duplicate of p-003 (same phone)",
+    ]
+
+
+def test_the_fixture_and_a_reimport_have_no_duplicates(db, small):
+    first = import_folder(db, small)
+    assert first.ok and first.possible_duplicates == 0
+    assert import_folder(db, small).possible_duplicates == 0
+
+
+def test_the_command_line_flag(db, cli_env, small):
+    from click.testing import CliRunner
+
+    from graphsvc.cli import main
+
+    append(small, "people", ["p-100", "꽃잎", "h-002", "", "010-1234-5678", ""])  # p-001's phone, same bundle
+    run = CliRunner().invoke
+    refused = run(main, ["import", str(small)], catch_exceptions=False)
+    assert refused.exit_code == 1
+    assert "people.csv:8: possible duplicate of p-001 (same phone)" in refused.output
+    assert "--allow-duplicates" in refused.output and db.read("graph_counts")[0]["households"] == 0
+    dry = run(main, ["import", str(small), "--dry-run", "--allow-duplicates"], catch_exceptions=False)
+    assert dry.exit_code == 0 and "1 possible duplicates" in dry.output
+    done = run(main, ["import", str(small), "--allow-duplicates"], catch_exceptions=False)
+    assert done.exit_code == 0 and "7 people, 4 introductions, 3 visits; 1 possible duplicates in" in done.output
+
+
+# --- rotation --------------------------------------------------------------------------------
+
+
+def test_a_key_rotation_recomputes_every_blind_index(world):
+    """After `graphsvc keys rotate` no index of the old key is left, and matching works
+    under the new one."""
+    import base64
+    import os
+
+    from graphsvc import rekey
+
+    hid, _ = family(world, "N-000001", status="pending", legal_name="김영희", phone="010-1234-5678")
+    old = {r["id"]: r for r in world.read("test_dedupe_all_indexes")}
+    new_key = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+    rotated = crypto.load_keyring({"GRAPHSVC_DATA_KEY": f"knew:{new_key},{os.environ['GRAPHSVC_DATA_KEY']}"})
+    counts = rekey.reencrypt(world, rotated, ACTOR)
+    assert counts["blind_indexes"] == len(old)
+    after = {r["id"]: r for r in world.read("test_dedupe_all_indexes")}
+    assert {r["bi_kid"] for r in after.values()} == {"knew"}
+    assert after["p-001"]["phone_bi"] == rotated.blind_index("phone", "010-1234-5678") != old["p-001"]["phone_bi"]
+    assert after["p-006"]["name_bi"] is None  # no identity, no index, under any key
+    assert [(c.code, {r.kind for r in c.reasons}) for c in dedupe.candidates(world, hid)] == [
+        ("H-001", {"phone", "name"})
+    ]
+    assert rekey.reindex(world, rotated, ACTOR) == 0  # nothing left under the old key

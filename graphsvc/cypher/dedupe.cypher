@@ -51,3 +51,29 @@ MATCH (o)-[:MEMBER_OF]->(c:Household)
 WHERE c <> h AND c.district = h.district AND coalesce(c.status, '') <> 'rejected'
 RETURN DISTINCT p.id AS person_id, o.id AS other_person_id, c.id AS household_id, c.code AS code,
        c.district AS district, kind;
+
+// name: dedupe_household_districts
+// The districts of stored households (an import's rows of people name them).
+UNWIND $ids AS id
+MATCH (h:Household {id: id})
+RETURN h.id AS id, h.district AS district;
+
+// name: dedupe_import_matches
+// class: heavy
+// The stored people that the new people of an import may be ($rows: id, district and
+// blind indexes): the same phone anywhere, the same full name (either order) in the same
+// district. Not rejected households' people.
+UNWIND $rows AS row
+CALL (row) {
+  MATCH (o:Person {phone_bi: row.phone_bi})
+  RETURN o, 'phone' AS kind, false AS in_district
+  UNION
+  MATCH (o:Person) WHERE o.name_bi IN [row.name_bi, row.name_rev_bi]
+  RETURN o, 'name' AS kind, true AS in_district
+  UNION
+  MATCH (o:Person {name_rev_bi: row.name_bi})
+  RETURN o, 'name' AS kind, true AS in_district
+}
+MATCH (o)-[:MEMBER_OF]->(c:Household)
+WHERE o.id <> row.id AND coalesce(c.status, '') <> 'rejected' AND (NOT in_district OR c.district = row.district)
+RETURN DISTINCT row.id AS id, o.id AS other_id, kind;
