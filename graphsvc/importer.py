@@ -639,9 +639,11 @@ def check_duplicates(db: Database, plan: Plan, keyring: Keyring) -> list[Problem
 
     fresh = [k for k in keys if k["id"] not in known]
     wanted = ("id", "district", "phone_bi", "name_bi", "name_rev_bi")
-    for row in db.read("dedupe_import_matches", rows=[{n: k[n] for n in wanted} for k in fresh]):
-        for key in (k for k in fresh if k["id"] == row["id"]):
-            same(key, row["other_id"], row["kind"])
+    by_id = {k["id"]: k for k in fresh}
+    for start in range(0, len(fresh), _MATCH_BATCH):  # a first import of a big network: in parts
+        part = [{n: k[n] for n in wanted} for k in fresh[start : start + _MATCH_BATCH]]
+        for row in db.read("dedupe_import_matches", rows=part):
+            same(by_id[row["id"]], row["other_id"], row["kind"])
     # an earlier row of the bundle (new or stored) with the same value
     first: dict[tuple[str, Any, Any], str] = {}
     for key in keys:
@@ -660,6 +662,9 @@ def check_duplicates(db: Database, plan: Plan, keyring: Keyring) -> list[Problem
         Problem(TABLES["people"].filename, line, f"possible duplicate of {other} (same {' and '.join(_what(what))})")
         for (line, other), what in sorted(found.items())
     ]
+
+
+_MATCH_BATCH = 5000
 
 
 def _what(kinds: set[str]) -> list[str]:
