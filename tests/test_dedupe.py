@@ -157,6 +157,7 @@ CASES = [
     ("Go.Data first and last name", {"legal_name": "Kim Younghee"}, {"legal_name": "kim younghee"}, {"name"}),
     ("Go.Data first and last name reversed", {"legal_name": "영희 김"}, {"legal_name": "김영희"}, {"name"}),
     ("Go.Data reversed, Latin", {"legal_name": "Younghee Kim"}, {"legal_name": "Kim Younghee"}, {"name"}),
+    ("Go.Data reversed, the other way", {"legal_name": "김영희"}, {"legal_name": "영희 김"}, {"name"}),
     (
         "Go.Data empty values never match",
         {"legal_name": None, "phone": None},
@@ -281,6 +282,44 @@ def test_matching_reads_indexes_only(db):
     rows = db.read("dedupe_matches", household_id=hid)
     assert rows and not any(crypto.is_encrypted(v) for row in rows for v in row.values())
     assert not any("010" in str(v) or "김" in str(v) for row in rows for v in row.values())
+
+
+def test_a_visit_report_indexes_the_people_it_brings(world):
+    """visits.report writes new members and introduced households with their blind
+    indexes: the household brought back finds the one it duplicates."""
+    import datetime as dt
+
+    from graphsvc import accounts, audit, visits
+    from graphsvc.model import Actor
+
+    accounts.add_user(world, ACTOR, "mina", "visitor", [A], "correct horse battery", "f")
+    mina = access.Subject("mina", "visitor", (A,), "f")
+    now = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+    audit.append_now(world, actor="mina", role="visitor", action="suggestions.read", targets=["h-001"])
+    body = {
+        "household_id": "h-001",
+        "visited_on": "2026-11-19",
+        "outcome": "met",
+        "new_members": [{"code_name": "아침해", "legal_name": "김하나", "phone": "+82 10 5555 1234"}],
+        "introductions": [
+            # p-003's phone (h-002), and p-001 introduced p-003 too
+            {
+                "introducer_id": "p-001",
+                "code_name": "들꽃",
+                "relation": "family",
+                "district": A,
+                "phone": "+82 10 2222 3333",
+            },
+        ],
+    }
+    done = visits.report(world, keyring(), mina, Actor("mina", "visitor"), body, now=now)
+    ((hid, pid),) = done.introductions
+    (candidate,) = dedupe.candidates(world, hid)
+    assert candidate.household_id == "h-002"
+    assert candidate.reasons == (Reason("phone", pid, "p-003"), Reason("same_introducer", pid, "p-003"))
+    member = world.read("test_dedupe_person_indexes", id=done.new_members[0])[0]
+    assert member["phone_bi"] == keyring().blind_index("phone", "010-5555-1234")
+    assert member["name_bi"] == keyring().blind_index("name", "김하나") and member["address_bi"] is None
 
 
 # --- the import check ----------------------------------------------------------------------
