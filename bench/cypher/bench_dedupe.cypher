@@ -10,9 +10,9 @@ ORDER BY households DESC;
 // The first $small households (by id) into $small_district, all the others into $big_district.
 MATCH (h:Household)
 WITH h ORDER BY h.id
-WITH collect(h) AS all
-UNWIND range(0, size(all) - 1) AS i
-WITH all[i] AS h, CASE WHEN i < $small THEN $small_district ELSE $big_district END AS district
+WITH collect(h) AS hs
+UNWIND range(0, size(hs) - 1) AS i
+WITH hs[i] AS h, CASE WHEN i < $small THEN $small_district ELSE $big_district END AS district
 WHERE h.district <> district
 SET h.district = district
 RETURN count(*) AS moved;
