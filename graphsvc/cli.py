@@ -643,6 +643,19 @@ def keys_rotate(ctx: click.Context) -> None:
     )
 
 
+@keys_group.command("reindex")
+@click.pass_context
+def keys_reindex(ctx: click.Context) -> None:
+    """Compute the blind indexes (duplicate matching) of every person who has none under the
+    current key: once after an upgrade from a version without them; rotate does it too."""
+    from . import rekey
+
+    keyring = _keyring()
+    with _connect(_settings(ctx)) as db:
+        n = rekey.reindex(db, keyring, cli_actor(), progress=_Progress())
+    click.echo(f"blind indexes of {n:,} people computed under key {keyring.current_kid}")
+
+
 # --- the web app -----------------------------------------------------------------------
 
 

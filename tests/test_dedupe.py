@@ -411,3 +411,21 @@ def test_a_key_rotation_recomputes_every_blind_index(world):
         ("H-001", {"phone", "name"})
     ]
     assert rekey.reindex(world, rotated, ACTOR) == 0  # nothing left under the old key
+
+
+def test_people_stored_before_blind_indexes_get_them_with_one_command(db, cli_env, small):
+    from click.testing import CliRunner
+
+    from graphsvc.cli import main
+
+    assert import_folder(db, small).ok
+    indexed = {r["id"]: r for r in db.read("test_dedupe_all_indexes")}
+    db.write("test_dedupe_forget_indexes")
+    result = CliRunner().invoke(main, ["keys", "reindex"], catch_exceptions=False)
+    # p-006 has no identity: nothing to index
+    assert result.exit_code == 0 and "blind indexes of 5 people computed" in result.output
+    after = {r["id"]: r for r in db.read("test_dedupe_all_indexes")}
+    assert {k: v for k, v in after.items() if k != "p-006"} == {k: v for k, v in indexed.items() if k != "p-006"}
+    assert after["p-001"]["phone_bi"] == keyring().blind_index("phone", "010-1234-5678")
+    again = CliRunner().invoke(main, ["keys", "reindex"], catch_exceptions=False)
+    assert "blind indexes of 0 people" in again.output
