@@ -1,0 +1,18 @@
+// Statements the tests of duplicate scoring read (tests/test_dedupe.py).
+
+// name: test_dedupe_person_indexes
+MATCH (p:Person {id: $id})
+RETURN p.phone_bi AS phone_bi, p.name_bi AS name_bi, p.name_rev_bi AS name_rev_bi,
+       p.address_bi AS address_bi, p.bi_kid AS bi_kid;
+
+// name: test_dedupe_all_indexes
+MATCH (p:Person)
+RETURN p.id AS id, p.phone_bi AS phone_bi, p.name_bi AS name_bi, p.name_rev_bi AS name_rev_bi,
+       p.address_bi AS address_bi, p.bi_kid AS bi_kid
+ORDER BY id;
+
+// name: test_dedupe_forget_indexes
+// People as a version without blind indexes left them.
+MATCH (p:Person)
+REMOVE p.phone_bi, p.name_bi, p.name_rev_bi, p.address_bi, p.bi_kid
+RETURN count(p) AS people;
