@@ -315,6 +315,8 @@ def test_api_lists_confirms_merges_and_rejects(app, world):
 
     ok = call(f"/api/v1/intake/{h1}/confirm", method="POST")
     assert ok.status_code == 200 and ok.get_json()["code"] == "H-006" and ok.get_json()["status"] == "active"
+    drawn = call("/api/v1/network").get_json()["nodes"]
+    assert any(n["id"] == h1 and n.get("code") == "H-006" for n in drawn)  # on the map at once
     again = call(f"/api/v1/intake/{h1}/confirm", method="POST", json={})
     assert again.status_code == 409 and again.get_json()["code"] == "already_reviewed"
 
