@@ -35,12 +35,11 @@ at once queue at the household's lock, and the second finds it active.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import access, audit, chains, households, records, suggest
+from . import access, audit, chains, dedupe, households, records, suggest
 from .errors import Refused
 from .model import Actor, plain
 
@@ -141,11 +140,9 @@ class Reviewed:
 
 
 def _dedupe() -> Any:
-    """graphsvc.dedupe (the duplicate scoring), or None while it is not there."""
-    try:
-        return importlib.import_module("graphsvc.dedupe")
-    except ImportError:
-        return None
+    """The duplicate scoring (graphsvc/dedupe.py): one place, so that what the reviewer is
+    shown of its answer can be tested on any answer."""
+    return dedupe
 
 
 def candidates(
@@ -153,12 +150,10 @@ def candidates(
 ) -> list[dict[str, Any]]:
     """The duplicate candidates of a pending household (graphsvc/dedupe.py) that the
     subject may read: ``[{household_id, code, district, score, reasons: [{kind, person_id,
-    other_person_id}]}]``, best first. Empty while the scoring is not installed."""
-    dedupe = _dedupe()
-    if dedupe is None:
-        return []
+    other_person_id}]}]``, best first (graphsvc/dedupe.py: all of the scored household's
+    district; a reviewer of several districts, or an admin, is shown those they may read)."""
     out = []
-    for c in dedupe.candidates(db, household_id, limit):
+    for c in _dedupe().candidates(db, household_id, limit):
         if c.household_id == household_id:
             continue
         if not access.decide(subject, access.HOUSEHOLD_READ, access.HouseholdFacts(c.household_id, c.district)):

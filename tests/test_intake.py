@@ -558,7 +558,6 @@ def test_a_coordinator_on_a_phone_confirms_one_and_merges_another_into_its_dupli
 
 
 def test_a_duplicate_by_phone_is_a_candidate_with_its_reason_in_words(app, world):
-    pytest.importorskip("graphsvc.dedupe")  # graphsvc/dedupe.py (branch i13-dedupe)
     # 은행잎 has the phone of 은행나무 (p-003 of h-002), written another way
     _, [(hid, pid)] = bring(
         world,
