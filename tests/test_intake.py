@@ -540,11 +540,9 @@ def test_a_coordinator_on_a_phone_confirms_one_and_merges_another_into_its_dupli
 
     card = page.locator(f"li.intake-card[data-household='{dup}']")
     card.locator("summary", has_text=words["merge"]).click()
-    candidate = card.locator("input[name=candidate][value='h-002']")
-    if candidate.count():  # the duplicate scoring (graphsvc/dedupe.py) found it by its phone
-        candidate.check()
-    else:
-        card.locator("input[name=into]").fill("H-002")
+    # the duplicate scoring (graphsvc/dedupe.py) found it by its phone, and says so
+    assert {"ko": "H-002와 같은 전화번호", "en": "same phone as H-002"}[lang] in card.inner_text()
+    card.locator("input[name=candidate][value='h-002']").check()
     card.get_by_role("button", name=words["go"], exact=True).click()
     page.wait_for_url("**done=merged**")
     assert "H-002" in page.locator("p.note").inner_text()
