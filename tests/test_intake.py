@@ -412,6 +412,9 @@ def test_the_page_in_both_languages_confirms_and_shows_errors(app, world, lang):
     line = client.get(done.headers["Location"]).get_data(as_text=True)
     assert {"ko": "확인했습니다", "en": "Confirmed"}[lang] in line and "H-006" in line
 
+    again = _post(client, f"/intake/{h1}/confirm")
+    assert again.status_code == 409
+    assert {"ko": "이미 검토되었습니다", "en": "already been reviewed"}[lang] in again.get_data(as_text=True)
     empty = _post(client, f"/intake/{h2}/reject", reason=" ")
     assert empty.status_code == 400
     said = {"ko": "사유", "en": "Reason"}[lang]

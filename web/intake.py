@@ -148,7 +148,12 @@ def _page(error: dict[str, str] | None = None, status: int = 200, values: dict[s
             notice = _("Merged into %(code)s.", code=into)
         else:
             notice = _("Rejected. The reason is kept with the household.")
-    return render_template("intake.html", cards=_cards(), notice=notice, error=error or {}, values=values or {}), status
+    cards = _cards()
+    total = intake.pending_count(get_db(), g.subject) if len(cards) >= intake.DEFAULT_LIMIT else len(cards)
+    page = render_template(
+        "intake.html", cards=cards, total=total, notice=notice, error=error or {}, values=values or {}
+    )
+    return page, status
 
 
 @bp.get("/intake")
