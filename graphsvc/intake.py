@@ -287,6 +287,20 @@ def _locked(tx: neo4j.ManagedTransaction, db: Database, subject: access.Subject,
     return row
 
 
+def _next_free_code(tx: neo4j.ManagedTransaction, db: Database) -> str:
+    """The code a confirmation gives (the caller holds chains_lock): one more than the last
+    one given (the counter), or, when there is none yet or that code was taken since (an
+    import, a correction), one more than the highest ``H-<n>`` in use."""
+    counter = db.run_in_tx(tx, "intake_code_counter")[0]
+    code = next_code(counter["last"], counter["width"]) if counter["last"] is not None else None
+    if code is None or db.run_in_tx(tx, "household_code_owner", code=code):
+        top = db.run_in_tx(tx, "intake_code_top")
+        code = next_code(top[0]["top"], top[0]["width"]) if top else next_code(None, None)
+    digits = code[2:]
+    db.run_in_tx(tx, "intake_code_counter_set", last=int(digits), width=len(digits))
+    return code
+
+
 def confirm(db: Database, subject: access.Subject, actor: Actor, ref: str, now: dt.datetime | None = None) -> Reviewed:
     """The pending household ``ref`` (id or code) becomes active under the next free code."""
     household_id = _resolve(db, subject, ref)
@@ -297,8 +311,7 @@ def confirm(db: Database, subject: access.Subject, actor: Actor, ref: str, now: 
         # codes are given under the chain index's lock, which the refresh below holds anyway:
         # two confirmations never read the same highest code
         db.run_in_tx(tx, "chains_lock")
-        top = db.run_in_tx(tx, "intake_code_top")
-        code = next_code(top[0]["top"], top[0]["width"]) if top else next_code(None, None)
+        code = _next_free_code(tx, db)
         db.run_in_tx(
             tx, "intake_confirm", id=household_id, code=code, old_code=row["code"], now=now, username=subject.username
         )

@@ -107,6 +107,20 @@ def test_confirm_gives_the_next_code_and_enters_suggestions_and_the_map(world):
     assert brought["status"] == "active" and brought["code"] == "H-006"
 
 
+def test_the_next_code_skips_a_code_taken_since_the_last_confirmation(world):
+    from graphsvc import households
+
+    _, [(h1, _), (h2, _)] = bring(
+        world,
+        "h-001",
+        {"introducer_id": "p-001", "code_name": "들꽃", "relation": "family", "district": NOWON},
+        {"introducer_id": "p-002", "code_name": "솔바람", "relation": "friend", "district": NOWON},
+    )
+    assert intake.confirm(world, COORD, who(COORD), h1).code == "H-006"
+    households.create_household(world, COORD, who(COORD), {"code": "H-007", "district": NOWON, "status": "active"})
+    assert intake.confirm(world, COORD, who(COORD), h2).code == "H-008"
+
+
 def test_a_second_confirm_is_already_reviewed_and_writes_nothing(world):
     _, [(hid, _)] = bring(world)
     intake.confirm(world, COORD, who(COORD), hid)

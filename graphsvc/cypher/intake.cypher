@@ -76,6 +76,18 @@ ORDER BY n DESC, size(code) DESC
 LIMIT 1
 RETURN n AS top, size(code) - 2 AS width;
 
+// name: intake_code_counter
+// The last code confirmation gave (kept so that a confirmation does not scan every code of a
+// large network: intake_code_top is read only when there is none yet, or when the next one
+// was taken meanwhile, e.g. by an import). Under chains_lock, like intake_code_top.
+MERGE (c:HouseholdCodeCounter {id: 'H'})
+RETURN c.last AS last, c.width AS width;
+
+// name: intake_code_counter_set
+MATCH (c:HouseholdCodeCounter {id: 'H'})
+SET c.last = $last, c.width = $width
+RETURN c.last AS last;
+
 // name: intake_confirm
 // The household becomes active under its new code.
 MATCH (h:Household {id: $id})
