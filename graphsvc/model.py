@@ -46,8 +46,10 @@ class Vocabulary:
 HOUSEHOLD_STATUS = Vocabulary(
     "status",
     # pending: brought back from a visit, awaiting a coordinator's review (never suggested,
-    # never claimable); rejected: reviewed and turned down (kept, out of every list)
-    ("active", "moved", "closed", "do_not_visit", "pending", "rejected"),
+    # never claimable); rejected: reviewed and turned down (kept, out of every list);
+    # merged: reviewed and found to be a household already known (graphsvc/intake.py:
+    # its people moved there, merged_into names it; kept, out of every list)
+    ("active", "moved", "closed", "do_not_visit", "pending", "rejected", "merged"),
     {
         "활동": "active",
         "이사": "moved",
@@ -57,6 +59,7 @@ HOUSEHOLD_STATUS = Vocabulary(
         "검토 대기": "pending",
         "대기": "pending",
         "반려": "rejected",
+        "병합": "merged",
     },
 )
 

@@ -21,7 +21,7 @@ belong to whoever holds the records: the importer for files, the write services
 id 'h 1' is not a valid id (letters, digits, '.', '_', ':', '-'; at most 64)
 code is empty
 district is empty
-status 'gone' is not one of: active, moved, closed, do_not_visit, pending, rejected
+status 'gone' is not one of: active, moved, closed, do_not_visit, pending, rejected, merged
 >>> text_problem("a\\x00b", 100), text_problem("x" * 5, 4)
 ('contains a control character', 'is longer than 4 characters')
 """

@@ -165,13 +165,17 @@ RETURN count(*) AS met;
 
 // name: visitor_brought
 // The households a visitor's visits brought in, newest visit first: where each stands.
-MATCH (:User {username: $username})-[:MADE]->(v:Visit)-[:BROUGHT]->(h:Household)
+// A household merged into another at intake (graphsvc/intake.py) is brought to that one:
+// its edge keeps merged_from and the people it brought, whose code name is shown.
+MATCH (:User {username: $username})-[:MADE]->(v:Visit)-[b:BROUGHT]->(h:Household)
 OPTIONAL MATCH (h)<-[:MEMBER_OF]-(p:Person)
-WITH v, h, p ORDER BY p.id
-WITH v, h, head(collect(p.code_name)) AS code_name
+WHERE b.people IS NULL OR p.id IN b.people
+WITH v, b, h, p ORDER BY p.id
+WITH v, b, h, head(collect(p.code_name)) AS code_name
 ORDER BY v.on DESC, v.id DESC, h.id
 LIMIT $limit
-RETURN v.id AS visit_id, v.on AS visited_on, h.id AS household_id, h.code AS code, h.status AS status,
+RETURN v.id AS visit_id, v.on AS visited_on, h.id AS household_id, h.code AS code,
+       CASE WHEN b.merged_from IS NULL THEN h.status ELSE 'merged' END AS status,
        h.district AS district, coalesce(h.women_only, false) AS women_only, code_name;
 
 // name: report_form
