@@ -128,7 +128,9 @@ def _staff_may(db: Database, subject: access.Subject, household_id: str) -> str:
     return found.id
 
 
-def _locked(tx: neo4j.ManagedTransaction, db: Database, subject: access.Subject, household_id: str, now: dt.datetime):
+def _locked(
+    tx: neo4j.ManagedTransaction, db: Database, subject: access.Subject, household_id: str, now: dt.datetime
+) -> dict[str, Any]:
     """Lock the household; decide again on what the lock read (404 when it went away or
     moved out of the subject's districts)."""
     rows = db.run_in_tx(tx, "dispatch_lock", household_id=household_id, now=now)
@@ -391,9 +393,9 @@ def snooze(
             row = _locked(tx, db, subject, household_id, now)
         else:
             rows = db.run_in_tx(tx, "dispatch_lock", household_id=household_id, now=now)
-            row = rows[0] if rows else None
-            if row is None or row["visit_by"] != subject.username:
+            if not rows or rows[0]["visit_by"] != subject.username:
                 raise _not_found(household_id, "not their follow-up")
+            row = rows[0]
         if row["follow_up_on"] is None:
             raise Refused("conflict", "no follow-up planned", "household_id", (household_id,), code="no_follow_up")
         db.run_in_tx(tx, "follow_up_snooze", visit_id=row["visit_id"], until=until, username=subject.username, now=now)
@@ -460,7 +462,7 @@ def follow_ups_due(
 
 def _follow_up(row: Mapping[str, Any], today: dt.date, reminder_days: int) -> dict[str, Any]:
     due = to_date(row["due_on"])
-    out = plain(dict(row))
+    out: dict[str, Any] = plain(dict(row))
     out["days_overdue"] = (today - due).days if due else 0
     out["reminded_twice"] = _reminded(due, today, reminder_days)
     return out
