@@ -317,6 +317,12 @@ def test_follow_ups_overdue_by_visitor_reminded_twice_and_snoozed(app, desk):
     events = audit.query(desk, action="follow_up.snooze")
     assert {e["actor"] for e in events} == {"mina", "coord1"}
     assert all(e["detail"].startswith("snoozed_until: – → ") for e in events)
+    # an assignment tops the list even where nothing would suggest it (she visited it 20 days ago)
+    listed = client.get("/api/v1/suggestions?limit=20", headers=mina).json["suggestions"]
+    assert "h-001" not in [s["household_id"] for s in listed]
+    dispatch.assign(desk, COORD, who(COORD), "h-001", "mina", "한 번 더")
+    listed = client.get("/api/v1/suggestions?limit=20", headers=mina).json["suggestions"]
+    assert listed[0]["household_id"] == "h-001" and listed[0]["assigned"]["reason"] == "한 번 더"
     # a household without a follow-up cannot be snoozed
     none = client.post("/api/v1/follow-ups/h-003/snooze", json={"until": later}, headers=bearer(desk, "yeon"))
     assert none.status_code == 409 and none.json["code"] == "no_follow_up"
@@ -355,3 +361,13 @@ def test_the_desk_page_assigns_reassigns_and_releases_in_korean_and_english(app,
     visitor = app.test_client()
     sign_in(visitor, "mina", totp=False)
     assert visitor.get("/dispatch").status_code == 403
+
+
+def test_the_desk_settings_come_from_the_environment():
+    from graphsvc.config import load_settings
+
+    s = load_settings({"GRAPHSVC_ASSIGN_DAYS": "10", "GRAPHSVC_FOLLOW_UP_REMINDER_DAYS": "3"})
+    assert (s.assign_days, s.follow_up_reminder_days) == (10, 3)
+    assert (load_settings({}).assign_days, load_settings({}).follow_up_reminder_days) == (30, 7)
+    with pytest.raises(ValueError, match="GRAPHSVC_ASSIGN_DAYS"):
+        load_settings({"GRAPHSVC_ASSIGN_DAYS": "a month"})
