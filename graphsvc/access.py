@@ -331,7 +331,7 @@ def _decide_field_work(subject: Subject, role: Role, action: Action, obj: object
         if obj.claimed_by_subject or obj.assigned_to_subject:
             return _allow("held by this visitor (a live claim or assignment)")
         return _deny("not held by this visitor")
-    if obj.suggested_to_subject or obj.claimed_by_subject or obj.visited_by_subject:
+    if obj.suggested_to_subject or obj.claimed_by_subject or obj.visited_by_subject or obj.assigned_to_subject:
         return _allow("suggested to, claimed or visited by this visitor", role.household_fields)
     return _deny("not suggested to, claimed or visited by this visitor")
 

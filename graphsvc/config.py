@@ -119,6 +119,10 @@ class Settings:
     contact_reveals_per_day: int = 10
     # GRAPHSVC_MAX_LIVE_CLAIMS: live claims a visitor may hold at once (0: no limit)
     max_live_claims: int = 5
+    # GRAPHSVC_ASSIGN_DAYS: how long a coordinator's assignment lasts (graphsvc/dispatch.py)
+    assign_days: int = 30
+    # GRAPHSVC_FOLLOW_UP_REMINDER_DAYS: a follow-up due this many days is "reminded twice"
+    follow_up_reminder_days: int = 7
     # GRAPHSVC_TIMEZONE: the zone of the network's days ("today" of a visit report)
     timezone: str = "Asia/Seoul"
 
@@ -237,6 +241,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_checkpoint_hours=_positive_hours(env, "GRAPHSVC_AUDIT_CHECKPOINT_HOURS", 25.0),
         contact_reveals_per_day=_count(env, "GRAPHSVC_CONTACT_REVEALS_PER_DAY", 10),
         max_live_claims=_count(env, "GRAPHSVC_MAX_LIVE_CLAIMS", 5),
+        assign_days=_count(env, "GRAPHSVC_ASSIGN_DAYS", 30) or 30,
+        follow_up_reminder_days=_count(env, "GRAPHSVC_FOLLOW_UP_REMINDER_DAYS", 7),
         timezone=_zone(env.get("GRAPHSVC_TIMEZONE") or "Asia/Seoul"),
         suggest_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_SUGGEST_"))),
     )

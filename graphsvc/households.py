@@ -60,6 +60,7 @@ def facts(
         suggested_to_subject=row["suggested_and_open" if claiming else "candidate"],
         claimed_by_subject=row["claimed_by_subject"],
         visited_by_subject=row["visited_by_subject"],
+        assigned_to_subject=row["assigned_to_subject"],
     )
 
 

@@ -58,6 +58,7 @@ def _facts(row: Mapping[str, Any], subject: access.Subject) -> access.HouseholdF
         suggested_to_subject=row["suggested"] and row["status"] == "active",
         claimed_by_subject=holder == subject.username,
         visited_by_subject=row["visited_by_subject"],
+        assigned_to_subject=holder == subject.username and row["assigned_by"] is not None,
     )
 
 

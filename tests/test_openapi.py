@@ -46,6 +46,14 @@ EXAMPLES = 40  # per operation and caller: about two minutes in all on two cores
 # people view needs root or chain_of; an admin's reason is a real sentence; a visit is not
 # in the future, its follow-up not before it, no material listed twice).
 CROSS_FIELD_RULES = ("/api/v1/network", "/api/v1/households/{household_id}", "/api/v1/visits")
+# ... and the desk (graphsvc/dispatch.py): a visitor eligible for the household, a holder or
+# a follow-up to act on, a snooze after today.
+CROSS_FIELD_RULES += (
+    "/api/v1/households/{household_id}/assign",
+    "/api/v1/households/{household_id}/unassign",
+    "/api/v1/households/{household_id}/decline",
+    "/api/v1/follow-ups/{household_id}/snooze",
+)
 
 SCHEMA = schemathesis.openapi.from_path(
     DOCUMENT,

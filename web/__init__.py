@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.jinja_env.globals["lang_url"] = lang_url
 
     from . import admin, api, auth, coordinator, guard, health, home, neo, openapi, visitor
+    from . import dispatch as dispatch_web
 
     app.extensions["graphsvc_keyring"] = crypto.load_keyring()
     app.extensions["graphsvc_gate"] = Gate(per_minute=settings.failures_per_minute, window=settings.fold_seconds)
@@ -145,6 +146,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
 
     app.register_blueprint(intake.bp)
     app.register_blueprint(intake.api_bp)
+    app.register_blueprint(dispatch_web.bp)
+    app.register_blueprint(dispatch_web.api_bp)
 
     @app.before_request
     def _nonce() -> None:

@@ -17,7 +17,7 @@ from flask import current_app, g
 from flask_babel import get_translations
 from flask_babel import gettext as _
 
-from graphsvc import access, households, suggest, visits
+from graphsvc import access, dispatch, households, suggest, visits
 
 from .guard import actor, audit_shown
 from .neo import get_db
@@ -83,7 +83,9 @@ def suggestions(subject: access.Subject, limit: int) -> list[dict[str, Any]]:
     found = suggest.suggest(get_db(), subject, dt.date.today(), limit, weights())
     held = visits.live_claims(get_db(), subject.username) if found else {}
     tr = translator()
-    answer = [
+    given = assigned(subject, tr)  # a coordinator's assignments first (graphsvc/dispatch.py)
+    found = [s for s in found if s.household_id not in {a["household_id"] for a in given}]
+    answer = given + [
         {
             "household_id": s.household_id,
             "code": s.code,
@@ -97,8 +99,33 @@ def suggestions(subject: access.Subject, limit: int) -> list[dict[str, Any]]:
         }
         for s in found
     ]
-    audit_shown(suggest.SHOWN_ACTION, answer, detail=f"{len(found)} suggestions")
+    audit_shown(suggest.SHOWN_ACTION, answer, detail=f"{len(found)} suggestions, {len(given)} assigned")
     return answer
+
+
+def assigned(subject: access.Subject, tr: Callable[..., str]) -> list[dict[str, Any]]:
+    """The subject's live assignments as cards of the suggestions: "assigned by coord1:
+    reason", with ``assigned`` (who, why, the claim, until when) and no score."""
+    return [
+        {
+            "household_id": a["household_id"],
+            "code": a["code"],
+            "district": a["district"],
+            "score": None,
+            "reasons": [tr("Assigned by %(name)s: %(reason)s", name=a["assigned_by"], reason=a["reason"] or "–")],
+            "reason_codes": [{"kind": "assigned"}],
+            "path": [],
+            "claimed_until": a["expires_at"],
+            "assigned": {
+                "by": a["assigned_by"],
+                "reason": a["reason"],
+                "claim_id": a["claim_id"],
+                "on": a["assigned_at"],
+                "until": a["expires_at"],
+            },
+        }
+        for a in dispatch.assignments(get_db(), subject)
+    ]
 
 
 def translator() -> Callable[..., str]:

@@ -9,10 +9,10 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from graphsvc import access, visits
+from graphsvc import access, dispatch, visits
 from graphsvc.errors import Refused
 from graphsvc.records import Problem
 
@@ -26,15 +26,33 @@ bp = Blueprint("visitor", __name__)
 
 @bp.get("/suggestions")
 @allow(access.SUGGESTIONS_READ)
-@takes("claimed", "released", "error")
+@takes("claimed", "released", "error", "declined", "snoozed")
 def suggestions_page():
     found = answers.suggestions(g.subject, 20)
+    follow_ups = dispatch.follow_ups_due(get_db(), g.subject, answers.today(), _reminder_days())
+    if follow_ups:
+        audit_shown("follow_ups.read", follow_ups, detail=f"{len(follow_ups)} follow-ups due")
     notice = None
-    if request.args.get("claimed"):
+    if request.args.get("declined"):
+        notice = _("Declined: your coordinator sees why.")
+    elif request.args.get("snoozed"):
+        notice = _("Follow-up snoozed.")
+    elif request.args.get("claimed"):
         notice = _("Claimed: it is yours for %(days)d days, until you report the visit.", days=visits.CLAIM_DAYS)
     elif request.args.get("released"):
         notice = _("Released: others may visit it now.")
-    return render_template("suggestions.html", suggestions=found, notice=notice, error=request.args.get("error"))
+    return render_template(
+        "suggestions.html",
+        suggestions=found,
+        follow_ups=follow_ups,
+        notice=notice,
+        error=request.args.get("error"),
+        tomorrow=(answers.today() + dt.timedelta(days=1)).isoformat(),
+    )
+
+
+def _reminder_days() -> int:
+    return current_app.config["GRAPHSVC_SETTINGS"].follow_up_reminder_days
 
 
 def _back(household_id: str, **notice):

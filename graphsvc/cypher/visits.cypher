@@ -18,6 +18,7 @@ WITH h, head(collect(c)) AS live
 RETURN h.id AS id, h.code AS code, h.district AS district, h.status AS status,
        coalesce(h.women_only, false) AS women_only,
        live.username AS holder, live.id AS claim_id, live.expires_at AS expires_at,
+       live.assigned_by AS assigned_by,
        EXISTS { (h)<-[:AT]-(:Visit)<-[:MADE]-(:User {username: $username}) } AS visited_by_subject,
        EXISTS { MATCH (e:AuditEvent {actor: $username})
                 WHERE e.action = $shown_action AND e.at >= $suggested_since AND h.id IN e.targets }
@@ -31,8 +32,9 @@ CREATE (u)-[:CLAIMED]->(c:Claim {id: $claim_id, household_id: h.id, username: u.
 RETURN c.id AS id;
 
 // name: claim_extend
+// (never shorter: an assignment, graphsvc/dispatch.py, lasts longer than a claim)
 MATCH (c:Claim {id: $claim_id})
-SET c.expires_at = $expires_at
+SET c.expires_at = CASE WHEN c.expires_at > $expires_at THEN c.expires_at ELSE $expires_at END
 RETURN c.id AS id;
 
 // name: claim_end
@@ -96,10 +98,12 @@ CALL (wanted) {
 }
 OPTIONAL MATCH (h)<-[:ON]-(c:Claim)
 WHERE c.ended_at IS NULL AND c.expires_at > $now
-WITH h, suggested, collect(c.username) AS holders
+WITH h, suggested, collect(c.username) AS holders,
+     collect(CASE WHEN c.assigned_by IS NOT NULL THEN c.username END) AS assignees
 RETURN h IS NOT NULL AS exists, h.id AS id, h.district AS district,
        coalesce(h.women_only, false) AS women_only,
        $username IN holders AS claimed_by_subject,
+       $username IN assignees AS assigned_to_subject,
        coalesce(h.status = 'active', false) AND all(x IN holders WHERE x = $username) AND suggested AS candidate,
        coalesce(h.status = 'active', false) AND suggested AS suggested_and_open,
        EXISTS { (h)<-[:AT]-(:Visit)<-[:MADE]-(:User {username: $username}) } AS visited_by_subject;
@@ -110,7 +114,9 @@ RETURN h IS NOT NULL AS exists, h.id AS id, h.district AS district,
 // with the live claims they hold.
 MATCH (u:User {username: $username})
 SET u.field_seq = coalesce(u.field_seq, 0) + 1
-RETURN COUNT { (u)-[:CLAIMED]->(c:Claim) WHERE c.ended_at IS NULL AND c.expires_at > $now } AS live_claims;
+// (assignments, graphsvc/dispatch.py, are a coordinator's decision: they do not count)
+RETURN COUNT { (u)-[:CLAIMED]->(c:Claim)
+               WHERE c.ended_at IS NULL AND c.expires_at > $now AND c.assigned_by IS NULL } AS live_claims;
 
 // name: contact_reveals_since
 // The households whose contact the visitor revealed since $since (the audit log's record
