@@ -121,6 +121,8 @@ class Settings:
     max_live_claims: int = 5
     # GRAPHSVC_TIMEZONE: the zone of the network's days ("today" of a visit report)
     timezone: str = "Asia/Seoul"
+    # GRAPHSVC_RESET_LINK_HOURS: how long a password-reset link works (graphsvc/team.py)
+    reset_link_hours: float = 24.0
 
     @property
     def state_dir(self) -> Path:
@@ -238,6 +240,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         contact_reveals_per_day=_count(env, "GRAPHSVC_CONTACT_REVEALS_PER_DAY", 10),
         max_live_claims=_count(env, "GRAPHSVC_MAX_LIVE_CLAIMS", 5),
         timezone=_zone(env.get("GRAPHSVC_TIMEZONE") or "Asia/Seoul"),
+        reset_link_hours=_positive_hours(env, "GRAPHSVC_RESET_LINK_HOURS", 24.0),
         suggest_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_SUGGEST_"))),
     )
 

@@ -98,6 +98,10 @@ CREATE INDEX claim_expires_at IF NOT EXISTS FOR (c:Claim) ON (c.expires_at);
 // name: constraint_claim_id
 CREATE CONSTRAINT claim_id IF NOT EXISTS FOR (c:Claim) REQUIRE c.id IS UNIQUE;
 
+// name: constraint_reset_link_hash
+// A password-reset link is found by the SHA-256 of its token (cypher/team.cypher).
+CREATE CONSTRAINT reset_link_hash IF NOT EXISTS FOR (r:ResetLink) REQUIRE r.hash IS UNIQUE;
+
 // name: schema_await_indexes
 // Wait until the indexes above are online, so that imports right after use them.
 CALL db.awaitIndexes(300);
