@@ -46,6 +46,9 @@ EXAMPLES = 40  # per operation and caller: about two minutes in all on two cores
 # people view needs root or chain_of; an admin's reason is a real sentence; a visit is not
 # in the future, its follow-up not before it, no material listed twice).
 CROSS_FIELD_RULES = ("/api/v1/network", "/api/v1/households/{household_id}", "/api/v1/visits")
+# ... and an account's change: a district added must exist, a visitor keeps one, a coordinator
+# changes only a visitor's gender and districts, nobody their own role.
+CROSS_FIELD_RULES += ("/api/v1/users/{username}",)
 
 SCHEMA = schemathesis.openapi.from_path(
     DOCUMENT,

@@ -141,6 +141,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     guard.init_app(app)
     for blueprint in (health.bp, home.bp, auth.bp, api.bp, openapi.bp, admin.bp, coordinator.bp, visitor.bp):
         app.register_blueprint(blueprint)
+    from . import team  # accounts run by admins and coordinators (issue 13 §6)
+
+    app.register_blueprint(team.bp)
 
     @app.before_request
     def _nonce() -> None:
