@@ -8,7 +8,10 @@ lands on its own page after sign-in; ``PATCH /api/v1/users/<name>``."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -329,3 +332,72 @@ def test_each_role_lands_on_its_own_page_after_sign_in(app, world, username, lan
     first = sign_in(pending, username, totp=False)
     if "/login/totp" in first.headers["Location"]:
         assert pending.get("/").status_code == 200
+
+
+# --- in a real Chromium ------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("GRAPHSVC_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / ".artifacts"
+
+
+@pytest.mark.browser
+def test_a_coordinator_sets_a_visitors_gender_and_hands_over_a_reset_link_in_chromium(server, db, small):
+    """The coordinator signs in (lands on the desk's path), opens their team, gives junho a
+    gender and a reset link (after a confirmation); junho opens the link on a phone, sets a
+    password, signs in and lands on their next households."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    import pyotp
+    from playwright.sync_api import sync_playwright
+
+    from .helpers import import_folder, keyring
+
+    assert import_folder(db, small).ok
+    accounts.add_user(db, ACTOR, "coord", "coordinator", [NOWON], PASSWORD, adopt=True)
+    secret = pyotp.random_base32()
+    accounts.set_totp(db, ACTOR, "coord", keyring().encrypt(secret, "User", "coord", "totp_secret"), True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = chromium.new_page(locale="ko-KR")
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(server + "/login")
+        page.fill("input[name=username]", "coord")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("main button[type=submit]")
+        page.wait_for_url("**/login/totp**")
+        page.fill("input[name=code]", pyotp.TOTP(secret).now())
+        page.click("main button[type=submit]")
+        page.wait_for_url("**/dispatch")  # the desk (another part of issue 13 builds the page)
+        page.goto(server + "/team")
+        assert "미지정: 여성 전용 가정을 받지 못함" in page.locator("main").inner_text()
+        page.click("a[href='/team/junho']")
+        page.check("input[name=gender][value=m]")
+        page.click("main form.card button[type=submit]")
+        page.wait_for_url("**/team/junho?done=saved")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "team-account-ko.png"), full_page=True)
+        page.click("text=비밀번호 재설정 링크 만들기")
+        page.wait_for_selector("text=예, 진행합니다")  # the confirmation, nothing made yet
+        assert not events(db, action="user.reset_link")
+        page.click("text=예, 진행합니다")
+        page.screenshot(path=str(ARTIFACTS / "reset-link-ko.png"), full_page=True)
+        link = page.locator("#reset-link").inner_text()
+        assert link.startswith(server + "/reset/gr_")
+        assert user(db, "junho")["gender"] == "m"
+
+        phone = chromium.new_context(locale="ko-KR", viewport={"width": 390, "height": 844}).new_page()
+        phone.goto(link)
+        phone.fill("input[name=password]", NEW_PASSWORD)
+        phone.fill("input[name=password_confirm]", NEW_PASSWORD)
+        phone.click("main button[type=submit]")
+        phone.wait_for_selector("text=비밀번호가 설정되었습니다")
+        phone.click("main a.button")
+        phone.fill("input[name=username]", "junho")
+        phone.fill("input[name=password]", NEW_PASSWORD)
+        phone.click("main button[type=submit]")
+        phone.wait_for_url("**/suggestions")
+        phone.goto(link)
+        assert "이미 사용된 링크입니다" in phone.locator("main").inner_text()
+        chromium.close()
+    assert all(url.startswith(server + "/") for url in requested), requested
