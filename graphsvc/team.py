@@ -109,8 +109,9 @@ def change_account(
         for name in given:
             if _POLICY_FIELD[name] not in decision.fields:
                 raise Refused("forbidden", f"{name} of an account", name, (username,), code="account_field")
-        if username == subject.username and ("role" in given or given.get("enabled") is False):
-            field = "role" if "role" in given else "enabled"
+        own_role = "role" in given and given["role"] != row["role"]
+        if username == subject.username and (own_role or (given.get("enabled") is False and row["enabled"])):
+            field = "role" if own_role else "enabled"
             raise Refused("conflict", "one's own role or account", field, (username,), code="own_account")
 
         problems = records.Checked()

@@ -147,6 +147,9 @@ def test_admin_edits_gender_districts_and_role_on_the_account_page(app, world):
     own = client.post("/team/admin?lang=en", data={"csrf_token": token, "role": "visitor"})
     assert own.status_code == 409 and "your own role" in own.get_data(as_text=True)
     assert user(world, "admin")["role"] == "admin"
+    # the account page of one's own sends one's role as it is: that is no change of it
+    assert client.post("/team/admin", data={"csrf_token": token, "role": "admin", "gender": "f"}).status_code == 302
+    assert user(world, "admin")["gender"] == "f"
 
 
 # --- the pages: a coordinator --------------------------------------------------------------------
