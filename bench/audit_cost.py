@@ -90,7 +90,9 @@ def run(settings, args) -> None:
     districts = set(coordinator["districts"].split(";"))
     ids = [h["id"] for h in tables["households"] if h["district"] in districts]
     # an imported account has no password and cannot sign in until it is given one
-    accounts.add_user(db, actor, coordinator["username"], "coordinator", sorted(districts), "bench password 12345")
+    accounts.add_user(
+        db, actor, coordinator["username"], "coordinator", sorted(districts), "bench password 12345", adopt=True
+    )
     token = accounts.create_token(db, actor, coordinator["username"], 1)
 
     app = create_app(settings)

@@ -52,6 +52,7 @@ class Action(str, Enum):
     INTAKE_REVIEW = "intake.review"  # confirm, merge or reject households brought back from visits
     HOUSEHOLD_ASSIGN = "household.assign"  # give a household to a visitor (it becomes their claim)
     USERS_MANAGE = "users.manage"
+    TEAM_MANAGE = "team.manage"  # an account's gender, districts, reset link (coordinators: their visitors)
     DATA_IMPORT = "data.import"  # coordinators: rows of their own districts only (the importer checks)
     DATA_EXPORT = "data.export"
 
@@ -74,6 +75,7 @@ AUDIT_READ = Action.AUDIT_READ
 INTAKE_REVIEW = Action.INTAKE_REVIEW
 HOUSEHOLD_ASSIGN = Action.HOUSEHOLD_ASSIGN
 USERS_MANAGE = Action.USERS_MANAGE
+TEAM_MANAGE = Action.TEAM_MANAGE
 DATA_IMPORT = Action.DATA_IMPORT
 DATA_EXPORT = Action.DATA_EXPORT
 ACTIONS = tuple(Action)
@@ -162,6 +164,7 @@ COORDINATOR = Role(
             Action.INTAKE_REVIEW,
             Action.HOUSEHOLD_ASSIGN,
             Action.DATA_IMPORT,
+            Action.TEAM_MANAGE,
         }
     ),
     FULL_HOUSEHOLD_FIELDS,
@@ -229,6 +232,21 @@ class VisitFacts:
 
 
 @dataclass(frozen=True)
+class AccountFacts:
+    """An account that someone wants to see or change (graphsvc/team.py)."""
+
+    username: str
+    role: str
+    districts: tuple[str, ...] = ()
+
+
+# What a role may change of an account it may manage (TEAM_MANAGE): every field for a role of
+# every district; a coordinator a visitor's gender, districts (among their own) and reset link.
+ACCOUNT_FIELDS = frozenset({"role", "districts", "gender", "enabled", "reset_link"})
+TEAM_FIELDS = frozenset({"districts", "gender", "reset_link"})
+
+
+@dataclass(frozen=True)
 class DistrictScope:
     """A request over a district (or all of the subject's districts when None)."""
 
@@ -284,6 +302,8 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
     if action is Action.SELF_READ:
         return _allow("everyone may see their own account")
 
+    if action is Action.TEAM_MANAGE:
+        return _decide_account(subject, role, obj)
     if role.all_districts:
         if action is Action.HOUSEHOLD_IDENTITY_READ:
             return _allow(f"{role.name}, with a stated reason", needs_reason=role.identity_needs_reason)
@@ -310,6 +330,28 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
             return _deny(f"outside the {role.name}'s districts")
         return _allow(f"{role.name} of the district")
     return _deny(f"not for the role {role.name}")
+
+
+def _decide_account(subject: Subject, role: Role, obj: object) -> Decision:
+    """Who may change an account: a role of every district any account (its fields:
+    ``ACCOUNT_FIELDS``); a district role only field workers (visitors) who share one of its
+    districts (``TEAM_FIELDS``), never another coordinator or an admin, never itself.
+
+    >>> coord = Subject("c", "coordinator", ("노원",))
+    >>> [decide(coord, Action.TEAM_MANAGE, AccountFacts(n, r, d)).allowed for n, r, d in (
+    ...  ("v", "visitor", ("노원", "양천")), ("w", "visitor", ("양천",)), ("d", "coordinator", ("노원",)))]
+    [True, False, False]
+    """
+    if not isinstance(obj, AccountFacts):
+        return _deny("no object")
+    if role.all_districts:
+        return _allow(role.name, ACCOUNT_FIELDS)
+    target = REGISTRY.get(obj.role)
+    if obj.username == subject.username or target is None or not target.field_work:
+        return _deny(f"not an account a {role.name} runs")
+    if not set(obj.districts) & set(subject.districts):
+        return _deny(f"outside the {role.name}'s districts")
+    return _allow(f"{role.name} of the visitor's district", TEAM_FIELDS)
 
 
 def _decide_field_work(subject: Subject, role: Role, action: Action, obj: object) -> Decision:

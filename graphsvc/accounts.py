@@ -129,8 +129,22 @@ def _audit(
 
 
 def add_user(
-    db: Database, actor: Actor, username: str, role: str, districts: list[str], password: str, gender: str | None = None
+    db: Database,
+    actor: Actor,
+    username: str,
+    role: str,
+    districts: list[str],
+    password: str,
+    gender: str | None = None,
+    *,
+    adopt: bool = False,
 ) -> None:
+    """Create an account. An existing username is refused (``user_exists``), also one that an
+    import created without a password: ``users add`` once replaced such a demo visitor's
+    three districts with one and said "created". Changes of an account go through
+    graphsvc/team.py (``users set``, ``users passwd``). ``adopt`` (for loaders that import
+    accounts and then give them a first password in the same breath, e.g. the tests' small
+    network) fills in an imported account that has no password yet."""
     check_username(username)
     if role not in ROLES:
         raise AccountError("role_invalid", f"role must be one of: {', '.join(ROLES)}")
@@ -151,6 +165,7 @@ def add_user(
             districts=districts,
             password_hash=password_hash,
             gender=gender,
+            adopt=adopt,
         )
         if not created:
             return False
@@ -194,13 +209,25 @@ def reset_password(db: Database, actor: Actor, username: str, password: str) -> 
 
     def work(tx: neo4j.ManagedTransaction) -> None:
         _require(db, tx, username)
-        db.run_in_tx(tx, "user_set_password", username=username, password_hash=password_hash)
-        db.run_in_tx(tx, "session_end_all", username=username)
-        # the new password is the way back in for a user whose name was locked by strangers
-        db.run_in_tx(tx, "throttle_clear", key=_username_key(username))
+        password_in_tx(tx, db, username, password_hash)
         _audit(tx, db, actor, "user.password_reset", [username])
 
     db.write_tx(work)
+
+
+def hash_password(password: str, username: str) -> str:
+    """The stored form of a new password, after the password rules (``check_password``)."""
+    check_password(password, username)
+    return _hasher.hash(password)
+
+
+def password_in_tx(tx: neo4j.ManagedTransaction, db: Database, username: str, password_hash: str) -> None:
+    """A new password, inside the caller's transaction: the account's sessions end and the
+    lock on its name is lifted (the new password is the way back in for a user whose name
+    was locked by strangers)."""
+    db.run_in_tx(tx, "user_set_password", username=username, password_hash=password_hash)
+    db.run_in_tx(tx, "session_end_all", username=username)
+    db.run_in_tx(tx, "throttle_clear", key=_username_key(username))
 
 
 def set_totp(db: Database, actor: Actor, username: str, secret_token: str | None, enabled: bool) -> None:

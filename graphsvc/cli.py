@@ -394,14 +394,98 @@ def _account_call(fn: Callable[..., T], *args: Any) -> T:
 def users_add(
     ctx: click.Context, username: str, role: str, districts: tuple[str, ...], gender: str | None, password_stdin: bool
 ) -> None:
-    """Create an account (password: at least 12 characters)."""
+    """Create an account (password: at least 12 characters). An existing account is never
+    changed here: the refusal names the commands that change one."""
     from . import accounts
 
-    password = _password(password_stdin)
     with _connect(_settings(ctx)) as db:
         db.apply_schema()
+        existing = accounts.get_user(db, username.strip().lower())
+        if existing is not None:
+            _refuse_existing(existing)
+        password = _password(password_stdin)
         _account_call(accounts.add_user, db, cli_actor(), username, role, list(districts), password, gender)
     click.echo(f"user {username} ({role}) created")
+
+
+def _refuse_existing(user: dict[str, Any]) -> NoReturn:
+    """``users add`` of a username that exists: one line saying so (nothing changed), then
+    the commands that change an account."""
+    name = user["username"]
+    what = [user["role"] or "no role", ";".join(user["districts"]) or "no districts"]
+    if not user["password_hash"]:
+        what.append("no password yet")
+    click.echo(f"error: user {name} already exists ({', '.join(what)}); nothing changed", err=True)
+    click.echo(
+        "to change it:\n"
+        f"  graphsvc users set {name} --district D [--district D …]   replace its districts\n"
+        f"  graphsvc users set {name} --add-district D | --remove-district D\n"
+        f"  graphsvc users set {name} --role {'|'.join(ROLES)}\n"
+        f"  graphsvc users set {name} --gender f|m|none\n"
+        f"  graphsvc users passwd {name}                  set its password\n"
+        f"  graphsvc users reset-link {name}              a one-time link where its user sets one\n"
+        f"  graphsvc users disable {name}  |  graphsvc users enable {name}",
+        err=True,
+    )
+    sys.exit(1)
+
+
+@users_group.command("set")
+@click.argument("username")
+@click.option("--role", type=click.Choice(list(ROLES)), default=None)
+@click.option("--district", "districts", multiple=True, help="Replace the districts (repeat for several).")
+@click.option("--add-district", "add_districts", multiple=True, help="Add a district (repeatable).")
+@click.option("--remove-district", "remove_districts", multiple=True, help="Remove a district (repeatable).")
+@click.option("--gender", type=click.Choice(["f", "m", "none"]), default=None, help="f, m, or none (unknown).")
+@click.option("--allow-new-district", is_flag=True, help="Allow a district that no household or account has yet.")
+@click.pass_context
+def users_set(
+    ctx: click.Context,
+    username: str,
+    role: str | None,
+    districts: tuple[str, ...],
+    add_districts: tuple[str, ...],
+    remove_districts: tuple[str, ...],
+    gender: str | None,
+    allow_new_district: bool,
+) -> None:
+    """Change an account's role, districts or gender (audited field by field). A new role
+    ends the account's sessions and revokes its tokens."""
+    from . import team
+    from .access import Subject
+    from .errors import Refused
+
+    data: dict[str, Any] = {}
+    if role is not None:
+        data["role"] = role
+    for name, values in (
+        ("districts", districts),
+        ("add_districts", add_districts),
+        ("remove_districts", remove_districts),
+    ):
+        if values:
+            data[name] = list(values)
+    if gender is not None:
+        data["gender"] = None if gender == "none" else gender
+    if not data:
+        _fail("nothing to change: give --role, --district, --add-district, --remove-district or --gender")
+    actor = cli_actor()
+    with _connect(_settings(ctx)) as db:
+        try:
+            change = team.change_account(
+                db, Subject(actor.username, "admin"), actor, username, data, known_only=not allow_new_district
+            )
+        except Refused as exc:
+            hint = (
+                " (--allow-new-district to add it all the same)"
+                if exc.code is None and exc.problems and any(p.code == "unknown_district" for p in exc.problems)
+                else ""
+            )
+            _fail(("no user " + repr(username)) if exc.kind == "not_found" else exc.why + hint)
+    if change.changed:
+        click.echo(f"user {username}: " + "; ".join(change.changed))
+    else:
+        click.echo(f"user {username}: nothing changed")
 
 
 @users_group.command("list")
@@ -415,6 +499,10 @@ def users_list(ctx: click.Context) -> None:
     for u in rows:
         state = "enabled" if u["enabled"] else "disabled"
         extra = [] if u["has_password"] else ["no password"]
+        if u["gender"]:
+            extra.append(f"gender {u['gender']}")
+        elif u["role"] == "visitor":
+            extra.append("no gender: never gets women-only households")
         if u["totp_enabled"]:
             extra.append("2FA")
         if u["live_tokens"]:
@@ -458,6 +546,37 @@ def users_reset_password(ctx: click.Context, username: str, password_stdin: bool
     with _connect(_settings(ctx)) as db:
         _account_call(accounts.reset_password, db, cli_actor(), username, password)
     click.echo(f"password of {username} reset")
+
+
+users_group.add_command(users_reset_password, "passwd")
+
+
+@users_group.command("reset-link")
+@click.argument("username")
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True, max=720),
+    default=None,
+    help="Default: GRAPHSVC_RESET_LINK_HOURS (24).",
+)
+@click.option("--base-url", default="", help="The server's address, e.g. https://graphsvc.example.org")
+@click.pass_context
+def users_reset_link(ctx: click.Context, username: str, hours: float | None, base_url: str) -> None:
+    """A one-time link where the user sets a new password (printed once; it expires)."""
+    from . import team
+    from .access import Subject
+    from .errors import Refused
+
+    settings = _settings(ctx)
+    actor = cli_actor()
+    seconds = int((hours or settings.reset_link_hours) * 3600)
+    with _connect(settings) as db:
+        try:
+            token, expires_at = team.create_reset_link(db, Subject(actor.username, "admin"), actor, username, seconds)
+        except Refused as exc:
+            _fail(("no user " + repr(username)) if exc.kind == "not_found" else exc.why)
+    click.echo(f"{base_url.rstrip('/')}/reset/{token}")
+    click.echo(f"one use, until {expires_at:%Y-%m-%d %H:%M} UTC; give it to {username} in person", err=True)
 
 
 @users_group.command("token")

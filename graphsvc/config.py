@@ -125,6 +125,8 @@ class Settings:
     follow_up_reminder_days: int = 7
     # GRAPHSVC_TIMEZONE: the zone of the network's days ("today" of a visit report)
     timezone: str = "Asia/Seoul"
+    # GRAPHSVC_RESET_LINK_HOURS: how long a password-reset link works (graphsvc/team.py)
+    reset_link_hours: float = 24.0
 
     @property
     def state_dir(self) -> Path:
@@ -244,6 +246,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         assign_days=_count(env, "GRAPHSVC_ASSIGN_DAYS", 30) or 30,
         follow_up_reminder_days=_count(env, "GRAPHSVC_FOLLOW_UP_REMINDER_DAYS", 7),
         timezone=_zone(env.get("GRAPHSVC_TIMEZONE") or "Asia/Seoul"),
+        reset_link_hours=_positive_hours(env, "GRAPHSVC_RESET_LINK_HOURS", 24.0),
         suggest_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_SUGGEST_"))),
     )
 

@@ -76,6 +76,7 @@ MESSAGES = {
     "materials_twice": N_("materials %(value)s: %(item)s is listed twice"),
     "self_introduction": N_("%(value)s cannot introduce themselves"),
     "needs_district": N_("a %(role)s needs at least one district (districts, separated by ';')"),
+    "not_your_district": N_("%(field)s %(value)s is not one of your districts"),
     "follow_up_before_visit": N_("follow_up_on %(follow_up_on)s is before visited_on %(visited_on)s"),
     "in_future": N_("%(field)s %(value)s is in the future"),
     "too_early": N_("%(field)s %(value)s is before %(earliest)s"),
@@ -538,4 +539,67 @@ def user(data: Mapping[str, Any], strict: bool = False) -> Checked:
         out.problem("districts", "needs_district", role=role)
     out.values["person_id"] = ident(out, data, "person_id") if _raw(data, "person_id") else None
     out.values["gender"] = choice(out, data, "gender", model.GENDER) if _raw(data, "gender") else None
+    return out
+
+
+ACCOUNT_CHANGE_FIELDS = ("role", "districts", "add_districts", "remove_districts", "gender", "enabled")
+
+
+def _district_list(out: Checked, data: Mapping[str, Any], name: str) -> list[str] | None:
+    """A list of districts (null: none), each checked as text; empty ones are left out."""
+    raw = data.get(name)
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        out.problem(name, "not_list")
+        return None
+    if len(raw) > 50:
+        out.problem(name, "too_many", max=50)
+        return None
+    districts: list[str] = []
+    for item in raw:
+        if not isinstance(item, str):
+            out.problem(name, "not_text")
+            return None
+        one = Checked()
+        value = text(one, {name: item}, name)
+        if one.problems:
+            out.problems.extend(one.problems)
+            return None
+        if value and value not in districts:
+            districts.append(value)
+    return districts
+
+
+def user_change(data: Mapping[str, Any]) -> Checked:
+    """A change of an account (the CLI's ``users set``, the account pages, ``PATCH
+    /api/v1/users/<name>``): only the fields given are in ``values``. ``districts`` replaces
+    the list; ``add_districts`` / ``remove_districts`` edit it; ``gender`` empty or null
+    clears it (unknown: no women-only households). Whether a district exists, and whether
+    the result is an account that can work, is the service's check (graphsvc/team.py).
+
+    >>> user_change({"gender": "여", "add_districts": [" 서울 노원구", "경기 안산시", ""]}).values
+    {'add_districts': ['서울 노원구', '경기 안산시'], 'gender': 'f'}
+    >>> [p.field for p in user_change({"role": "boss", "gender": "x", "enabled": "maybe", "x": 1}).problems]
+    ['x', 'role', 'gender', 'enabled']
+    """
+    out = Checked()
+    _unknown(out, data, ACCOUNT_CHANGE_FIELDS)
+    if "role" in data:
+        choice(out, data, "role", model.ROLE, True)
+    for name in ("districts", "add_districts", "remove_districts"):
+        if name in data:
+            districts = _district_list(out, data, name)
+            if districts is not None:
+                out.values[name] = districts
+    if "gender" in data:
+        if _raw(data, "gender") in (None, ""):
+            out.values["gender"] = None
+        else:
+            choice(out, data, "gender", model.GENDER)
+    if "enabled" in data:
+        if _raw(data, "enabled") in (None, ""):
+            out.problem("enabled", "empty")
+        else:
+            yes_no(out, data, "enabled")
     return out

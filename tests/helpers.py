@@ -113,9 +113,10 @@ def import_small(db, folder, keyring) -> None:
     """The small network (tests/fixtures/small) with an account per role: admin, coord
     (노원구), yeon (양천구), minji (a visitor of 노원구); admins and coordinators have TOTP."""
     assert importer.import_folder(db, folder, keyring, ACTOR).ok
-    accounts.add_user(db, ACTOR, "admin", "admin", [], PASSWORD)
-    accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], PASSWORD)
-    accounts.add_user(db, ACTOR, "minji", "visitor", ["서울 노원구"], PASSWORD)
+    # the fixture's users.csv has admin, coord and minji without passwords: adopt them
+    accounts.add_user(db, ACTOR, "admin", "admin", [], PASSWORD, adopt=True)
+    accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], PASSWORD, adopt=True)
+    accounts.add_user(db, ACTOR, "minji", "visitor", ["서울 노원구"], PASSWORD, adopt=True)
     accounts.add_user(db, ACTOR, "yeon", "coordinator", ["서울 양천구"], PASSWORD)
     for name in ("admin", "coord", "yeon"):
         accounts.set_totp(db, ACTOR, name, keyring.encrypt(TOTP_SECRET, "User", name, "totp_secret"), True)

@@ -91,6 +91,7 @@ def test_role_level_and_object_level_agree():
         CLAIMED,
         a.DistrictScope(None),
         a.VisitFacts("v", "서울 노원구", "minji"),
+        a.AccountFacts("junho", "visitor", ("서울 노원구",)),
     ]
     for subject in (ADMIN, COORD, VISITOR):
         for action in a.ACTIONS:

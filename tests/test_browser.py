@@ -82,7 +82,7 @@ def test_admin_signs_in_with_totp_and_reads_the_audit_log(server, browser, db, s
     from .helpers import ACTOR, import_folder, keyring
 
     assert import_folder(db, small).ok
-    accounts.add_user(db, ACTOR, "admin", "admin", [], "correct horse battery")
+    accounts.add_user(db, ACTOR, "admin", "admin", [], "correct horse battery", adopt=True)
     secret = pyotp.random_base32()
     accounts.set_totp(db, ACTOR, "admin", keyring().encrypt(secret, "User", "admin", "totp_secret"), True)
 
@@ -128,7 +128,7 @@ def test_coordinator_map_draws_clicks_and_requests_only_the_server(server, brows
     from .helpers import ACTOR, import_folder, keyring
 
     assert import_folder(db, small).ok
-    accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], "correct horse battery")
+    accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], "correct horse battery", adopt=True)
     secret = pyotp.random_base32()
     accounts.set_totp(db, ACTOR, "coord", keyring().encrypt(secret, "User", "coord", "totp_secret"), True)
 

@@ -137,7 +137,7 @@ def test_audit_page_escapes_what_users_typed(settings, db, small, reason):
     from .helpers import ACTOR, keyring
 
     assert import_folder(db, small).ok
-    accounts.add_user(db, ACTOR, "admin", "admin", [], "correct horse battery")
+    accounts.add_user(db, ACTOR, "admin", "admin", [], "correct horse battery", adopt=True)
     secret = pyotp.random_base32()
     accounts.set_totp(db, ACTOR, "admin", keyring().encrypt(secret, "User", "admin", "totp_secret"), True)
     audit.append_now(

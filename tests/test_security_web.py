@@ -388,7 +388,7 @@ def test_admin_creates_and_disables_accounts_on_the_users_page(app, world):
     assert accounts.authenticate(world, "jiwoo", "a fine first password", "1.1.1.1", "t").ok
     forged = client.post("/admin/users/jiwoo/disable", data={})  # no CSRF token
     assert forged.status_code == 400 and accounts.get_user(world, "jiwoo")["enabled"]
-    assert client.post("/admin/users/jiwoo/disable", data={"csrf_token": token}).status_code == 302
+    assert client.post("/admin/users/jiwoo/disable", data={"csrf_token": token, "confirm": "yes"}).status_code == 302
     assert not accounts.get_user(world, "jiwoo")["enabled"]
     assert {"user.create", "user.disable"} <= {e["action"] for e in events(world, target="jiwoo")}
 

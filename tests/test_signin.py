@@ -31,9 +31,9 @@ STRANGER = {"REMOTE_ADDR": "203.0.113.9"}
 def world(db):
     """The small network; coord and admin have codes on, minji (a visitor) has none."""
     assert importer.import_folder(db, FIXTURES / "small", keyring(), ACTOR).ok
-    accounts.add_user(db, ACTOR, "admin", "admin", [], PASSWORD)
-    accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], PASSWORD)
-    accounts.add_user(db, ACTOR, "minji", "visitor", ["서울 노원구"], PASSWORD)
+    accounts.add_user(db, ACTOR, "admin", "admin", [], PASSWORD, adopt=True)
+    accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], PASSWORD, adopt=True)
+    accounts.add_user(db, ACTOR, "minji", "visitor", ["서울 노원구"], PASSWORD, adopt=True)
     for name in ("admin", "coord"):
         accounts.set_totp(db, ACTOR, name, keyring().encrypt(SECRET, "User", name, "totp_secret"), True)
     return db
@@ -349,7 +349,10 @@ def test_resetting_the_codes_ends_the_users_sessions(app, world):
     password(admin, "admin")
     assert code(admin, now_code(+1)).status_code == 302
     assert (
-        admin.post("/admin/users/coord/reset-totp", data={"csrf_token": csrf(admin, "/admin/users")}).status_code == 302
+        admin.post(
+            "/admin/users/coord/reset-totp", data={"csrf_token": csrf(admin, "/admin/users"), "confirm": "yes"}
+        ).status_code
+        == 302
     )
     assert not signed_in(coord)
     assert signed_in(admin)

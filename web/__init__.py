@@ -148,6 +148,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.register_blueprint(intake.api_bp)
     app.register_blueprint(dispatch_web.bp)
     app.register_blueprint(dispatch_web.api_bp)
+    from . import team  # accounts run by admins and coordinators (issue 13 §6)
+
+    app.register_blueprint(team.bp)
 
     @app.before_request
     def _nonce() -> None:

@@ -32,7 +32,9 @@ ACCOUNT_ERRORS = {
     "user_exists": _l("That username is taken."),
     "no_user": _l("Not found."),
     "token_days": _l("A token lives 1 to 366 days."),
+    "gender_invalid": _l("Gender is f (woman), m (man) or not set."),
 }
+CONFIRMED_VERBS = ("disable", "revoke-tokens", "reset-totp")  # destructive: a confirmation first
 
 EXPORT_COLUMNS = audit.FIELDS  # every stored field of an event, prev and hash last
 
@@ -166,6 +168,7 @@ def users_create():
             form.get("role", ""),
             districts,
             form.get("password", ""),
+            form.get("gender") or None,
         )
     except accounts.AccountError as exc:
         users = accounts.list_users(get_db())
@@ -184,8 +187,19 @@ def users_create():
 @allow(access.USERS_MANAGE)
 def users_change(username: str, verb: str):
     db = get_db()
-    if accounts.get_user(db, username) is None:
+    user = accounts.get_user(db, username)
+    if user is None:
         abort(404)
+    if verb in CONFIRMED_VERBS and request.form.get("confirm") != "yes":
+        # no one-click destructive action: the button leads to a page that says what happens
+        audit_request("users.read", [username])
+        return render_template(
+            "confirm.html",
+            account={"username": username},
+            verb=verb,
+            action=url_for("admin.users_change", username=username, verb=verb),
+            back=url_for("admin.users_page"),
+        )
     if verb == "disable":
         if username == g.subject.username:
             return render_template("error.html", status=400, message=_("You cannot disable your own account.")), 400

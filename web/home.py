@@ -11,10 +11,31 @@ from .guard import public
 bp = Blueprint("home", __name__)
 
 
+# The coordinator's desk (issue 13 §4); its blueprint comes with the desk, so a path here.
+DESK_PATH = "/dispatch"
+
+
+def landing() -> str | None:
+    """Where a signed-in user starts, by what their role may do (never by its name): field
+    workers their next households, those who read the audit log the log, those who assign
+    visits the desk."""
+    subject = g.get("subject")
+    if subject is None or g.get("second_factor_pending"):
+        return None
+    if access.role_may(subject, access.SUGGESTIONS_READ):
+        return url_for("visitor.suggestions_page")
+    if access.role_may(subject, access.AUDIT_READ):
+        return url_for("admin.audit_page")
+    if access.role_may(subject, access.HOUSEHOLD_ASSIGN):
+        return DESK_PATH
+    return None
+
+
 @bp.get("/")
 @public
 def index():
-    """The start page; a field worker who is signed in goes straight to their next households."""
-    if access.role_may(g.get("subject"), access.SUGGESTIONS_READ):
-        return redirect(url_for("visitor.suggestions_page"))
+    """The start page; who is signed in (sign-in lands here) goes straight to their own page."""
+    target = landing()
+    if target is not None:
+        return redirect(target)
     return render_template("index.html")

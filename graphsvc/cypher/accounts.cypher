@@ -4,11 +4,15 @@
 // username>' (clients without a device cookie for it), 'dev:<sha256 of a device id>'.
 
 // name: user_create
-// Creates the account, or fills in one that an import created without credentials.
+// Creates the account; with $adopt, fills in one that an import created without
+// credentials. An existing account is never changed here (nothing is returned): changes go
+// through cypher/team.cypher, named field by field in the audit.
 MERGE (u:User {username: $username})
-ON CREATE SET u.created_at = datetime()
-WITH u
-WHERE u.password_hash IS NULL
+ON CREATE SET u.created_at = datetime(), u.just_created = true
+WITH u, coalesce(u.just_created, false) AS fresh
+REMOVE u.just_created
+WITH u, fresh
+WHERE u.password_hash IS NULL AND (fresh OR $adopt)
 SET u.role = $role, u.districts = $districts, u.password_hash = $password_hash,
     u.gender = coalesce($gender, u.gender), u.enabled = true, u.created_at = coalesce(u.created_at, datetime())
 RETURN u.username AS username;
@@ -38,8 +42,10 @@ SET u.enabled = $enabled
 RETURN u.username AS username;
 
 // name: user_set_password
+// An account that an import made (enabled never set) is enabled by its first password; one
+// that was disabled stays disabled.
 MATCH (u:User {username: $username})
-SET u.password_hash = $password_hash
+SET u.password_hash = $password_hash, u.enabled = coalesce(u.enabled, true)
 RETURN u.username AS username;
 
 // name: user_set_totp

@@ -112,6 +112,10 @@ CREATE INDEX person_name_rev_bi IF NOT EXISTS FOR (p:Person) ON (p.name_rev_bi);
 // name: index_person_address_bi
 CREATE INDEX person_address_bi IF NOT EXISTS FOR (p:Person) ON (p.address_bi);
 
+// name: constraint_reset_link_hash
+// A password-reset link is found by the SHA-256 of its token (cypher/team.cypher).
+CREATE CONSTRAINT reset_link_hash IF NOT EXISTS FOR (r:ResetLink) REQUIRE r.hash IS UNIQUE;
+
 // name: schema_await_indexes
 // Wait until the indexes above are online, so that imports right after use them.
 CALL db.awaitIndexes(300);
