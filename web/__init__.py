@@ -138,9 +138,13 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         settings.state_dir / "slots", settings.heavy_per_user, settings.heavy_total
     )
     neo.init_app(app)
+    from . import transfer
+
+    transfer.init_app(app)  # before the guard: the import's upload limit applies when it reads the form
     guard.init_app(app)
     for blueprint in (health.bp, home.bp, auth.bp, api.bp, openapi.bp, admin.bp, coordinator.bp, visitor.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(transfer.bp)
 
     @app.before_request
     def _nonce() -> None:
