@@ -255,7 +255,6 @@ class Upload:
     owner: str
     created: float
     files: dict[str, bytes]
-    allow_duplicates: bool = False
 
     def expires(self, ttl: int = UPLOAD_TTL) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.created + ttl, dt.UTC)

@@ -90,6 +90,7 @@ def _page(status: int = 200, **context: Any):
 @allow(access.DATA_IMPORT)
 def import_page():
     _scope()
+    _store().sweep()  # uploads left waiting past their hour go, whoever comes next
     return _page()
 
 
