@@ -216,13 +216,20 @@ def _keyring() -> crypto.Keyring:
     raise AssertionError("unreachable")
 
 
-def _run_import(settings: Settings, folder: Path, dry_run: bool) -> None:
+def _run_import(settings: Settings, folder: Path, dry_run: bool, allow_duplicates: bool = False) -> None:
     from .importer import import_folder
 
     keyring = _keyring()
     with _connect(settings) as db:
         report = import_folder(
-            db, folder, keyring, cli_actor(), dry_run=dry_run, batch_size=settings.batch_size, progress=_Progress()
+            db,
+            folder,
+            keyring,
+            cli_actor(),
+            dry_run=dry_run,
+            batch_size=settings.batch_size,
+            progress=_Progress(),
+            allow_duplicates=allow_duplicates,
         )
     for notice in report.plan.notices:
         click.echo(f"note: {notice}", err=True)
@@ -230,8 +237,15 @@ def _run_import(settings: Settings, folder: Path, dry_run: bool) -> None:
         for problem in report.plan.problems:
             click.echo(str(problem), err=True)
         n = len(report.plan.problems)
+        if report.possible_duplicates and not allow_duplicates:
+            click.echo(
+                f"{report.possible_duplicates} possible duplicate(s): check them; to import anyway: --allow-duplicates",
+                err=True,
+            )
         _fail(f"{n} problem{'s' if n != 1 else ''} found; nothing was written")
     counts = ", ".join(f"{n:,} {name}" for name, n in report.plan.counts().items())
+    if report.possible_duplicates:
+        counts += f"; {report.possible_duplicates:,} possible duplicates"
     verb = "valid (dry run, nothing written)" if dry_run else "imported"
     click.echo(f"{verb}: {counts} in {report.seconds:.1f} s")
 
@@ -239,10 +253,19 @@ def _run_import(settings: Settings, folder: Path, dry_run: bool) -> None:
 @main.command("import")
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
+@click.option(
+    "--allow-duplicates",
+    is_flag=True,
+    help="Import people whose phone or name matches a person already known (listed, not refused).",
+)
 @click.pass_context
-def import_cmd(ctx: click.Context, folder: Path, dry_run: bool) -> None:
-    """Import households.csv, people.csv, introductions.csv, visits.csv (and users.csv)."""
-    _run_import(_settings(ctx), folder, dry_run)
+def import_cmd(ctx: click.Context, folder: Path, dry_run: bool, allow_duplicates: bool) -> None:
+    """Import households.csv, people.csv, introductions.csv, visits.csv (and users.csv).
+
+    A people.csv row whose phone, or full name in the same district, matches a person
+    already stored or an earlier row is a possible duplicate (``people.csv:14: possible
+    duplicate of p-000120 (same phone)``): the import is refused unless --allow-duplicates."""
+    _run_import(_settings(ctx), folder, dry_run, allow_duplicates)
 
 
 @main.command("export")
@@ -328,7 +351,8 @@ def demo_cmd(
         return
     with tempfile.TemporaryDirectory(prefix="graphsvc-demo-") as tmp:
         demo.write(tables, Path(tmp))
-        _run_import(settings, Path(tmp), dry_run=False)
+        # a made-up network: its random phones and common names repeat by chance
+        _run_import(settings, Path(tmp), dry_run=False, allow_duplicates=True)
 
 
 # --- accounts ----------------------------------------------------------------------------

@@ -87,6 +87,8 @@ import base64
 import binascii
 import contextlib
 import enum
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -101,8 +103,10 @@ from types import MappingProxyType
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from graphsvc.config import PROJECT_ROOT, load_settings
 
@@ -258,7 +262,7 @@ class Keyring:
     between threads.
     """
 
-    __slots__ = ("_aead", "_current", "source")
+    __slots__ = ("_aead", "_blind", "_current", "source")
 
     def __init__(self, keys: Mapping[str, bytes], current: str, *, source: str = "memory") -> None:
         if not keys:
@@ -273,6 +277,8 @@ class Keyring:
         if current not in aead:
             raise KeyringError(f"{source}: the current key {current!r} is not among the keys")
         self._aead = aead
+        # the blind index's own key, one per data key (see blind_key): rotated with them
+        self._blind = blind_key(keys[current])
         self._current = current
         self.source = source
 
@@ -335,6 +341,28 @@ class Keyring:
             raise DecryptionError(
                 f"cannot decrypt {place} (key {kid}): the token was altered or belongs to another record or field"
             ) from None
+
+    def blind_index(self, kind: str, value: str | None) -> str | None:
+        """The blind index of ``value`` as a ``kind`` (``phone``, ``name``, ``address``):
+        a keyed hash (HMAC-SHA256 under the current key's blind-index key) of its normalised
+        form (graphsvc/blindindex.py), so that equal values can be found without decrypting
+        any; None for an empty value or one too short to mean anything (never matches).
+
+        >>> ring = Keyring.generate("k1")
+        >>> ring.blind_index("phone", "010-1234-5678") == ring.blind_index("phone", "+82 10 1234 5678")
+        True
+        >>> ring.blind_index("name", "김"), ring.blind_index("phone", "")
+        (None, None)
+        """
+        from .blindindex import normalise
+
+        form = normalise(kind, value)
+        return None if form is None else self.blind_hash(kind, form)
+
+    def blind_hash(self, kind: str, form: str) -> str:
+        """The keyed hash of an already normalised form (32 hex digits: 128 bits)."""
+        mac = hmac.new(self._blind, f"{kind}\x00{form}".encode(), hashlib.sha256)
+        return mac.hexdigest()[:32]
 
     def needs_rotation(self, token: str | None) -> bool:
         """True when ``token`` is not a token under the current key (an older key, or not
@@ -444,6 +472,15 @@ def is_encrypted_bytes(blob: object) -> bool:
     return True
 
 
+def blind_key(data_key: bytes) -> bytes:
+    """The blind index's own key, derived from a data key (HKDF-SHA256, its own label): a
+    key of its own (an index value tells nothing of the data key, and the AES key is never
+    used for hashing), kept wherever the data keys are (key file or GRAPHSVC_DATA_KEY) and
+    rotated with them: a new current data key gives a new blind-index key, and
+    ``graphsvc keys rotate`` (graphsvc/rekey.py) recomputes every blind index under it."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"graphsvc blind index v1").derive(data_key)
+
+
 def _aad(label: str, record_id: str, field: str) -> bytes:
     if not isinstance(label, str) or not _NAME.fullmatch(label):
         raise ValueError("label must be an identifier such as 'Person'")
@@ -490,7 +527,40 @@ def encrypt_record(
             sealed[name] = token
         else:
             sealed[name] = keyring.encrypt(value, label, record_id, name)
+    sealed.update(blind_indexes(keyring, label, values))
     return sealed
+
+
+#: label → the blind-index properties kept beside its encrypted fields (graphsvc/blindindex.py)
+BLIND_INDEXED: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"Person": ("phone_bi", "name_bi", "name_rev_bi", "address_bi", "bi_kid")}
+)
+
+
+def blind_indexes(keyring: Keyring, label: str, values: Mapping[str, Any]) -> dict[str, str | None]:
+    """The blind indexes of the identity fields that ``values`` carries (plaintext), and
+    ``bi_kid``, the key they were made under: ``{}`` for a label without blind indexes or
+    values without identity fields. An empty value's index is None (it never matches).
+
+    >>> ring = Keyring.generate("k1")
+    >>> bi = blind_indexes(ring, "Person", {"legal_name": "영희 김", "phone": None})
+    >>> bi["name_rev_bi"] == ring.blind_index("name", "김영희"), bi["phone_bi"], bi["bi_kid"], "address_bi" in bi
+    (True, None, 'k1', False)
+    """
+    from . import blindindex
+
+    if label not in BLIND_INDEXED:
+        return {}
+    out: dict[str, str | None] = {}
+    for kind, field in blindindex.FIELDS.items():
+        if field in values:
+            out[blindindex.PROPERTIES[kind]] = keyring.blind_index(kind, values[field])
+            if kind == "name":
+                rev = blindindex.name_reversed(values[field]) if values[field] else None
+                out["name_rev_bi"] = keyring.blind_hash("name", rev) if rev else None
+    if out:
+        out["bi_kid"] = keyring.current_kid
+    return out
 
 
 # --- loading -------------------------------------------------------------------------

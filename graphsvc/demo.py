@@ -726,9 +726,11 @@ def load(
     db: Database, tables: Mapping[str, Sequence[Mapping[str, str]]], keyring: Keyring, actor: Actor, **options: Any
 ) -> Report:
     """Import the demo's tables as ``graphsvc import`` would (through CSV files in a folder
-    of their own, removed afterwards); ``options`` go to ``importer.import_folder``."""
+    of their own, removed afterwards); ``options`` go to ``importer.import_folder``. The
+    demo's random phones and common names repeat by chance: duplicates are allowed."""
     from .importer import import_folder  # the importer is not needed to generate a demo
 
+    options.setdefault("allow_duplicates", True)
     with tempfile.TemporaryDirectory(prefix="graphsvc-demo-") as tmp:
         write(tables, Path(tmp))
         return import_folder(db, Path(tmp), keyring, actor, **options)

@@ -321,7 +321,9 @@ def update_person(
         if not changed:
             return []
         sealed = crypto.encrypt_record(keyring, "Person", person_id, fields)
-        db.run_in_tx(tx, "person_update", id=person_id, fields={k: sealed[k] for k in changed})
+        # the blind indexes of the identity fields written follow them (crypto.blind_indexes)
+        blind = crypto.blind_indexes(keyring, "Person", {k: fields[k] for k in changed if k in IDENTITY})
+        db.run_in_tx(tx, "person_update", id=person_id, fields={**{k: sealed[k] for k in changed}, **blind})
         words = _changes(
             {k: person.get(k) for k in changed if k not in IDENTITY},
             {k: fields[k] for k in changed if k not in IDENTITY},

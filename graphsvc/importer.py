@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import audit, chains, csvio, network, records, suggest
-from .crypto import encrypt_record, fields_of
+from .crypto import blind_indexes, encrypt_record, fields_of
 from .csvio import TABLES
 from .model import Actor
 
@@ -48,6 +48,9 @@ class Plan:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    # people.csv rows that may be people already known (check_duplicates): problems too
+    # unless the import allows duplicates
+    duplicates: list[Problem] = field(default_factory=list)
     placed: bool = False  # the household rows carry the chain index (no refresh needed)
 
     @property
@@ -716,6 +719,87 @@ class Report:
     def ok(self) -> bool:
         return self.plan.ok
 
+    @property
+    def possible_duplicates(self) -> int:
+        """How many people.csv rows may be people already known (check_duplicates)."""
+        return len(self.plan.duplicates)
+
+
+# --- possible duplicates (graphsvc/blindindex.py) ----------------------------------------
+
+
+def check_duplicates(db: Database, plan: Plan, keyring: Keyring, scope: Collection[str] | None = None) -> list[Problem]:
+    """The people.csv rows of new people whose phone, or full name in the same district,
+    matches a person already stored or an earlier row of the bundle: ``people.csv:14:
+    possible duplicate of p-000120 (same phone)``. Compared on blind indexes (keyed hashes
+    of the normalised values, graphsvc/blindindex.py): nothing stored is decrypted. A row
+    of a person already stored (a re-import, a correction) is no new entry: not checked.
+
+    With ``scope`` (a coordinator's districts), a stored person outside them is named
+    "someone outside your districts", never by id (as the map names them "someone")."""
+    rows = sorted(plan.rows.get("people", []), key=lambda r: r["_line"])
+    if not rows:
+        return []
+    known = {r["id"] for r in db.read("known_people", ids=[r["id"] for r in rows])}
+    if len(known) == len(rows):
+        return []
+    districts = {h["id"]: h["district"] for h in plan.rows.get("households", [])}
+    missing = sorted({r["household_id"] for r in rows} - set(districts))
+    if missing:
+        districts.update({r["id"]: r["district"] for r in db.read("dedupe_household_districts", ids=missing)})
+    keys = []
+    for r in rows:
+        bi = blind_indexes(keyring, "Person", {"phone": r.get("phone"), "legal_name": r.get("legal_name")})
+        keys.append({"id": r["id"], "line": r["_line"], "district": districts.get(r["household_id"]), **bi})
+    found: dict[tuple[int, str], set[str]] = {}  # (line, the other person) → what is the same
+
+    def same(key: dict[str, Any], other: str, what: str) -> None:
+        if other != key["id"]:
+            found.setdefault((key["line"], other), set()).add(what)
+
+    fresh = [k for k in keys if k["id"] not in known]
+    wanted = ("id", "district", "phone_bi", "name_bi", "name_rev_bi")
+    by_id = {k["id"]: k for k in fresh}
+    for start in range(0, len(fresh), _MATCH_BATCH):  # a first import of a big network: in parts
+        part = [{n: k[n] for n in wanted} for k in fresh[start : start + _MATCH_BATCH]]
+        for row in db.read("dedupe_import_matches", rows=part):
+            same(by_id[row["id"]], row["other_id"], row["kind"])
+    # an earlier row of the bundle (new or stored) with the same value
+    first: dict[tuple[str, Any, Any], str] = {}
+    for key in keys:
+        probes = [
+            ("phone", (key["phone_bi"], None)),
+            ("name", (key["name_bi"], key["district"])),
+            ("name", (key["name_rev_bi"], key["district"])),
+        ]
+        for what, (value, district) in probes:
+            if value is None:
+                continue
+            if key["id"] not in known and (what, value, district) in first:
+                same(key, first[(what, value, district)], what)
+            first.setdefault((what, value, district), key["id"])
+    outside: set[str] = set()
+    if scope is not None:
+        others = sorted({other for _, other in found} - {k["id"] for k in keys})
+        stored = DatabaseLookup(db).districts_of("people", others)
+        outside = {o for o in others if stored.get(o) not in scope}
+    return [
+        Problem(
+            TABLES["people"].filename,
+            line,
+            f"possible duplicate of {'someone outside your districts' if other in outside else other} "
+            f"(same {' and '.join(_what(what))})",
+        )
+        for (line, other), what in sorted(found.items())
+    ]
+
+
+_MATCH_BATCH = 5000
+
+
+def _what(kinds: set[str]) -> list[str]:
+    return [k for k in ("phone", "name") if k in kinds]
+
 
 def import_folder(
     db: Database,
@@ -725,6 +809,7 @@ def import_folder(
     dry_run: bool = False,
     batch_size: int = 5000,
     progress: Progress | None = None,
+    allow_duplicates: bool = False,
     districts: Collection[str] | None = None,
 ) -> Report:
     """Validate ``folder`` against the database and, unless dry-run or invalid, write it.
@@ -735,11 +820,23 @@ def import_folder(
     The schema is applied first (idempotent, about 50 ms): without its constraints every
     upsert scans (a 500,000-household demo loaded 50,000 in 11 minutes). The attempt and its
     outcome are audited (counts, never the rows' contents).
+
+    A people.csv row that may be a person already known (``check_duplicates``) is a
+    problem, and nothing is written, unless ``allow_duplicates``; either way the plan lists
+    them (``Report.possible_duplicates``: their count, for the dry run).
     """
     started = time.perf_counter()
     db.apply_schema()
     plan = validate(Path(folder), DatabaseLookup(db), districts)
+    if plan.ok:
+        plan.duplicates = check_duplicates(db, plan, keyring, districts)
+        if plan.duplicates and not allow_duplicates:
+            plan.problems.extend(plan.duplicates)
+        elif plan.duplicates:
+            plan.notices.append(f"{len(plan.duplicates)} possible duplicates imported (duplicates allowed)")
     counts = ", ".join(f"{n} {name}" for name, n in plan.counts().items())
+    if plan.duplicates:
+        counts += f"; {len(plan.duplicates)} possible duplicates"
     if not plan.ok or dry_run:
         audit.append_now(
             db,

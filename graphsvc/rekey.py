@@ -6,6 +6,11 @@ read in full, fields not under the current key are decrypted (with whichever key
 name; plaintext left by an older version is taken as it is) and encrypted again, and
 written back in batches; each batch's transaction carries an audit event. Safe to run
 again after an interruption: fields already under the current key are left as they are.
+
+Then the blind indexes (graphsvc/blindindex.py): their key is derived from the current
+data key, so every person whose indexes were made under another key (``bi_kid``) gets
+them recomputed from the decrypted identity, in batches, each audited. None stays under an
+old key: an old index would never match a new one, and would outlive the key it was made with.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import audit
-from .crypto import Keyring, fields_of, is_encrypted, labels, record_key
+from .crypto import Keyring, blind_indexes, fields_of, is_encrypted, labels, record_key
 from .model import Actor
 
 if TYPE_CHECKING:
@@ -72,4 +77,42 @@ def reencrypt(
             if progress:
                 progress(f"re-encrypt {label}", min(start + batch_size, len(pending)), len(pending))
         records += len(pending)
-    return {"records": records, "fields": fields}
+    indexed = reindex(db, keyring, actor, batch_size, progress)
+    return {"records": records, "fields": fields, "blind_indexes": indexed}
+
+
+def reindex(
+    db: Database,
+    keyring: Keyring,
+    actor: Actor,
+    batch_size: int = 2000,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> int:
+    """Recompute the blind indexes of every person whose indexes are not under the current
+    key (or who has none yet); returns how many people were indexed anew."""
+    names = fields_of("Person")
+    pending: list[dict[str, Any]] = []
+    for row in db.stream("rekey_read_people"):
+        if row["bi_kid"] == keyring.current_kid:
+            continue
+        plain = {
+            name: keyring.decrypt(row[name], "Person", row["id"], name) if is_encrypted(row[name]) else row[name]
+            for name in names
+        }
+        pending.append({"key": row["id"], **blind_indexes(keyring, "Person", plain)})
+    for start in range(0, len(pending), batch_size):
+
+        def work(tx: Any, rows: list[dict[str, Any]], first: int) -> None:
+            db.run_in_tx(tx, "rekey_write_blind_indexes", rows=rows)
+            audit.append_in_tx(
+                tx,
+                db,
+                **actor.event(),
+                action="keys.reindex",
+                detail=f"Person: blind indexes {first + 1}-{first + len(rows)} to key {keyring.current_kid}",
+            )
+
+        db.write_tx(work, pending[start : start + batch_size], start, cls="batch")
+        if progress:
+            progress("blind indexes", min(start + batch_size, len(pending)), len(pending))
+    return len(pending)

@@ -398,10 +398,18 @@ def dry_run(
     actor: Actor,
     districts: Collection[str] | None,
 ) -> tuple[importer.Report, dict[str, dict[str, int]]]:
-    """The importer's dry run of ``files`` (audited by it) and, when valid, its counts."""
+    """The importer's dry run of ``files`` (audited by it) and, when nothing but possible
+    duplicates stands in the way (``blocking``), its counts."""
     with unpacked(files) as folder:
         report = importer.import_folder(db, folder, keyring, actor, dry_run=True, districts=districts)
-    return report, (changes(db, report.plan, keyring) if report.ok else {})
+    return report, ({} if blocking(report) else changes(db, report.plan, keyring))
+
+
+def blocking(report: importer.Report) -> list[importer.Problem]:
+    """The problems of a report that no choice of the user's lifts (possible duplicates are
+    imported when the user allows them)."""
+    duplicates = set(report.plan.duplicates)
+    return [p for p in report.plan.problems if p not in duplicates]
 
 
 def run_import(
@@ -410,11 +418,14 @@ def run_import(
     keyring: Keyring,
     actor: Actor,
     districts: Collection[str] | None,
+    allow_duplicates: bool = False,
 ) -> importer.Report:
     """The import of ``files``: validated again against the database as it is now, then all
     of it written, or nothing (the importer's rules and audit events)."""
     with unpacked(files) as folder:
-        return importer.import_folder(db, folder, keyring, actor, districts=districts)
+        return importer.import_folder(
+            db, folder, keyring, actor, districts=districts, allow_duplicates=allow_duplicates
+        )
 
 
 # --- an export as one zip -------------------------------------------------------------------------

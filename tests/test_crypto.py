@@ -346,7 +346,8 @@ def test_encrypt_record_keeps_a_stored_token_only_when_nothing_changed():
     assert again["phone"] != stored["phone"] and ring.decrypt(again["phone"], "Person", "p-001", "phone") == "011"
     assert again["address"].startswith("enc:v1:k2:")  # same value, old key: encrypted anew
     cleared = crypto.encrypt_record(ring, "Person", "p-001", {"legal_name": None}, stored=stored)
-    assert cleared == {"legal_name": None}
+    # a cleared field's blind indexes are cleared with it (graphsvc/blindindex.py)
+    assert cleared == {"legal_name": None, "name_bi": None, "name_rev_bi": None, "bi_kid": "k2"}
 
 
 # --- keys from the environment -------------------------------------------------------

@@ -460,3 +460,48 @@ def test_the_export_leaves_no_file_with_identity(app, world, settings, tmp_path,
     assert response.status_code == 200 and "김영희" in read_zip(response)["people.csv"]
     response.close()
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+# --- possible duplicates (graphsvc/importer.py check_duplicates) ---------------------------------
+
+
+def test_possible_duplicates_are_shown_and_imported_only_when_allowed(app, world, settings):
+    client = signed_in(app, "coord")
+    files = bundle(
+        people="p-150,민들레,h-001,김영희,010-1234-5678,\n"  # p-001's phone (and name, same district)
+        "p-151,해바라기,h-001,,+82 10 4444 5555,\n"  # p-005's phone: 경기 안산시, not coord's
+    )
+    checked = client.post("/import?lang=en", data=upload_form(client, files), content_type="multipart/form-data")
+    assert checked.status_code == 200, page_text(checked)
+    text = page_text(checked)
+    assert "people.csv:2: possible duplicate of p-001 (same phone and name)" in text
+    assert "people.csv:3: possible duplicate of someone outside your districts (same phone)" in text
+    assert "p-005" not in text
+    html = checked.get_data(as_text=True)
+    assert re.search(r'data-file="people"><td>people.csv</td><td>2</td><td>0</td><td>0</td><td>2</td>', html)
+    assert 'name="allow_duplicates"' in html
+
+    # confirmed without allowing them: nothing written, asked again with a new upload
+    before = snapshot(world)
+    again = client.post(
+        "/import/confirm?lang=en", data={"csrf_token": csrf(client, "/import"), "token": token_of(checked)}
+    )
+    assert again.status_code == 409 and "Import anyway" in page_text(again)
+    assert snapshot(world) == before
+    [sealed] = stored_uploads(settings)
+    assert token_of(again) in sealed.name and token_of(again) != token_of(checked)
+
+    done = client.post(
+        "/import/confirm?lang=en",
+        data={"csrf_token": csrf(client, "/import"), "token": token_of(again), "allow_duplicates": "1"},
+    )
+    assert done.status_code == 200 and "Imported." in page_text(done)
+    assert {r["id"] for r in world.read("diff_people", ids=["p-150", "p-151"])} == {"p-150", "p-151"}
+    assert stored_uploads(settings) == []
+
+
+def test_an_admin_sees_every_duplicate_by_id(world):
+    files = bundle(people="p-151,해바라기,h-001,,010-4444-5555,\n")
+    with transfer.unpacked(files) as folder:
+        report = importer.import_folder(world, folder, keyring(), ACTOR, dry_run=True)
+    assert [str(p) for p in report.plan.duplicates] == ["people.csv:2: possible duplicate of p-005 (same phone)"]

@@ -107,15 +107,23 @@ def import_dry_run():
         return _page(400, upload_problems=[_problem_text(p) for p in problems])
     db, keyring = get_db(), _keyring()
     report, counts = transfer.dry_run(db, files, keyring, actor(), districts)
-    if not report.ok:
+    if transfer.blocking(report):
         return _page(400, report=report, problems=[str(p) for p in report.plan.problems], files=sorted(files))
+    return _ready(report, counts, files)
+
+
+def _ready(report, counts, files, status: int = 200, **context: Any):
+    """The check passed (possible duplicates aside): keep the upload sealed and offer it."""
     upload = _store().put(g.subject.username, files)
     return _page(
+        status,
         report=report,
         counts=counts,
+        duplicates=[str(p) for p in report.plan.duplicates],
         files=sorted(files),
         token=upload.token,
         expires=format_datetime(upload.expires(), "short"),
+        **context,
     )
 
 
@@ -140,7 +148,11 @@ def import_confirm():
     upload = _taken("confirm")
     if upload is None:
         return _page(404, gone=True)
-    report = transfer.run_import(get_db(), upload.files, _keyring(), actor(), districts)
+    allow = request.form.get("allow_duplicates") == "1"
+    report = transfer.run_import(get_db(), upload.files, _keyring(), actor(), districts, allow_duplicates=allow)
+    if not report.ok and not transfer.blocking(report):  # possible duplicates, not allowed: asked again
+        counts = transfer.changes(get_db(), report.plan, _keyring())
+        return _ready(report, counts, upload.files, 409, ask_duplicates=True)
     if not report.ok:  # the database changed since the dry run: nothing was written
         return _page(409, report=report, problems=[str(p) for p in report.plan.problems], files=sorted(upload.files))
     return _page(imported=report.plan.counts(), files=sorted(upload.files))

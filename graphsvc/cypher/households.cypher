@@ -83,7 +83,9 @@ RETURN p.id AS id, p.code_name AS code_name, h.id AS household_id, h.district AS
 
 // name: person_create
 MATCH (h:Household {id: $household_id})
-CREATE (p:Person {id: $id, code_name: $code_name, legal_name: $legal_name, phone: $phone, address: $address})
+CREATE (p:Person {id: $id, code_name: $code_name, legal_name: $legal_name, phone: $phone, address: $address,
+                  phone_bi: $phone_bi, name_bi: $name_bi, name_rev_bi: $name_rev_bi, address_bi: $address_bi,
+                  bi_kid: $bi_kid})
 CREATE (p)-[:MEMBER_OF]->(h)
 RETURN p.id AS id;
 
@@ -138,7 +140,8 @@ CREATE (h:Household {id: row.id, code: row.code, district: row.district, status:
                      women_only: row.women_only, arrived_on: null, failed_attempts: 0,
                      unvisited_since: $on})
 CREATE (p:Person {id: row.person_id, code_name: row.code_name, legal_name: row.legal_name,
-                  phone: row.phone, address: row.address})-[:MEMBER_OF]->(h)
+                  phone: row.phone, address: row.address, phone_bi: row.phone_bi, name_bi: row.name_bi,
+                  name_rev_bi: row.name_rev_bi, address_bi: row.address_bi, bi_kid: row.bi_kid})-[:MEMBER_OF]->(h)
 CREATE (a)-[:INTRODUCED {on: $on, relation: row.relation}]->(p)
 CREATE (v)-[:BROUGHT]->(h)
 RETURN count(h) AS households;

@@ -27,7 +27,8 @@ UNWIND $rows AS row
 MATCH (h:Household {id: row.household_id})
 MERGE (p:Person {id: row.id})
 SET p.code_name = row.code_name, p.legal_name = row.legal_name, p.phone = row.phone,
-    p.address = row.address
+    p.address = row.address, p.phone_bi = row.phone_bi, p.name_bi = row.name_bi,
+    p.name_rev_bi = row.name_rev_bi, p.address_bi = row.address_bi, p.bi_kid = row.bi_kid
 WITH p, h
 CALL (p, h) {
   // no label on `other`: the plan must expand from p, never scan an index per row

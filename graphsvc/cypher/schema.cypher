@@ -98,6 +98,20 @@ CREATE INDEX claim_expires_at IF NOT EXISTS FOR (c:Claim) ON (c.expires_at);
 // name: constraint_claim_id
 CREATE CONSTRAINT claim_id IF NOT EXISTS FOR (c:Claim) REQUIRE c.id IS UNIQUE;
 
+// name: index_person_phone_bi
+// Blind indexes of identity (graphsvc/blindindex.py): duplicate scoring finds equal values
+// by index seek, without decrypting anything (graphsvc/dedupe.py).
+CREATE INDEX person_phone_bi IF NOT EXISTS FOR (p:Person) ON (p.phone_bi);
+
+// name: index_person_name_bi
+CREATE INDEX person_name_bi IF NOT EXISTS FOR (p:Person) ON (p.name_bi);
+
+// name: index_person_name_rev_bi
+CREATE INDEX person_name_rev_bi IF NOT EXISTS FOR (p:Person) ON (p.name_rev_bi);
+
+// name: index_person_address_bi
+CREATE INDEX person_address_bi IF NOT EXISTS FOR (p:Person) ON (p.address_bi);
+
 // name: schema_await_indexes
 // Wait until the indexes above are online, so that imports right after use them.
 CALL db.awaitIndexes(300);
