@@ -79,8 +79,15 @@ def test_a_coordinator_imports_a_small_bundle_from_the_page(server, browser, db,
     page.click("#check")
     page.wait_for_selector("#dry-run")
     row = page.locator("#counts tr[data-file=people] td").all_inner_texts()
-    assert row == ["people.csv", "2", "0", "0"]
-    assert page.locator("#counts tr[data-file=households] td").all_inner_texts() == ["households.csv", "1", "0", "0"]
+    assert row == ["people.csv", "2", "0", "0", "0"]  # new, changed, unchanged, possible duplicates
+    assert page.locator("#counts tr[data-file=households] td").all_inner_texts() == [
+        "households.csv",
+        "1",
+        "0",
+        "0",
+        "",
+    ]
+    assert page.locator("#counts tr[data-file=users]").count() == 0  # no users.csv uploaded
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "import-checked-ko.png"), full_page=True)
     assert db.read("diff_households", ids=["h-200"]) == []  # nothing written by the check
