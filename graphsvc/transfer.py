@@ -23,7 +23,6 @@ browser upload needs:
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import io
@@ -283,13 +282,9 @@ class UploadStore:
         private_folder(self.folder)
         created = time.time() if now is None else now
         token = secrets.token_urlsafe(24)
-        payload = json.dumps(
-            {
-                "owner": owner,
-                "created": created,
-                "files": {name: base64.b64encode(data).decode("ascii") for name, data in files.items()},
-            }
-        ).encode()
+        # a header line (JSON: owner, time, each file's name and length), then the files' bytes
+        header = {"owner": owner, "created": created, "files": [[name, len(data)] for name, data in files.items()]}
+        payload = b"".join([json.dumps(header).encode(), b"\n", *files.values()])
         blob = self.keyring.encrypt_bytes(payload, SEAL_LABEL, self._place(owner, token), "bundle")
         fd = os.open(self._path(token), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         with open(fd, "wb") as fh:
@@ -307,7 +302,9 @@ class UploadStore:
         with open(fd, "rb") as fh:
             blob = fh.read()
         try:
-            doc = json.loads(self.keyring.decrypt_bytes(blob, SEAL_LABEL, self._place(owner, token), "bundle"))
+            payload = self.keyring.decrypt_bytes(blob, SEAL_LABEL, self._place(owner, token), "bundle")
+            line, _, body = payload.partition(b"\n")
+            doc = json.loads(line)
         except (CryptoError, ValueError):
             raise UploadGone(token) from None  # another user's (it does not open for them) or damaged
         if doc.get("owner") != owner:
@@ -316,7 +313,11 @@ class UploadStore:
         if now - float(doc["created"]) > self.ttl:
             path.unlink(missing_ok=True)
             raise UploadGone(token)
-        files = {name: base64.b64decode(text) for name, text in doc["files"].items()}
+        files: dict[str, bytes] = {}
+        at = 0
+        for name, size in doc["files"]:
+            files[name] = body[at : at + size]
+            at += size
         return Upload(token, owner, float(doc["created"]), files)
 
     def take(self, owner: str, token: str, now: float | None = None) -> Upload:
