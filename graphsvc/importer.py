@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,6 +84,11 @@ class Lookup:
         """Whether the database holds any introduction or stored chain placement."""
         return False
 
+    def districts_of(self, kind: str, ids: list[str]) -> dict[str, str | None]:
+        """id → district of the stored households, people (their household's) or visits
+        (``kind``) among ``ids``; a district-scoped import asks (``_check_districts``)."""
+        return {}
+
 
 class DatabaseLookup(Lookup):
     def __init__(self, db: Database) -> None:
@@ -107,6 +112,10 @@ class DatabaseLookup(Lookup):
     def has_chains(self) -> bool:
         any_chain: bool = self.db.read("known_any_chain")[0]["any"]
         return any_chain
+
+    def districts_of(self, kind: str, ids: list[str]) -> dict[str, str | None]:
+        statement = {"households": "scope_households", "people": "scope_people", "visits": "scope_visits"}[kind]
+        return {r["id"]: r["district"] for r in self.db.read(statement, ids=ids)} if ids else {}
 
 
 # --- field checks ----------------------------------------------------------------------
@@ -184,8 +193,11 @@ def read_folder(folder: Path, plan: Plan) -> dict[str, list[tuple[int, dict[str,
 # --- validation ------------------------------------------------------------------------
 
 
-def validate(folder: Path, lookup: Lookup | None = None) -> Plan:
-    """Check every file of ``folder``; return the rows to write or the problems found."""
+def validate(folder: Path, lookup: Lookup | None = None, districts: Collection[str] | None = None) -> Plan:
+    """Check every file of ``folder``; return the rows to write or the problems found.
+
+    With ``districts`` (a coordinator's import), every row may touch only records of those
+    districts: what it names, and what it would change (``_check_districts``)."""
     lookup = lookup or Lookup()
     plan = Plan()
     # Validation allocates about a million small dicts for a large import: the cyclic
@@ -193,13 +205,13 @@ def validate(folder: Path, lookup: Lookup | None = None) -> Plan:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _validate(folder, lookup, plan)
+        return _validate(folder, lookup, plan, districts)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _validate(folder: Path, lookup: Lookup, plan: Plan) -> Plan:
+def _validate(folder: Path, lookup: Lookup, plan: Plan, districts: Collection[str] | None = None) -> Plan:
     raw = read_folder(folder, plan)
     if any(p.line <= 1 for p in plan.problems):
         return plan  # unreadable files or headers first: rows checked against them would only add noise
@@ -210,6 +222,10 @@ def _validate(folder: Path, lookup: Lookup, plan: Plan) -> Plan:
     _check_user_people(plan, raw.get("users", []), users, people, lookup)
     introductions = _validate_introductions(plan, raw.get("introductions", []), people, lookup)
     visits = _validate_visits(plan, raw.get("visits", []), households, users, lookup)
+    if districts is not None:
+        introductions, visits = _check_districts(
+            plan, set(districts), raw.get("users", []), users, households, people, introductions, visits, lookup
+        )
 
     plan.problems.sort(key=lambda p: (list(TABLES).index(p.file[:-4]) if p.file[:-4] in TABLES else -1, p.line))
     _place_households(plan, households, people, introductions, visits, lookup)
@@ -501,6 +517,107 @@ def _validate_visits(
     return kept
 
 
+# --- a district-scoped import ----------------------------------------------------------
+
+
+def _check_districts(
+    plan: Plan,
+    districts: set[str],
+    user_rows: list[tuple[int, dict[str, str]]],
+    users: dict[str, dict[str, Any]],
+    households: dict[str, dict[str, Any]],
+    people: dict[str, dict[str, Any]],
+    introductions: list[dict[str, Any]],
+    visits: list[dict[str, Any]],
+    lookup: Lookup,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Keep a coordinator's import inside their districts; each row that reaches outside
+    is a problem on its line (and so nothing is written).
+
+    A household row names one of the districts and, when it exists, is stored in one of
+    them (a row may not pull a household over); a person's household, a visit's
+    household and both people of an introduction are households of these districts, and
+    a stored person or visit that a row would move is one of theirs too. Accounts
+    (users.csv) are for admins. A record outside is named by the id the row gave, never
+    by the district it is stored in (a coordinator does not learn other districts' data).
+
+    >>> plan = Plan()
+    >>> rows = {"h-1": {"id": "h-1", "district": "서울 양천구", "_line": 2}}
+    >>> _check_districts(plan, {"서울 노원구"}, [], {}, rows, {}, [], [], Lookup())
+    ([], [])
+    >>> [str(p) for p in plan.problems]
+    ["households.csv:2: district '서울 양천구' is not one of yours"]
+    """
+    outside = "is not in one of your districts"
+    for line, _row in user_rows:
+        plan.problems.append(
+            Problem(TABLES["users"].filename, line, "accounts (users.csv) are imported by admins only")
+        )
+    users.clear()
+
+    h = _Rows(plan, TABLES["households"])
+    stored_h = lookup.districts_of("households", sorted(households))
+    for hid, row in list(households.items()):
+        if row["district"] not in districts:
+            h.problem(row["_line"], f"district {row['district']!r} is not one of yours")
+        elif hid in stored_h and stored_h[hid] not in districts:
+            h.problem(row["_line"], f"household {hid!r} {outside}: a row may not move it")
+        else:
+            continue
+        del households[hid]
+
+    wanted = {p["household_id"] for p in people.values()} | {v["household_id"] for v in visits}
+    stored_h.update(lookup.districts_of("households", sorted(wanted - set(households) - set(stored_h))))
+
+    def household_ok(hid: str) -> bool:
+        return hid in households or (hid in stored_h and stored_h[hid] in districts)
+
+    p = _Rows(plan, TABLES["people"])
+    stored_p = lookup.districts_of(
+        "people",
+        sorted(
+            set(people) | {i[k] for i in introductions for k in ("introducer_id", "introduced_id")},
+        ),
+    )
+    for pid, row in list(people.items()):
+        if not household_ok(row["household_id"]):
+            p.problem(row["_line"], f"household_id {row['household_id']!r} {outside}")
+        elif pid in stored_p and stored_p[pid] not in districts:
+            p.problem(row["_line"], f"person {pid!r} {outside}: a row may not move them")
+        else:
+            continue
+        del people[pid]
+
+    i = _Rows(plan, TABLES["introductions"])
+    kept_i = []
+    for row in introductions:
+        bad = [
+            f"{col} {row[col]!r} {outside}"
+            for col in ("introducer_id", "introduced_id")
+            if not (
+                household_ok(people[row[col]]["household_id"])
+                if row[col] in people
+                else stored_p.get(row[col]) in districts
+            )
+        ]
+        for message in bad:
+            i.problem(row["_line"], message)
+        if not bad:
+            kept_i.append(row)
+
+    v = _Rows(plan, TABLES["visits"])
+    stored_v = lookup.districts_of("visits", sorted(x["id"] for x in visits))
+    kept_v = []
+    for row in visits:
+        if not household_ok(row["household_id"]):
+            v.problem(row["_line"], f"household_id {row['household_id']!r} {outside}")
+        elif row["id"] in stored_v and stored_v[row["id"]] not in districts:
+            v.problem(row["_line"], f"visit {row['id']!r} {outside}: a row may not move it")
+        else:
+            kept_v.append(row)
+    return kept_i, kept_v
+
+
 # --- writing ---------------------------------------------------------------------------
 
 Progress = Callable[[str, int, int], None]
@@ -611,12 +728,15 @@ class Report:
 # --- possible duplicates (graphsvc/blindindex.py) ----------------------------------------
 
 
-def check_duplicates(db: Database, plan: Plan, keyring: Keyring) -> list[Problem]:
+def check_duplicates(db: Database, plan: Plan, keyring: Keyring, scope: Collection[str] | None = None) -> list[Problem]:
     """The people.csv rows of new people whose phone, or full name in the same district,
     matches a person already stored or an earlier row of the bundle: ``people.csv:14:
     possible duplicate of p-000120 (same phone)``. Compared on blind indexes (keyed hashes
     of the normalised values, graphsvc/blindindex.py): nothing stored is decrypted. A row
-    of a person already stored (a re-import, a correction) is no new entry: not checked."""
+    of a person already stored (a re-import, a correction) is no new entry: not checked.
+
+    With ``scope`` (a coordinator's districts), a stored person outside them is named
+    "someone outside your districts", never by id (as the map names them "someone")."""
     rows = sorted(plan.rows.get("people", []), key=lambda r: r["_line"])
     if not rows:
         return []
@@ -658,8 +778,18 @@ def check_duplicates(db: Database, plan: Plan, keyring: Keyring) -> list[Problem
             if key["id"] not in known and (what, value, district) in first:
                 same(key, first[(what, value, district)], what)
             first.setdefault((what, value, district), key["id"])
+    outside: set[str] = set()
+    if scope is not None:
+        others = sorted({other for _, other in found} - {k["id"] for k in keys})
+        stored = DatabaseLookup(db).districts_of("people", others)
+        outside = {o for o in others if stored.get(o) not in scope}
     return [
-        Problem(TABLES["people"].filename, line, f"possible duplicate of {other} (same {' and '.join(_what(what))})")
+        Problem(
+            TABLES["people"].filename,
+            line,
+            f"possible duplicate of {'someone outside your districts' if other in outside else other} "
+            f"(same {' and '.join(_what(what))})",
+        )
         for (line, other), what in sorted(found.items())
     ]
 
@@ -680,8 +810,12 @@ def import_folder(
     batch_size: int = 5000,
     progress: Progress | None = None,
     allow_duplicates: bool = False,
+    districts: Collection[str] | None = None,
 ) -> Report:
     """Validate ``folder`` against the database and, unless dry-run or invalid, write it.
+
+    ``districts``: a coordinator's import, limited to the records of these districts
+    (``validate``); None for an admin's or the command line's.
 
     The schema is applied first (idempotent, about 50 ms): without its constraints every
     upsert scans (a 500,000-household demo loaded 50,000 in 11 minutes). The attempt and its
@@ -693,9 +827,9 @@ def import_folder(
     """
     started = time.perf_counter()
     db.apply_schema()
-    plan = validate(Path(folder), DatabaseLookup(db))
+    plan = validate(Path(folder), DatabaseLookup(db), districts)
     if plan.ok:
-        plan.duplicates = check_duplicates(db, plan, keyring)
+        plan.duplicates = check_duplicates(db, plan, keyring, districts)
         if plan.duplicates and not allow_duplicates:
             plan.problems.extend(plan.duplicates)
         elif plan.duplicates:

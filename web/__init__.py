@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["lang_url"] = lang_url
 
-    from . import admin, api, auth, coordinator, guard, health, home, neo, openapi, visitor
+    from . import admin, api, auth, coordinator, guard, health, home, intake, neo, openapi, team, transfer, visitor
     from . import dispatch as dispatch_web
 
     app.extensions["graphsvc_keyring"] = crypto.load_keyring()
@@ -139,18 +139,13 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         settings.state_dir / "slots", settings.heavy_per_user, settings.heavy_total
     )
     neo.init_app(app)
+    transfer.init_app(app)  # before the guard: the import's upload limit applies when it reads the form
     guard.init_app(app)
-    for blueprint in (health.bp, home.bp, auth.bp, api.bp, openapi.bp, admin.bp, coordinator.bp, visitor.bp):
+    blueprints = (health.bp, home.bp, auth.bp, api.bp, openapi.bp, admin.bp, coordinator.bp, visitor.bp)
+    # the coordinator's desk (issue 13): intake, dispatch, accounts (team), import and export
+    desk = (intake.bp, intake.api_bp, dispatch_web.bp, dispatch_web.api_bp, team.bp, transfer.bp)
+    for blueprint in blueprints + desk:
         app.register_blueprint(blueprint)
-    from . import intake
-
-    app.register_blueprint(intake.bp)
-    app.register_blueprint(intake.api_bp)
-    app.register_blueprint(dispatch_web.bp)
-    app.register_blueprint(dispatch_web.api_bp)
-    from . import team  # accounts run by admins and coordinators (issue 13 §6)
-
-    app.register_blueprint(team.bp)
 
     @app.before_request
     def _nonce() -> None:
