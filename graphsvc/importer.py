@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import re
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -226,6 +227,7 @@ def _validate(folder: Path, lookup: Lookup, plan: Plan, districts: Collection[st
         introductions, visits = _check_districts(
             plan, set(districts), raw.get("users", []), users, households, people, introductions, visits, lookup
         )
+        _scrub_outside(plan, set(districts), raw, lookup)
 
     plan.problems.sort(key=lambda p: (list(TABLES).index(p.file[:-4]) if p.file[:-4] in TABLES else -1, p.line))
     _place_households(plan, households, people, introductions, visits, lookup)
@@ -518,6 +520,41 @@ def _validate_visits(
 
 
 # --- a district-scoped import ----------------------------------------------------------
+
+
+_NAMED_ID = re.compile(r"\b[hpv]-[0-9a-z]{3,}\b")  # the ids records are given (h-000120, p-…, v-…)
+
+
+def _scrub_outside(plan: Plan, districts: set[str], raw: dict[str, Any], lookup: Lookup) -> None:
+    """A coordinator's problems name only what they may know: an id a message names (a code's
+    owner, an introducer already stored, a cycle's people) that is neither in the upload nor
+    stored in their districts becomes "someone outside your districts".
+
+    >>> taken = "code 'H-1' already belongs to household 'h-009' in the database"
+    >>> plan = Plan(problems=[Problem("households.csv", 3, taken)])
+    >>> _scrub_outside(plan, {"서울 노원구"}, {"households": [(3, {"id": "h-001"})]}, Lookup())
+    >>> plan.problems[0].message
+    "code 'H-1' already belongs to household '(someone outside your districts)' in the database"
+    """
+    uploaded = {row.get(col) for rows in raw.values() for _, row in rows for col in ("id", "code") if row.get(col)}
+    named: set[str] = set()
+    for problem in plan.problems:
+        named.update(_NAMED_ID.findall(problem.message))
+    unknown = sorted(named - uploaded)
+    if not unknown:
+        return
+    known = {
+        i
+        for kind in ("households", "people", "visits")
+        for i, district in lookup.districts_of(kind, unknown).items()
+        if district in districts
+    }
+
+    def scrub(match: re.Match[str]) -> str:
+        value = match.group(0)
+        return value if value in uploaded or value in known else "(someone outside your districts)"
+
+    plan.problems[:] = [replace(p, message=_NAMED_ID.sub(scrub, p.message)) for p in plan.problems]
 
 
 def _check_districts(

@@ -235,6 +235,18 @@ def test_rows_outside_the_coordinators_districts_are_file_line_problems(world, t
         assert importer.validate(folder, importer.DatabaseLookup(world)).ok
 
 
+def test_a_coordinators_problems_never_name_a_record_outside_their_districts(world):
+    # H-003 is the code of h-003, stored in 양천구: the problem says it is taken, not by whom
+    files = bundle(households="h-200,H-003,서울 노원구,,active\n")
+    with transfer.unpacked(files) as folder:
+        scoped = importer.validate(folder, importer.DatabaseLookup(world), districts=["서울 노원구"])
+        unscoped = importer.validate(folder, importer.DatabaseLookup(world))
+    assert [str(p) for p in scoped.problems] == [
+        "households.csv:2: code 'H-003' already belongs to household '(someone outside your districts)' in the database"
+    ]
+    assert "'h-003'" in str(unscoped.problems[0])  # an admin is told which
+
+
 def test_accounts_are_for_admins_only(world):
     files = {
         **bundle(),
