@@ -562,24 +562,24 @@
     });
 
     // ---- start -----------------------------------------------------------------------------
-    // Open where labels read: the whole map when it fits at READABLE_PX, else its top left
-    // (the biggest chain starts there, netmap.tree_layout) at the zoom where labels appear.
+    // Open where labels read: the whole map when it fits at READABLE_PX, else its top at
+    // the zoom where labels appear, centred on the first root (netmap.tree_layout puts the
+    // biggest chain first, its seed at the top).
     function readableStart() {
       network.fit({ animation: false });
       var fontSize = options.nodes && options.nodes.font && options.nodes.font.size || 14;
       var want = READABLE_PX / fontSize;
       if (data.mode === "overview" || network.getScale() >= want || !canvas.clientWidth) { return; }
-      var minX = Infinity, minY = Infinity;
+      var top = null;
       rawNodes.forEach(function (n) {
-        if (n && typeof n.x === "number" && typeof n.y === "number" && !nodeHidden.get(String(n.id))) {
-          minX = Math.min(minX, n.x);
-          minY = Math.min(minY, n.y);
+        if (n && typeof n.x === "number" && typeof n.y === "number" && !nodeHidden.get(String(n.id)) &&
+            (top === null || n.y < top.y || (n.y === top.y && n.x < top.x))) {
+          top = n;
         }
       });
-      if (!isFinite(minX)) { return; }
-      var margin = 40 / want;
+      if (top === null) { return; }
       network.moveTo({
-        position: { x: minX - margin + canvas.clientWidth / 2 / want, y: minY - margin + canvas.clientHeight / 2 / want },
+        position: { x: top.x, y: top.y - 40 / want + canvas.clientHeight / 2 / want },
         scale: want,
         animation: false
       });
