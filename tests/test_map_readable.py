@@ -245,6 +245,8 @@ def test_the_map_reads_at_a_glance_on_a_desktop_and_a_phone(server, browser, db)
     from .helpers import keyring
 
     tables = demo.generate(400, seed=1, as_of=dt.date(2026, 11, 1))
+    brought = next(h for h in tables["households"] if h["id"] == "h-000150")  # a leaf under the biggest seed
+    brought.update(status="pending", code="N-00A1B2")
     assert demo.load(db, tables, load_keyring(), ACTOR).ok
     coord1 = next(u for u in tables["users"] if u["username"] == "coord1")
     districts = coord1["districts"].split(";")
@@ -263,6 +265,11 @@ def test_the_map_reads_at_a_glance_on_a_desktop_and_a_phone(server, browser, db)
     # a district set of a few hundred households: labels drawn at the zoom the map opens at
     assert int(page.locator("#map-canvas").get_attribute("data-nodes-drawn")) > 200
     assert _labelled_on_screen(page) >= 20
+    # a pending household in its own style, on screen
+    pending = page.evaluate("() => window.graphsvcMap.nodes.get('h-000150')")
+    assert (
+        pending["shape"] == "hexagon" and pending["label"] == "N-00A1B2" and pending["shapeProperties"]["borderDashes"]
+    )
     page.screenshot(path=str(ARTIFACTS / "map-readable-desktop-en.png"))
 
     # the figures follow the filters

@@ -298,7 +298,7 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
                     d["code"] + (f" (+{below})" if below else ""),
                     x=x,
                     y=y,
-                    size=min(30, 10 + 3 * d["made"] ** 0.5) + (4 if focus else 0),
+                    size=min(30, (13 if pending else 10) + 3 * d["made"] ** 0.5) + (4 if focus else 0),
                     title="\n".join(title_lines),
                     **style,
                 ).options
@@ -314,7 +314,7 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
                     ["introductions", str(d["made"])],
                     ["last_visit", plain(d["last_visit"])],
                     ["arrived_on", plain(d["arrived_on"])],
-                    ["newcomer", "yes" if fresh else "no"],
+                    ["newcomer", _("yes") if fresh else _("no")],
                 ],
                 "members": [m[1] for m in d["members"]],
                 "member_ids": [m[0] for m in d["members"]],
