@@ -222,7 +222,7 @@ def time_map(app, args: dict[str, str], repeat: int):
         t0 = time.perf_counter()
         result = mapping.build(db, SUBJECT, filters_of(args), settings.follow_up_days)
         t1 = time.perf_counter()
-        with app.app_context():
+        with app.test_request_context("/map"):  # its words are in the request's language
             data = mapview.vis_data(result, settings.newcomer_days)
             t2 = time.perf_counter()
             mapview.script_json(data)

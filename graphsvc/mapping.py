@@ -125,6 +125,9 @@ class MapResult:
     highlight: list[str] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     today: dt.date = field(default_factory=dt.date.today)
+    # the query that chose the map's households (map_groups' parameters; ``ids`` for a map
+    # "around household X", whose hops no parameter says): the side figures use the same
+    query: dict[str, Any] = field(default_factory=dict)
 
 
 def chain_params(
@@ -163,7 +166,9 @@ def build(
     params = _params(filters, scope, result.today, follow_up_days)
     centre = None
     if filters.chain_of:
-        params["chains"] = [household_ref(db, filters.chain_of, scope)["chain"]]
+        asked = household_ref(db, filters.chain_of, scope)
+        params["chains"] = [asked["chain"]]
+        result.focus = asked["id"]  # the chain is drawn around the household asked for: marked, centred
     if filters.root:
         ref = household_ref(db, filters.root, scope)
         params["chains"] = [ref["chain"]]
@@ -187,6 +192,7 @@ def build(
         params["chains"] = [r[1] for r in groups_rows if r[1] not in shown]
         groups_rows = [r for r in groups_rows if r[1] not in shown]
     result.total = sum(r[2] for r in groups_rows)
+    result.query = {**params, "ids": None}
 
     if params["chains"] is None and result.total > filters.max_nodes:
         result.mode = "overview"
@@ -209,6 +215,7 @@ def build(
     graph = netmap.household_map(rows, scope)
     if centre is not None and centre in graph:
         graph = netmap.k_hops(graph, centre, filters.hops)
+        result.query["ids"] = sorted(n for n, d in graph.nodes(data=True) if d["kind"] == "household")
     for n, hidden in below.items():
         graph.nodes[n]["below"] = hidden
     result.left_out = left_out
@@ -220,6 +227,13 @@ def build(
         graph, trimmed = netmap.trim_to_budget(full, filters.max_nodes)
         if trimmed:
             netmap.mark_hidden_below(full, graph)
+        # the household asked for, among people: its members, the first to come in marked
+        members = sorted(
+            (n for n, d in graph.nodes(data=True) if d.get("household") == result.focus),
+            key=lambda n: (graph.nodes[n]["wave"], str(n)),
+        )
+        result.focus = members[0] if members else None
+        result.highlight = members[1:] + [h for h in result.highlight if h not in members]
         drawn = sum(1 for _n, d in graph.nodes(data=True) if d["kind"] == "person")
         fetched = sum(1 for _n, d in full.nodes(data=True) if d["kind"] == "person")
         # people of households the budget left out are counted, not read
@@ -236,7 +250,8 @@ def build(
         n: (0, str(d.get("joined_on") or ""), str(d.get("code") or d.get("code_name") or n))
         for n, d in graph.nodes(data=True)
     }
-    result.positions = netmap.tree_layout(list(graph), result.parents, level0, order)
+    links = [(u, v) for u, v in graph.edges() if result.parents.get(v) != u]
+    result.positions = netmap.tree_layout(list(graph), result.parents, level0, order, links)
     result.highlight = [h for h in result.highlight if h in graph]
     if result.focus not in graph:
         result.focus = result.highlight[0] if result.highlight else None
@@ -342,10 +357,12 @@ def district_choices(db: Database, scope: Scope) -> list[str]:
     return [r["district"] for r in db.read("map_districts")]
 
 
-def stats(db: Database, scope: Scope, district: str | None) -> dict[str, Any]:
-    """Figures for the map's side panel: households by wave, introductions per month (the
-    last 36), the top introducers (with their ids), roots and chains."""
-    row = db.read("map_stats", districts=scope.query_districts(district))[0]
+def stats(db: Database, result: MapResult) -> dict[str, Any]:
+    """Figures for the map's side panel over the households its filters keep (the query
+    that chose them, ``result.query``: the same scope and filters): households by wave,
+    introductions per month (the last 36), the top introducers (with their ids), roots and
+    chains."""
+    row = db.read("map_stats", **result.query)[0]
     return {
         "households": sum(n for _w, n in row["waves"]),
         "roots": row["roots"],

@@ -113,6 +113,7 @@ def test_admin_signs_in_with_totp_and_reads_the_audit_log(server, browser, db, s
 
 def _node_click(page, node_id: str) -> None:
     """Click a node of the map where vis-network drew it."""
+    page.locator("#map-canvas").scroll_into_view_if_needed()  # the filters above may push it below the screen
     point = page.evaluate(
         "id => { const n = window.graphsvcMap.network; return n.canvasToDOM(n.getPositions([id])[id]); }", node_id
     )

@@ -54,7 +54,7 @@ def map_page():
     result = mapping.build(db, g.subject, filters, settings.follow_up_days)
     data = mapview.vis_data(result, settings.newcomer_days)
     scope = mapping.scope_of(g.subject)
-    stats = mapping.stats(db, scope, filters.district)
+    stats = mapping.stats(db, result)  # the same scoped query as the map: the figures follow the filters
     audit_shown(
         "network.map",
         {"map": data, "top_ids": stats["top_ids"]},

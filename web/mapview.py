@@ -25,16 +25,27 @@ from graphsvc.model import plain, to_date
 if TYPE_CHECKING:
     import networkx as nx
 
+# Colours of the Okabe–Ito palette (told apart with the common colour-vision deficiencies);
+# every household is also outlined in INK (15.7:1 on the white canvas: the shape reads
+# whatever its fill) and each visit status has a shape of its own, so that neither the
+# status nor visited/unvisited hangs on colour alone (README: "The map").
 COLOURS = {
-    "never": "#d9534f",
-    "overdue": "#f0ad4e",
-    "recent": "#5cb85c",
-    "closed": "#9aa0a6",
-    "placeholder": "#e6e8eb",
-    "newcomer": "#c9a227",
+    "never": "#d55e00",  # vermillion, a diamond: never visited (3.9:1 on white)
+    "overdue": "#e69f00",  # orange, a triangle: follow-up overdue
+    "recent": "#009e73",  # bluish green, a circle: visited recently (3.4:1)
+    "closed": "#7a7f87",  # mid grey, a square: closed, moved or do not visit (4.0:1)
+    "pending": "#fbeaf3",  # pale, a hexagon with a dashed plum border: awaiting review
+    "pending_border": "#9b3d78",  # plum (6.3:1)
+    "placeholder": "#ffffff",  # hollow, small, dotted border: another district's household
+    "placeholder_border": "#7a7f87",
+    "newcomer": "#a67c00",  # dark gold ring (3.8:1)
+    "focus": "#0b57d0",  # the household asked for: a thick blue ring (6.4:1)
     "edge": "#8a94a6",
-    "person": "#6f8fb3",
+    "person": "#0072b2",  # blue (5.2:1)
+    "ink": "#1d2330",
 }
+SHAPES = {"never": "diamond", "overdue": "triangle", "recent": "dot", "closed": "square", "pending": "hexagon"}
+LABEL_SIZE = 14  # px at zoom 1; map.js opens the map at a zoom where this reads (map.js READABLE_PX)
 
 
 def labels() -> dict[str, str]:
@@ -103,10 +114,12 @@ def class_names() -> dict[str, str]:
         "overdue": _("follow-up overdue"),
         "recent": _("visited recently"),
         "closed": _("closed, moved or do not visit"),
+        "pending": _("awaiting review (brought back by a visitor)"),
     }
 
 
 def _household_label(d: dict) -> str:
+    """The name of a household in the details panel: its first member's code name."""
     return d["members"][0][1] if d["members"] else d["code"]
 
 
@@ -208,9 +221,9 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
                         y=y,
                         size=10,
                         title=label,
-                        color={"background": COLOURS["placeholder"], "border": COLOURS["closed"]},
-                        shapeProperties={"borderDashes": [4, 4]},
-                        borderWidth=2,
+                        color={"background": COLOURS["placeholder"], "border": COLOURS["placeholder_border"]},
+                        shapeProperties={"borderDashes": [2, 3]},
+                        borderWidth=1.5,
                         font={"color": "#5b6475", "size": 11},
                     ).options
                 )
@@ -228,7 +241,18 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
                 label = d["code_name"]
                 nodes.append(
                     Node(
-                        n, "dot", label, x=x, y=y, size=12, title=f"{label}\n{d['district']}", color=COLOURS["person"]
+                        n,
+                        "dot",
+                        label,
+                        x=x,
+                        y=y,
+                        size=12,
+                        title=f"{label}\n{d['district']}",
+                        color={
+                            "background": COLOURS["person"],
+                            "border": COLOURS["focus" if n == result.focus else "ink"],
+                        },
+                        borderWidth=1.5 if n != result.focus else 6,
                     ).options
                 )
                 details[n] = {
@@ -245,26 +269,38 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
             label = _household_label(d)
             fresh = netmap.newcomer(to_date(d["arrived_on"]), newcomer_since)
             below = d.get("below", 0)
-            status = names[d["visit_class"]]
-            title_lines = [label, d["code"], status, _("wave %(n)d", n=d["wave"])]
+            visit_class = d["visit_class"]
+            status = names[visit_class]
+            title_lines = [d["code"], label, status, _("wave %(n)d", n=d["wave"])]
             if fresh:
                 title_lines.append(_("newcomer"))
             if below:
                 title_lines.append(_("%(n)d more below (not drawn)", n=below))
+            focus = n == result.focus
+            if focus:
+                title_lines.insert(0, _("the household asked for"))
+            pending = visit_class == "pending"
+            border = COLOURS["pending_border"] if pending else COLOURS["newcomer"] if fresh else COLOURS["ink"]
+            style: dict[str, Any] = {
+                "color": {"background": COLOURS[visit_class], "border": COLOURS["focus"] if focus else border},
+                "borderWidth": 6 if focus else 4 if fresh else 2.5 if pending else 1.5,
+            }
+            if pending:  # dashed like nothing else on the map, and the legend says so
+                style["shapeProperties"] = {"borderDashes": [5, 3]}
+            if focus:
+                style["font"] = {"size": LABEL_SIZE + 4, "color": COLOURS["focus"], "strokeWidth": 4}
+            # the canvas shows the household code (short, unique); the code names are in the
+            # tooltip and the details panel
             nodes.append(
                 Node(
                     n,
-                    "dot",
-                    label + (f" (+{below})" if below else ""),
+                    SHAPES[visit_class],
+                    d["code"] + (f" (+{below})" if below else ""),
                     x=x,
                     y=y,
-                    size=min(40, 10 + 4 * d["made"] ** 0.5),
+                    size=min(30, (13 if pending else 10) + 3 * d["made"] ** 0.5) + (4 if focus else 0),
                     title="\n".join(title_lines),
-                    color={
-                        "background": COLOURS[d["visit_class"]],
-                        "border": COLOURS["newcomer"] if fresh else "#4a5263",
-                    },
-                    borderWidth=4 if fresh else 1,
+                    **style,
                 ).options
             )
             details[n] = {
@@ -278,7 +314,7 @@ def vis_data(result: MapResult, newcomer_days: int) -> dict[str, Any]:
                     ["introductions", str(d["made"])],
                     ["last_visit", plain(d["last_visit"])],
                     ["arrived_on", plain(d["arrived_on"])],
-                    ["newcomer", "yes" if fresh else "no"],
+                    ["newcomer", _("yes") if fresh else _("no")],
                 ],
                 "members": [m[1] for m in d["members"]],
                 "member_ids": [m[0] for m in d["members"]],
@@ -327,13 +363,19 @@ def _options(pyvis_json: str) -> dict:
     options.setdefault("interaction", {}).update(
         hover=True, tooltipDelay=150, navigationButtons=False, keyboard=False, multiselect=True
     )
-    options["nodes"] = {"font": {"face": "system-ui, sans-serif", "size": 13}}
+    # labels are drawn from READABLE_PX on screen (map.js opens the map at a zoom where they
+    # read) and left out below it, where they would only overlap as grey smudges
+    options["nodes"] = {
+        "font": {"face": "system-ui, sans-serif", "size": LABEL_SIZE, "color": COLOURS["ink"], "strokeWidth": 3},
+        "scaling": {"label": {"drawThreshold": 8}},
+    }
     return options
 
 
 def _share_colour(share: float) -> dict:
-    """Green (all visited) to amber (30% never visited) to red (60% or more)."""
-    stops = [(0.0, (0x5C, 0xB8, 0x5C)), (0.3, (0xF0, 0xAD, 0x4E)), (0.6, (0xD9, 0x53, 0x4F))]
+    """Green (all visited) to orange (30% never visited) to vermillion (60% or more): the
+    households map's colours of visited, overdue and never visited."""
+    stops = [(0.0, (0x00, 0x9E, 0x73)), (0.3, (0xE6, 0x9F, 0x00)), (0.6, (0xD5, 0x5E, 0x00))]
     share = min(0.6, max(0.0, share))
     for (a, ca), (b, cb) in zip(stops, stops[1:]):
         if share <= b:
@@ -341,7 +383,7 @@ def _share_colour(share: float) -> dict:
             rgb = tuple(round(x + (y - x) * t) for x, y in zip(ca, cb))
             break
     colour = "#%02x%02x%02x" % rgb
-    return {"background": colour, "border": "#4a5263"}
+    return {"background": colour, "border": COLOURS["ink"]}
 
 
 def _map_url(args: dict[str, str]) -> str:

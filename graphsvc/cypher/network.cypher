@@ -8,10 +8,12 @@
 // read them.
 //
 // Visit classes, used by the map's colours and filters (one definition, here):
+//   pending - brought back from a visit, awaiting a coordinator's review
 //   closed  - status moved, closed or do_not_visit
 //   never   - active, never visited
 //   overdue - active, last visit before $overdue_before (today - follow-up interval)
 //   recent  - active, visited since
+// Households rejected or merged at review (status rejected, merged) are on no map and in no list.
 // Scope: $districts is the list of districts the caller may see, null for all.
 
 // default class: heavy
@@ -23,12 +25,14 @@
 //  sample: the smallest household id of the group (a drill-down reference in scope)].
 MATCH (h:Household)
 WHERE ($districts IS NULL OR h.district IN $districts)
+  AND NOT coalesce(h.status, '') IN ['rejected', 'merged']
   AND ($chains IS NULL OR coalesce(h.chain, h.id) IN $chains)
   AND ($wave_min IS NULL OR coalesce(h.wave, 0) >= $wave_min)
   AND ($wave_max IS NULL OR coalesce(h.wave, 0) <= $wave_max)
   AND ($joined_since IS NULL OR h.joined_on >= $joined_since)
   AND ($joined_until IS NULL OR h.joined_on <= $joined_until)
-WITH h, CASE WHEN h.status <> 'active' THEN 'closed'
+WITH h, CASE WHEN h.status = 'pending' THEN 'pending'
+             WHEN h.status <> 'active' THEN 'closed'
              WHEN h.last_visit_on IS NULL THEN 'never'
              WHEN h.last_visit_on < $overdue_before THEN 'overdue'
              ELSE 'recent' END AS class
@@ -46,6 +50,7 @@ RETURN collect([district, chain, households, unvisited, people, depth, sample]) 
 //  introduced [[household, district]], introductions made].
 MATCH (h:Household)
 WHERE ($districts IS NULL OR h.district IN $districts)
+  AND NOT coalesce(h.status, '') IN ['rejected', 'merged']
   AND ($ids IS NULL OR h.id IN $ids)
   AND ($chains IS NULL OR coalesce(h.chain, h.id) IN $chains)
   AND ($wave_min IS NULL OR coalesce(h.wave, 0) >= $wave_min)
@@ -53,7 +58,8 @@ WHERE ($districts IS NULL OR h.district IN $districts)
   AND ($joined_since IS NULL OR h.joined_on >= $joined_since)
   AND ($joined_until IS NULL OR h.joined_on <= $joined_until)
 WITH h, h.last_visit_on AS last, COUNT { (h)<-[:AT]-(:Visit) } AS visits,
-     CASE WHEN h.status <> 'active' THEN 'closed'
+     CASE WHEN h.status = 'pending' THEN 'pending'
+          WHEN h.status <> 'active' THEN 'closed'
           WHEN h.last_visit_on IS NULL THEN 'never'
           WHEN h.last_visit_on < $overdue_before THEN 'overdue'
           ELSE 'recent' END AS class
@@ -86,12 +92,14 @@ RETURN collect([h.id, h.code, h.district, h.status, h.arrived_on, h.parent,
 // the heavy part of a map is read for at most the households it draws.
 MATCH (h:Household)
 WHERE ($districts IS NULL OR h.district IN $districts)
+  AND NOT coalesce(h.status, '') IN ['rejected', 'merged']
   AND ($chains IS NULL OR coalesce(h.chain, h.id) IN $chains)
   AND ($wave_min IS NULL OR coalesce(h.wave, 0) >= $wave_min)
   AND ($wave_max IS NULL OR coalesce(h.wave, 0) <= $wave_max)
   AND ($joined_since IS NULL OR h.joined_on >= $joined_since)
   AND ($joined_until IS NULL OR h.joined_on <= $joined_until)
-WITH h, CASE WHEN h.status <> 'active' THEN 'closed'
+WITH h, CASE WHEN h.status = 'pending' THEN 'pending'
+             WHEN h.status <> 'active' THEN 'closed'
              WHEN h.last_visit_on IS NULL THEN 'never'
              WHEN h.last_visit_on < $overdue_before THEN 'overdue'
              ELSE 'recent' END AS class
@@ -114,6 +122,7 @@ RETURN collect([h.id, h.district, h.parent, coalesce(h.chain, h.id), coalesce(h.
 // $q (case-insensitive), at most $limit, by id.
 MATCH (h:Household)
 WHERE ($districts IS NULL OR h.district IN $districts)
+  AND NOT coalesce(h.status, '') IN ['rejected', 'merged']
   AND (toLower(h.code) = toLower($q)
        OR EXISTS { (h)<-[:MEMBER_OF]-(p:Person) WHERE toLower(p.code_name) CONTAINS toLower($q) })
 WITH h ORDER BY h.id LIMIT $limit
@@ -183,31 +192,52 @@ RETURN collect([h.id, h.code, h.district, h.arrived_on, h.joined_on, coalesce(h.
                 members]) AS rows;
 
 // name: map_stats
-// Figures over the caller's districts for the map's side panel: households per wave,
-// introductions per month (by the introduced person's household), the ten people who
-// introduced most, and how many households came in through no introduction (roots:
-// chain starters and households whose introducer is unknown) and how many of those
-// started a chain.
+// Figures for the map's side panel over the households the map's filters keep (the same
+// conditions as map_groups; $ids, when given, narrows them to those households: "around
+// household X"): households per wave, introductions per month (into those households),
+// the ten people of those households who introduced most, and how many of them came in
+// through no introduction (roots: chain starters and households whose introducer is
+// unknown) and how many of those started a chain.
 CALL () {
-  MATCH (h:Household) WHERE $districts IS NULL OR h.district IN $districts
+  MATCH (h:Household)
+  WHERE ($districts IS NULL OR h.district IN $districts)
+    AND NOT coalesce(h.status, '') IN ['rejected', 'merged']
+    AND ($ids IS NULL OR h.id IN $ids)
+    AND ($chains IS NULL OR coalesce(h.chain, h.id) IN $chains)
+    AND ($wave_min IS NULL OR coalesce(h.wave, 0) >= $wave_min)
+    AND ($wave_max IS NULL OR coalesce(h.wave, 0) <= $wave_max)
+    AND ($joined_since IS NULL OR h.joined_on >= $joined_since)
+    AND ($joined_until IS NULL OR h.joined_on <= $joined_until)
+    AND ($classes IS NULL OR
+         CASE WHEN h.status = 'pending' THEN 'pending'
+              WHEN h.status <> 'active' THEN 'closed'
+              WHEN h.last_visit_on IS NULL THEN 'never'
+              WHEN h.last_visit_on < $overdue_before THEN 'overdue'
+              ELSE 'recent' END IN $classes)
+  RETURN collect(h) AS kept
+}
+CALL (kept) {
+  UNWIND kept AS h
   WITH coalesce(h.wave, 0) AS wave, count(*) AS n ORDER BY wave
   RETURN collect([wave, n]) AS waves
 }
-CALL () {
-  MATCH (h:Household)<-[:MEMBER_OF]-(:Person)<-[r:INTRODUCED]-()
-  WHERE ($districts IS NULL OR h.district IN $districts) AND r.on IS NOT NULL
+CALL (kept) {
+  UNWIND kept AS h
+  MATCH (h)<-[:MEMBER_OF]-(:Person)<-[r:INTRODUCED]-()
+  WHERE r.on IS NOT NULL
   WITH substring(toString(r.on), 0, 7) AS month, count(*) AS n ORDER BY month
   RETURN collect([month, n]) AS months
 }
-CALL () {
-  MATCH (h:Household)<-[:MEMBER_OF]-(p:Person)
-  WHERE $districts IS NULL OR h.district IN $districts
+CALL (kept) {
+  UNWIND kept AS h
+  MATCH (h)<-[:MEMBER_OF]-(p:Person)
   WITH p, COUNT { (p)-[:INTRODUCED]->() } AS n WHERE n > 0
   ORDER BY n DESC, p.id LIMIT 10
   RETURN collect([p.id, p.code_name, n]) AS top
 }
-CALL () {
-  MATCH (h:Household) WHERE ($districts IS NULL OR h.district IN $districts) AND h.parent IS NULL
+CALL (kept) {
+  UNWIND kept AS h
+  WITH h WHERE h.parent IS NULL
   RETURN count(h) AS roots,
          sum(CASE WHEN EXISTS { MATCH (c:Household {parent: h.id}) } THEN 1 ELSE 0 END) AS chains
 }

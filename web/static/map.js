@@ -10,6 +10,8 @@
   "use strict";
 
   var MAX_EXPAND_MATCHES = 25; // a search opens the branches of at most this many matches
+  var READABLE_PX = 10;        // the map opens at a zoom where a label is at least this tall
+  var PHONE = "(max-width: 48rem)"; // map.css: one column; the filters start closed
 
   function byId(id) { return document.getElementById(id); }
 
@@ -25,7 +27,44 @@
     }
   }
 
+  // The page's state that is not in its URL (the search on this map, the node shown in the
+  // panel) lives in its fragment (#find=…&node=…), so that a reload or another language
+  // keeps it.
+  function readHash() {
+    var out = {};
+    String(window.location.hash || "").replace(/^#/, "").split("&").forEach(function (part) {
+      var i = part.indexOf("=");
+      if (i > 0) {
+        try { out[decodeURIComponent(part.slice(0, i))] = decodeURIComponent(part.slice(i + 1)); } catch (err) { /* ignore */ }
+      }
+    });
+    return out;
+  }
+
+  // The language links carry the filters as the form holds them now (also those changed
+  // but not yet shown) and the fragment: switching language keeps what the map shows.
+  function keepFiltersAcrossLanguages() {
+    var form = byId("map-filters");
+    if (!form) { return; }
+    Array.prototype.forEach.call(document.querySelectorAll("nav.lang a[data-lang]"), function (link) {
+      link.addEventListener("click", function (event) {
+        var params = new URLSearchParams();
+        new FormData(form).forEach(function (value, key) {
+          if (typeof value === "string" && value.trim() !== "") { params.append(key, value); }
+        });
+        params.set("lang", link.dataset.lang);
+        event.preventDefault();
+        window.location.assign(form.getAttribute("action") + "?" + params.toString() + window.location.hash);
+      });
+    });
+  }
+
   function init() {
+    var filtersBox = byId("map-filters-box");
+    if (filtersBox && window.matchMedia && window.matchMedia(PHONE).matches) {
+      filtersBox.open = false; // on a phone the map comes first; the summary opens the filters
+    }
+    keepFiltersAcrossLanguages();
     var canvas = byId("map-canvas");
     if (!canvas || typeof vis === "undefined") { return; }
 
@@ -333,11 +372,23 @@
       els.toggle.hidden = false;
     }
 
+    var hashState = readHash();
+    function writeHash() {
+      var parts = [];
+      ["find", "node"].forEach(function (k) {
+        if (hashState[k]) { parts.push(k + "=" + encodeURIComponent(hashState[k])); }
+      });
+      var url = window.location.pathname + window.location.search + (parts.length ? "#" + parts.join("&") : "");
+      try { window.history.replaceState(null, "", url); } catch (err) { /* a sandboxed page */ }
+    }
+
     function showDetails(key) {
       var info = details[key];
       if (!realId.has(key)) { clearDetails(); return; }
       current = key;
       canvas.dataset.selected = key;
+      hashState.node = key;
+      writeHash();
       var placeholder = !info || info.kind === "placeholder";
       setText(els.title, placeholder ? label("placeholder") : String(info.title === undefined || info.title === null ? "" : info.title));
       clearChildren(els.list);
@@ -397,6 +448,7 @@
     function clearDetails() {
       current = null;
       delete canvas.dataset.selected;
+      if (hashState.node) { delete hashState.node; writeHash(); }
       if (els.panel) { els.panel.hidden = true; }
       if (els.empty) { els.empty.hidden = false; }
       clearChildren(els.list);
@@ -476,6 +528,8 @@
 
     function search(query) {
       var q = String(query || "").trim().toLowerCase();
+      if (q) { hashState.find = String(query).trim(); } else { delete hashState.find; }
+      writeHash();
       if (!q) { setText(els.searchResult, ""); return []; }
       if (searchIndex === null) { buildSearchIndex(); }
       var matches = [];
@@ -508,6 +562,29 @@
     });
 
     // ---- start -----------------------------------------------------------------------------
+    // Open where labels read: the whole map when it fits at READABLE_PX, else its top at
+    // the zoom where labels appear, centred on the first root (netmap.tree_layout puts the
+    // biggest chain first, its seed at the top).
+    function readableStart() {
+      network.fit({ animation: false });
+      var fontSize = options.nodes && options.nodes.font && options.nodes.font.size || 14;
+      var want = READABLE_PX / fontSize;
+      if (data.mode === "overview" || network.getScale() >= want || !canvas.clientWidth) { return; }
+      var top = null;
+      rawNodes.forEach(function (n) {
+        if (n && typeof n.x === "number" && typeof n.y === "number" && !nodeHidden.get(String(n.id)) &&
+            (top === null || n.y < top.y || (n.y === top.y && n.x < top.x))) {
+          top = n;
+        }
+      });
+      if (top === null) { return; }
+      network.moveTo({
+        position: { x: top.x, y: top.y - 40 / want + canvas.clientHeight / 2 / want },
+        scale: want,
+        animation: false
+      });
+    }
+
     var focusKey = data.focus !== undefined && data.focus !== null && realId.has(String(data.focus))
       ? String(data.focus) : null;
     var highlight = (Array.isArray(data.highlight) ? data.highlight : [])
@@ -515,12 +592,26 @@
     var startReveal = highlight.slice(0, MAX_EXPAND_MATCHES);
     if (focusKey !== null) { startReveal.unshift(focusKey); }
     if (startReveal.length) { revealAll(startReveal); }
+    var keptNode = hashState.node && realId.has(hashState.node) ? hashState.node : null;
+    var keptFind = hashState.find || "";
     clearDetails();
+    readableStart();
     if (focusKey !== null || highlight.length) {
       var first = focusKey !== null ? focusKey : highlight[0];
       select(focusKey !== null ? [focusKey].concat(highlight) : highlight);
       showDetails(first);
+      // the household asked for: marked (web/mapview.py) and in the middle of the canvas
       if (focusKey !== null) { focusOn(focusKey, false); }
+    }
+    if (keptFind) {
+      if (els.searchInput) { els.searchInput.value = keptFind; }
+      search(keptFind);
+    }
+    if (keptNode !== null) {
+      revealAll([keptNode]);
+      select([keptNode]);
+      showDetails(keptNode);
+      focusOn(keptNode, false);
     }
 
     function markReady() {
