@@ -280,7 +280,7 @@ def test_counts_of_new_changed_and_unchanged_rows(world, small):
 
 def test_a_coordinator_checks_then_confirms_an_import(app, world, settings):
     client = signed_in(app, "coord")
-    assert "/import" in client.get("/?lang=en").get_data(as_text=True)
+    assert "/import" in client.get("/?lang=en", follow_redirects=True).get_data(as_text=True)
     page = client.get("/import?lang=en")
     assert page.status_code == 200 and "서울 노원구" in page_text(page)
     before = snapshot(world)
@@ -409,7 +409,7 @@ def read_zip(response) -> dict[str, str]:
 
 def test_the_export_is_redacted_by_default(app, world):
     client = signed_in(app, "admin")
-    assert "/export" in client.get("/").get_data(as_text=True)
+    assert "/export" in client.get("/", follow_redirects=True).get_data(as_text=True)
     response = client.post("/export", data={"csrf_token": csrf(client, "/export")})
     assert response.status_code == 200 and response.mimetype == "application/zip"
     assert response.headers["Cache-Control"] == "no-store"

@@ -503,8 +503,8 @@ def test_a_coordinator_on_a_phone_confirms_one_and_merges_another_into_its_dupli
     from .helpers import ACTOR, import_folder
 
     assert import_folder(db, small).ok
-    accounts.add_user(db, ACTOR, "coord", "coordinator", [NOWON], "correct horse battery")
-    accounts.add_user(db, ACTOR, "minji", "visitor", [NOWON], "correct horse battery", "f")
+    accounts.add_user(db, ACTOR, "coord", "coordinator", [NOWON], "correct horse battery", adopt=True)
+    accounts.add_user(db, ACTOR, "minji", "visitor", [NOWON], "correct horse battery", "f", adopt=True)
     secret = pyotp.random_base32()
     accounts.set_totp(db, ACTOR, "coord", keyring().encrypt(secret, "User", "coord", "totp_secret"), True)
     # 들꽃 is new; 은행잎 has the phone of 은행나무 (p-003 of h-002): a duplicate of H-002
@@ -615,3 +615,13 @@ def test_candidates_the_reviewer_may_not_read_are_left_out(world, monkeypatch):
     monkeypatch.setattr(intake, "_dedupe", lambda: Scoring)
     assert [c["household_id"] for c in intake.candidates(world, COORD, "h-9")] == ["h-002"]  # not 양천's, not itself
     assert [c["household_id"] for c in intake.candidates(world, ADMIN, "h-9")] == ["h-002", "h-003"]
+
+
+def test_the_desk_says_how_many_wait_for_review_and_links_the_intake(app, world):
+    client = app.test_client()
+    sign_in(client, "coord")
+    assert 'id="intake-waiting"' not in client.get("/dispatch").get_data(as_text=True)
+    bring(world)
+    for lang, words in (("en", "1 household brought back from visits waits"), ("ko", "가정 1곳이 검토를 기다립니다")):
+        text = client.get(f"/dispatch?lang={lang}").get_data(as_text=True)
+        assert 'id="intake-waiting"' in text and words in text and 'href="/intake"' in text

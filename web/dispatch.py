@@ -16,7 +16,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, make_response, redi
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from graphsvc import access, dispatch
+from graphsvc import access, dispatch, intake
 from graphsvc.errors import Refused
 from graphsvc.model import plain
 
@@ -119,6 +119,8 @@ def _desk(error: str | None = None, status: int = 200, form: dict[str, str] | No
         error=error,
         form=form or {},
         reminder_days=_settings().follow_up_reminder_days,
+        # what visitors brought back and waits for review (a count of the subject's districts)
+        pending=intake.pending_count(get_db(), g.subject),
         kinds={
             "never_visited": _("Never visited"),
             "follow_up_due": _("Follow-up due"),

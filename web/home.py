@@ -11,10 +11,6 @@ from .guard import public
 bp = Blueprint("home", __name__)
 
 
-# The coordinator's desk (issue 13 §4); its blueprint comes with the desk, so a path here.
-DESK_PATH = "/dispatch"
-
-
 def landing() -> str | None:
     """Where a signed-in user starts, by what their role may do (never by its name): field
     workers their next households, those who read the audit log the log, those who assign
@@ -27,7 +23,7 @@ def landing() -> str | None:
     if access.role_may(subject, access.AUDIT_READ):
         return url_for("admin.audit_page")
     if access.role_may(subject, access.HOUSEHOLD_ASSIGN):
-        return DESK_PATH
+        return url_for("dispatch.desk_page")
     return None
 
 
