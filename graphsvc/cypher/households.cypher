@@ -35,7 +35,7 @@ WITH h, members, visits, c ORDER BY c.claimed_at DESC
 WITH h, members, visits, head(collect(CASE WHEN c IS NULL THEN NULL ELSE {id: c.id, expires_at: c.expires_at} END))
      AS claim
 RETURN h.id AS id, h.code AS code, h.district AS district, h.arrived_on AS arrived_on,
-       h.status AS status, members, visits, claim,
+       h.status AS status, h.status_reason AS status_reason, members, visits, claim,
        any(x IN visits WHERE x.visitor = $username) AS visited_by_subject;
 
 // --- the write service (graphsvc/households.py): one record at a time --------------------
@@ -47,7 +47,7 @@ RETURN h.id AS id, h.code AS code, h.district AS district, h.arrived_on AS arriv
 MATCH (h:Household {id: $id})
 SET h.write_seq = coalesce(h.write_seq, 0) + 1
 RETURN h.id AS id, h.code AS code, h.district AS district, h.arrived_on AS arrived_on, h.status AS status,
-       coalesce(h.women_only, false) AS women_only;
+       coalesce(h.women_only, false) AS women_only, h.status_reason AS status_reason;
 
 // name: introductions_lock
 // One lock for every change of introductions or memberships: "no cycle" and "one
