@@ -141,6 +141,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     guard.init_app(app)
     for blueprint in (health.bp, home.bp, auth.bp, api.bp, openapi.bp, admin.bp, coordinator.bp, visitor.bp):
         app.register_blueprint(blueprint)
+    from . import desk, desk_api  # the household desk (issue 13 §3)
+
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(desk_api.bp)
 
     @app.before_request
     def _nonce() -> None:
