@@ -121,6 +121,7 @@ OWNER = {
     "api.unvisited": "coord",
     "api.person_chain": "coord",
     "coordinator": "coord",
+    "desk": "coord",  # the household desk (web/desk.py, web/desk_api.py)
     "visitor": "minji",
     "api.suggestions": "minji",
     "api.claim": "minji",

@@ -44,6 +44,8 @@ def context(h: dict[str, Any]) -> dict[str, Any]:
             "statuses": {k: v for k, v in status_names().items() if k in records.DESK_STATUSES},
             "districts": [d for d in desk.districts(get_db()) if d != h["district"]],
             "women_only": found.women_only,
+            # "Show identity" asks for a reason (admins: access.Role.identity_needs_reason)
+            "needs_reason": bool(getattr(access.role_of(g.subject), "identity_needs_reason", False)),
         },
         "relations": answers.relation_names(),
         "status_names": status_names(),
