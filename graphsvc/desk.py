@@ -216,8 +216,6 @@ def edit_member(
     checked = records.member(_body(data), partial=True)
     if not checked.ok:
         raise _invalid(checked)
-    if not checked.values:
-        raise _problem("code_name", "empty")
     return households.update_person(db, keyring, subject, actor, person_id, checked.values)
 
 
