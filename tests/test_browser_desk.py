@@ -36,8 +36,9 @@ def browser():
 
 
 def _map_edges(page, server: str, root: str) -> list[tuple[str, str]]:
-    page.goto(f"{server}/map?root={root}&depth=2")
-    page.wait_for_function("document.body.dataset.mapReady === '1'", timeout=10_000)
+    page.goto(f"{server}/map?root={root}&hops=2")
+    # a selector, not wait_for_function: the page's CSP forbids the eval that a predicate needs
+    page.wait_for_selector("body[data-map-ready='1']", state="attached", timeout=10_000)
     return [tuple(e) for e in page.evaluate("window.graphsvcMap.edges.get().map(e => [e.from, e.to])")]
 
 

@@ -254,11 +254,14 @@ def test_a_second_introducer_answers_409_unless_replaced_on_purpose(app):
 def test_the_map_follows_an_introducer_change_at_once(app):
     call = api(app, "coord")
     assert call("/api/v1/people/p-003/chain").json["path"][0] == "p-001"
+    assert "h-002" not in {c["seed"] for c in call("/api/v1/chains").json["chains"]}
     edges = call("/api/v1/network?root=h-002&depth=2").json["edges"]
     assert any(e["from"] == "h-001" and e["to"] == "h-002" for e in edges), edges
     removed = call("/api/v1/people/p-003/introducer", "PUT", json={"introducer": None})
     assert removed.status_code == 200
     assert call("/api/v1/people/p-003/chain").json["path"] == ["p-003"]  # its own seed now
+    # the stored chain index followed in the same transaction: h-002 heads a chain of its own
+    assert "h-002" in {c["seed"] for c in call("/api/v1/chains").json["chains"]}
     network = call("/api/v1/network?root=h-002&depth=2").json
     assert not any(e["from"] == "h-001" and e["to"] == "h-002" for e in network["edges"]), network["edges"]
     again = call("/api/v1/people/p-003/introducer", "PUT", json={"introducer": "p-002", "relation": "friend"})
