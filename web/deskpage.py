@@ -55,4 +55,10 @@ def context(h: dict[str, Any]) -> dict[str, Any]:
 def render(h: dict[str, Any], status: int = 200, **extra: Any):
     """The household page (web/templates/household.html) for ``h`` (an answer of
     answers.household)."""
-    return render_template("household.html", h=h, classes=mapview.class_names(), **{**context(h), **extra}), status
+    return render_template(
+        "household.html",
+        h=h,
+        classes=mapview.class_names(),
+        outcomes=answers.outcome_names(),
+        **{**context(h), **extra},
+    ), status
