@@ -88,6 +88,7 @@ FULL_HOUSEHOLD_FIELDS = frozenset(
         "district",
         "arrived_on",
         "status",
+        "status_reason",  # why the status is what it is (the household desk)
         "members",
         "introducer",
         "last_visit",

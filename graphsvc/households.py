@@ -119,8 +119,11 @@ def read(
         # the subject's own live claim on it (a field worker's next step: show the address, report)
         "claim": row["claim"],
     }
+    if row.get("status_reason") is not None:
+        full["status_reason"] = row["status_reason"]
     shown = access.visible(full, decision.fields)
     if not wanted:
+        _notes_for_staff(keyring, subject, found, row, shown)
         return access.HOUSEHOLD_READ, plain(shown), None
     by_id = {m["id"]: m for m in row["members"]}
     for member in shown["members"]:
@@ -130,6 +133,22 @@ def read(
     for visit in shown["visits"]:
         visit["notes"] = keyring.decrypt(notes[visit["id"]], "Visit", visit["id"], "notes")
     return access.HOUSEHOLD_IDENTITY_READ, plain(shown), reason
+
+
+def _notes_for_staff(
+    keyring: Keyring, subject: access.Subject, found: access.HouseholdFacts, row: dict[str, Any], shown: dict[str, Any]
+) -> None:
+    """Visit notes for the roles that read them without a stated reason (coordinators of
+    the district: access.VISIT_NOTES_READ); an admin reads them with the identity reveal
+    (a reason), a visitor never sees the visit list. The caller audits the notes read."""
+    role = access.role_of(subject)
+    if "visits" not in shown or role is None or role.identity_needs_reason or role.field_work:
+        return
+    stored = {v["id"]: v for v in row["visits"]}
+    for visit in shown["visits"]:
+        facts = access.VisitFacts(visit["id"], found.district, stored[visit["id"]]["visitor"])
+        if access.decide(subject, access.VISIT_NOTES_READ, facts):
+            visit["notes"] = keyring.decrypt(stored[visit["id"]]["notes"], "Visit", visit["id"], "notes")
 
 
 # --- the write service -------------------------------------------------------------------
@@ -142,6 +161,24 @@ def read(
 # (identity values never reach the audit log).
 
 IDENTITY = frozenset(records.IDENTITY_FIELDS)
+ANY = object()  # set_introducer(replaces=ANY): whatever introducer the person has
+SOMEONE = "someone"  # a person the subject may not be told of, in a refusal's words
+
+
+def _named(
+    tx: neo4j.ManagedTransaction, db: Database, subject: access.Subject, ids: list[str]
+) -> list[tuple[str, str]]:
+    """Each person as the subject may be told of them: ``(id, "code name (id)")``, or
+    ``("someone", "someone")`` for a person of a district they may not see."""
+    rows = {r["id"]: r for r in db.run_in_tx(tx, "desk_people", ids=list(dict.fromkeys(ids)))}
+    out = []
+    for pid in ids:
+        r = rows.get(pid)
+        if r is not None and access.names_person(subject, r["district"], r["women_only"]):
+            out.append((pid, f"{r['code_name']} ({pid})"))
+        else:
+            out.append((SOMEONE, SOMEONE))
+    return out
 
 
 def new_id(prefix: str) -> str:
@@ -187,8 +224,12 @@ def _invalid(checked: records.Checked) -> Refused:
 
 
 def create_household(db: Database, subject: access.Subject, actor: Actor, data: Mapping[str, Any]) -> str:
-    """A new household (id made here unless given; code unique); returns its id."""
+    """A new household (id made here unless given; code unique; no code or an empty one:
+    the next free ``H-`` number, taken under the lock); returns its id."""
     data = {"id": new_id("h"), **data}
+    auto = not data.get("code")
+    if auto:
+        data["code"] = "H-0"  # a stand-in for the record layer; the real one is taken under the lock
     checked = records.household(data, strict=True)
     if not checked.ok:
         raise _invalid(checked)
@@ -197,6 +238,8 @@ def create_household(db: Database, subject: access.Subject, actor: Actor, data: 
 
     def work(tx: neo4j.ManagedTransaction) -> str:
         db.run_in_tx(tx, "introductions_lock")  # a new household may join a chain later: one order for all
+        if auto:
+            h["code"] = next_code(tx, db)
         owner = db.run_in_tx(tx, "household_code_owner", code=h["code"])
         if owner:
             raise Refused(
@@ -218,6 +261,33 @@ def create_household(db: Database, subject: access.Subject, actor: Actor, data: 
         return str(h["id"])
 
     return db.write_tx(work)
+
+
+def code_after(top: int | None, width: int | None) -> str:
+    """The code after the highest ``H-<n>`` in use, written as wide as that one (three
+    digits when there is none yet).
+
+    >>> code_after(None, None), code_after(400, 3), code_after(99, 2), code_after(7, 1)
+    ('H-001', 'H-401', 'H-100', 'H-8')
+    """
+    if top is None:
+        return "H-001"
+    return f"H-{top + 1:0{width or 1}d}"
+
+
+def next_code(tx: neo4j.ManagedTransaction, db: Database) -> str:
+    """The next free household code (a confirmation at intake, a household created on the
+    desk): one more than the last one given (a counter, locked until the transaction ends),
+    or, when there is none yet or that code was taken since (an import, a correction), one
+    more than the highest ``H-<n>`` in use (``H-217`` after ``H-216``)."""
+    counter = db.run_in_tx(tx, "household_code_counter")[0]
+    code = code_after(counter["last"], counter["width"]) if counter["last"] is not None else None
+    if code is None or db.run_in_tx(tx, "household_code_owner", code=code):
+        top = db.run_in_tx(tx, "household_code_top")
+        code = code_after(top[0]["top"], top[0]["width"]) if top else code_after(None, None)
+    digits = code[2:]
+    db.run_in_tx(tx, "household_code_counter_set", last=int(digits), width=len(digits))
+    return code
 
 
 def update_household(
@@ -381,12 +451,18 @@ def set_introducer(
     introducer_id: str | None,
     introduced_on: Any = None,
     relation: str | None = None,
+    replaces: Any = ANY,
 ) -> None:
     """Set, change or remove (``introducer_id`` None) who introduced a person. A person has
     at most one introducer (a new one replaces the old) and introductions never form a
     cycle: under one lock for all introductions, the new introducer's ancestors must not
     hold the person (Refused conflict "cycle", naming the path). The chain index of the
-    households below follows in the same transaction."""
+    households below follows in the same transaction.
+
+    ``replaces``: the introducer the caller means to replace (None: the caller believes the
+    person has none). When given, a person who has another introducer is refused
+    (conflict ``second_introducer``, naming them): a person has one introducer, and a
+    change of it is made on purpose. Left out, a new introducer replaces the old."""
     if introducer_id is not None:
         checked = records.introduction(
             {
@@ -418,16 +494,36 @@ def set_introducer(
                 raise Refused(
                     "not_found", "the introducer is not someone the subject may know", "introducer_id", (introducer_id,)
                 )
+            current = person["introducer_id"]
+            if replaces is not ANY and current not in (None, introducer_id, replaces):
+                said = _named(tx, db, subject, [current])
+                raise Refused(
+                    "conflict",
+                    f"second introducer: {introduced_id} has {said[0][0]}",
+                    "introducer_id",
+                    (introduced_id, *([current] if said[0][0] == current else [])),
+                    code="second_introducer",
+                    problems=(
+                        records.Problem(
+                            "introducer_id",
+                            "second_introducer",
+                            {"value": _named(tx, db, subject, [introduced_id])[0][1], "current": said[0][1]},
+                        ),
+                    ),
+                )
             ancestors = db.run_in_tx(tx, "person_ancestors", id=introducer_id)
             above = ancestors[0]["ids"] if ancestors else [introducer_id]
             loop = network.would_close_cycle(dict(zip(above[1:], above)), introducer_id, introduced_id)
             if loop is not None:
+                # the people of the loop: named only where the subject may know them
+                said = _named(tx, db, subject, loop)
                 raise Refused(
                     "conflict",
-                    "introduction cycle: " + " → ".join(loop),
+                    "introduction cycle: " + " → ".join(i for i, _w in said),
                     "introducer_id",
-                    (introduced_id, introducer_id),
+                    tuple(dict.fromkeys(i for i, _w in said if i != SOMEONE)),
                     code="cycle",
+                    problems=(records.Problem("introducer_id", "cycle", {"value": " → ".join(w for _i, w in said)}),),
                 )
             same = (
                 person["introducer_id"] == introducer_id

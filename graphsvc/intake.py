@@ -28,8 +28,6 @@ at once queue at the household's lock, and the second finds it active.
 '중복 신고'
 >>> parse_merge({"into": "H-120"})
 'H-120'
->>> next_code(None, None), next_code(400, 3), next_code(99, 2), next_code(7, 1)
-('H-001', 'H-401', 'H-100', 'H-8')
 """
 
 from __future__ import annotations
@@ -240,14 +238,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def next_code(top: int | None, width: int | None) -> str:
-    """The code after the highest ``H-<n>`` in use, written as wide as that one (at least
-    three digits when there is none yet)."""
-    if top is None:
-        return "H-001"
-    return f"H-{top + 1:0{width or 1}d}"
-
-
 def _not_found(ref: str, field: str | None = None, why: str = "no such household") -> Refused:
     return Refused("not_found", why, field, (ref,))
 
@@ -287,20 +277,6 @@ def _locked(tx: neo4j.ManagedTransaction, db: Database, subject: access.Subject,
     return row
 
 
-def _next_free_code(tx: neo4j.ManagedTransaction, db: Database) -> str:
-    """The code a confirmation gives (the caller holds chains_lock): one more than the last
-    one given (the counter), or, when there is none yet or that code was taken since (an
-    import, a correction), one more than the highest ``H-<n>`` in use."""
-    counter = db.run_in_tx(tx, "intake_code_counter")[0]
-    code = next_code(counter["last"], counter["width"]) if counter["last"] is not None else None
-    if code is None or db.run_in_tx(tx, "household_code_owner", code=code):
-        top = db.run_in_tx(tx, "intake_code_top")
-        code = next_code(top[0]["top"], top[0]["width"]) if top else next_code(None, None)
-    digits = code[2:]
-    db.run_in_tx(tx, "intake_code_counter_set", last=int(digits), width=len(digits))
-    return code
-
-
 def confirm(db: Database, subject: access.Subject, actor: Actor, ref: str, now: dt.datetime | None = None) -> Reviewed:
     """The pending household ``ref`` (id or code) becomes active under the next free code."""
     household_id = _resolve(db, subject, ref)
@@ -308,10 +284,9 @@ def confirm(db: Database, subject: access.Subject, actor: Actor, ref: str, now: 
 
     def work(tx: neo4j.ManagedTransaction) -> Reviewed:
         row = _locked(tx, db, subject, household_id)
-        # codes are given under the chain index's lock, which the refresh below holds anyway:
-        # two confirmations never read the same highest code
-        db.run_in_tx(tx, "chains_lock")
-        code = _next_free_code(tx, db)
+        # the code counter is locked until the end (households.next_code), before the chain
+        # index's lock as in every write that gives a code: two never give one code
+        code = households.next_code(tx, db)
         db.run_in_tx(
             tx, "intake_confirm", id=household_id, code=code, old_code=row["code"], now=now, username=subject.username
         )

@@ -603,3 +603,133 @@ def user_change(data: Mapping[str, Any]) -> Checked:
         else:
             yes_no(out, data, "enabled")
     return out
+
+
+# --- the household desk (graphsvc/desk.py): corrections, transfers, members, introducers ---
+
+#: The statuses a coordinator sets on the desk (pending and rejected belong to intake).
+DESK_STATUSES = ("active", "moved", "closed", "do_not_visit")
+HOUSEHOLD_EDIT_FIELDS = ("status", "status_reason", "women_only", "arrived_on")
+NEW_HOUSEHOLD_FIELDS = ("code", "district", "arrived_on", "status", "women_only")
+TRANSFER_FIELDS = ("district", "reason")
+MEMBER_FIELDS = ("code_name", "legal_name", "phone", "address")
+PERSON_EDIT_FIELDS = MEMBER_FIELDS
+MOVE_FIELDS = ("household",)
+INTRODUCER_FIELDS = ("introducer", "on", "relation", "replaces")
+
+MESSAGES.update(
+    {
+        "desk_status": N_("%(field)s %(value)s is not one of: %(choices)s"),
+        "same_district": N_("%(field)s: the household is already in %(value)s"),
+        "status_needs_reason": N_("a change of status needs a reason (%(field)s)"),
+        "cycle": N_("%(field)s: this introduction would close a cycle: %(value)s"),
+        "second_introducer": N_(
+            "%(field)s: %(value)s already has an introducer (%(current)s); a person has one introducer: "
+            "change it on purpose (replaces)"
+        ),
+    }
+)
+
+
+def _desk_status(out: Checked, data: Mapping[str, Any], required: bool = False) -> None:
+    status = choice(out, data, "status", model.HOUSEHOLD_STATUS, required)
+    if status is not None and status not in DESK_STATUSES:
+        out.values.pop("status", None)
+        out.problem("status", "desk_status", value=repr(status), choices=", ".join(DESK_STATUSES))
+
+
+def household_edit(data: Mapping[str, Any]) -> Checked:
+    """A correction on the desk: only the fields given (status among ``DESK_STATUSES``,
+    status_reason, women_only, arrived_on); any other field is a problem.
+
+    >>> household_edit({"status": "이사", "status_reason": " 부산으로 이사 "}).values
+    {'status': 'moved', 'status_reason': '부산으로 이사'}
+    >>> [p.field for p in household_edit({"status": "pending", "women_only": {"x": 1}, "code": "H-9"}).problems]
+    ['code', 'status', 'women_only']
+    """
+    out = Checked()
+    _unknown(out, data, HOUSEHOLD_EDIT_FIELDS)
+    if "status" in data:
+        _desk_status(out, data, True)
+    if "status_reason" in data:
+        text(out, data, "status_reason")
+    if "women_only" in data:
+        yes_no(out, data, "women_only")
+    if "arrived_on" in data:
+        date(out, data, "arrived_on")
+    return out
+
+
+def new_household(data: Mapping[str, Any]) -> Checked:
+    """A household created on the desk: district required; code (empty: the next free
+    one), arrived_on, status (default active; among ``DESK_STATUSES``), women_only."""
+    out = Checked()
+    _unknown(out, data, NEW_HOUSEHOLD_FIELDS)
+    text(out, data, "district", True)
+    code = text(out, data, "code")
+    if code is not None and not ID_RE.match(code):
+        out.values.pop("code", None)
+        out.problem("code", "bad_id", value=repr(code))
+    date(out, data, "arrived_on")
+    out.values.setdefault("arrived_on", None)
+    if _raw(data, "status") in (None, ""):
+        out.values["status"] = "active"
+    else:
+        _desk_status(out, data)
+    yes_no(out, data, "women_only")
+    return out
+
+
+def transfer(data: Mapping[str, Any]) -> Checked:
+    """A transfer: the district it goes to (required), a reason (optional)."""
+    out = Checked()
+    _unknown(out, data, TRANSFER_FIELDS)
+    text(out, data, "district", True)
+    text(out, data, "reason")
+    return out
+
+
+def member(data: Mapping[str, Any], partial: bool = False) -> Checked:
+    """A member added on the desk (code_name required; identity fields optional), or,
+    ``partial``, a correction of the fields given. The household comes from the route."""
+    out = Checked()
+    _unknown(out, data, MEMBER_FIELDS)
+    if not partial or "code_name" in data:
+        text(out, data, "code_name", True)
+    for name in IDENTITY_FIELDS:
+        if not partial or name in data:
+            out.values[name] = phone(out, data, name) if name == "phone" else text(out, data, name)
+    return out
+
+
+def move(data: Mapping[str, Any]) -> Checked:
+    """Where a person moves: the household by id or code."""
+    out = Checked()
+    _unknown(out, data, MOVE_FIELDS)
+    ident(out, data, "household", True)
+    return out
+
+
+def introducer_change(data: Mapping[str, Any]) -> Checked:
+    """``PUT /api/v1/people/<id>/introducer``: introducer (a person id, or null to remove),
+    on (date, optional), relation (required with an introducer), replaces (the introducer
+    the caller means to replace; optional).
+
+    >>> introducer_change({"introducer": None}).values
+    {'introducer': None, 'on': None, 'relation': None, 'replaces': None}
+    >>> [p.field for p in introducer_change({"introducer": "p-1", "relation": "uncle", "x": 1}).problems]
+    ['x', 'relation']
+    """
+    out = Checked()
+    _unknown(out, data, INTRODUCER_FIELDS)
+    if "introducer" not in data:
+        out.problem("introducer", "empty")
+    who = ident(out, data, "introducer")
+    date(out, data, "on")
+    out.values.setdefault("on", None)
+    if who is not None:
+        choice(out, data, "relation", model.RELATION, True)
+    else:
+        out.values["relation"] = None
+    out.values["replaces"] = ident(out, data, "replaces")
+    return out

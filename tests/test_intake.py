@@ -119,6 +119,9 @@ def test_the_next_code_skips_a_code_taken_since_the_last_confirmation(world):
     assert intake.confirm(world, COORD, who(COORD), h1).code == "H-006"
     households.create_household(world, COORD, who(COORD), {"code": "H-007", "district": NOWON, "status": "active"})
     assert intake.confirm(world, COORD, who(COORD), h2).code == "H-008"
+    # the desk's new household without a code takes the same counter's next one
+    made = households.create_household(world, COORD, who(COORD), {"district": NOWON, "status": "active"})
+    assert household(world, made)["code"] == "H-009"
 
 
 def test_a_second_confirm_is_already_reviewed_and_writes_nothing(world):

@@ -130,7 +130,23 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["lang_url"] = lang_url
 
-    from . import admin, api, auth, coordinator, guard, health, home, intake, neo, openapi, team, transfer, visitor
+    from . import (
+        admin,
+        api,
+        auth,
+        coordinator,
+        desk,
+        desk_api,
+        guard,
+        health,
+        home,
+        intake,
+        neo,
+        openapi,
+        team,
+        transfer,
+        visitor,
+    )
     from . import dispatch as dispatch_web
 
     app.extensions["graphsvc_keyring"] = crypto.load_keyring()
@@ -142,9 +158,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     transfer.init_app(app)  # before the guard: the import's upload limit applies when it reads the form
     guard.init_app(app)
     blueprints = (health.bp, home.bp, auth.bp, api.bp, openapi.bp, admin.bp, coordinator.bp, visitor.bp)
-    # the coordinator's desk (issue 13): intake, dispatch, accounts (team), import and export
-    desk = (intake.bp, intake.api_bp, dispatch_web.bp, dispatch_web.api_bp, team.bp, transfer.bp)
-    for blueprint in blueprints + desk:
+    # the coordinator's desk (issue 13): intake, the household desk, dispatch, accounts (team),
+    # import and export
+    desks = (intake.bp, intake.api_bp, desk.bp, desk_api.bp, dispatch_web.bp, dispatch_web.api_bp, team.bp, transfer.bp)
+    for blueprint in blueprints + desks:
         app.register_blueprint(blueprint)
 
     @app.before_request

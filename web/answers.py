@@ -32,6 +32,9 @@ def household(household_id: str, identity: bool = False, reason: str | None = No
     the core (graphsvc.errors.Refused) goes up to the guard, which audits and answers it."""
     keyring = current_app.extensions["graphsvc_keyring"]
     action, shown, reason = households.read(get_db(), keyring, g.subject, household_id, identity, reason)
+    read_notes = [v["id"] for v in shown.get("visits") or () if v.get("notes")]
+    if read_notes and action == access.HOUSEHOLD_READ:  # a coordinator's read of visit notes (decrypted)
+        audit_shown(access.VISIT_NOTES_READ.value, {"id": shown["id"], "visits": [{"id": v} for v in read_notes]})
     audit_shown(action, shown, reason=reason)
     return shown
 

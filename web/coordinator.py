@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, current_app, g, render_template, s
 from graphsvc import access, csvio, mapping
 from graphsvc.model import plain
 
-from . import answers, mapview
+from . import answers, deskpage, mapview
 from .args import int_arg, parse_filters, takes, text_arg
 from .guard import allow, audit_shown, heavy, public
 from .neo import get_db
@@ -116,9 +116,10 @@ def unvisited_csv():
 
 @bp.get("/households/<household_id>")
 @allow(access.HOUSEHOLD_READ)
-@takes("claimed", "released", "error")
+@takes("claimed", "released", "error", "done")
 def household_page(household_id: str):
     """One household as the caller may see it; for a field worker with the next step
-    (claim, show the address while it is theirs, report, release: web/visitor.py)."""
+    (claim, show the address while it is theirs, report, release: web/visitor.py); for
+    staff who may correct it, the desk (web/deskpage.py, forms in web/desk.py)."""
     shown = answers.household(household_id)
-    return render_template("household.html", h=shown, classes=mapview.class_names())
+    return deskpage.render(shown)

@@ -36,7 +36,7 @@ WITH h, members, visits, c ORDER BY c.claimed_at DESC
 WITH h, members, visits, head(collect(CASE WHEN c IS NULL THEN NULL ELSE {id: c.id, expires_at: c.expires_at} END))
      AS claim
 RETURN h.id AS id, h.code AS code, h.district AS district, h.arrived_on AS arrived_on,
-       h.status AS status, members, visits, claim,
+       h.status AS status, h.status_reason AS status_reason, members, visits, claim,
        any(x IN visits WHERE x.visitor = $username) AS visited_by_subject;
 
 // --- the write service (graphsvc/households.py): one record at a time --------------------
@@ -48,7 +48,7 @@ RETURN h.id AS id, h.code AS code, h.district AS district, h.arrived_on AS arriv
 MATCH (h:Household {id: $id})
 SET h.write_seq = coalesce(h.write_seq, 0) + 1
 RETURN h.id AS id, h.code AS code, h.district AS district, h.arrived_on AS arrived_on, h.status AS status,
-       coalesce(h.women_only, false) AS women_only;
+       coalesce(h.women_only, false) AS women_only, h.status_reason AS status_reason;
 
 // name: introductions_lock
 // One lock for every change of introductions or memberships: "no cycle" and "one
@@ -146,3 +146,31 @@ CREATE (p:Person {id: row.person_id, code_name: row.code_name, legal_name: row.l
 CREATE (a)-[:INTRODUCED {on: $on, relation: row.relation}]->(p)
 CREATE (v)-[:BROUGHT]->(h)
 RETURN count(h) AS households;
+
+// name: household_code_counter
+// The next household code (graphsvc/households.py next_code): the last code given, kept so
+// that a new household does not scan every code of a large network. Writing the counter
+// takes its write lock first, so that two transactions giving codes (a confirmation at
+// intake, a household created on the desk) queue here and never give one code twice.
+MERGE (c:HouseholdCodeCounter {id: 'H'})
+SET c.taken = coalesce(c.taken, 0) + 1
+RETURN c.last AS last, c.width AS width;
+
+// name: household_code_top
+// The highest number among household codes of the form H-<digits>, and how many digits it
+// is written with (codes keep the width the network uses: H-0401 after H-0400); read only
+// when the counter has none yet, or its next code was taken meanwhile (an import, a
+// correction). Under the counter's lock.
+MATCH (h:Household)
+WHERE h.code STARTS WITH 'H-'
+WITH h.code AS code
+WHERE code =~ 'H-[0-9]{1,18}'
+WITH code, toInteger(substring(code, 2)) AS n
+ORDER BY n DESC, size(code) DESC
+LIMIT 1
+RETURN n AS top, size(code) - 2 AS width;
+
+// name: household_code_counter_set
+MATCH (c:HouseholdCodeCounter {id: 'H'})
+SET c.last = $last, c.width = $width
+RETURN c.last AS last;

@@ -62,32 +62,6 @@ CALL (h) {
 RETURN h.id AS id, h.code AS code, h.district AS district, h.status AS status,
        coalesce(h.women_only, false) AS women_only, h.merged_into AS merged_into, people, visits;
 
-// name: intake_code_top
-// The highest number among household codes of the form H-<digits>, and how many digits it
-// is written with (codes keep the width the network uses: H-0401 after H-0400). Run under
-// the chain index's lock (chains_lock), which every confirmation holds: two
-// confirmations never give one code.
-MATCH (h:Household)
-WHERE h.code STARTS WITH 'H-'
-WITH h.code AS code
-WHERE code =~ 'H-[0-9]{1,18}'
-WITH code, toInteger(substring(code, 2)) AS n
-ORDER BY n DESC, size(code) DESC
-LIMIT 1
-RETURN n AS top, size(code) - 2 AS width;
-
-// name: intake_code_counter
-// The last code confirmation gave (kept so that a confirmation does not scan every code of a
-// large network: intake_code_top is read only when there is none yet, or when the next one
-// was taken meanwhile, e.g. by an import). Under chains_lock, like intake_code_top.
-MERGE (c:HouseholdCodeCounter {id: 'H'})
-RETURN c.last AS last, c.width AS width;
-
-// name: intake_code_counter_set
-MATCH (c:HouseholdCodeCounter {id: 'H'})
-SET c.last = $last, c.width = $width
-RETURN c.last AS last;
-
 // name: intake_confirm
 // The household becomes active under its new code.
 MATCH (h:Household {id: $id})

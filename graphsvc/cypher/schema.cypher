@@ -48,6 +48,15 @@ CREATE INDEX household_parent IF NOT EXISTS FOR (h:Household) ON (h.parent);
 // create one.
 CREATE CONSTRAINT chain_index_lock IF NOT EXISTS FOR (l:ChainIndexLock) REQUIRE l.id IS UNIQUE;
 
+// name: constraint_household_code_counter
+// One counter of household codes (household_code_counter): two first-ever codes given at
+// once would otherwise each MERGE a counter of their own and give one code twice.
+CREATE CONSTRAINT household_code_counter IF NOT EXISTS FOR (c:HouseholdCodeCounter) REQUIRE c.id IS UNIQUE;
+
+// name: constraint_write_lock
+// One node per write lock (introductions_lock and the like), for the same reason.
+CREATE CONSTRAINT write_lock_name IF NOT EXISTS FOR (l:WriteLock) REQUIRE l.name IS UNIQUE;
+
 
 // name: constraint_audit_seq
 // The audit log: one event per sequence number (audit.py keeps the chain and its head).
