@@ -50,7 +50,7 @@ def test_a_coordinator_corrects_an_introducer_and_the_map_follows(server, browse
     from .helpers import ACTOR, import_folder, keyring
 
     assert import_folder(db, small).ok
-    accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], "correct horse battery")
+    accounts.add_user(db, ACTOR, "coord", "coordinator", ["서울 노원구"], "correct horse battery", adopt=True)
     secret = pyotp.random_base32()
     accounts.set_totp(db, ACTOR, "coord", keyring().encrypt(secret, "User", "coord", "totp_secret"), True)
 

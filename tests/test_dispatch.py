@@ -308,7 +308,9 @@ def test_follow_ups_overdue_by_visitor_reminded_twice_and_snoozed(app, desk):
     assert done.status_code == 200 and done.json["snoozed_until"] == later
     coord_page = app.test_client()
     sign_in(coord_page, "coord1")
-    page = coord_page.get("/dispatch").get_data(as_text=True)
+    desk_page = coord_page.get("/dispatch")
+    page = desk_page.get_data(as_text=True)
+    assert desk_page.status_code == 200 and 'id="follow-h-002"' in page  # the follow-ups due, by visitor
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
     form = coord_page.post("/follow-ups/h-002/snooze", data={"csrf_token": token, "until": later, "back": "dispatch"})
     assert form.status_code == 302 and "done=snoozed" in form.headers["Location"]
@@ -323,6 +325,11 @@ def test_follow_ups_overdue_by_visitor_reminded_twice_and_snoozed(app, desk):
     dispatch.assign(desk, COORD, who(COORD), "h-001", "mina", "한 번 더")
     listed = client.get("/api/v1/suggestions?limit=20", headers=mina).json["suggestions"]
     assert listed[0]["household_id"] == "h-001" and listed[0]["assigned"]["reason"] == "한 번 더"
+    # ... and on her page it comes before the follow-ups due (a long list of them pushed it down)
+    _report(desk, "mina", "h-002", visited=4, follow_up=3)  # a newer visit: due again
+    page = mina_page.get("/suggestions?lang=en").get_data(as_text=True)
+    assert 'id="follow-ups-link"' in page
+    assert page.index('class="suggestion assigned"') < page.index('id="follow-ups-title"')
     # a household without a follow-up cannot be snoozed
     none = client.post("/api/v1/follow-ups/h-003/snooze", json={"until": later}, headers=bearer(desk, "yeon"))
     assert none.status_code == 409 and none.json["code"] == "no_follow_up"

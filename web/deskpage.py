@@ -37,7 +37,9 @@ def context(h: dict[str, Any]) -> dict[str, Any]:
     if found is None or not access.decide(g.subject, access.HOUSEHOLD_WRITE, found):
         return {"desk": None}
     people = desk.members(get_db(), g.subject, h["id"])
-    audit_shown("household.desk", people, detail=f"{len(people)} members with their introducers")
+    # the page's last event names everything the page shows: the household's answer (also
+    # recorded by its read) and the desk's members with their introducers
+    audit_shown("household.desk", [h, people], detail=f"{len(people)} members with their introducers")
     return {
         "desk": {
             "members": people,

@@ -402,4 +402,7 @@ def init_app(app: Flask) -> None:
         if timed_out(e):  # a statement ran past its class's timeout (graphsvc/db.py): it was ended
             current_app.logger.warning("request %s stopped: %s", request.path[:100], e)
             return _error(503, str(BUSY_MESSAGES["timeout"]), {"Retry-After": "30"})
+        # the server's log keeps where it failed (the traceback, no request body): a 500 left
+        # nothing to find it by
+        current_app.logger.exception("request %s %s failed", request.method, request.path[:100])
         return _error(500, _("Something went wrong. Nothing was shown or changed."))
