@@ -138,6 +138,7 @@ def floor_params(visitor: suggest.Visitor, today: dt.date, w: suggest.Weights) -
         "newcomer_since": today - dt.timedelta(days=w.newcomer_days),
         "follow_up_days": w.follow_up_days,
         "now": dt.datetime.now(dt.UTC),
+        "declined_since": dt.datetime.now(dt.UTC) - dt.timedelta(days=suggest.DECLINED_DAYS),
         "k": LIMIT + 5,
     }
 

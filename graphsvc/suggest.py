@@ -77,6 +77,7 @@ if TYPE_CHECKING:
 
 HOPS = (1, 2, 3)  # the warm query looks this far from the anchors
 DEEP_BELOW = 8  # a visitor with at most this many anchors gets all three hops at once
+DECLINED_DAYS = 30  # a household the visitor declined stays out of their suggestions this long
 MAX_ROUNDS = 10  # queries per suggest() at most (each fetches more; the last answer stands)
 EPSILON = 1e-9  # Cypher and Python may round the same bound differently
 REFRESH_BATCH = 5000
@@ -500,6 +501,7 @@ def suggest(
         "newcomer_since": today - dt.timedelta(days=w.newcomer_days),
         "follow_up_days": w.follow_up_days,
         "now": now or dt.datetime.now(dt.UTC),
+        "declined_since": (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=DECLINED_DAYS),
     }
     warm_params = {
         "hop_weights": [0.0, w.one_hop, w.two_hops, w.three_hops],

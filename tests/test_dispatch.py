@@ -201,9 +201,14 @@ def test_a_coordinator_of_another_district_gets_404_and_sees_nothing_of_it(app, 
 
 
 def test_a_declined_assignment_ends_and_the_coordinator_reads_why(app, desk):
-    done = assign(app, desk, "h-001", "jiho")
     client = app.test_client()
     jiho = bearer(desk, "jiho")
+
+    def suggested() -> list[str]:
+        return [s["household_id"] for s in client.get("/api/v1/suggestions?limit=20", headers=jiho).json["suggestions"]]
+
+    assert "h-001" in suggested()
+    done = assign(app, desk, "h-001", "jiho")
     assert client.post("/api/v1/households/h-001/decline", json={"reason": ""}, headers=jiho).json["field"] == "reason"
     assert (
         client.post("/api/v1/households/h-002/decline", json={"reason": "시간 없음"}, headers=jiho).status_code == 404
@@ -213,6 +218,7 @@ def test_a_declined_assignment_ends_and_the_coordinator_reads_why(app, desk):
     assert client.get("/api/v1/households/h-001/contact", headers=jiho).status_code == 404
     again = client.post("/api/v1/households/h-001/decline", json={"reason": "다시"}, headers=jiho)
     assert again.status_code == 404  # no longer theirs: not even to see
+    assert "h-001" not in suggested()  # declined: not suggested to them again at once
     board = client.get("/api/v1/dispatch", headers=bearer(desk, "coord1")).json
     assert [(d["household_id"], d["username"], d["reason"]) for d in board["declines"]] == [
         ("h-001", "jiho", "이번 주는 시험 기간")

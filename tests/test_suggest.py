@@ -364,6 +364,7 @@ def everything(db, visitor, weights: Weights):
         "newcomer_since": TODAY - dt.timedelta(days=weights.newcomer_days),
         "follow_up_days": weights.follow_up_days,
         "now": NOW,
+        "declined_since": NOW - dt.timedelta(days=suggest.DECLINED_DAYS),
     }
     streams = db.read("suggest_candidates", k=1_000_000, **params)[0]["streams"]
     found = {row[0]: suggest.Candidate.from_row(row) for entry in streams for rows in entry[1:] for row in rows}

@@ -74,6 +74,13 @@ CALL () {
   RETURN collect(c.household_id) AS claimed
 }
 CALL (u) {
+  // what the visitor declined (an assignment given back with a reason) stays out of their
+  // list for a while: suggested again at once, the decline meant nothing
+  OPTIONAL MATCH (u)-[:CLAIMED]->(c:Claim)
+  WHERE c.ended_by = 'decline' AND c.ended_at >= $declined_since
+  RETURN collect(c.household_id) AS declined
+}
+CALL (u) {
   OPTIONAL MATCH (u)-[:MADE]->(v:Visit)-[:AT]->(h:Household)
   WITH h, max(v.on) AS last_mine, max(CASE WHEN v.outcome = 'met' THEN v.on END) AS last_met
   RETURN collect(CASE WHEN last_mine >= $overdue_before THEN h.id END) AS recent,
@@ -90,7 +97,7 @@ CALL (met) {
   MATCH (ah)<-[:MEMBER_OF]-(a:Person)
   RETURN collect([a, ah, visited_on]) AS visited
 }
-WITH recent + own + claimed AS excluded, self + visited AS anchors
+WITH recent + own + claimed + declined AS excluded, self + visited AS anchors
 WITH excluded, anchors,
      CASE WHEN size(anchors) <= $deep_below THEN 3 ELSE $hops END AS depth
 CALL (excluded, anchors, depth) {
@@ -181,7 +188,14 @@ CALL () {
   WHERE c.expires_at > $now AND c.ended_at IS NULL AND c.username <> $username
   RETURN collect(c.household_id) AS claimed
 }
-WITH recent + own + claimed AS excluded
+CALL (u) {
+  // what the visitor declined (an assignment given back with a reason) stays out of their
+  // list for a while: suggested again at once, the decline meant nothing
+  OPTIONAL MATCH (u)-[:CLAIMED]->(c:Claim)
+  WHERE c.ended_by = 'decline' AND c.ended_at >= $declined_since
+  RETURN collect(c.household_id) AS declined
+}
+WITH recent + own + claimed + declined AS excluded
 UNWIND $districts AS d
 CALL (d, excluded) {
   MATCH (h:Household)
