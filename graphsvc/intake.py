@@ -219,6 +219,11 @@ def pending(
                 "candidates": candidates(db, subject, row["id"]) if with_candidates else [],
             }
         )
+        # the introducer's own household is often the duplicate found (the same family told
+        # twice), yet a merge there is refused (it would introduce itself): say so beforehand
+        own = (out[-1]["introducer"] or {}).get("household_id")
+        for candidate in out[-1]["candidates"]:
+            candidate["merge_blocked"] = own is not None and candidate["household_id"] == own
     return out
 
 

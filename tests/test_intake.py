@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from graphsvc import access, audit, intake, suggest, visits
+from graphsvc import access, audit, households, intake, suggest, visits
 from graphsvc.errors import Refused
 from graphsvc.model import Actor
 
@@ -108,8 +108,6 @@ def test_confirm_gives_the_next_code_and_enters_suggestions_and_the_map(world):
 
 
 def test_the_next_code_skips_a_code_taken_since_the_last_confirmation(world):
-    from graphsvc import households
-
     _, [(h1, _), (h2, _)] = bring(
         world,
         "h-001",
@@ -628,3 +626,31 @@ def test_the_desk_says_how_many_wait_for_review_and_links_the_intake(app, world)
     for lang, words in (("en", "1 household brought back from visits waits"), ("ko", "가정 1곳이 검토를 기다립니다")):
         text = client.get(f"/dispatch?lang={lang}").get_data(as_text=True)
         assert 'id="intake-waiting"' in text and words in text and 'href="/intake"' in text
+
+
+def test_the_introducers_own_household_as_a_duplicate_is_marked_not_mergeable(app, world):
+    # the family told twice: the new household has the phone of its own introducer (p-001 of h-001)
+    households.update_person(world, keyring(), COORD, who(COORD), "p-001", {"phone": "010-4444-5555"})
+    bring(
+        world,
+        "h-001",
+        {
+            "introducer_id": "p-001",
+            "code_name": "들꽃",
+            "relation": "family",
+            "district": NOWON,
+            "phone": "01044445555",
+        },
+    )
+    [card] = intake.pending(world, COORD)
+    found = {c["household_id"]: c for c in card["candidates"]}
+    assert found["h-001"]["merge_blocked"] is True
+    assert all(not c["merge_blocked"] for hid, c in found.items() if hid != "h-001")
+    client = app.test_client()
+    sign_in(client, "coord")
+    page = client.get("/intake?lang=en").get_data(as_text=True)
+    assert 'value="h-001" disabled' in page and "reject this one as a duplicate" in page
+    assert api(app, "coord")("/api/v1/intake").get_json()["households"][0]["candidates"][0]["merge_blocked"] in (
+        True,
+        False,
+    )
