@@ -34,7 +34,7 @@ os.environ.setdefault("GRAPHSVC_SECRET_KEY", "test-secret-key-not-for-production
 # ... and fixed keys of the audit trail: the journal's MAC key, the checkpoints' signing key.
 os.environ.setdefault("GRAPHSVC_AUDIT_JOURNAL_KEY", "J" * 43)
 os.environ.setdefault("GRAPHSVC_AUDIT_CHECKPOINT_KEY", "C" * 43)
-from .helpers import CYPHER_EXTRA, FIXTURES, empty, keyring, test_env  # noqa: E402 - after the keys
+from .helpers import CHROMIUM, CHROMIUM_ARGS, CYPHER_EXTRA, FIXTURES, empty, keyring, test_env  # noqa: E402 - after the keys
 
 KEYRING = keyring()
 
@@ -196,3 +196,18 @@ def server(request, settings, tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, for a module's browser tests (CI fails without it)."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM}: .ci/run must install Debian's chromium")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

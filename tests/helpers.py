@@ -248,3 +248,16 @@ def write(folder: Path, tables) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in csvio.TABLES.items():
         csvio.write_table(folder / table.filename, table, tables.get(name, []))
+
+
+# Debian's Chromium for the browser tests (the `browser` fixture of tests/conftest.py)
+CHROMIUM = os.environ.get("GRAPHSVC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]

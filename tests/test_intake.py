@@ -4,9 +4,7 @@ scoped to the reviewer's districts, refused with a clear answer that changes not
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 from pathlib import Path
 
@@ -472,31 +470,12 @@ def test_the_visitor_history_says_merged(app, world):
 
 # --- in a real Chromium -----------------------------------------------------------------------
 
-CHROMIUM = os.environ.get("GRAPHSVC_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / ".artifacts"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"no Chromium at {CHROMIUM}: .ci/run must install Debian's chromium")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", ["ko", "en"])
-def test_a_coordinator_on_a_phone_confirms_one_and_merges_another_into_its_duplicate(server, chromium, db, small, lang):
+def test_a_coordinator_on_a_phone_confirms_one_and_merges_another_into_its_duplicate(server, browser, db, small, lang):
     import pyotp
 
     from graphsvc import accounts
@@ -530,7 +509,7 @@ def test_a_coordinator_on_a_phone_confirms_one_and_merges_another_into_its_dupli
             "done": "Confirmed",
         },
     }[lang]
-    context = chromium.new_context(locale="ko-KR" if lang == "ko" else "en-US", viewport={"width": 390, "height": 844})
+    context = browser.new_context(locale="ko-KR" if lang == "ko" else "en-US", viewport={"width": 390, "height": 844})
     page = context.new_page()
     requested: list[str] = []
     errors: list[str] = []

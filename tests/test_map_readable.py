@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,7 +23,6 @@ from .helpers import ACTOR, append, import_small, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / ".artifacts"
-CHROMIUM = os.environ.get("GRAPHSVC_CHROMIUM", "/usr/bin/chromium")
 
 
 def map_data(html: str) -> dict:
@@ -184,22 +181,6 @@ def test_filters_fold_into_a_box_and_count_what_is_in_use(app):
 
 
 # --- in Chromium ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"no Chromium at {CHROMIUM}")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield chromium
-        chromium.close()
 
 
 def _sign_in(page, server, secret):
