@@ -92,6 +92,24 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
+def spare_settings(settings: Settings) -> Settings:
+    """Settings of a second local Neo4j (instance `<test instance>-spare`, bolt port + 100)
+    for the tests that kill, wipe or restore a server: the suite's own database stays out of
+    their way. Started on first use, stopped at the end of the session; a test that kills it
+    starts it again (``neo4j_local.start``) before it is done."""
+    from .helpers import spare_env
+
+    if not settings.uses_local:
+        pytest.skip("the spare instance is local: these tests do not run against an external server")
+    s = replace(load_settings(spare_env()), cypher_extra=CYPHER_EXTRA)
+    if not neo4j_local.is_installed(s.local):
+        neo4j_local.install(s.local)
+    neo4j_local.start(s.local)
+    yield s
+    neo4j_local.stop(s.local)
+
+
+@pytest.fixture(scope="session")
 def session_db(settings: Settings) -> Database:
     db = Database.connect(settings)
     db.apply_schema()

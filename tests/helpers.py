@@ -50,6 +50,40 @@ def test_env() -> dict[str, str]:
     return env
 
 
+# A second local instance of the tests' own, for tests that kill, wipe or restore a server
+# (conftest.py `spare_settings`): never the suite's own database.
+SPARE_INSTANCE = TEST_INSTANCE + "-spare"
+SPARE_PORT = TEST_PORT + 100
+
+
+def spare_env() -> dict[str, str]:
+    """The environment of a CLI or web process on the spare instance."""
+    env = test_env()
+    env.pop("NEO4J_URI", None)
+    env["GRAPHSVC_NEO4J_INSTANCE"] = SPARE_INSTANCE
+    env["GRAPHSVC_NEO4J_PORT"] = str(SPARE_PORT)
+    env.setdefault("GRAPHSVC_NEO4J_HEAP", "384m")
+    env.setdefault("GRAPHSVC_NEO4J_PAGECACHE", "128m")
+    return env
+
+
+def kill_neo4j(local) -> None:
+    """``kill -9`` a local instance's server (a crash, not a shutdown) and wait until it is gone."""
+    import signal
+    import time
+
+    from graphsvc import neo4j_local
+
+    pid = neo4j_local.running_pid(local)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while neo4j_local.running_pid(local) is not None and time.monotonic() < deadline:
+        neo4j_local._reap(pid)
+        time.sleep(0.1)
+
+
 def empty(db) -> None:
     """Wipe the database and its audit journal. Events an earlier test left in the journal
     are shipped first (or dropped when that test broke the chain), so that no shipper
