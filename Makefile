@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_HOUSEHOLDS ?= 400
 
-.PHONY: install run test test-fast lint stop bench constraints translations clean
+.PHONY: install run test test-fast test-routing lint stop bench constraints translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,16 @@ COVERAGE := --cov=graphsvc --cov=web --cov-report=term:skip-covered --cov-fail-u
 test: $(VENV)/.installed translations
 	$(GRAPHSVC) neo4j --instance test install
 	$(BIN)/python -m pytest $(COVERAGE) $(PYTEST_ARGS)
+
+# Reads that follow writes, through a routing (neo4j://) URI as on a cluster or Aura: one
+# bookmark manager per process must make them see the writes (graphsvc/db.py).
+ROUTING_TESTS := tests/test_bookmarks.py tests/test_write_service.py tests/test_visits.py \
+	tests/test_visitor_web.py tests/test_dispatch.py tests/test_intake.py tests/test_audit.py
+
+## test-routing: part of the suite against the local test server through a neo4j:// URI (CI runs it after `test`)
+test-routing: $(VENV)/.installed translations
+	$(GRAPHSVC) neo4j --instance test install
+	GRAPHSVC_TEST_NEO4J_ROUTING=1 $(BIN)/python -m pytest -q $(ROUTING_TESTS) $(PYTEST_ARGS)
 
 ## test-fast: the tests that need no server (no Neo4j, no browser, no wheel build)
 test-fast: $(VENV)/.installed translations

@@ -828,6 +828,8 @@ def gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str]
     ``--forwarded-allow-ips ""``: gunicorn would otherwise take X-Forwarded-Proto (and
     SCRIPT_NAME/PATH_INFO) from any peer on 127.0.0.1 or in FORWARDED_ALLOW_IPS and call the
     request https; the app's ProxyFix trusts exactly GRAPHSVC_PROXY_HOPS proxies, and only it.
+    ``--worker-class``: gunicorn's threaded worker with a lane of its own for /healthz and
+    /readyz (web/worker.py), so that they answer while every thread waits for Neo4j.
     ``--no-control-socket``: gunicorn 25+ opens one for ``gunicornc`` at one path per user
     ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl), so every server took over
     the socket of the one before and removed it when it stopped; nothing here uses it.
@@ -840,6 +842,8 @@ def gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str]
         str(workers),
         "--threads",
         str(threads),
+        "--worker-class",
+        "web.worker.HealthLaneWorker",
         "--access-logfile",
         "-",
         "--forwarded-allow-ips",

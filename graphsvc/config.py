@@ -91,6 +91,10 @@ class Settings:
     # GRAPHSVC_TX_TIMEOUT_LIGHT / _HEAVY / _BATCH: seconds a transaction of that class may
     # run (graphsvc/db.py CLASSES; 0: no limit)
     tx_timeouts: tuple[tuple[str, float | None], ...] = (("light", 15.0), ("heavy", 60.0), ("batch", None))
+    # GRAPHSVC_REQUEST_DEADLINE: seconds a web request has to answer, retries included, before
+    # it fails with 503 and Retry-After (graphsvc/waits.py); long routes (maps, imports,
+    # exports) have none, but their failed transactions are retried no longer than this
+    request_deadline: float = 8.0
     # GRAPHSVC_FAILURES_PER_MINUTE: failed requests an address may make in 60 s before its
     # requests without credentials are answered 429 (graphsvc/floodgate.py; 0: no limit)
     failures_per_minute: int = 30
@@ -236,6 +240,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             (cls, _seconds(env, f"GRAPHSVC_TX_TIMEOUT_{cls.upper()}", default))
             for cls, default in (("light", 15.0), ("heavy", 60.0), ("batch", None))
         ),
+        request_deadline=_seconds(env, "GRAPHSVC_REQUEST_DEADLINE", 8.0) or 8.0,
         session_max_hours=session_max_hours,
         audit_checkpoints_override=(
             Path(env["GRAPHSVC_AUDIT_CHECKPOINTS"]) if env.get("GRAPHSVC_AUDIT_CHECKPOINTS") else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 import neo4j
 from neo4j import GraphDatabase, RoutingControl
 
-from . import journal, neo4j_local
+from . import journal, neo4j_local, waits
 from .config import Settings
 from .journal import Journal
 
@@ -182,7 +183,13 @@ def _server_error() -> Iterator[None]:
 
 
 class Database:
-    """One driver and the named statements; close it when done."""
+    """One driver and the named statements; close it when done.
+
+    Every session of the process, and ``execute_query``, share one bookmark manager (the
+    driver's own): a read that follows a write, in this request or the next one this
+    process serves, sees it on a cluster too (``neo4j://`` routing sends reads to other
+    members). A bounded Database (the web's, ``connect(bounded=True)``) runs every
+    transaction within the request's budget and behind a breaker (graphsvc/waits.py)."""
 
     #: Called with every row read, when set (the tests set a check that no statement
     #: returns a node, relationship or path); None in the application.
@@ -196,6 +203,8 @@ class Database:
         uri: str,
         journal: Journal | None = None,
         timeouts: dict[str, float | None] | None = None,
+        breaker: waits.Breaker | None = None,
+        retry_window: float = 8.0,
     ):
         self.driver = driver
         self.database = database
@@ -204,12 +213,24 @@ class Database:
         self.journal = journal  # the audit journal of this database (audit.to_journal, audit.flush)
         self.timeouts = {**DEFAULT_TIMEOUTS, **(timeouts or {})}
         self._prepared: dict[str, neo4j.Query] = {}
+        self.breaker = breaker  # None: the driver retries as it likes (the command line)
+        self.retry_window = retry_window  # seconds a failed transaction is retried, outside any budget
+        self.bookmarks = driver.execute_query_bookmark_manager
 
     @classmethod
-    def connect(cls, settings: Settings, **driver_config: Any) -> Database:
+    def connect(cls, settings: Settings, bounded: bool = False, **driver_config: Any) -> Database:
+        """A driver for ``settings``. ``bounded`` (the web app): the driver does not retry (a
+        transaction is retried here, within the request's deadline), connects within 2 s, and
+        waits for a pooled connection no longer than the deadline."""
         uri, auth = connection_params(settings)
         driver_config.setdefault("connection_timeout", 5)
         driver_config.setdefault("notifications_min_severity", "OFF")
+        if bounded:
+            driver_config.update(
+                max_transaction_retry_time=-1,  # one attempt: the retries are _bounded's
+                connection_timeout=min(2.0, settings.request_deadline),
+                connection_acquisition_timeout=settings.request_deadline,
+            )
         driver = GraphDatabase.driver(uri, auth=auth, **driver_config)
         return cls(
             driver,
@@ -218,6 +239,8 @@ class Database:
             uri,
             journal.at(settings.audit_journal, settings.audit_durability),
             dict(settings.tx_timeouts),
+            waits.Breaker() if bounded else None,
+            settings.request_deadline,
         )
 
     def statement(self, name: str) -> neo4j.Query:
@@ -230,9 +253,56 @@ class Database:
             )
         return query
 
-    def _work(self, work: Callable[..., T], cls: str) -> Callable[..., T]:
-        timeout = self.timeouts[cls]
+    def _work(self, work: Callable[..., T], timeout: float | None) -> Callable[..., T]:
         return neo4j.unit_of_work(timeout=timeout)(work) if timeout else work
+
+    def _query(self, name: str, timeout: float | None) -> neo4j.Query:
+        """The named statement with ``timeout`` (the prepared one when it is its class's own)."""
+        if timeout == self.timeouts.get(self.queries.classes.get(name, "light")):
+            return self.statement(name)
+        return neo4j.Query(self.queries[name], timeout=timeout)
+
+    def _bounded(self, attempt: Callable[[float | None], T], cls: str, write: bool = False) -> T:
+        """``attempt(timeout)``: once with the class's timeout when unbounded (the driver
+        retries inside); in a bounded Database, tried within the request's budget and behind
+        the breaker (graphsvc/waits.py), with the timeout cut to the time left."""
+        if self.breaker is None:
+            return attempt(self.timeouts[cls])
+        budget = waits.current()
+        tries, window_end = 0, None
+        while True:
+            timeout = self.timeouts[cls]
+            left = budget.left() if budget else None
+            if left is not None:
+                if left < 0.05:
+                    raise waits.Unavailable("the request's deadline passed")
+                timeout = left if timeout is None else min(timeout, left)
+            probe = self.breaker.admit()
+            try:
+                result = attempt(timeout)
+            except Exception as exc:
+                if waits.connection_lost(exc):
+                    self.breaker.trip()
+                if probe:
+                    self.breaker.probed()
+                if not waits.retryable(exc):
+                    raise
+                now = time.monotonic()
+                if window_end is None:
+                    ends_at = budget.ends_at if budget else None
+                    window_end = ends_at if ends_at is not None else now + (budget or self).retry_window
+                delay = waits.backoff(tries)
+                tries += 1
+                if now + delay >= window_end:
+                    raise waits.Unavailable(f"Neo4j did not answer in time: {exc}") from exc
+                time.sleep(delay)
+            else:
+                self.breaker.close()
+                if probe:
+                    self.breaker.probed()
+                if write and budget is not None:
+                    budget.committed = True
+                return result
 
     def close(self) -> None:
         self.driver.close()
@@ -243,17 +313,23 @@ class Database:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def read(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        records, _, _ = self.driver.execute_query(
-            self.statement(name), params, database_=self.database, routing_=RoutingControl.READ
+    def _execute(self, name: str, params: dict[str, Any], routing: RoutingControl) -> neo4j.EagerResult:
+        cls = self.queries.classes.get(name, "light")
+        return self._bounded(
+            lambda timeout: self.driver.execute_query(
+                self._query(name, timeout), params, database_=self.database, routing_=routing
+            ),
+            cls,
+            write=routing is RoutingControl.WRITE,
         )
+
+    def read(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        records, _, _ = self._execute(name, params, RoutingControl.READ)
         return [_row(record) for record in records]
 
     def write(self, name: str, **params: Any) -> dict[str, int]:
         """Run one named statement in its own write transaction; return its update counters."""
-        _, summary, _ = self.driver.execute_query(
-            self.statement(name), params, database_=self.database, routing_=RoutingControl.WRITE
-        )
+        _, summary, _ = self._execute(name, params, RoutingControl.WRITE)
         return {k: v for k, v in vars(summary.counters).items() if isinstance(v, int) and v}
 
     def run_in_tx(self, tx: neo4j.ManagedTransaction, name: str, **params: Any) -> list[dict[str, Any]]:
@@ -267,31 +343,64 @@ class Database:
     def first_value(self, name: str, **params: Any) -> Any:
         """The first value of the first record of a read, as the driver decoded it (no row
         dict): for statements that return one big list (the audit's verification pages)."""
-        records, _, _ = self.driver.execute_query(
-            self.statement(name), params, database_=self.database, routing_=RoutingControl.READ
-        )
+        records, _, _ = self._execute(name, params, RoutingControl.READ)
         return records[0][0] if records else None
 
     def without_journal(self) -> Database:
         """The same driver and statements, events recorded straight into the chain (no
         audit journal): for the command line's tools and benchmarks that compare both."""
-        return Database(self.driver, self.database, self.queries, self.uri, None, self.timeouts)
+        return Database(
+            self.driver, self.database, self.queries, self.uri, None, self.timeouts, self.breaker, self.retry_window
+        )
+
+    def session(self, **config: Any) -> neo4j.Session:
+        """A session of this database, with the process's bookmark manager."""
+        return self.driver.session(database=self.database, bookmark_manager=self.bookmarks, **config)
 
     def write_tx(self, work: Callable[..., T], *args: Any, cls: str = "light") -> T:
         """Run ``work(tx, *args)`` as one managed write transaction (retried; must be
         idempotent), within the timeout of ``cls``."""
-        with self.driver.session(database=self.database) as session, _server_error():
-            return session.execute_write(self._work(work, cls), *args)
+
+        def attempt(timeout: float | None) -> T:
+            done = False
+
+            def whole(tx: neo4j.ManagedTransaction, *a: Any) -> T:
+                nonlocal done
+                result = work(tx, *a)
+                done = True  # what fails from here on failed in the commit
+                return result
+
+            try:
+                with self.session() as session, _server_error():
+                    return session.execute_write(self._work(whole, timeout), *args)
+            except neo4j.exceptions.Neo4jError as exc:
+                if done and timed_out(exc):
+                    # the timeout ended it during the commit: seen committed all the same
+                    raise neo4j.exceptions.IncompleteCommit(f"the commit's outcome is unknown: {exc}") from exc
+                raise
+
+        return self._bounded(attempt, cls, write=True)
 
     def read_tx(self, work: Callable[..., T], *args: Any, cls: str = "light") -> T:
-        with self.driver.session(database=self.database) as session, _server_error():
-            return session.execute_read(self._work(work, cls), *args)
+        def attempt(timeout: float | None) -> T:
+            with self.session() as session, _server_error():
+                return session.execute_read(self._work(work, timeout), *args)
 
-    def ping(self) -> dict[str, str]:
-        """Raise at once if the server does not answer (no retries); else its name, version, edition."""
-        with self.driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as session:
-            row = session.run(self.queries["server_components"]).single(strict=True).data()
-        return {"name": row["name"], "version": row["versions"][0], "edition": row["edition"]}
+        return self._bounded(attempt, cls)
+
+    def ping(self, timeout: float = 2.0) -> dict[str, str]:
+        """Raise at once if the server does not answer (no retries, not held back by the
+        breaker; a failure opens it, but only a request's own success closes it: see
+        waits.Breaker.admit); else its name, version, edition."""
+        try:
+            with self.session(default_access_mode=neo4j.READ_ACCESS) as session:
+                row = session.run(neo4j.Query(self.queries["server_components"], timeout=timeout)).single(strict=True)
+        except Exception as exc:
+            if self.breaker is not None and waits.connection_lost(exc):
+                self.breaker.trip()
+            raise
+        data = row.data()
+        return {"name": data["name"], "version": data["versions"][0], "edition": data["edition"]}
 
     def apply_schema(self) -> list[str]:
         """Run every statement of graphsvc/cypher/schema.cypher (each is idempotent); return their names."""
@@ -302,17 +411,23 @@ class Database:
 
     def run_autocommit(self, name: str, **params: Any) -> None:
         """Run a statement that manages its own transactions (``CALL … IN TRANSACTIONS``)."""
-        with self.driver.session(database=self.database) as session:
+        if self.breaker is not None and self.breaker.admit():
+            self.breaker.probed()
+        with self.session() as session:
             session.run(self.statement(name), params).consume()
 
     def stream(self, name: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Yield the records of a large read one by one, without holding them all in memory."""
-        with self.driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as session:
+        if self.breaker is not None and self.breaker.admit():
+            self.breaker.probed()
+        with self.session(default_access_mode=neo4j.READ_ACCESS) as session:
             for record in session.run(self.statement(name), params):
                 yield _row(record)
 
 
 def timed_out(exc: BaseException) -> bool:
-    """Whether ``exc`` is Neo4j ending a transaction that ran past its timeout."""
+    """Whether ``exc`` is Neo4j ending a transaction that ran past its timeout (while it ran,
+    or while it waited for a lock: LockClientStopped)."""
     code = getattr(exc, "code", None) or ""
-    return isinstance(exc, neo4j.exceptions.Neo4jError) and "TransactionTimedOut" in code
+    ended = "TransactionTimedOut" in code or "LockClientStopped" in code
+    return isinstance(exc, neo4j.exceptions.Neo4jError) and ended

@@ -273,6 +273,14 @@ def write_conf(local: LocalNeo4j) -> None:
         "server.directories.import": str(home / "import"),
         "server.directories.plugins": str(home / "plugins"),
         "db.tx_log.rotation.retention_policy": "2 files",
+        # transaction timeouts are enforced within 100 ms, not 2 s: a web request's deadline
+        # cuts its transactions' timeouts (graphsvc/waits.py)
+        "db.transaction.monitor.check.interval": "100ms",
+        # a chunk (or a NOOP) at least every 2 s on every connection, even while a long query
+        # runs: the driver then takes a server silent for 4 s as gone (the
+        # connection.recv_timeout_seconds hint) instead of waiting for ever on a hung one
+        "server.bolt.connection_keep_alive": "2s",
+        "server.bolt.connection_keep_alive_streaming_scheduling_interval": "1s",
         "dbms.security.allow_csv_import_from_file_urls": "true",
         "server.logs.debug.enabled": "true",
         # parameters may carry ids and ciphertext: keep them out of the query log

@@ -12,12 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,7 +28,17 @@ os.environ.setdefault("GRAPHSVC_SECRET_KEY", "test-secret-key-not-for-production
 # ... and fixed keys of the audit trail: the journal's MAC key, the checkpoints' signing key.
 os.environ.setdefault("GRAPHSVC_AUDIT_JOURNAL_KEY", "J" * 43)
 os.environ.setdefault("GRAPHSVC_AUDIT_CHECKPOINT_KEY", "C" * 43)
-from .helpers import CHROMIUM, CHROMIUM_ARGS, CYPHER_EXTRA, FIXTURES, empty, keyring, test_env  # noqa: E402 - after the keys
+from .helpers import (  # noqa: E402 - after the keys
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CYPHER_EXTRA,
+    FIXTURES,
+    TEST_INSTANCE,
+    TEST_PORT,
+    empty,
+    keyring,
+    test_env,
+)
 
 KEYRING = keyring()
 
@@ -85,10 +89,18 @@ def settings() -> Settings:
         if neo4j_local.running_pid(s.local) is None:
             started = True
         neo4j_local.start(s.local)
+        if os.environ.get("GRAPHSVC_TEST_NEO4J_ROUTING"):
+            # the local server through a routing (neo4j://) URI, as a cluster or Aura is
+            # reached: every process of the tests (helpers.test_env) uses it; state stays put
+            uri = f"neo4j://127.0.0.1:{s.local.bolt_port}"
+            os.environ["GRAPHSVC_TEST_NEO4J_URI"] = uri
+            os.environ["GRAPHSVC_TEST_NEO4J_PASSWORD"] = neo4j_local.read_password(s.local)
+            os.environ.setdefault("GRAPHSVC_STATE_DIR", str(s.state_dir))
+            s = replace(load_settings(test_env()), cypher_extra=CYPHER_EXTRA)
     yield s
     journal.stop_shippers()  # the web apps' shippers, while their database is still there
     if started:
-        neo4j_local.stop(s.local)
+        neo4j_local.stop(replace(s.local, name=TEST_INSTANCE, bolt_port=TEST_PORT))
 
 
 @pytest.fixture(scope="session")
@@ -168,52 +180,15 @@ def bare_app(settings, db):
     return create_app(settings, TESTING=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(request, settings, tmp_path_factory):
     """`graphsvc serve` (gunicorn) on a free loopback port, its output in a log file; the
     URL. A test module may set ``SERVER_ENV`` (a dict) to add settings to its environment."""
-    from .helpers import test_env
+    from .helpers import serving, test_env
 
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "gunicorn.log"
-    graphsvc = Path(sys.executable).with_name("graphsvc")
     env = {**test_env(), **getattr(request.module, "SERVER_ENV", {})}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(graphsvc), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("gunicorn did not serve:\n" + log_path.read_text(errors="replace")[-3000:])
-            time.sleep(0.3)
+    with serving(env, tmp_path_factory.mktemp("serve") / "gunicorn.log") as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

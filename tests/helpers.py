@@ -4,11 +4,12 @@ test modules import helpers from here, never from one another."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,61 @@ def kill_neo4j(local) -> None:
     while neo4j_local.running_pid(local) is not None and time.monotonic() < deadline:
         neo4j_local._reap(pid)
         time.sleep(0.1)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], log_path: Path, *args: str) -> Iterator[str]:
+    """`graphsvc serve` (gunicorn, one worker unless ``args`` say otherwise) with ``env``, on
+    a free loopback port, its output in ``log_path``; yields the URL once /readyz answers 200,
+    and stops it (its whole process group) at the end."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import pytest
+
+    port = free_port()
+    graphsvc = Path(sys.executable).with_name("graphsvc")
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(graphsvc), "serve", "--host", "127.0.0.1", "--port", str(port), *(args or ("--workers", "1"))],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("gunicorn did not serve:\n" + log_path.read_text(errors="replace")[-3000:])
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def empty(db) -> None:

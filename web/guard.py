@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, TooManyRequests
 
-from graphsvc import accounts, audit, shown
+from graphsvc import accounts, audit, shown, waits
 from graphsvc.access import Subject, role_may, role_of
 from graphsvc.db import timed_out
 from graphsvc.errors import Refused
@@ -33,6 +33,7 @@ from graphsvc.floodgate import Gate
 from graphsvc.model import Actor
 from graphsvc.records import MESSAGES, Problem
 
+from . import worker
 from .args import BadField, check_known
 from .neo import get_db
 
@@ -305,12 +306,18 @@ def init_app(app: Flask) -> None:
         if rule is None:
             current_app.logger.error("route %s has no access rule: refused", endpoint)
             abort(403)
-        for event in gate().drain():  # summaries of folded denials whose minute is over
-            audit.to_journal(get_db(), **event)
         view = app.view_functions.get(endpoint)
         check_known(view, request.args)
         if endpoint in ("health.healthz", "health.readyz"):
-            return None
+            return None  # no database, no audit: they must answer while Neo4j is away
+        # the request's time (graphsvc/waits.py): a deadline, none for the long routes
+        settings = current_app.config["GRAPHSVC_SETTINGS"]
+        long_route = getattr(view, "heavy", False)
+        g.budget = waits.begin(
+            None if long_route else settings.request_deadline, settings.request_deadline, worker.queued_at()
+        )
+        for event in gate().drain():  # summaries of folded denials whose minute is over
+            audit.to_journal(get_db(), **event)
         retry = _over_budget()
         if (
             retry is not None
@@ -344,6 +351,12 @@ def init_app(app: Flask) -> None:
         held = g.pop("heavy_slots", None)
         if held is not None:
             held.release()
+        budget = g.pop("budget", None)
+        if budget is not None:
+            try:
+                waits.end(budget)
+            except ValueError:  # ended in another context than it began (a streamed answer)
+                pass
 
     @app.after_request
     def cookies_and_cache(response):
@@ -399,6 +412,26 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def failure(e):
+        if isinstance(e, waits.Unavailable) or waits.connection_lost(e):
+            # Neo4j is away, or did not answer within the request's deadline: the transaction
+            # that failed committed nothing (a lost commit is IncompleteCommit, not this)
+            current_app.logger.warning("request %s %s: %s", request.method, request.path[:100], e)
+            budget = waits.current()
+            if budget is not None and budget.committed:
+                # not a 503: a 503 tells a client that nothing was done and it may send it again
+                message = _(
+                    "Your change was saved, but the database stopped answering before this page was made. "
+                    "Reload it in a few seconds."
+                )
+                return _error(500, message, code="saved_unanswered")
+            message = _("The database is not answering. Nothing was changed: try again in a few seconds.")
+            return _error(503, message, {"Retry-After": str(waits.RETRY_AFTER)}, code="unavailable")
+        budget = waits.current()
+        if timed_out(e) and budget is not None and (budget.left() or 0) < 0.5 and not budget.committed:
+            # ended by the request's deadline (graphsvc/waits.py), not by its class's timeout
+            current_app.logger.warning("request %s %s past its deadline: %s", request.method, request.path[:100], e)
+            message = _("The database is slow to answer just now. Nothing was changed: try again in a few seconds.")
+            return _error(503, message, {"Retry-After": str(waits.RETRY_AFTER)}, code="deadline")
         if timed_out(e):  # a statement ran past its class's timeout (graphsvc/db.py): it was ended
             current_app.logger.warning("request %s stopped: %s", request.path[:100], e)
             return _error(503, str(BUSY_MESSAGES["timeout"]), {"Retry-After": "30"})

@@ -36,7 +36,7 @@ def get_db() -> Database:
         with _lock:
             db = app.extensions.get("graphsvc_db")
             if db is None:
-                db = Database.connect(app.config["GRAPHSVC_SETTINGS"])
+                db = Database.connect(app.config["GRAPHSVC_SETTINGS"], bounded=True)
                 try:
                     db.ping()
                     db.apply_schema()
