@@ -845,6 +845,12 @@ def gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str]
         "--forwarded-allow-ips",
         "",
         "--no-control-socket",
+        # above the app's own limits (web/edge.py), so a long URL or header is answered by
+        # the app (JSON under /api), not by gunicorn's plain error page
+        "--limit-request-line",
+        "8190",
+        "--limit-request-field_size",
+        "16384",
         "web:create_app()",
     ]
 
