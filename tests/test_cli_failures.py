@@ -297,3 +297,19 @@ def test_an_import_whose_neo4j_is_killed_says_one_line_and_completes_when_run_ag
             assert counts[name] == _rows(folder, name), (name, counts)
         assert counts["introductions"] == _rows(folder, "introductions"), counts
         assert audit.verify(db).ok
+
+
+def test_keys_rotate_with_neo4j_stopped_leaves_the_key_file_as_it_was(cli_env, monkeypatch, tmp_path):
+    """The key file changes only once Neo4j answers (a new key, then the re-encryption)."""
+    from graphsvc import crypto
+
+    path = tmp_path / "keys" / "data-keys.json"
+    monkeypatch.delenv("GRAPHSVC_DATA_KEY")
+    monkeypatch.setenv("GRAPHSVC_KEY_FILE", str(path))
+    crypto.load_keyring()  # makes the key file
+    before = path.read_bytes()
+    monkeypatch.setenv("NEO4J_URI", f"bolt://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("NEO4J_USER", "neo4j")
+    monkeypatch.setenv("NEO4J_PASSWORD", "x")
+    one_line(run("keys", "rotate"), "cannot reach Neo4j")
+    assert path.read_bytes() == before
