@@ -16,6 +16,7 @@ import click
 
 from . import crypto, neo4j_local
 from .access import ROLES
+from .clifail import Group
 from .config import DEFAULT_PORTS, Settings, load_settings
 from .db import Database, connection_params
 from .model import cli_actor
@@ -42,7 +43,8 @@ def _connect(settings: Settings) -> Database:
         _fail(str(exc))
     except Exception as exc:
         uri = settings.neo4j_uri or settings.local.uri
-        _fail(f"cannot reach Neo4j at {uri}: {exc}. Is it running? (`graphsvc neo4j start`)")
+        reason = " ".join(str(exc).split())  # the driver's message spans lines: one line here
+        _fail(f"cannot reach Neo4j at {uri}: {reason} Is it running? (`graphsvc neo4j start`)")
     raise AssertionError("unreachable")
 
 
@@ -52,8 +54,12 @@ class _Progress:
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
         self.last = 0.0
+        # how far each step got, for the one line of a failure (clifail.explain)
+        ctx = click.get_current_context(silent=True)
+        self.steps: dict[str, tuple[int, int]] = ctx.meta.setdefault("graphsvc.progress", {}) if ctx else {}
 
     def __call__(self, step: str, done: int, total: int) -> None:
+        self.steps[step] = (done, total)
         now = time.monotonic()
         final = done >= total
         if not final and not self.tty and now - self.last < 5:
@@ -67,7 +73,7 @@ class _Progress:
             click.echo(line, err=True)
 
 
-@click.group()
+@click.group(cls=Group)  # a failure of any command is one line (graphsvc/clifail.py)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """graphsvc: the introduction network of a visitation ministry."""
@@ -115,8 +121,9 @@ def neo4j_install(ctx: click.Context) -> None:
 def neo4j_start(ctx: click.Context, timeout: float) -> None:
     """Start the local server (if it is not running); return once Bolt answers."""
     settings = _settings(ctx)
+    if settings.neo4j_uri:
+        _connect(settings).close()  # first: a server that does not answer is one line
     if _external(settings, "start"):
-        _connect(settings).close()
         return
     try:
         neo4j_local.start(settings.local, timeout=timeout)
@@ -152,7 +159,7 @@ def neo4j_status(ctx: click.Context) -> None:
             info = db.ping()
         click.echo(f"{where}: {info['name']} {info['version']} {info['edition']}")
     except Exception as exc:
-        click.echo(f"{where}, but it does not answer: {exc}")
+        click.echo(f"{where}, but it does not answer: {' '.join(str(exc).split())}")
         sys.exit(3)
 
 
@@ -337,18 +344,21 @@ def demo_cmd(
         if counts["households"]:
             click.echo(f"the database already holds {counts['households']:,} households: demo not loaded")
             return
+    if out is None:
+        _connect(settings).close()  # before generating: a failure is one line, and early
     day = as_of.date() if as_of else dt.date.today()
     started = time.perf_counter()
     tables = demo.generate(n, seed=seed, as_of=day)
     summary = demo.summary(tables)
-    click.echo(
-        f"generated in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{v:,} {k}" for k, v in summary.items()),
-        err=True,
+    generated = f"generated in {time.perf_counter() - started:.1f} s: " + ", ".join(
+        f"{v:,} {k}" for k, v in summary.items()
     )
     if out is not None:
         demo.write(tables, out)
+        click.echo(generated, err=True)
         click.echo(f"wrote the demo network to {out}")
         return
+    click.echo(generated, err=True)
     with tempfile.TemporaryDirectory(prefix="graphsvc-demo-") as tmp:
         demo.write(tables, Path(tmp))
         # a made-up network: its random phones and common names repeat by chance
@@ -749,9 +759,9 @@ def keys_rotate(ctx: click.Context) -> None:
 
     try:
         path = crypto.key_file_path()
-        kid = crypto.rotate_key_file(path)
-        keyring = crypto.load_keyring()
-        with _connect(_settings(ctx)) as db:
+        with _connect(_settings(ctx)) as db:  # before the key file changes: Neo4j must answer
+            kid = crypto.rotate_key_file(path)
+            keyring = crypto.load_keyring()
             counts = rekey.reencrypt(db, keyring, cli_actor(), progress=_Progress())
         removed = crypto.retire_keys(path, {kid})
     except crypto.CryptoError as exc:
@@ -849,6 +859,12 @@ def gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str]
         "--forwarded-allow-ips",
         "",
         "--no-control-socket",
+        # above the app's own limits (web/edge.py), so a long URL or header is answered by
+        # the app (JSON under /api), not by gunicorn's plain error page
+        "--limit-request-line",
+        "8190",
+        "--limit-request-field_size",
+        "16384",
         "web:create_app()",
     ]
 

@@ -5,15 +5,18 @@ back the same graph. Rows are sorted by id, so two exports of one graph are byte
 
 An export holds the whole network and, unless redacted, decrypted identity data: it is
 written into a folder only its owner can enter (0700, created so, or an existing folder
-that already is) as files only its owner can read (0600 from their creation, the
-``.csv.partial`` files too). Every cell is spreadsheet-safe (csvio.spreadsheet_safe).
+that already is) as files only its owner can read (0600 from their creation). It is
+written into a private folder next to the target first and moved in place when complete:
+a failed export leaves nothing behind. Every cell is spreadsheet-safe (csvio.spreadsheet_safe).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import stat
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,6 +107,51 @@ def _rows(db: Database, name: str, keyring: Keyring, redact: bool) -> Iterator[d
         yield {k: _text(v) for k, v in record.items()}
 
 
+def _staging(folder: Path) -> tuple[Path, list[Path]]:
+    """A new private folder next to ``folder`` to write the export into, and the missing
+    parents made for it (removed again when the export fails). An existing ``folder`` must
+    be private (``private_folder``) before anything is made."""
+    if folder.exists() or folder.is_symlink():
+        private_folder(folder)
+    made: list[Path] = []
+    parent = folder.absolute().parent
+    missing = [p for p in (parent, *parent.parents) if not p.exists()]
+    try:
+        for p in reversed(missing):
+            p.mkdir(mode=0o700)
+            made.append(p)
+        # mkdtemp: mode 0700, a name nobody else can take
+        return Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=parent)), made
+    except OSError as exc:
+        _unmake(made)
+        raise ExportError(f"cannot create the folder {folder}: {exc.strerror}") from None
+
+
+def _unmake(made: list[Path]) -> None:
+    for p in reversed(made):
+        try:
+            p.rmdir()
+        except OSError:
+            pass
+
+
+def _publish(staging: Path, folder: Path) -> None:
+    """The finished export takes its place: the staging folder is renamed to ``folder``, or,
+    when ``folder`` exists (a private folder of this user), its files replace the ones of
+    the same name there, each by one rename."""
+    try:
+        os.rename(staging, folder)
+        return
+    except OSError:
+        if not folder.is_dir():
+            raise
+    for path in sorted(staging.iterdir()):
+        path.replace(folder / path.name)
+    staging.rmdir()
+    for table in TABLES.values():  # the partial files an export of an older version left there
+        (folder / table.filename).with_suffix(".csv.partial").unlink(missing_ok=True)
+
+
 def export_folder(
     db: Database,
     folder: Path,
@@ -119,19 +167,28 @@ def export_folder(
     (``private_folder``; ExportError before anything is written or audited). The export is
     audited before any file is written (if the audit cannot be written, nothing is
     exported) and again with its counts when done.
+
+    All or nothing: the files are written into a new private folder next to ``folder``
+    (``.<name>.partial-…``), which becomes ``folder`` (or whose files replace those in an
+    existing one) only when every file is complete. Any failure on the way (Neo4j gone, a
+    key that cannot decrypt, a full disk, Ctrl-C) removes it, and the parents it made:
+    ``folder`` is left as it was.
     """
-    folder = private_folder(Path(folder))
-    audit.append_now(db, **actor.event(), action="export.start", detail="redacted" if redact else "with identity")
-    counts: dict[str, int] = {}
-    for name, table in TABLES.items():
-        rows = _rows(db, name, keyring, redact)
-        path = folder / table.filename
-        tmp = path.with_suffix(".csv.partial")
-        tmp.unlink(missing_ok=True)  # a stale one (an export cut off) is not reused
-        counts[name] = csvio.write_table(tmp, table, rows, bom=bom)
-        tmp.replace(path)
-        if progress:
-            progress(table.filename, counts[name])
+    folder = Path(folder)
+    staging, made = _staging(folder)
+    try:
+        audit.append_now(db, **actor.event(), action="export.start", detail="redacted" if redact else "with identity")
+        counts: dict[str, int] = {}
+        for name, table in TABLES.items():
+            rows = _rows(db, name, keyring, redact)
+            counts[name] = csvio.write_table(staging / table.filename, table, rows, bom=bom)
+            if progress:
+                progress(table.filename, counts[name])
+        _publish(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        _unmake(made)
+        raise
     audit.append_now(
         db,
         **actor.event(),

@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         coordinator,
         desk,
         desk_api,
+        edge,
         guard,
         health,
         home,
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     neo.init_app(app)
     transfer.init_app(app)  # before the guard: the import's upload limit applies when it reads the form
     guard.init_app(app)
+    edge.init_app(app)  # first of the before_request hooks: 414, 431, and JSON redirects under /api
     blueprints = (health.bp, home.bp, auth.bp, api.bp, openapi.bp, admin.bp, coordinator.bp, visitor.bp)
     # the coordinator's desk (issue 13): intake, the household desk, dispatch, accounts (team),
     # import and export

@@ -43,6 +43,8 @@ HTTP_MESSAGES = {
     403: _l("You do not have access to this page."),
     404: _l("Not found."),
     405: _l("This method is not allowed here."),
+    414: _l("The address is too long. Shorten it (fewer or shorter arguments) and try again."),
+    431: _l("The request's headers are too large (a cookie or header too big). Remove them and try again."),
     429: _l("Too many failed attempts. Wait 15 minutes and try again."),
 }
 BUSY_MESSAGES = {
@@ -107,7 +109,7 @@ def rule_of(app: Flask, endpoint: str):
 
 
 def is_api() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith("/api/") or request.path == "/api"
 
 
 def actor() -> Actor:

@@ -124,3 +124,11 @@ RETURN p.id AS id, p.legal_name AS legal_name, p.phone AS phone, p.address AS ad
 UNWIND $ids AS id
 MATCH (v:Visit {id: id})
 RETURN v.id AS id, v.notes AS notes;
+
+// name: stored_key_sample
+// The data key of one person's blind indexes (bi_kid): the importer refuses a keyring that
+// does not hold it (the wrong data key would write rows no other process can read).
+MATCH (p:Person)
+WHERE p.bi_kid IS NOT NULL
+RETURN p.bi_kid AS kid
+LIMIT 1;
