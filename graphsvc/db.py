@@ -239,7 +239,7 @@ class Database:
             uri,
             journal.at(settings.audit_journal, settings.audit_durability),
             dict(settings.tx_timeouts),
-            waits.Breaker() if bounded else None,
+            waits.Breaker(lock_path=settings.state_dir / "slots" / "neo4j-probe.lock") if bounded else None,
             settings.request_deadline,
         )
 

@@ -328,6 +328,28 @@ def _bolt_answers(local: LocalNeo4j, password: str) -> bool:
         return False
 
 
+#: Run once a started server answers: a new JVM takes seconds over its first Cypher
+#: statement (the parser, planner and runtime are loaded and compiled then), which would
+#: otherwise fall on the first request the web app sends after a restart (issue 14 §2).
+WARM_UP = (
+    "RETURN 1 AS n",
+    "MATCH (h:Household {id: $id}) RETURN h.id AS id",
+    "MATCH (p:Person)-[:MEMBER_OF]->(h:Household) WHERE h.id IN $ids RETURN count(p) AS n",
+    "UNWIND $rows AS row MERGE (w:WarmUp {id: row}) ON CREATE SET w.at = 1 WITH w DETACH DELETE w RETURN count(*) AS n",
+)
+
+
+def _warm(local: LocalNeo4j, password: str) -> None:
+    from neo4j import GraphDatabase
+
+    try:
+        with GraphDatabase.driver(local.uri, auth=(USER, password), connection_timeout=5) as drv, drv.session() as s:
+            for statement in WARM_UP:
+                s.run(statement, id="-", ids=["-"], rows=["-"]).consume()
+    except Exception:  # a warm-up only: the server is up either way
+        pass
+
+
 def log_tail(local: LocalNeo4j, lines: int = 25) -> str:
     out = []
     for path in (log_file(local), local.home / "logs" / "neo4j.log"):
@@ -386,6 +408,7 @@ def start(local: LocalNeo4j, timeout: float = 180, say: Say = _say) -> int:
         if running_pid(local) is None:
             raise Neo4jError(f"Neo4j '{local.name}' exited during start-up\n{log_tail(local)}")
         if _bolt_answers(local, password):
+            _warm(local, password)
             say(f"Neo4j '{local.name}' is ready at {local.uri}")
             return pid
         time.sleep(0.5)

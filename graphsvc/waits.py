@@ -25,10 +25,13 @@ The command line has no budget and no breaker: it waits for the driver's retries
 from __future__ import annotations
 
 import contextvars
+import fcntl
+import os
 import random
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from neo4j.exceptions import DatabaseUnavailable, DriverError, IncompleteCommit, Neo4jError, ServiceUnavailable
 
@@ -91,9 +94,14 @@ class Breaker:
     """Open while Neo4j does not answer; see the module's docstring."""
 
     probe_every: float = 0.5
+    # a lock file shared by the server's processes (gunicorn workers): one probe at a time
+    # among all of them, so that a server that has just started is not planning the same
+    # cold statements for each process at once
+    lock_path: Path | None = None
     _open_since: float | None = None
     _last_try: float = 0.0
     _probing: bool = False
+    _fd: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -109,15 +117,31 @@ class Breaker:
             return False
         with self._lock:
             now = time.monotonic()
-            if self._probing or now - self._last_try < self.probe_every:
+            if self._probing or now - self._last_try < self.probe_every or not self._take_file():
                 raise Unavailable("Neo4j is not answering")
             self._probing, self._last_try = True, now
             return True
+
+    def _take_file(self) -> bool:
+        if self.lock_path is None:
+            return True
+        self.lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
 
     def probed(self) -> None:
         """The probe let through by ``admit`` is over (closed or tripped the breaker, or failed otherwise)."""
         with self._lock:
             self._probing = False
+            if self._fd is not None:
+                os.close(self._fd)  # closing the descriptor releases its flock
+                self._fd = None
 
     def trip(self) -> None:
         with self._lock:

@@ -39,6 +39,18 @@ def test_breaker_lets_one_probe_through_at_a_time():
     assert breaker.admit() is False and not breaker.is_open
 
 
+def test_one_probe_among_the_processes_of_a_server(tmp_path):
+    """Two breakers on one lock file (two gunicorn workers): while one probes, the other fails at once."""
+    first, second = (waits.Breaker(probe_every=0, lock_path=tmp_path / "probe.lock") for _ in range(2))
+    first.trip()
+    second.trip()
+    assert first.admit() is True
+    with pytest.raises(waits.Unavailable):
+        second.admit()
+    first.probed()
+    assert second.admit() is True
+
+
 @pytest.fixture()
 def dead(settings, tmp_path):
     """Settings pointing at a port where nothing listens (Neo4j gone), state in tmp_path."""
