@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import neo4j
 from neo4j import GraphDatabase, RoutingControl
 
-from . import journal, neo4j_local
+from . import idempotency, journal, neo4j_local
 from .config import Settings
 from .journal import Journal
 
@@ -277,11 +277,17 @@ class Database:
         audit journal): for the command line's tools and benchmarks that compare both."""
         return Database(self.driver, self.database, self.queries, self.uri, None, self.timeouts)
 
-    def write_tx(self, work: Callable[..., T], *args: Any, cls: str = "light") -> T:
+    def write_tx(self, work: Callable[..., T], *args: Any, cls: str = "light", keyed: bool = True) -> T:
         """Run ``work(tx, *args)`` as one managed write transaction (retried; must be
-        idempotent), within the timeout of ``cls``."""
+        idempotent), within the timeout of ``cls``. ``keyed``: the request's Idempotency-Key,
+        if any, is created in it (graphsvc/idempotency.py; False for the audit's own writes)."""
+        if keyed and idempotency.CURRENT.get() is not None:
+            work = idempotency.keyed(self, work)
         with self.driver.session(database=self.database) as session, _server_error():
-            return session.execute_write(self._work(work, cls), *args)
+            result = session.execute_write(self._work(work, cls), *args)
+        if keyed:
+            idempotency.committed()
+        return result
 
     def read_tx(self, work: Callable[..., T], *args: Any, cls: str = "light") -> T:
         with self.driver.session(database=self.database) as session, _server_error():
