@@ -95,6 +95,9 @@ class Pending:
     path: str
     id: str = ""
     written: bool = False
+    #: a job of many transactions that completes when run again (an import): its key is made
+    #: after it succeeded (``create_after``), not in its first transaction
+    deferred: bool = False
 
 
 CURRENT: contextvars.ContextVar[Pending | None] = contextvars.ContextVar("graphsvc_idempotency", default=None)
@@ -108,12 +111,12 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def create_in_tx(tx: neo4j.ManagedTransaction, db: Database) -> None:
+def create_in_tx(tx: neo4j.ManagedTransaction, db: Database, pending: Pending | None = None) -> None:
     """Called by ``Database.write_tx`` at the start of each write transaction: the request's
     key is created in its first one (not again once that committed). Raises ``Taken`` when
     another request created the key first."""
-    pending = CURRENT.get()
-    if pending is None or pending.written:
+    pending = pending or CURRENT.get()
+    if pending is None or pending.written or pending.deferred:
         return
     now = _now()
     pending.id = pending.id or "ik-" + secrets.token_hex(8)
@@ -143,6 +146,17 @@ def keyed(db: Database, work: Callable[..., T]) -> Callable[..., T]:
         return work(tx, *args)
 
     return run
+
+
+def create_after(db: Database, pending: Pending) -> bool:
+    """Make the key of a ``deferred`` request once it succeeded; False when a twin made it."""
+    ready = Pending(pending.owner, pending.key, pending.fingerprint, pending.method, pending.path)
+    try:
+        db.write_tx(create_in_tx, db, ready, keyed=False)
+    except Taken:
+        return False
+    pending.id, pending.written = ready.id, True
+    return True
 
 
 def committed() -> None:

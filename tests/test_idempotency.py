@@ -291,3 +291,34 @@ def test_a_refused_claim_writes_one_event_and_nothing_else_in_a_100_way_race(set
     # the winner's claim, its household's claim_seq and its user's claim count; nothing else
     assert sorted(n[0][0] for n in changed) == ["Claim", "Household", "User"]
     assert sorted(n[0][0] for n in gone) == ["Household", "User"]
+
+
+def test_a_confirmed_import_is_keyed_after_it_succeeded(settings, db, small):
+    """An import is many transactions and completes when run again: its key is made once it
+    succeeded (a retry after a crash runs it again); a retry after success replays."""
+    import io
+
+    from .helpers import csrf, import_small, keyring, sign_in
+
+    import_small(db, small, keyring())
+    app = create_app(settings, TESTING=True)
+    client = app.test_client()
+    signed = sign_in(client, "admin")
+    assert signed.status_code == 302, signed.get_data(as_text=True)[-800:]
+    files = {
+        "households.csv": "id,code,district,arrived_on,status\nh-300,H-300,경기 안산시,,active\n".encode(),
+        "people.csv": "id,code_name,household_id,legal_name,phone,address\np-300,목련,h-300,,,\n".encode(),
+        "introductions.csv": b"introducer_id,introduced_id,introduced_on,relation\n",
+        "visits.csv": b"id,household_id,visitor,visited_on,outcome\n",
+    }
+    form = {"csrf_token": csrf(client, "/import"), "files": [(io.BytesIO(d), n) for n, d in files.items()]}
+    checked = client.post("/import?lang=en", data=form, content_type="multipart/form-data")
+    assert checked.status_code == 200, re.findall(r'class="(?:error|problems)"[^<]*<[^>]*>([^<]*)', checked.get_data(True))
+    upload = re.search(r'name="token" value="([^"]+)"', checked.get_data(as_text=True)).group(1)
+    sent = {"csrf_token": csrf(client, "/import"), "token": upload, "idempotency_key": "import-1"}
+    done = client.post("/import/confirm?lang=en", data=sent)
+    assert done.status_code == 200 and "Imported." in done.get_data(as_text=True)
+    assert [k["key"] for k in keys(db) if k["owner"] == "admin"] == ["import-1"]
+    again = client.post("/import/confirm?lang=en", data={**sent, "csrf_token": csrf(client, "/import")})
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert "Imported." in again.get_data(as_text=True)

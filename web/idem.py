@@ -92,7 +92,13 @@ def _body() -> object:
     return {"raw": hashlib.sha256(request.get_data()).hexdigest()}
 
 
-def idempotent(view: Callable) -> Callable:
+def idempotent(view: Callable | None = None, *, deferred: bool = False) -> Callable:
+    """The decorator; ``deferred`` for a job of many transactions that completes when run
+    again (an import): its key is made once it succeeded, so a retry after a crash runs it
+    again instead of being told that it was done."""
+    if view is None:
+        return functools.partial(idempotent, deferred=deferred)
+
     @functools.wraps(view)
     def keyed_view(*args, **kwargs):
         key = _sent_key()
@@ -106,6 +112,7 @@ def idempotent(view: Callable) -> Callable:
             idempotency.fingerprint(request.method, request.path, _body()),
             request.method,
             request.path,
+            deferred=deferred,
         )
         found = idempotency.find(db, keyring, pending.owner, key)
         if found is not None:
@@ -123,6 +130,8 @@ def idempotent(view: Callable) -> Callable:
         finally:
             idempotency.CURRENT.reset(token)
         response = current_app.make_response(answer)
+        if deferred and response.status_code < 400 and not idempotency.create_after(db, pending):
+            return _after_race(pending)
         if pending.written:  # a refusal commits nothing, so it leaves no key: a retry runs again
             _store(pending, response)
         return response

@@ -97,7 +97,7 @@ def import_page():
 
 @bp.post("/import")
 @allow(access.DATA_IMPORT)
-@idempotent
+@idempotent(deferred=True)
 @heavy
 def import_dry_run():
     """Check the upload, dry-run it, keep it sealed for the confirmation when it is valid."""
@@ -143,7 +143,7 @@ def _taken(verb: str) -> transfer.Upload | None:
 
 @bp.post("/import/confirm")
 @allow(access.DATA_IMPORT)
-@idempotent
+@idempotent(deferred=True)
 @heavy
 def import_confirm():
     """Import the upload that was dry-run: validated again, then all of it or nothing."""
