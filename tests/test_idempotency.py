@@ -303,8 +303,7 @@ def test_a_confirmed_import_is_keyed_after_it_succeeded(settings, db, small):
     import_small(db, small, keyring())
     app = create_app(settings, TESTING=True)
     client = app.test_client()
-    signed = sign_in(client, "admin")
-    assert signed.status_code == 302, signed.get_data(as_text=True)[-800:]
+    assert sign_in(client, "admin").status_code == 302
     files = {
         "households.csv": "id,code,district,arrived_on,status\nh-300,H-300,경기 안산시,,active\n".encode(),
         "people.csv": "id,code_name,household_id,legal_name,phone,address\np-300,목련,h-300,,,\n".encode(),
@@ -313,7 +312,7 @@ def test_a_confirmed_import_is_keyed_after_it_succeeded(settings, db, small):
     }
     form = {"csrf_token": csrf(client, "/import"), "files": [(io.BytesIO(d), n) for n, d in files.items()]}
     checked = client.post("/import?lang=en", data=form, content_type="multipart/form-data")
-    assert checked.status_code == 200, re.findall(r'class="(?:error|problems)"[^<]*<[^>]*>([^<]*)', checked.get_data(True))
+    assert checked.status_code == 200
     upload = re.search(r'name="token" value="([^"]+)"', checked.get_data(as_text=True)).group(1)
     sent = {"csrf_token": csrf(client, "/import"), "token": upload, "idempotency_key": "import-1"}
     done = client.post("/import/confirm?lang=en", data=sent)
