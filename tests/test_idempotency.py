@@ -321,3 +321,23 @@ def test_a_confirmed_import_is_keyed_after_it_succeeded(settings, db, small):
     again = client.post("/import/confirm?lang=en", data={**sent, "csrf_token": csrf(client, "/import")})
     assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
     assert "Imported." in again.get_data(as_text=True)
+
+
+def test_a_reset_link_is_shown_once_and_never_stored(settings, db, small):
+    """A secret shown once (a reset link) is not kept for a replay: the retry is told that
+    it was done, without the link, and no second link is made."""
+    from .helpers import csrf, import_small, keyring, sign_in
+
+    import_small(db, small, keyring())
+    client = create_app(settings, TESTING=True).test_client()
+    assert sign_in(client, "admin").status_code == 302
+    sent = {"csrf_token": csrf(client, "/team/minji"), "confirm": "yes", "idempotency_key": "reset-1"}
+    first = client.post("/team/minji/reset-link?lang=en", data=sent)
+    assert first.status_code == 200 and "/reset/" in first.get_data(as_text=True)
+    again = client.post("/team/minji/reset-link?lang=en", data=sent)
+    assert again.status_code == 200 and "/reset/" not in again.get_data(as_text=True)
+    assert "already saved" in again.get_data(as_text=True)
+    (stored,) = [k for k in keys(db) if k["key"] == "reset-1"]
+    assert stored["body"] is None and stored["lost"] is True
+    made = [e for e in audit.query(db) if "reset" in e["action"] and e["outcome"] == "ok"]
+    assert len(made) == 1, [e["action"] for e in made]

@@ -92,12 +92,13 @@ def _body() -> object:
     return {"raw": hashlib.sha256(request.get_data()).hexdigest()}
 
 
-def idempotent(view: Callable | None = None, *, deferred: bool = False) -> Callable:
+def idempotent(view: Callable | None = None, *, deferred: bool = False, secret: bool = False) -> Callable:
     """The decorator; ``deferred`` for a job of many transactions that completes when run
     again (an import): its key is made once it succeeded, so a retry after a crash runs it
-    again instead of being told that it was done."""
+    again instead of being told that it was done. ``secret``: the answer shows a secret once
+    (a reset link): it is never stored, and a retry is told that it was done."""
     if view is None:
-        return functools.partial(idempotent, deferred=deferred)
+        return functools.partial(idempotent, deferred=deferred, secret=secret)
 
     @functools.wraps(view)
     def keyed_view(*args, **kwargs):
@@ -132,7 +133,9 @@ def idempotent(view: Callable | None = None, *, deferred: bool = False) -> Calla
         response = current_app.make_response(answer)
         if deferred and response.status_code < 400 and not idempotency.create_after(db, pending):
             return _after_race(pending)
-        if pending.written:  # a refusal commits nothing, so it leaves no key: a retry runs again
+        if pending.written and secret:
+            _lost(pending)  # never kept: a retry hears "already done"
+        elif pending.written:  # a refusal commits nothing, so it leaves no key: a retry runs again
             _store(pending, response)
         return response
 
