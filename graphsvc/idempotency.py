@@ -162,7 +162,7 @@ def create_after(db: Database, pending: Pending) -> bool:
 def committed() -> None:
     """Called by ``Database.write_tx`` after a write transaction committed."""
     pending = CURRENT.get()
-    if pending is not None:
+    if pending is not None and not pending.deferred:  # a deferred key is made by create_after
         pending.written = True
 
 
