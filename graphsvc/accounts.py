@@ -167,13 +167,12 @@ def add_user(
             gender=gender,
             adopt=adopt,
         )
-        if not created:
-            return False
+        if not created:  # raised in the transaction: it commits nothing (not even a request's key)
+            raise AccountError("user_exists", f"user {username!r} already exists")
         _audit(tx, db, actor, "user.create", [username], detail=f"role {role}")
         return True
 
-    if not db.write_tx(work):
-        raise AccountError("user_exists", f"user {username!r} already exists")
+    db.write_tx(work)
 
 
 def list_users(db: Database) -> list[dict[str, Any]]:

@@ -417,7 +417,7 @@ def append_now(db: Database, **event: Any) -> int:
         with _last_seen_lock:
             head = _last_seen.get(key) if attempt == 0 else None
         try:
-            seq, digest = db.write_tx(_fast_work, db, fields, head)
+            seq, digest = db.write_tx(_fast_work, db, fields, head, keyed=False)
         except ConstraintError as exc:
             if attempt == _APPEND_ATTEMPTS - 1:
                 raise _seq_taken(exc) from exc
@@ -552,7 +552,7 @@ def _deliver(db: Database, shipment: Shipment) -> tuple[str | None, str | None]:
         return checked.last_id, checked.last_mac
 
     try:
-        return db.write_tx(work)
+        return db.write_tx(work, keyed=False)
     except ConstraintError as exc:
         raise _seq_taken(exc) from exc
 

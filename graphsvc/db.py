@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import neo4j
 from neo4j import GraphDatabase, RoutingControl
 
-from . import journal, neo4j_local, waits
+from . import idempotency, journal, neo4j_local, waits
 from .config import Settings
 from .journal import Journal
 
@@ -357,9 +357,12 @@ class Database:
         """A session of this database, with the process's bookmark manager."""
         return self.driver.session(database=self.database, bookmark_manager=self.bookmarks, **config)
 
-    def write_tx(self, work: Callable[..., T], *args: Any, cls: str = "light") -> T:
+    def write_tx(self, work: Callable[..., T], *args: Any, cls: str = "light", keyed: bool = True) -> T:
         """Run ``work(tx, *args)`` as one managed write transaction (retried; must be
-        idempotent), within the timeout of ``cls``."""
+        idempotent), within the timeout of ``cls``. ``keyed``: the request's Idempotency-Key,
+        if any, is created in it (graphsvc/idempotency.py; False for the audit's own writes)."""
+        if keyed and idempotency.CURRENT.get() is not None:
+            work = idempotency.keyed(self, work)
 
         def attempt(timeout: float | None) -> T:
             done = False
@@ -379,7 +382,10 @@ class Database:
                     raise neo4j.exceptions.IncompleteCommit(f"the commit's outcome is unknown: {exc}") from exc
                 raise
 
-        return self._bounded(attempt, cls, write=True)
+        result = self._bounded(attempt, cls, write=True)
+        if keyed:
+            idempotency.committed()
+        return result
 
     def read_tx(self, work: Callable[..., T], *args: Any, cls: str = "light") -> T:
         def attempt(timeout: float | None) -> T:

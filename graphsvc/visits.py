@@ -118,19 +118,12 @@ def claim(
     since = suggested_since(db, now)
     expires = now + dt.timedelta(days=days)
 
-    def work(tx: neo4j.ManagedTransaction) -> ClaimResult | None:
+    def work(tx: neo4j.ManagedTransaction) -> ClaimResult:
         row = _locked(tx, db, household_id, subject, now, since, access.HOUSEHOLD_CLAIM)
         if row["holder"] not in (None, subject.username):
-            audit.append_in_tx(
-                tx,
-                db,
-                **actor.event(),
-                action="household.claim",
-                targets=[household_id],
-                outcome="denied",
-                detail="held by another visitor",
-            )
-            return None
+            # raised in the transaction: it rolls back (no counter, no event of its own); the
+            # web layer's guard records the one denied event (issue 14)
+            raise Refused("conflict", "held by another visitor", "household_id", (household_id,), code="claimed")
         if row["status"] != "active":
             raise Refused(
                 "conflict",
@@ -172,10 +165,7 @@ def claim(
         )
         return ClaimResult(household_id, claim_id, expires, renewed)
 
-    result = db.write_tx(work)
-    if result is None:
-        raise Refused("conflict", "held by another visitor", "household_id", (household_id,), code="claimed")
-    return result
+    return db.write_tx(work)
 
 
 def release(
@@ -246,7 +236,7 @@ def contact(
         )[0]
         revealed = [h for h in seen["households"] if h]
         if per_day and household_id not in revealed and len(revealed) >= per_day:
-            return {"capped": len(revealed), "alerted": seen["alerted"]}
+            raise _Capped(len(revealed), seen["alerted"])  # rolls back: a refusal writes nothing
         found = db.run_in_tx(tx, "household_contact", household_id=household_id)
         person = found[0] if found else {}
         pid = person.get("person_id")
@@ -269,25 +259,34 @@ def contact(
         )
         return answer
 
-    result = db.write_tx(work)
-    if "capped" in result:
-        if not result["alerted"]:
+    try:
+        return db.write_tx(work)
+    except _Capped as capped:
+        if not capped.alerted:
             audit.append_now(
                 db,
                 **actor.event(),
                 action=CONTACT_ALERT,
                 outcome="denied",
                 targets=[household_id],
-                detail=f"{result['capped']} households' contacts in 24 h; the cap is {per_day}",
+                detail=f"{capped.count} households' contacts in 24 h; the cap is {per_day}",
             )
         raise Refused(
             "busy",
-            f"{result['capped']} contacts revealed in 24 hours (at most {per_day})",
+            f"{capped.count} contacts revealed in 24 hours (at most {per_day})",
             "household_id",
             (household_id,),
             code="contact_cap",
-        )
-    return result
+        ) from None
+
+
+class _Capped(Exception):
+    """The daily number of households' contacts is reached (raised in the transaction, so
+    that it rolls back: graphsvc/visits.py contact)."""
+
+    def __init__(self, count: int, alerted: bool):
+        super().__init__(count)
+        self.count, self.alerted = count, alerted
 
 
 # --- visit reports ---------------------------------------------------------------------

@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         guard,
         health,
         home,
+        idem,
         intake,
         neo,
         openapi,
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     transfer.init_app(app)  # before the guard: the import's upload limit applies when it reads the form
     guard.init_app(app)
     edge.init_app(app)  # first of the before_request hooks: 414, 431, and JSON redirects under /api
+    idem.init_app(app)  # the forms' Idempotency-Key (issue 14)
     blueprints = (health.bp, home.bp, auth.bp, api.bp, openapi.bp, admin.bp, coordinator.bp, visitor.bp)
     # the coordinator's desk (issue 13): intake, the household desk, dispatch, accounts (team),
     # import and export

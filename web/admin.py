@@ -17,6 +17,7 @@ from graphsvc.model import plain
 
 from .args import AUDIT_FILTERS, audit_filters, takes
 from .guard import actor, allow, audit_request, heavy
+from .idem import idempotent
 from .neo import get_db
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -156,6 +157,7 @@ def users_page():
 
 @bp.post("/users")
 @allow(access.USERS_MANAGE)
+@idempotent
 def users_create():
     """A new account with a first password that the admin hands over (12+ characters)."""
     form = request.form

@@ -16,6 +16,7 @@ from graphsvc.model import plain
 from . import answers, mapview
 from .args import AUDIT_FILTERS, audit_filters, flag_arg, int_arg, json_object, parse_filters, takes, text_arg
 from .guard import actor, allow, audit_request, audit_shown, heavy
+from .idem import idempotent
 from .neo import get_db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -135,6 +136,7 @@ def suggestions():
 
 @bp.post("/households/<household_id>/claim")
 @allow(access.HOUSEHOLD_CLAIM)
+@idempotent
 def claim(household_id: str):
     """200 with the claim for the visitor who gets it; 409 when another visitor holds it
     (code ``claimed``) or the caller holds as many live claims as allowed (``claim_limit``)."""
@@ -165,6 +167,7 @@ def household_contact(household_id: str):
 
 @bp.post("/visits")
 @allow(access.VISIT_REPORT)
+@idempotent
 def visit_report():
     """A visit report (JSON named as visits.csv; the household by id or code) and what it
     brought back (``met``, ``new_members``, ``introductions``: graphsvc/records.py

@@ -21,6 +21,7 @@ from graphsvc.errors import Refused
 from . import answers, deskpage
 from .args import takes
 from .guard import actor, allow, audit_refusal, audit_shown, refusal_message
+from .idem import idempotent
 from .neo import get_db
 
 bp = Blueprint("desk", __name__)
@@ -107,6 +108,7 @@ def transfer_form(household_id: str):
 
 @bp.post("/households/<household_id>/members")
 @allow(access.HOUSEHOLD_WRITE)
+@idempotent
 def add_member_form(household_id: str):
     data = _form("code_name", "legal_name", "phone", "address")
     return _act(
@@ -165,6 +167,7 @@ def introducer_form(person_id: str):
 
 @bp.route("/households/new", methods=["GET", "POST"])
 @allow(access.HOUSEHOLD_WRITE)
+@idempotent
 def new_household_page():
     """A household a coordinator learns of (by phone): its district (theirs), a code (or the
     next free one), and its first member (optional: code name, identity encrypted)."""

@@ -13,6 +13,7 @@ from graphsvc.model import plain
 
 from .args import json_object
 from .guard import actor, allow
+from .idem import idempotent
 from .neo import get_db
 
 bp = Blueprint("desk_api", __name__, url_prefix="/api/v1")
@@ -24,6 +25,7 @@ def _keyring():
 
 @bp.post("/households")
 @allow(access.HOUSEHOLD_WRITE)
+@idempotent
 def create_household():
     """``{district, code?, arrived_on?, status?, women_only?}`` → 201 ``{id, code}``."""
     return jsonify(desk.create_household(get_db(), g.subject, actor(), json_object())), 201
@@ -46,6 +48,7 @@ def transfer(household_id: str):
 
 @bp.post("/households/<household_id>/members")
 @allow(access.HOUSEHOLD_WRITE)
+@idempotent
 def add_member(household_id: str):
     """``{code_name, legal_name?, phone?, address?}`` → 201 ``{id, household_id}``."""
     pid = desk.add_member(get_db(), _keyring(), g.subject, actor(), household_id, json_object())

@@ -23,6 +23,7 @@ from graphsvc.model import plain
 from . import answers, guard
 from .args import json_object, takes, text_arg
 from .guard import actor, allow, audit_refusal, audit_shown, heavy, problem_text, signed_in
+from .idem import idempotent
 from .neo import get_db
 
 bp = Blueprint("dispatch", __name__)
@@ -151,6 +152,7 @@ def _form_refused(refused: Refused):
 
 @bp.post("/dispatch/assign")
 @allow(access.HOUSEHOLD_ASSIGN)
+@idempotent
 def assign_form():
     """Assign (or, with ``replace``, reassign) the household of the form to a visitor."""
     replace = request.form.get("replace") == "1"
@@ -182,6 +184,7 @@ def unassign_form():
 
 @bp.post("/follow-ups/<household_id>/snooze")
 @signed_in
+@idempotent
 def snooze_form(household_id: str):
     """Snooze a follow-up: from the desk (a coordinator) or the visitor's own list."""
     from_desk = request.form.get("back") == "dispatch"
@@ -203,6 +206,7 @@ def snooze_form(household_id: str):
 
 @bp.post("/households/<household_id>/decline")
 @allow(access.HOUSEHOLD_CLAIM)
+@idempotent
 def decline_form(household_id: str):
     """The visitor gives an assignment back, with a reason."""
     try:
@@ -237,6 +241,7 @@ def _only(body: dict[str, Any], allowed: frozenset[str]) -> None:
 
 @api_bp.post("/households/<household_id>/assign")
 @allow(access.HOUSEHOLD_ASSIGN)
+@idempotent
 def assign(household_id: str):
     """``{"visitor": …, "reason": …, "replace": false}`` → the assignment; 409 when someone
     else holds it (``held``, the holder named in ``error``) unless ``replace``."""
@@ -289,6 +294,7 @@ def unassign(household_id: str):
 
 @api_bp.post("/households/<household_id>/decline")
 @allow(access.HOUSEHOLD_CLAIM)
+@idempotent
 def decline(household_id: str):
     """The visitor gives an assignment back: ``{"reason": …}``."""
     body = json_object()
@@ -314,6 +320,7 @@ def desk():
 
 @api_bp.post("/follow-ups/<household_id>/snooze")
 @signed_in
+@idempotent
 def snooze(household_id: str):
     """``{"until": "YYYY-MM-DD"}``: the follow-up is due again on that day."""
     body = json_object()

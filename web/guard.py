@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+import neo4j.exceptions
 from flask import Flask, abort, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import gettext as _
@@ -62,6 +63,28 @@ BAD_REQUEST: dict[str | None, Any] = {
         "Say why in a few words (at least two words and six letters), e.g. “checking the address before a visit”."
     ),
 }
+
+
+# A write whose commit's fate is unknown (the connection broke while committing): what is true.
+COMMIT_UNKNOWN = {
+    "api": _l(
+        "The connection to the database broke while this was being saved: it may or may not have been saved. "
+        "Send the same request again with the same Idempotency-Key: it will not be saved twice."
+    ),
+    "page": _l(
+        "The connection to the database broke while this was being saved: it may or may not have been saved. "
+        "Go back and send the form again: it will not be saved twice."
+    ),
+}
+
+
+def commit_unknown(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) left a commit's fate unknown."""
+    while exc is not None:
+        if isinstance(exc, neo4j.exceptions.IncompleteCommit):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
 
 
 SESSION_COOKIE = "gs_session"
@@ -440,4 +463,6 @@ def init_app(app: Flask) -> None:
         # the server's log keeps where it failed (the traceback, no request body): a 500 left
         # nothing to find it by
         current_app.logger.exception("request %s %s failed", request.method, request.path[:100])
+        if commit_unknown(e) or g.get("wrote_before_failing"):  # issue 14: say what is true, and how to retry safely
+            return _error(500, str(COMMIT_UNKNOWN["api" if is_api() else "page"]), code="commit_unknown")
         return _error(500, _("Something went wrong. Nothing was shown or changed."))

@@ -24,6 +24,7 @@ from graphsvc.errors import Refused
 
 from .args import json_object, takes
 from .guard import REFUSAL_STATUS, actor, allow, audit_refusal, audit_shown, problem_text
+from .idem import idempotent
 from .neo import get_db
 
 bp = Blueprint("intake", __name__)
@@ -185,12 +186,14 @@ def _act(household_id: str, run) -> Any:
 
 @bp.post("/intake/<household_id>/confirm")
 @allow(access.INTAKE_REVIEW)
+@idempotent
 def intake_confirm(household_id: str):
     return _act(household_id, lambda: intake.confirm(get_db(), g.subject, actor(), household_id))
 
 
 @bp.post("/intake/<household_id>/merge")
 @allow(access.INTAKE_REVIEW)
+@idempotent
 def intake_merge(household_id: str):
     """``into`` (a typed code) wins over ``candidate`` (a picked one)."""
     typed = (request.form.get("into") or "").strip()
@@ -205,6 +208,7 @@ def intake_merge(household_id: str):
 
 @bp.post("/intake/<household_id>/reject")
 @allow(access.INTAKE_REVIEW)
+@idempotent
 def intake_reject(household_id: str):
     def run():
         reason = intake.parse_reject({"reason": request.form.get("reason")})
@@ -250,6 +254,7 @@ def _api_act(run) -> Any:
 
 @api_bp.post("/intake/<household_id>/confirm")
 @allow(access.INTAKE_REVIEW)
+@idempotent
 def api_intake_confirm(household_id: str):
     body = _body()
 
@@ -262,6 +267,7 @@ def api_intake_confirm(household_id: str):
 
 @api_bp.post("/intake/<household_id>/merge")
 @allow(access.INTAKE_REVIEW)
+@idempotent
 def api_intake_merge(household_id: str):
     body = _body()
 
@@ -273,6 +279,7 @@ def api_intake_merge(household_id: str):
 
 @api_bp.post("/intake/<household_id>/reject")
 @allow(access.INTAKE_REVIEW)
+@idempotent
 def api_intake_reject(household_id: str):
     body = _body()
 

@@ -23,6 +23,7 @@ from graphsvc.model import plain
 from .admin import ACCOUNT_ERRORS
 from .args import json_object, takes
 from .guard import REFUSAL_STATUS, actor, allow, audit_refusal, audit_request, public, refusal_message, refuse
+from .idem import idempotent
 from .neo import get_db
 
 bp = Blueprint("team", __name__)
@@ -121,6 +122,7 @@ def account_page(username: str):
 
 @bp.post("/team/<username>/reset-link")
 @allow(access.TEAM_MANAGE)
+@idempotent(secret=True)
 def reset_link(username: str):
     """A one-time reset link, shown once to the caller who hands it over: only after an
     explicit confirmation (``confirm=yes``); a POST without it shows the confirmation."""

@@ -20,6 +20,7 @@ from graphsvc import access, transfer
 from graphsvc.access import DistrictScope
 
 from .guard import actor, allow, audit_request, deny, heavy
+from .idem import idempotent
 from .neo import get_db
 
 bp = Blueprint("transfer", __name__)
@@ -96,6 +97,7 @@ def import_page():
 
 @bp.post("/import")
 @allow(access.DATA_IMPORT)
+@idempotent(deferred=True)
 @heavy
 def import_dry_run():
     """Check the upload, dry-run it, keep it sealed for the confirmation when it is valid."""
@@ -141,6 +143,7 @@ def _taken(verb: str) -> transfer.Upload | None:
 
 @bp.post("/import/confirm")
 @allow(access.DATA_IMPORT)
+@idempotent(deferred=True)
 @heavy
 def import_confirm():
     """Import the upload that was dry-run: validated again, then all of it or nothing."""

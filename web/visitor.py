@@ -19,6 +19,7 @@ from graphsvc.records import Problem
 from . import answers, mapview
 from .args import takes
 from .guard import actor, allow, audit_refusal, audit_shown, problem_text, refusal_message
+from .idem import idempotent
 from .neo import get_db
 
 bp = Blueprint("visitor", __name__)
@@ -65,6 +66,7 @@ def _back(household_id: str, **notice):
 
 @bp.post("/households/<household_id>/claim")
 @allow(access.HOUSEHOLD_CLAIM)
+@idempotent
 def claim_form(household_id: str):
     try:
         answers.claim(household_id)
@@ -212,6 +214,7 @@ def _said(problem: Problem, labels: dict[str, str]) -> str:
 
 @bp.route("/visits/new", methods=["GET", "POST"])
 @allow(access.VISIT_REPORT)
+@idempotent
 @takes("household_id")
 def report_page():
     """The report, phone first: one step a screen (web/static/report.js; without scripts,

@@ -128,3 +128,12 @@ CREATE CONSTRAINT reset_link_hash IF NOT EXISTS FOR (r:ResetLink) REQUIRE r.hash
 // name: schema_await_indexes
 // Wait until the indexes above are online, so that imports right after use them.
 CALL db.awaitIndexes(300);
+// name: constraint_idempotency_key
+// One stored request per user and Idempotency-Key (graphsvc/idempotency.py): a second
+// transaction creating the same key waits for the first and then fails, so a retry sent
+// while the first is still running cannot write twice.
+CREATE CONSTRAINT idempotency_key IF NOT EXISTS FOR (k:IdempotencyKey) REQUIRE (k.owner, k.key) IS UNIQUE;
+
+// name: index_idempotency_expires
+// Expired keys are purged by their expiry (idempotency_purge).
+CREATE INDEX idempotency_expires IF NOT EXISTS FOR (k:IdempotencyKey) ON (k.expires_at);

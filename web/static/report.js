@@ -84,6 +84,54 @@
       });
     });
 
+    // Saving on a flaky connection: the report is sent by fetch, with the form's
+    // idempotency_key (a new one each time the page is made), so that sending it again is
+    // safe: the server stores it once and answers a repeat with its first answer. When the
+    // network fails, or the server answers 503 (busy, database away) or 500 (it may not know
+    // whether it saved), it is sent again with the same key, a few times, waiting longer each
+    // time; a second tap while it is on its way sends nothing more. Without fetch, a plain post.
+    var status = document.getElementById("send-status");
+    var saver = form.querySelector("button.save");
+    var ATTEMPTS = 4;
+    var busy = false;
+    function say(text) { if (status) { status.textContent = text; status.hidden = !text; } }
+    form.addEventListener("submit", function (event) {
+      if (!saver || event.submitter !== saver || !window.fetch || !window.FormData) return;
+      event.preventDefault();
+      if (busy) return;
+      busy = true;
+      saver.disabled = true;
+      var body = new FormData(form);
+      var attempt = 0;
+      say(form.dataset.sending);
+      function show(response) {
+        if (response.redirected) { window.location.replace(response.url); return; }
+        response.text().then(function (html) { document.open(); document.write(html); document.close(); });
+      }
+      function again(response, after) {
+        if (attempt >= ATTEMPTS) {
+          busy = false; saver.disabled = false;
+          if (response && response.status !== 503) { show(response); return; }
+          say(form.dataset.offline);
+          return;
+        }
+        say(form.dataset.retrying.replace("{n}", attempt + 1).replace("{total}", ATTEMPTS));
+        var wait = after ? Number(after) * 1000 : 1000 * Math.pow(2, attempt - 1);
+        window.setTimeout(send, Math.min(wait || 1000, 8000));
+      }
+      function send() {
+        attempt += 1;
+        fetch(form.action, { method: "POST", body: body, credentials: "same-origin", cache: "no-store" })
+          .then(function (response) {
+            var retryable = response.status === 503 || response.status === 500 ||
+              (response.status === 409 && response.headers.get("Retry-After"));
+            if (retryable) again(response, response.headers.get("Retry-After"));
+            else show(response);
+          }, function () { again(null, null); });
+      }
+      send();
+    });
+
     // typing is not idleness: while someone types, tell the server now and then, so that a
     // long report does not outlive its session's 30 idle minutes
     var typed = false;
