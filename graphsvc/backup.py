@@ -682,6 +682,14 @@ def restore(
         admin(
             local, "database", "load", f"--from-path={staging}", "--overwrite-destination=true", settings.neo4j_database
         )
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            neo4j_local.start(local, say=_quiet)  # whatever is there now, serving again
+        raise BackupError(
+            f"restore failed while loading the dump ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+            "the journal, checkpoints and keys were left as they were, the database may be incomplete: "
+            "restore again (--force)"
+        ) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     journal_copy = folder / JOURNAL

@@ -762,6 +762,33 @@ def keys_rotate(ctx: click.Context) -> None:
     )
 
 
+@keys_group.command("new")
+@click.option(
+    "--env",
+    "as_env",
+    is_flag=True,
+    help="Print the four key variables of a deployment as lines of a .env file instead.",
+)
+def keys_new(as_env: bool) -> None:
+    """Print a new data key for GRAPHSVC_DATA_KEY (``kid:base64url-key``); with --env, new
+    GRAPHSVC_DATA_KEY, GRAPHSVC_SECRET_KEY, GRAPHSVC_AUDIT_JOURNAL_KEY and
+    GRAPHSVC_AUDIT_CHECKPOINT_KEY lines for docker-compose's .env. Only prints: reads and
+    writes no key file. Keep a copy apart from the database's backups."""
+    import base64
+    import secrets
+
+    def secret() -> str:
+        return base64.urlsafe_b64encode(secrets.token_bytes(crypto.SECRET_BYTES)).rstrip(b"=").decode("ascii")
+
+    if not as_env:
+        click.echo(crypto.new_key_entry())
+        return
+    click.echo(f"{crypto.ENV_KEYS}={crypto.new_key_entry()}")
+    click.echo(f"GRAPHSVC_SECRET_KEY={secrets.token_urlsafe(48)}")
+    click.echo(f"{crypto.ENV_JOURNAL_KEY}={secret()}")
+    click.echo(f"{crypto.ENV_CHECKPOINT_KEY}={secret()}")
+
+
 @keys_group.command("reindex")
 @click.pass_context
 def keys_reindex(ctx: click.Context) -> None:

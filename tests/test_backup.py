@@ -280,11 +280,19 @@ def test_keep_leaves_the_newest_and_nothing_else(drill: Drill, tmp_path: Path):
         (folder / "manifest.json").write_text("{}")
     bare = parent / "graphsvc-20250101T000000Z"
     bare.mkdir()
+    foreign = parent / "graphsvc-20250102T000000Z"  # named like one, but its manifest is not a backup's
+    foreign.mkdir()
+    (foreign / "manifest.json").write_text('{"format": 1}')
     (parent / "graphsvc-20240101T000000Z").write_text("a file")
     done = cli(drill.env, "backup", str(parent), "--keep", "2")
     backups = sorted(p.name for p in parent.iterdir() if backup._is_backup(p))
     assert len(backups) == 2 and backups[0] == old[-1].name
-    assert all(f.exists() for f in others) and bare.exists() and (parent / "graphsvc-20240101T000000Z").exists()
+    assert (
+        all(f.exists() for f in others)
+        and bare.exists()
+        and foreign.exists()
+        and (parent / "graphsvc-20240101T000000Z").exists()
+    )
     assert not old[0].exists() and not old[1].exists()
     assert done.stdout.count("removed the old backup") == 2
 
@@ -313,3 +321,40 @@ def test_external_server_and_short_passphrase_are_refused(tmp_path: Path):
     line = refused(cli(env, "backup", str(tmp_path / "b"), check=False))
     assert f"at least {backup.MIN_PASSPHRASE} characters" in line
     assert not (tmp_path / "b").exists()
+
+
+def test_the_passphrase_is_asked_twice_hidden_when_no_variable_is_set(tmp_path: Path, monkeypatch):
+    from click.testing import CliRunner
+
+    from graphsvc.cli import main
+
+    monkeypatch.delenv(backup.ENV_PASSPHRASE, raising=False)
+    monkeypatch.setenv("GRAPHSVC_STATE_DIR", str(tmp_path / "state"))
+    result = CliRunner().invoke(main, ["backup", str(tmp_path / "b")], input="짧은암호\n짧은암호\n")
+    assert result.output.count("Backup passphrase") == 1 and "Repeat for confirmation" in result.output
+    assert "짧은암호" not in result.output  # hidden
+    assert result.exit_code == 1 and f"at least {backup.MIN_PASSPHRASE} characters" in result.output
+    assert not (tmp_path / "b").exists()
+
+
+def test_keys_new_prints_keys_that_graphsvc_accepts(tmp_path: Path):
+    """docker-compose.yml tells users to run `graphsvc keys new --env`: it exists and its
+    lines are keys that graphsvc loads; it reads and writes no key file."""
+    from click.testing import CliRunner
+
+    from graphsvc.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    compose = (root / "docker-compose.yml").read_text()
+    assert "graphsvc keys new --env" in compose
+    entry = CliRunner().invoke(main, ["keys", "new"]).output.strip()
+    assert crypto.load_keyring({crypto.ENV_KEYS: entry}).current_kid == entry.split(":")[0]
+    lines = CliRunner().invoke(main, ["keys", "new", "--env"]).output.split()
+    env = dict(line.split("=", 1) for line in lines)
+    assert set(env) == {crypto.ENV_KEYS, "GRAPHSVC_SECRET_KEY", crypto.ENV_JOURNAL_KEY, crypto.ENV_CHECKPOINT_KEY}
+    for var in ("GRAPHSVC_SECRET_KEY", crypto.ENV_JOURNAL_KEY, crypto.ENV_CHECKPOINT_KEY):
+        assert f"${{{var}:?" in compose
+    env["GRAPHSVC_STATE_DIR"] = str(tmp_path)
+    crypto.load_keyring(env)
+    assert len(crypto.journal_key(env)) == 32 and crypto.checkpoint_key(env, create=False) is not None
+    assert list(tmp_path.iterdir()) == []  # nothing written
