@@ -841,7 +841,7 @@ def backup_cmd(ctx: click.Context, folder: Path, keep: int | None) -> None:
         _fail(_one_line(exc))
     except Exception as exc:
         _fail(f"backup failed, nothing was written: {_one_line(exc)}")
-    head = result.manifest["audit_head"]
+    head = result.manifest["audit_head"] or {"seq": 0, "hash": "-"}
     counts = result.manifest["counts"]
     click.echo(
         f"backup {result.folder}: {counts['households']:,} households, {counts['users']:,} users, "
@@ -879,7 +879,7 @@ def restore_cmd(ctx: click.Context, folder: Path, force: bool) -> None:
         click.echo(f"audit chain intact: {result.verified.count:,} events verified")
     else:
         click.echo(f"audit chain BROKEN at event {result.verified.first_bad_seq}: {result.verified.problem}")
-    if head:
+    if head and result.verified.ok:
         click.echo(f"backed-up head: event {head['seq']:,} ({head['hash'][:16]}…), found in the chain")
     click.echo(f"restored {folder}; audit head now event {result.head[0]:,} ({result.head[1][:16]}…)")
     for var in result.keys_from_env:
