@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,7 @@ class Drill:
     folder: Path  # the backup
     export: Path  # the export taken before it
     token: str
+    sid: str  # a session of admin's
     graph: dict
     manifest: dict
 
@@ -111,6 +113,7 @@ def drill(spare_settings: Settings, tmp_path_factory) -> Drill:
             import_small(db, small, keyring)
             actor = Actor("tester", "admin", "127.0.0.1", "pytest")
             token = accounts.create_token(db, actor, "coord", 30)
+            sid = accounts.create_session(db, access.Subject("admin", "admin"), "127.0.0.1", "pytest", True)
             minji = access.Subject("minji", "visitor", ("서울 노원구",), None)
             audit.append_now(db, actor="minji", role="visitor", action="suggestions.read", targets=["h-001"])
             visits.claim(db, minji, Actor("minji", "visitor", "127.0.0.1", "pytest"), "h-001")
@@ -119,6 +122,10 @@ def drill(spare_settings: Settings, tmp_path_factory) -> Drill:
                     db, actor="coord", role="coordinator", action="household.read", targets=[f"h-00{n + 1}"]
                 )
         cli(env, "audit", "checkpoint")  # the checkpoint file and its signing key
+        # the web app's secret (session cookies, CSRF), as `graphsvc serve` makes it
+        fd = os.open(crypto.web_secret_path(), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("웹 비밀 web-secret-of-the-drill\n")
         with connect(settings) as db:
             audit.to_journal(db, actor="coord", role="coordinator", action="network.read")
             graph = snapshot(db)
@@ -129,7 +136,7 @@ def drill(spare_settings: Settings, tmp_path_factory) -> Drill:
         assert "backup " in done.stdout
         (folder,) = [p for p in backups.iterdir()]
         manifest = json.loads((folder / backup.MANIFEST).read_text())
-        yield Drill(env, settings, state, backups, folder, export, token, graph, manifest)
+        yield Drill(env, settings, state, backups, folder, export, token, sid, graph, manifest)
 
 
 def test_backup_folder(drill: Drill):
@@ -149,7 +156,7 @@ def test_backup_folder(drill: Drill):
     blob = b"".join((folder / n).read_bytes() for n in names)
     for entry in keys.values():
         assert entry["key"].encode() not in blob
-    for name in (crypto.JOURNAL_KEY_FILE, crypto.CHECKPOINT_KEY_FILE):
+    for name in (crypto.JOURNAL_KEY_FILE, crypto.CHECKPOINT_KEY_FILE, crypto.WEB_SECRET_FILE):
         assert (drill.state / "keys" / name).read_text().strip().encode() not in blob
     # the journal as the chain left it: its anchor is the head's last shipped line
     assert (folder / "journal.jsonl").read_bytes().startswith(b'{"anchor":')
@@ -159,6 +166,7 @@ def test_restore_drill(drill: Drill):
     settings, env, local = drill.settings, drill.env, drill.settings.local
     head = drill.manifest["audit_head"]
     keys_before = {p.name: p.read_bytes() for p in (drill.state / "keys").iterdir()}
+    assert set(keys_before) >= {crypto.DATA_KEY_FILE, crypto.JOURNAL_KEY_FILE, crypto.CHECKPOINT_KEY_FILE, "web-secret"}
     checkpoints_before = (drill.state / "audit" / "checkpoints.jsonl").read_bytes()
 
     wipe(local)
@@ -190,6 +198,8 @@ def test_restore_drill(drill: Drill):
         accounts.forget_tokens()
         subject = accounts.token_subject(db, drill.token)
         assert subject is not None and subject.username == "coord"
+        session = accounts.session_user(db, drill.sid)  # its cookie is signed with the restored web secret
+        assert session is not None and session.subject.username == "admin"
         totp = db.read("snapshot")[0]
         admin = next(props for labels, props in totp["nodes"] if "User" in labels and props["username"] == "admin")
         assert crypto.load_keyring().decrypt(admin["totp_secret"], "User", "admin", "totp_secret") == TOTP_SECRET
