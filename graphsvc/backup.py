@@ -417,6 +417,26 @@ def _installed(local: LocalNeo4j) -> None:
         raise BackupError(f"no local Neo4j instance '{local.name}' at {local.home}: run `graphsvc neo4j install` first")
 
 
+@contextlib.contextmanager
+def _exclusive(local: LocalNeo4j) -> Iterator[None]:
+    """One backup or restore of an instance at a time (both stop and start its server)."""
+    import fcntl
+
+    run = local.home / "run"
+    run.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(run / "backup.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(
+                f"another backup or restore of Neo4j '{local.name}' is running; try again later"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def _contents(db: Database) -> dict[str, int]:
     counts = dict(db.read("graph_counts")[0])
     counts.update(db.read("backup_contents")[0])
@@ -442,12 +462,25 @@ def backup(
     now: dt.datetime | None = None,
 ) -> BackupResult:
     """One consistent backup of the local instance into ``parent/graphsvc-<time>/``."""
-    import time
-
     _refuse_external(settings, "backup")
     check_passphrase(passphrase)
+    _installed(settings.local)
+    with _exclusive(settings.local):
+        return _backup(settings, Path(parent), passphrase, keep, env, say, now)
+
+
+def _backup(
+    settings: Settings,
+    parent: Path,
+    passphrase: str,
+    keep: int | None,
+    env: Mapping[str, str] | None,
+    say: Say,
+    now: dt.datetime | None,
+) -> BackupResult:
+    import time
+
     local = settings.local
-    _installed(local)
     secret_doc = gather_secrets(env)  # before anything stops: a bad key file refuses here
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     parent = Path(parent)
@@ -628,6 +661,14 @@ def restore(
 ) -> RestoreResult:
     """Bring the backup ``folder`` back into the local instance (see the module's doc)."""
     _refuse_external(settings, "restore")
+    _installed(settings.local)
+    with _exclusive(settings.local):
+        return _restore(settings, Path(folder), passphrase, force, env, say)
+
+
+def _restore(
+    settings: Settings, folder: Path, passphrase: str, force: bool, env: Mapping[str, str] | None, say: Say
+) -> RestoreResult:
     folder = Path(folder)
     manifest = read_manifest(folder)
     sealed = json.loads((folder / SECRETS).read_text(encoding="ascii"))

@@ -368,3 +368,12 @@ def test_keys_new_prints_keys_that_graphsvc_accepts(tmp_path: Path):
     crypto.load_keyring(env)
     assert len(crypto.journal_key(env)) == 32 and crypto.checkpoint_key(env, create=False) is not None
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_one_backup_or_restore_at_a_time(drill: Drill, tmp_path: Path):
+    with backup._exclusive(drill.settings.local):
+        line = refused(cli(drill.env, "backup", str(tmp_path / "b"), check=False))
+        assert "another backup or restore" in line
+        line = refused(cli(drill.env, "restore", str(drill.folder), check=False))
+        assert "another backup or restore" in line
+    assert not (tmp_path / "b").exists()
