@@ -525,6 +525,11 @@ def _backup(
             say(f"Neo4j '{local.name}' runs again after {down:.1f} s")
         dump = tmp / f"{settings.neo4j_database}.dump"
         os.chmod(dump, 0o600)
+        fd = os.open(dump, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # Neo4j wrote it; on disk before the folder gets its final name
+        finally:
+            os.close(fd)
         if settings.audit_checkpoints.exists():
             _copy_private(settings.audit_checkpoints, tmp / CHECKPOINTS)
         if settings.files_dir.is_dir():
@@ -555,9 +560,12 @@ def _backup(
         _fsync_dir(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if was_running and neo4j_local.running_pid(local) is None:
-            with contextlib.suppress(Exception):
+        running = neo4j_local.running_pid(local) is not None
+        with contextlib.suppress(Exception):  # the server as it was found
+            if was_running and not running:
                 neo4j_local.start(local, say=_quiet)
+            elif running and not was_running:
+                neo4j_local.stop(local, say=_quiet)
         raise
     removed = prune(parent, keep) if keep else []
     return BackupResult(final, manifest, removed, down)
