@@ -772,6 +772,33 @@ def keys_rotate(ctx: click.Context) -> None:
     )
 
 
+@keys_group.command("new")
+@click.option(
+    "--env",
+    "as_env",
+    is_flag=True,
+    help="Print the four key variables of a deployment as lines of a .env file instead.",
+)
+def keys_new(as_env: bool) -> None:
+    """Print a new data key for GRAPHSVC_DATA_KEY (``kid:base64url-key``); with --env, new
+    GRAPHSVC_DATA_KEY, GRAPHSVC_SECRET_KEY, GRAPHSVC_AUDIT_JOURNAL_KEY and
+    GRAPHSVC_AUDIT_CHECKPOINT_KEY lines for docker-compose's .env. Only prints: reads and
+    writes no key file. Keep a copy apart from the database's backups."""
+    import base64
+    import secrets
+
+    def secret() -> str:
+        return base64.urlsafe_b64encode(secrets.token_bytes(crypto.SECRET_BYTES)).rstrip(b"=").decode("ascii")
+
+    if not as_env:
+        click.echo(crypto.new_key_entry())
+        return
+    click.echo(f"{crypto.ENV_KEYS}={crypto.new_key_entry()}")
+    click.echo(f"GRAPHSVC_SECRET_KEY={secrets.token_urlsafe(48)}")
+    click.echo(f"{crypto.ENV_JOURNAL_KEY}={secret()}")
+    click.echo(f"{crypto.ENV_CHECKPOINT_KEY}={secret()}")
+
+
 @keys_group.command("reindex")
 @click.pass_context
 def keys_reindex(ctx: click.Context) -> None:
@@ -783,6 +810,92 @@ def keys_reindex(ctx: click.Context) -> None:
     with _connect(_settings(ctx)) as db:
         n = rekey.reindex(db, keyring, cli_actor(), progress=_Progress())
     click.echo(f"blind indexes of {n:,} people computed under key {keyring.current_kid}")
+
+
+# --- backup and restore ---------------------------------------------------------------------
+
+
+def _passphrase(confirm: bool) -> str:
+    """GRAPHSVC_BACKUP_PASSPHRASE when set, else a hidden prompt (twice when ``confirm``)."""
+    from . import backup
+
+    return backup.passphrase_from_env() or click.prompt(
+        "Backup passphrase", hide_input=True, confirmation_prompt=confirm
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+@main.command("backup")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--keep", type=click.IntRange(min=1), default=None, help="Then delete the oldest backups beyond N.")
+@click.pass_context
+def backup_cmd(ctx: click.Context, folder: Path, keep: int | None) -> None:
+    """Back up everything into FOLDER/graphsvc-<UTC time>/: Neo4j's dump of the database,
+    the audit journal and checkpoints, stored files, and the keys and secrets encrypted with
+    a passphrase (GRAPHSVC_BACKUP_PASSPHRASE, else asked twice). The local Neo4j is stopped
+    for the dump (seconds) and started again if it was running. README: Backups."""
+    from . import backup
+
+    settings = _settings(ctx)
+    try:
+        if settings.neo4j_uri:
+            backup.backup(settings, folder, "")  # refuses, naming Neo4j's own tools
+        passphrase = _passphrase(confirm=True)
+        backup.check_passphrase(passphrase)
+        result = backup.backup(settings, folder, passphrase, keep=keep)
+    except (backup.BackupError, crypto.CryptoError) as exc:
+        _fail(_one_line(exc))
+    except Exception as exc:
+        _fail(f"backup failed, nothing was written: {_one_line(exc)}")
+    head = result.manifest["audit_head"] or {"seq": 0, "hash": "-"}
+    counts = result.manifest["counts"]
+    click.echo(
+        f"backup {result.folder}: {counts['households']:,} households, {counts['users']:,} users, "
+        f"{counts['audit_events']:,} audit events (head {head['seq']:,}, {head['hash'][:16]}…)"
+    )
+    for path in result.removed:
+        click.echo(f"removed the old backup {path}")
+
+
+@main.command("restore")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Restore over an instance that is not empty (replaces what is there).")
+@click.pass_context
+def restore_cmd(ctx: click.Context, folder: Path, force: bool) -> None:
+    """Restore the backup FOLDER (one graphsvc-<time> folder) into the local instance.
+
+    Every file is checked against the manifest first, then the passphrase
+    (GRAPHSVC_BACKUP_PASSPHRASE, else asked); an instance that is not empty is refused
+    unless --force. Then the dump is loaded, the journal, checkpoints, files and keys put
+    back, and the audit chain verified. Nothing is changed when a check fails."""
+    from . import backup
+
+    settings = _settings(ctx)
+    try:
+        if settings.neo4j_uri:
+            backup.restore(settings, folder, "")  # refuses, naming Neo4j's own tools
+        backup.read_manifest(folder)  # checksums before the passphrase is asked
+        result = backup.restore(settings, folder, _passphrase(confirm=False), force=force)
+    except (backup.BackupError, crypto.CryptoError) as exc:
+        _fail(_one_line(exc))
+    except Exception as exc:
+        _fail(f"restore failed: {_one_line(exc)}")
+    head = result.manifest["audit_head"]
+    if result.verified.ok:
+        click.echo(f"audit chain intact: {result.verified.count:,} events verified")
+    else:
+        click.echo(f"audit chain BROKEN at event {result.verified.first_bad_seq}: {result.verified.problem}")
+    if head and result.verified.ok:
+        click.echo(f"backed-up head: event {head['seq']:,} ({head['hash'][:16]}…), found in the chain")
+    click.echo(f"restored {folder}; audit head now event {result.head[0]:,} ({result.head[1][:16]}…)")
+    for var in result.keys_from_env:
+        click.echo(f"note: ${var} already holds the backup's value; keep it set", err=True)
+    if not result.verified.ok:
+        sys.exit(2)
 
 
 # --- the web app -----------------------------------------------------------------------
