@@ -328,23 +328,17 @@ def _bolt_answers(local: LocalNeo4j, password: str) -> bool:
         return False
 
 
-#: Run once a started server answers: a new JVM takes seconds over its first Cypher
-#: statement (the parser, planner and runtime are loaded and compiled then), which would
-#: otherwise fall on the first request the web app sends after a restart (issue 14 §2).
-WARM_UP = (
-    "RETURN 1 AS n",
-    "MATCH (h:Household {id: $id}) RETURN h.id AS id",
-    "MATCH (p:Person)-[:MEMBER_OF]->(h:Household) WHERE h.id IN $ids RETURN count(p) AS n",
-    "UNWIND $rows AS row MERGE (w:WarmUp {id: row}) ON CREATE SET w.at = 1 WITH w DETACH DELETE w RETURN count(*) AS n",
-)
-
-
 def _warm(local: LocalNeo4j, password: str) -> None:
+    """Run graphsvc/cypher/warmup.cypher once a started server answers (see that file)."""
     from neo4j import GraphDatabase
 
+    from .db import parse_cypher
+
+    path = Path(__file__).parent / "cypher" / "warmup.cypher"
     try:
+        statements = parse_cypher(path.read_text(encoding="utf-8"), path.name)
         with GraphDatabase.driver(local.uri, auth=(USER, password), connection_timeout=5) as drv, drv.session() as s:
-            for statement in WARM_UP:
+            for statement in statements.values():
                 s.run(statement, id="-", ids=["-"], rows=["-"]).consume()
     except Exception:  # a warm-up only: the server is up either way
         pass
