@@ -26,12 +26,12 @@ from . import conftest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-
 @pytest.fixture(autouse=True)
 def no_other_shipper():
     """These tests ship the journal themselves: a shipper thread left by an earlier test's
     web app (one per journal and process; it ships every second) would race them."""
     journal.stop_shippers()
+
 
 def chain(db):
     return list(reversed(audit.query(db, limit=100_000)))
