@@ -67,13 +67,14 @@ lint: $(VENV)/.installed
 stop:
 	$(GRAPHSVC) neo4j stop
 
-## bench: the benchmarks of bench/RESULTS.md (import, audit, map, suggestions; ~40 minutes)
+## bench: the benchmarks of bench/RESULTS.md (import, audit, map, suggestions, an outage; ~45 minutes)
 bench: install
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/audit.py --events 1000000
 	$(BIN)/python bench/audit_cost.py --requests 2000
 	$(BIN)/python bench/map.py
 	$(BIN)/python bench/suggest.py
+	$(BIN)/python bench/outage.py
 
 constraints:
 	{ echo '# Pinned versions of every Python package (direct and transitive) for reproducible installs.'; \
