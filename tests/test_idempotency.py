@@ -341,3 +341,14 @@ def test_a_reset_link_is_shown_once_and_never_stored(settings, db, small):
     assert stored["body"] is None and stored["lost"] is True
     made = [e for e in audit.query(db) if "reset" in e["action"] and e["outcome"] == "ok"]
     assert len(made) == 1, [e["action"] for e in made]
+
+
+def test_commit_unknown_ends_on_a_looping_chain_of_causes():
+    """graphsvc/db.py re-raises a driver wrapper's cause "from" the wrapper: the chain of
+    causes loops, and the 500 handler looked for IncompleteCommit along it for ever (a CI
+    run hung on 8 requests with one key)."""
+    from web.guard import commit_unknown
+
+    wrapper, cause = RuntimeError("result failed"), ValueError("constraint")
+    wrapper.__cause__, cause.__cause__ = cause, wrapper
+    assert commit_unknown(wrapper) is False

@@ -79,10 +79,13 @@ COMMIT_UNKNOWN = {
 
 
 def commit_unknown(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) left a commit's fate unknown."""
-    while exc is not None:
+    """Whether ``exc`` (or what caused it) left a commit's fate unknown. The chain may loop:
+    graphsvc/db.py re-raises a driver wrapper's cause "from" the wrapper."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
         if isinstance(exc, neo4j.exceptions.IncompleteCommit):
             return True
+        seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
     return False
 
