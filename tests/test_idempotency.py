@@ -17,9 +17,7 @@ import pytest
 from graphsvc import accounts, audit, idempotency
 from web import create_app
 
-from .helpers import ACTOR, import_folder, snapshot
-
-PASSWORD = "correct horse battery"
+from .helpers import ACTOR, PASSWORD, import_folder, snapshot
 
 
 @pytest.fixture()
