@@ -167,6 +167,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     desks = (intake.bp, intake.api_bp, desk.bp, desk_api.bp, dispatch_web.bp, dispatch_web.api_bp, team.bp, transfer.bp)
     for blueprint in blueprints + desks:
         app.register_blueprint(blueprint)
+    from . import exposure as exposure_web  # issue 15 §4: the exposure of an account
+
+    app.register_blueprint(exposure_web.bp)
+    app.register_blueprint(exposure_web.api_bp)
 
     @app.before_request
     def _nonce() -> None:
