@@ -28,7 +28,6 @@ ARGS = ("user", "since")
 PROBLEMS = {
     "user_missing": _l("choose an account"),
     "user_invalid": _l("not a username (2 to 32 characters: a-z, 0-9, '.', '_', '-')"),
-    "since_future": _l("a day not after today"),
 }
 LEVEL_NAMES = {
     "contact": _l("Contact revealed"),
