@@ -66,6 +66,7 @@ CSV_COLUMNS = (
     "linked_through",
 )
 
+
 @dataclass
 class _Seen:
     last_at: str
@@ -215,7 +216,7 @@ def _assemble(
         for person in row["people"]:
             person["via"].sort(key=lambda v: (RELATIONS.index(v["relation"]), v["via_id"]))
         districts.setdefault(row["district"], []).append(row)
-    groups = []
+    groups: list[dict[str, Any]] = []
     for district, members in districts.items():
         members.sort(key=_order)
         counts = _counts(members)
@@ -262,4 +263,3 @@ def csv_rows(answer: dict[str, Any]) -> list[list[Any]]:
                 via = ";".join(f"{v['relation']}:{names.get(v['via_id']) or codes.get(v['via_id'])}" for v in p["via"])
                 out.append([*base, p["code_name"], p["id"], p["level"], p["last_shown"], p["times"], via or None])
     return out
-

@@ -129,4 +129,3 @@ def exposure_api():
         detail=f"api: {answer['user']} since {answer['since']}: {answer['totals']['households']} households",
     )
     return jsonify(answer)
-
