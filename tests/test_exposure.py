@@ -122,17 +122,28 @@ def test_since_and_other_accounts_and_outcomes(world):
 
 
 def test_grouped_by_district_most_exposed_first(world):
+    """Districts by their contact reveals, then identity, shown, linked (not by name)."""
     past_events(
         world,
         {"at": ago(1), "actor": "coord", "action": "household.read", "targets": ["h-001", "p-001", "p-002"]},
-        {"at": ago(1), "actor": "coord", "action": "household.contact.read", "targets": ["h-004", "p-005"]},
+        {"at": ago(1), "actor": "coord", "action": "household.contact.read", "targets": ["h-003", "p-004"]},
     )
     answer = exposure.report(world, "coord", TODAY - dt.timedelta(days=3))
     districts = [g["district"] for g in answer["districts"]]
-    assert districts[0] == "경기 안산시"  # the only contact reveal
-    noh = next(g for g in answer["districts"] if g["district"] == "서울 노원구")
-    assert noh["counts"]["shown"] == 1 and noh["counts"]["linked"] == 1  # h-001; h-002 through p-003
-    assert noh["counts"]["people_shown"] == 2
+    assert districts == ["서울 양천구", "서울 노원구", "경기 안산시"]
+    noh = answer["districts"][1]
+    # h-001 shown; h-002 (p-003: introduced by 들국화, introduced 푸른솔) and h-005 (p-006) linked
+    assert noh["counts"]["shown"] == 1 and noh["counts"]["linked"] == 2
+    assert noh["counts"]["people_shown"] == 2 and noh["counts"]["households"] == 3
+    assert answer["districts"][2]["counts"] == {
+        **noh["counts"],
+        "shown": 0,
+        "linked": 1,
+        "households": 1,
+        "people": 1,
+        "people_shown": 0,
+        "people_linked": 1,
+    }
 
 
 def test_last_shown_is_the_newest(world):
