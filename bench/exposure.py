@@ -52,8 +52,8 @@ def make_events(username: str, households: list[list], n: int, noise: int, seed:
     start = now - dt.timedelta(days=60)
     rows = []
     others = [f"visitor{i:03d}" for i in range(200)]
+    mine = set(rng.sample(range(n + noise), n))
     for i in range(n + noise):
-        mine = rng.random() < n / (n + noise) if noise else True
         hid, people = households[rng.randrange(len(households))]
         roll = rng.random()
         action = "household.read"
@@ -67,7 +67,7 @@ def make_events(username: str, households: list[list], n: int, noise: int, seed:
         rows.append(
             {
                 "at": start + dt.timedelta(seconds=rng.uniform(0, 60 * 86400)),
-                "actor": username if mine else rng.choice(others),
+                "actor": username if i in mine else rng.choice(others),
                 "role": "visitor",
                 "action": action,
                 "targets": targets,
