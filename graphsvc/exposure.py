@@ -126,7 +126,8 @@ def report(
         for p, name, hid, code, district in records["people"]
     }
     _mark(seen, row["marked"], households, people)
-    links = db.read("exposure_links", people=list(people), households=list(households))[0]["links"]
+    links = db.read("exposure_introductions", people=list(people))[0]["links"]
+    links.extend(_housemates(db, households, people))
     answer = _assemble(seen, households, people, links)
     answer.update(
         user=username,
@@ -135,6 +136,32 @@ def report(
         bulk=[{"action": a, "at": at, "detail": detail} for a, at, detail in row["bulk"]],
     )
     return answer
+
+
+def _housemates(
+    db: Database, households: dict[str, dict[str, Any]], people: dict[str, dict[str, Any]]
+) -> list[list[Any]]:
+    """The people not shown of the households shown and of the households of the people
+    shown, as links (the rows of ``exposure_introductions``): through each person shown of
+    their household, and through the household itself when it was shown."""
+    shown_in: dict[str, list[str]] = {}
+    where: dict[str, tuple[str | None, str | None]] = {}
+    for pid, p in people.items():
+        if p["household_id"]:
+            shown_in.setdefault(p["household_id"], []).append(pid)
+            where[p["household_id"]] = (p["code"], p["district"])
+    for hid, h in households.items():
+        where[hid] = (h["code"], h["district"])
+    links: list[list[Any]] = []
+    for pid, name, hid in db.read("exposure_members", households=list(where))[0]["members"]:
+        if pid in people:
+            continue
+        code, district = where[hid]
+        for via in shown_in.get(hid, ()):
+            links.append([pid, name, hid, code, district, via, "household"])
+        if hid in households:
+            links.append([pid, name, hid, code, district, hid, "household"])
+    return links
 
 
 def _mark(
@@ -215,13 +242,14 @@ def _assemble(
             person["via"].append(link)
     districts: dict[str, list[dict[str, Any]]] = {}
     for row in rows.values():
-        row["people"] = sorted(row["people"].values(), key=_order)
+        row["people"] = list(row["people"].values())
+        _most_exposed_first(row["people"])
         for person in row["people"]:
             person["via"].sort(key=lambda v: (RELATIONS.index(v["relation"]), v["via_id"]))
         districts.setdefault(row["district"], []).append(row)
     groups: list[dict[str, Any]] = []
     for district, members in districts.items():
-        members.sort(key=_order)
+        _most_exposed_first(members)
         counts = _counts(members)
         groups.append({"district": district, "counts": counts, "households": members})
     groups.sort(key=lambda g: (*(-g["counts"][k] for k in _COUNT_ORDER), g["district"]))
@@ -231,11 +259,12 @@ def _assemble(
 _COUNT_ORDER = ("contact", "identity", "shown", "linked")
 
 
-def _order(item: dict[str, Any]) -> tuple[Any, ...]:
-    """Most exposed first, then the most recently shown, then by code (code name)."""
-    last = item.get("last_shown") or ""
-    inverted = "".join(chr(0x10FFFF - ord(c)) for c in last)  # descending time inside an ascending sort
-    return (-RANK[item["level"]], inverted, item.get("code") or item.get("code_name") or "", item.get("id") or "")
+def _most_exposed_first(items: list[dict[str, Any]]) -> None:
+    """Most exposed first, then the most recently shown, then by code (code name): three
+    stable sorts, the last key first."""
+    items.sort(key=lambda x: (x.get("code") or x.get("code_name") or "", x.get("id") or ""))
+    items.sort(key=lambda x: x.get("last_shown") or "", reverse=True)
+    items.sort(key=lambda x: RANK[x["level"]], reverse=True)
 
 
 def _counts(households: list[dict[str, Any]]) -> dict[str, int]:

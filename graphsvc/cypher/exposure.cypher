@@ -47,30 +47,18 @@ CALL () {
 }
 RETURN households, people;
 
-// name: exposure_links
-// One introduction away from the people in $people (their introducer, whom they
-// introduced) and the people of the same household as they, or of a household in
-// $households: [person id, code name, household id, code, district, the id it is linked
-// through, relation]. The service leaves out those shown themselves.
-CALL () {
-  UNWIND $people AS id
-  MATCH (s:Person {id: id})
-  CALL (s) {
-    MATCH (o:Person)-[:INTRODUCED]->(s)
-    RETURN o, 'introducer' AS relation
-    UNION
-    MATCH (s)-[:INTRODUCED]->(o:Person)
-    RETURN o, 'introduced' AS relation
-    UNION
-    MATCH (s)-[:MEMBER_OF]->(:Household)<-[:MEMBER_OF]-(o:Person)
-    WHERE o <> s
-    RETURN o, 'household' AS relation
-  }
-  RETURN s.id AS via, o, relation
-  UNION
-  UNWIND $households AS id
-  MATCH (:Household {id: id})<-[:MEMBER_OF]-(o:Person)
-  RETURN id AS via, o, 'household' AS relation
-}
+// name: exposure_introductions
+// One introduction away from the people in $people, both ways: [person id, code name,
+// household id, code, district, the person shown they are linked to, relation]
+// (``introducer``: they introduced the person shown; ``introduced``: were introduced by them).
+UNWIND $people AS id
+MATCH (:Person {id: id})-[r:INTRODUCED]-(o:Person)
 OPTIONAL MATCH (o)-[:MEMBER_OF]->(h:Household)
-RETURN collect([o.id, o.code_name, h.id, h.code, h.district, via, relation]) AS links;
+RETURN collect([o.id, o.code_name, h.id, h.code, h.district, id,
+                CASE WHEN startNode(r) = o THEN 'introducer' ELSE 'introduced' END]) AS links;
+
+// name: exposure_members
+// The people of the households in $households: [person id, code name, household id].
+UNWIND $households AS id
+MATCH (:Household {id: id})<-[:MEMBER_OF]-(o:Person)
+RETURN collect([o.id, o.code_name, id]) AS members;
