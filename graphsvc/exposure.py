@@ -119,11 +119,10 @@ def report(
         bulk=list(BULK_ACTIONS),
     )[0]
     seen = {t: _Seen(last, first, times) for t, last, first, times in row["targets"]}
-    records = db.read("exposure_records", ids=list(seen))[0]
-    households = {h: {"id": h, "code": code, "district": district} for h, code, district in records["households"]}
+    households = {h: {"id": h, "code": code, "district": district} for h, code, district in row["households"]}
     people = {
         p: {"id": p, "code_name": name, "household_id": hid, "code": code, "district": district}
-        for p, name, hid, code, district in records["people"]
+        for p, name, hid, code, district in row["people"]
     }
     _mark(seen, row["marked"], households, people)
     links = db.read("exposure_introductions", people=list(people))[0]["links"]

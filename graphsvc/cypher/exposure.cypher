@@ -3,49 +3,36 @@
 // default class: heavy
 
 // name: exposure_events
-// The account's successful events since $since (through the actor index), summed up by
-// target: each id's last time, first time and number of events, in one record; and,
-// apart, the events that showed identity or contact ($marked actions) with their targets,
-// for the service to tell which of their targets were the household and its people.
-CALL () {
-  MATCH (e:AuditEvent {actor: $actor})
-  WHERE e.outcome = 'ok' AND e.at >= $since AND e.at < $until
-  RETURN count(e) AS events
+// The account's successful events since $since (through the actor index, each event's
+// properties read once), summed up by target: each id's last time, first time and number
+// of events; the households and people among those ids (each looked up in its unique
+// index: household id, code, district; person id, code name and household); and, apart,
+// the events that showed identity or contact ($marked actions) with their targets, for the
+// service to tell which of their targets were the household read and its people, and the
+// bulk exports ($bulk), which name no records.
+MATCH (e:AuditEvent {actor: $actor})
+WHERE e.outcome = 'ok' AND e.at >= $since AND e.at < $until
+WITH collect([e.at, e.action, e.targets, e.detail]) AS events
+CALL (events) {
+  UNWIND events AS e
+  UNWIND e[2] AS target
+  WITH target, max(e[0]) AS last_at, min(e[0]) AS first_at, count(*) AS times
+  RETURN collect([target, last_at, first_at, times]) AS targets, collect(target) AS ids
 }
-CALL () {
-  MATCH (e:AuditEvent {actor: $actor})
-  WHERE e.outcome = 'ok' AND e.at >= $since AND e.at < $until
-  UNWIND e.targets AS target
-  WITH target, max(e.at) AS last_at, min(e.at) AS first_at, count(*) AS times
-  RETURN collect([target, last_at, first_at, times]) AS targets
-}
-CALL () {
-  MATCH (e:AuditEvent {actor: $actor})
-  WHERE e.outcome = 'ok' AND e.at >= $since AND e.at < $until AND e.action IN $marked
-  RETURN collect([e.action, e.at, e.targets]) AS marked
-}
-CALL () {
-  MATCH (e:AuditEvent {actor: $actor})
-  WHERE e.outcome = 'ok' AND e.at >= $since AND e.at < $until AND e.action IN $bulk
-  RETURN collect([e.action, e.at, e.detail]) AS bulk
-}
-RETURN events, targets, marked, bulk;
-
-// name: exposure_records
-// The households and people among $ids (household id, code, district; person id, code name
-// and household), each id looked up in its unique index.
-CALL () {
-  UNWIND $ids AS id
+CALL (ids) {
+  UNWIND ids AS id
   MATCH (h:Household {id: id})
   RETURN collect([h.id, h.code, h.district]) AS households
 }
-CALL () {
-  UNWIND $ids AS id
+CALL (ids) {
+  UNWIND ids AS id
   MATCH (p:Person {id: id})
   OPTIONAL MATCH (p)-[:MEMBER_OF]->(h:Household)
   RETURN collect([p.id, p.code_name, h.id, h.code, h.district]) AS people
 }
-RETURN households, people;
+RETURN size(events) AS events, targets, households, people,
+       [e IN events WHERE e[1] IN $marked | [e[1], e[0], e[2]]] AS marked,
+       [e IN events WHERE e[1] IN $bulk | [e[1], e[0], e[3]]] AS bulk;
 
 // name: exposure_introductions
 // One introduction away from the people in $people, both ways: [person id, code name,
