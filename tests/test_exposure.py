@@ -277,3 +277,25 @@ def test_non_admins_refused(app):
     db = app_db(app)
     assert not events(db, action=exposure.ACTION)
     assert events(db, actor="minji", outcome="denied", action="audit.read")
+
+
+def test_bulk_exports_listed_apart(world):
+    """A full export names no records: the report lists it apart, so that it is not missed."""
+    past_events(
+        world,
+        {"at": ago(1), "actor": "coord", "action": "export", "targets": [], "detail": "households 5, people 6"},
+        {"at": ago(9), "actor": "coord", "action": "export", "targets": []},
+    )
+    answer = exposure.report(world, "coord", TODAY - dt.timedelta(days=3))
+    assert [(b["action"], b["detail"]) for b in answer["bulk"]] == [("export", "households 5, people 6")]
+    assert answer["events"] == 1 and answer["districts"] == []
+
+
+def test_the_page_escapes_code_names(app):
+    """p-006's code name is markup (tests/fixtures/small): shown as text, never run."""
+    db = app_db(app)
+    past_events(db, {"at": ago(1), "actor": "minji", "action": "network.unvisited", "targets": ["h-005"]})
+    client = _admin(app)
+    page = client.get(f"/admin/exposure?user=minji&since={(TODAY - dt.timedelta(days=2)).isoformat()}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<img src=x" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
