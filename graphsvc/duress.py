@@ -21,11 +21,17 @@ Signing in with it (graphsvc/accounts.py ``authenticate``) looks exactly like si
   passwords). An admin lifts the freeze on /admin/users (``lift``, audited).
 
 A duress session that opens the duress password page sees "no duress password" and its
-changes are answered as done but not made: the person forcing the sign-in learns nothing.
+changes are answered as done but not made; one that enrols sign-in codes is shown a secret
+of its own (``decoy_secret``) that is never stored: the person forcing the sign-in learns
+nothing and changes nothing.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +100,23 @@ def trip_in_tx(tx: neo4j.ManagedTransaction, db: Database, actor: Actor) -> None
         targets=[actor.username],
         detail="duress sign-in: identity and contact frozen",
     )
+
+
+def decoy_secret(key: str, session_id: str) -> str:
+    """The TOTP secret a duress session is shown when it opens the enrolment of sign-in
+    codes: made from the app's key and the session (the same on every reload), never stored,
+    so that the person forcing the sign-in enrols nothing on the account.
+
+    >>> len(decoy_secret("k", "s")), decoy_secret("k", "s") == decoy_secret("k", "s") != decoy_secret("k", "t")
+    (32, True)
+    """
+    digest = hmac.new(key.encode(), f"duress-totp|{session_id}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:20]).decode()
+
+
+def decoy_code_ok(secret: str, code: str) -> bool:
+    """Whether ``code`` is a current code of the decoy secret (nothing is written)."""
+    return accounts.code_step(secret, code, time.time()) is not None
 
 
 @dataclass(frozen=True)

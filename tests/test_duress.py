@@ -318,3 +318,17 @@ def test_only_visitors_have_an_emergency_password(app, world):
     assert coord.get("/account/duress").status_code == 404
     with pytest.raises(duress.DuressProblem):
         duress.change(world, Subject("coord", "coordinator", ("서울 노원구",)), ACTOR, PASSWORD, DURESS, DURESS)
+
+
+def test_a_duress_session_enrols_no_sign_in_codes_on_the_account(app, armed):
+    forced = _client(app, DURESS)
+    page = forced.get("/login/totp/enrol?lang=en")
+    assert page.status_code == 200 and "<svg" in page.get_data(as_text=True)
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page.get_data(as_text=True)).group(1)
+    assert secret in forced.get("/login/totp/enrol").get_data(as_text=True)  # the same on a reload
+    token = csrf(forced, "/login/totp/enrol")
+    assert forced.post("/login/totp/enrol", data={"code": "000000", "csrf_token": token}).status_code == 401
+    done = forced.post("/login/totp/enrol", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token})
+    assert done.status_code == 302
+    user = accounts.get_user(armed, "minji")
+    assert user["totp_secret"] is None and not user["totp_enabled"]  # nothing stored on the account
