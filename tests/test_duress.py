@@ -332,3 +332,25 @@ def test_a_duress_session_enrols_no_sign_in_codes_on_the_account(app, armed):
     assert done.status_code == 302
     user = accounts.get_user(armed, "minji")
     assert user["totp_secret"] is None and not user["totp_enabled"]  # nothing stored on the account
+
+
+def _shape(html: str, username: str) -> str:
+    """A page without what differs from account to account: the user's name and districts,
+    the CSRF token, the forms' idempotency keys."""
+    html = html.replace(username, "USER")
+    for district in ("서울 노원구", "부산 해운대구"):  # the report form offers the user's own districts
+        html = html.replace(district, "DISTRICT")
+    return re.sub(r'name="(csrf_token|idempotency_key)" value="[^"]*"', r'name="\1" value="-"', html)
+
+
+def test_the_duress_pages_are_those_of_an_account_with_nothing_yet(app, armed):
+    """Byte for byte (but for the name and the tokens), the duress session's pages are the
+    pages of a new visitor whose district has nothing to visit yet."""
+    accounts.add_user(armed, ACTOR, "sora", "visitor", ["부산 해운대구"], PASSWORD, "f")
+    forced = _client(app, DURESS)
+    fresh = _client(app, PASSWORD, "sora")
+    for path in ("/suggestions", "/history", "/visits/new", "/account/duress"):
+        for lang in ("ko", "en"):
+            a = _shape(forced.get(f"{path}?lang={lang}").get_data(as_text=True), "minji")
+            b = _shape(fresh.get(f"{path}?lang={lang}").get_data(as_text=True), "sora")
+            assert a == b, (path, lang)
