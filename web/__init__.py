@@ -167,6 +167,11 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     desks = (intake.bp, intake.api_bp, desk.bp, desk_api.bp, dispatch_web.bp, dispatch_web.api_bp, team.bp, transfer.bp)
     for blueprint in blueprints + desks:
         app.register_blueprint(blueprint)
+    # retention (graphsvc/retention.py) once at start, in a thread of its own: never delays serving
+    if app.config.get("GRAPHSVC_RETENTION_AT_START", settings.retention_at_start):
+        from graphsvc import retention
+
+        app.extensions["graphsvc_retention"] = retention.start_in_background(settings)
 
     @app.before_request
     def _nonce() -> None:
