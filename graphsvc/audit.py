@@ -19,6 +19,10 @@ Each event is one ``(:AuditEvent)`` node with these properties (statements in
 ``reason``      an admin's stated reason for reading identity fields (optional)
 ``detail``      short non-personal text, e.g. ``12 rows`` (optional)
 ``prev``        the previous event's ``hash`` (64 zeros for event 1)
+``format``      2 for events written since retention (below); absent in older events
+``salt``        format 2, when the event has an ip, user_agent or detail: 32 random hex digits
+``ip_digest``,  format 2: the salted digest of ``ip``, ``user_agent`` and ``detail``, each
+``user_agent_digest``, ``detail_digest``   present when that value was given
 ``hash``        see below
 ==============  =========================================================================
 
@@ -28,8 +32,10 @@ Callers pass ids only, never personal data. Optional fields that are None are no
 The hash chain (canonical form)
 -------------------------------
 The *content* of an event is the map of all its stored properties except ``hash`` — the
-twelve fields above including ``seq`` and ``prev``, with the optional fields that are None
-left out. Its canonical serialisation is::
+fields above including ``seq`` and ``prev``, with the optional fields that are None left
+out — and, in format 2, except the removable values ``ip``, ``user_agent``, ``detail`` and
+their ``salt`` (their digests are in it instead: see "Removable details"). Its canonical
+serialisation is::
 
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -45,7 +51,31 @@ The head ``(:AuditHead {id: 'head', seq, hash, journal, journal_mac})`` holds th
 event's seq and hash (and the id and mac of the last audit journal line shipped) and is
 updated in the same transaction as every append, so that deleting the newest events is
 detectable. It is the only node in the log that is ever updated; no code path sets,
-removes or deletes anything on an event (tests/test_audit.py scans every .cypher file).
+removes or deletes anything on an event (tests/test_audit.py scans every .cypher file),
+with one exception: retention's removal of removable details (below).
+
+Removable details (format 2)
+----------------------------
+The client address, the client program and the ``detail`` text are needed for a while (a
+lost phone, an alert) but not for ever; who did what to which record, when, with what
+outcome and stated reason is the log's purpose and stays. So an event of format 2 keeps
+each of ``ip``, ``user_agent`` and ``detail`` beside its hashed content, and the content
+holds its digest instead::
+
+    <name>_digest = sha256(f"{salt}\x1f{name}\x1f{value}".encode("utf-8")).hexdigest()
+
+with one ``salt`` per event (``secrets.token_hex(16)``), stored beside the values and not
+hashed. Retention (graphsvc/retention.py, after GRAPHSVC_RETAIN_AUDIT_DETAIL_DAYS) removes
+the values and the salt together with ONE statement (``audit_retain_details`` in
+retention.cypher, the only statement that changes an event): the digests stay in the
+content, so the hash still verifies, and without the salt a short value (an address)
+cannot be found again by hashing every possible one. ``verify`` accepts an event of format
+2 with either all of its values present, with the salt, each matching its digest, or none
+of them and no salt; anything else (a value edited, one removed without the others, a value
+and its digest removed, the salt without values) names the event. Removing all of an
+event's details early by hand cannot be told from retention: that is the point of them
+being removable. Events written before format 2 (no ``format``) hash their details
+directly, keep them, and verify as before.
 
 Appending
 ---------
@@ -68,9 +98,10 @@ Verifying
 ---------
 ``verify(db)`` reads the head, then every event in seq order in pages of 10,000 (one
 record per page, each event a plain list of its fields), fetched by two threads ahead of
-the checking, recomputes each hash, checks each ``prev`` against the previous hash and the
-seq against 1, 2, 3 …, compares the newest event with the head, and counts AuditEvent nodes
-outside the sequence. It stops at the first problem and names that event.
+the checking, checks a format-2 event's details against their digests, recomputes each
+hash, checks each ``prev`` against the previous hash and the seq against 1, 2, 3 …,
+compares the newest event with the head, and counts AuditEvent nodes outside the sequence.
+It stops at the first problem and names that event.
 
 What verification proves — and what it does not
 -----------------------------------------------
@@ -138,6 +169,16 @@ FIELDS = (
 )
 OUTCOMES = ("ok", "denied", "failure", "error")
 
+#: The event format written now (see "Removable details" in the module docstring). Events
+#: without a ``format`` property are of format 1: their details are hashed as they are.
+FORMAT = 2
+#: The fields of a format-2 event whose values may be removed (graphsvc/retention.py), each
+#: with the property holding its salted digest (part of the hashed content).
+REMOVABLE = ("ip", "user_agent", "detail")
+DIGESTS = {"ip": "ip_digest", "user_agent": "user_agent_digest", "detail": "detail_digest"}
+#: Every property an event may have, in the order the append statements take them.
+STORED = (*FIELDS[:-2], "format", "salt", "ip_digest", "user_agent_digest", "detail_digest", *FIELDS[-2:])
+
 ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 MAX_ACTION = 64
 MAX_TARGET = 200
@@ -195,8 +236,29 @@ class AuditError(RuntimeError):
 
 
 def canonical(content: dict[str, Any]) -> str:
-    """The canonical serialisation of an event's content (its stored fields but ``hash``)."""
-    return _canonical({k: v for k, v in content.items() if k != "hash" and v is not None})
+    """The canonical serialisation of an event's content: its stored fields but ``hash``
+    (and, in format 2, but the removable values and their ``salt``: hashed_content)."""
+    return _canonical(hashed_content(content))
+
+
+def hashed_content(props: dict[str, Any]) -> dict[str, Any]:
+    """The part of an event's stored properties that its hash covers (None values left out):
+    all but ``hash``; in format 2 also without the removable values and their ``salt``,
+    whose salted digests are in the content instead."""
+    drop = _NOT_HASHED_V2 if props.get("format") == FORMAT else _NOT_HASHED_V1
+    return {k: v for k, v in props.items() if k not in drop and v is not None}
+
+
+_NOT_HASHED_V1 = frozenset({"hash"})
+_NOT_HASHED_V2 = frozenset({"hash", "salt", *REMOVABLE})
+
+
+def value_digest(salt: str, name: str, value: str) -> str:
+    """The digest of a removable field's value: sha256 of the event's salt, the field's name
+    and the value, separated by U+001F, as lower-case hex. The salt (random, 128 bits) is
+    removed with the values, so that a short value (an address) cannot be found from its
+    digest by trying every possible one."""
+    return hashlib.sha256(f"{salt}\x1f{name}\x1f{value}".encode()).hexdigest()
 
 
 def event_hash(prev: str, content: dict[str, Any]) -> str:
@@ -270,10 +332,19 @@ def _fields(
 
 
 def _seal(seq: int, at: str, prev: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """The event as stored: its content (None fields left out) and its hash."""
-    content = {k: v for k, v in fields.items() if v is not None}
-    content.update(seq=seq, at=at, prev=prev)
-    content["hash"] = hashlib.sha256((prev + _canonical(content)).encode("utf-8")).hexdigest()
+    """The event as stored (format 2, None fields left out): its hashed content, the
+    removable values beside their digests with the event's salt, and its hash."""
+    content = {k: v for k, v in fields.items() if v is not None and k not in REMOVABLE}
+    content.update(seq=seq, at=at, prev=prev, format=FORMAT)
+    values = {k: fields[k] for k in REMOVABLE if fields.get(k) is not None}
+    if values:
+        salt = secrets.token_hex(16)
+        for name, value in values.items():
+            content[DIGESTS[name]] = value_digest(salt, name, value)
+    digest = hashlib.sha256((prev + _canonical(content)).encode("utf-8")).hexdigest()
+    if values:
+        content.update(values, salt=salt)
+    content["hash"] = digest
     return content
 
 
@@ -503,7 +574,7 @@ def _deliver(db: Database, shipment: Shipment) -> tuple[str | None, str | None]:
         def add(at: str, fields: dict[str, Any]) -> None:
             nonlocal seq, prev
             sealed = _seal(seq + 1, at, prev, fields)
-            events.append({name: sealed.get(name) for name in FIELDS})
+            events.append({name: sealed.get(name) for name in STORED})
             seq, prev = sealed["seq"], sealed["hash"]
 
         steps = [(step, _journal_fields(step.line) if step.ship else None) for step in checked.steps]
@@ -598,11 +669,12 @@ def _check_chain(
     """Walk the events oldest first; raise _Bad at the first problem.
 
     Each event comes as the list of audit_verify_page: its twelve content fields in FIELDS
-    order, its hash and its number of stored properties (so that an added property is
-    noticed too). Returns (count, last seq, {seq: hash} for the seqs in ``marks``), the
-    latter filled into ``seen`` as the walk goes (so that a caller keeps it when the walk
-    stops early). This loop is the hot path of verify (a million events): one dict, one JSON
-    encoding and one SHA-256 per event.
+    order, its hash, its number of stored properties (so that an added property is noticed
+    too), then its format and, in format 2, its salt and the digests of ip, user_agent and
+    detail. Returns (count, last seq, {seq: hash} for the seqs in ``marks``), the latter
+    filled into ``seen`` as the walk goes (so that a caller keeps it when the walk stops
+    early). This loop is the hot path of verify (a million events): one dict, one JSON
+    encoding and one SHA-256 per event, plus one short SHA-256 per detail value present.
     """
     sha256 = hashlib.sha256
     encode = _canonical
@@ -626,12 +698,17 @@ def _check_chain(
             prev,
             stored,
             n_props,
+            fmt,
+            salt,
+            ip_digest,
+            user_agent_digest,
+            detail_digest,
         ) in page:
             count += 1
             if seq != expected or type(seq) is not int:
                 raise _Bad(*_misplaced(seq, expected), count)
             # The content as stored: required fields always (a removed one shows as null and
-            # cannot match), optional ones when present — the same map as properties(e).
+            # cannot match), optional ones when present — the same map as hashed_content().
             content = {
                 "seq": seq,
                 "at": at,
@@ -643,23 +720,80 @@ def _check_chain(
             }
             if role is not None:
                 content["role"] = role
-            if ip is not None:
-                content["ip"] = ip
-            if user_agent is not None:
-                content["user_agent"] = user_agent
             if reason is not None:
                 content["reason"] = reason
-            if detail is not None:
-                content["detail"] = detail
+            if fmt == FORMAT:
+                content["format"] = fmt
+                try:
+                    extra = _check_details(
+                        seq, salt, ip, user_agent, detail, ip_digest, user_agent_digest, detail_digest
+                    )
+                except _Bad as bad:
+                    raise _Bad(bad.seq, bad.problem, count) from None
+                if ip_digest is not None:
+                    content["ip_digest"] = ip_digest
+                if user_agent_digest is not None:
+                    content["user_agent_digest"] = user_agent_digest
+                if detail_digest is not None:
+                    content["detail_digest"] = detail_digest
+            else:  # format 1 (or a format property edited: the hash cannot match)
+                extra = 0
+                if fmt is not None:
+                    content["format"] = fmt
+                if ip is not None:
+                    content["ip"] = ip
+                if user_agent is not None:
+                    content["user_agent"] = user_agent
+                if detail is not None:
+                    content["detail"] = detail
+            n_expected = len(content) + 1 + extra
             if prev != prev_hash:
-                raise _Bad(*_unlinked(seq, prev, stored, content, n_props), count)
-            if n_props != len(content) + 1 or stored != sha256((prev + encode(content)).encode()).hexdigest():
+                raise _Bad(*_unlinked(seq, prev, stored, content, n_props == n_expected), count)
+            if n_props != n_expected or stored != sha256((prev + encode(content)).encode()).hexdigest():
                 raise _Bad(seq, f"event {seq} was edited (its hash does not match its content)", count)
             if seq in marks:
                 seen[seq] = stored
             prev_hash = stored
             expected += 1
     return count, expected - 1, seen
+
+
+def _check_details(
+    seq: int,
+    salt: Any,
+    ip: Any,
+    user_agent: Any,
+    detail: Any,
+    ip_digest: Any,
+    user_agent_digest: Any,
+    detail_digest: Any,
+) -> int:
+    """A format-2 event's removable values against their digests; return how many stored
+    properties they and the salt make. Either every value whose digest is in the content is
+    there, with the salt, and matches its digest; or none of them is, nor the salt (removed
+    together by retention: graphsvc/retention.py). Anything else raises _Bad."""
+    if salt is None:
+        if ip is None and user_agent is None and detail is None:
+            return 0
+        raise _Bad(seq, f"event {seq} was edited (it has details but not their salt)")
+    if not isinstance(salt, str):
+        raise _Bad(seq, f"event {seq} was edited (its salt is not a string)")
+    n = 1
+    for name, value, digest in (
+        ("ip", ip, ip_digest),
+        ("user_agent", user_agent, user_agent_digest),
+        ("detail", detail, detail_digest),
+    ):
+        if value is None and digest is None:
+            continue
+        if value is None:
+            raise _Bad(seq, f"event {seq} was edited (its {name} was removed without the rest of its details)")
+        if not isinstance(value, str) or digest != value_digest(salt, name, value):
+            raise _Bad(seq, f"event {seq} was edited (its {name} does not match its digest)")
+        n += 1
+    if n == 1:
+        raise _Bad(seq, f"event {seq} was edited (it has a salt but no details)")
+    return n
 
 
 class _Pages:
@@ -733,11 +867,12 @@ def _misplaced(seq: Any, expected: int) -> tuple[int, str]:
     return seq, f"events out of order at {seq} (seq {seq} comes again after event {before})"
 
 
-def _unlinked(seq: int, prev: Any, stored: Any, content: dict[str, Any], n_props: int) -> tuple[int, str]:
-    """The event's prev is not its predecessor's hash: which event was tampered with?"""
+def _unlinked(seq: int, prev: Any, stored: Any, content: dict[str, Any], all_props: bool) -> tuple[int, str]:
+    """The event's prev is not its predecessor's hash: which event was tampered with?
+    (``all_props``: the event has exactly the properties its content says.)"""
     intact = (
         isinstance(prev, str)
-        and n_props == len(content) + 1
+        and all_props
         and stored == hashlib.sha256((prev + _canonical(content)).encode("utf-8")).hexdigest()
     )
     if intact and seq > 1:

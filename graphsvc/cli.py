@@ -746,6 +746,26 @@ def audit_checkpoint(ctx: click.Context, checkpoint_file: Path | None, public_ke
     click.echo(f"public key: {checkpoint.key}")
 
 
+@main.group("retention")
+def retention_group() -> None:
+    """Visit notes and audit details kept only for a while (graphsvc/retention.py)."""
+
+
+@retention_group.command("run")
+@click.pass_context
+def retention_run(ctx: click.Context) -> None:
+    """Shred visit notes older than GRAPHSVC_RETAIN_NOTES_DAYS and remove the address, program
+    and detail of audit events older than GRAPHSVC_RETAIN_AUDIT_DETAIL_DAYS (0: keep for
+    ever), in batches; one audit event for each kind that removed anything."""
+    from . import retention
+
+    settings = _settings(ctx)
+    with _connect(settings) as db:
+        report = retention.run(db, settings, actor=cli_actor().event())
+    for line in report.lines():
+        click.echo(line)
+
+
 @main.group("keys")
 def keys_group() -> None:
     """The keys that encrypt identity fields (kept outside the database)."""

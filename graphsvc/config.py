@@ -127,6 +127,13 @@ class Settings:
     assign_days: int = 30
     # GRAPHSVC_FOLLOW_UP_REMINDER_DAYS: a follow-up due this many days is "reminded twice"
     follow_up_reminder_days: int = 7
+    # GRAPHSVC_RETAIN_NOTES_DAYS: visit notes older than this are shredded (graphsvc/retention.py;
+    # 0: kept for ever); GRAPHSVC_RETAIN_AUDIT_DETAIL_DAYS: the address, program and detail of
+    # audit events older than this are removed (0: kept for ever); GRAPHSVC_RETENTION_AT_START:
+    # 1 (default) runs retention once when the web app starts, in the background
+    retain_notes_days: int = 730
+    retain_audit_detail_days: int = 365
+    retention_at_start: bool = True
     # GRAPHSVC_TIMEZONE: the zone of the network's days ("today" of a visit report)
     timezone: str = "Asia/Seoul"
     # GRAPHSVC_RESET_LINK_HOURS: how long a password-reset link works (graphsvc/team.py)
@@ -252,6 +259,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         follow_up_reminder_days=_count(env, "GRAPHSVC_FOLLOW_UP_REMINDER_DAYS", 7),
         timezone=_zone(env.get("GRAPHSVC_TIMEZONE") or "Asia/Seoul"),
         reset_link_hours=_positive_hours(env, "GRAPHSVC_RESET_LINK_HOURS", 24.0),
+        retain_notes_days=_count(env, "GRAPHSVC_RETAIN_NOTES_DAYS", 730),
+        retain_audit_detail_days=_count(env, "GRAPHSVC_RETAIN_AUDIT_DETAIL_DAYS", 365),
+        retention_at_start=_count(env, "GRAPHSVC_RETENTION_AT_START", 1) != 0,
         suggest_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_SUGGEST_"))),
     )
 

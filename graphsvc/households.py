@@ -129,9 +129,10 @@ def read(
     for member in shown["members"]:
         for field in ("legal_name", "phone", "address"):
             member[field] = keyring.decrypt(by_id[member["id"]][field], "Person", member["id"], field)
-    notes = {v["id"]: v["notes"] for v in row["visits"]}
+    notes = {v["id"]: v for v in row["visits"]}
     for visit in shown["visits"]:
-        visit["notes"] = keyring.decrypt(notes[visit["id"]], "Visit", visit["id"], "notes")
+        visit["notes"] = keyring.decrypt(notes[visit["id"]]["notes"], "Visit", visit["id"], "notes")
+        _shredded(visit, notes[visit["id"]])
     return access.HOUSEHOLD_IDENTITY_READ, plain(shown), reason
 
 
@@ -149,6 +150,13 @@ def _notes_for_staff(
         facts = access.VisitFacts(visit["id"], found.district, stored[visit["id"]]["visitor"])
         if access.decide(subject, access.VISIT_NOTES_READ, facts):
             visit["notes"] = keyring.decrypt(stored[visit["id"]]["notes"], "Visit", visit["id"], "notes")
+            _shredded(visit, stored[visit["id"]])
+
+
+def _shredded(visit: dict[str, Any], stored: dict[str, Any]) -> None:
+    """Where notes are shown: notes shredded by retention (graphsvc/retention.py) say so."""
+    if visit["notes"] is None and stored.get("notes_retained_days") is not None:
+        visit["notes_removed_after_days"] = stored["notes_retained_days"]
 
 
 # --- the write service -------------------------------------------------------------------

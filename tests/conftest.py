@@ -28,6 +28,8 @@ os.environ.setdefault("GRAPHSVC_SECRET_KEY", "test-secret-key-not-for-production
 # ... and fixed keys of the audit trail: the journal's MAC key, the checkpoints' signing key.
 os.environ.setdefault("GRAPHSVC_AUDIT_JOURNAL_KEY", "J" * 43)
 os.environ.setdefault("GRAPHSVC_AUDIT_CHECKPOINT_KEY", "C" * 43)
+# the tests' apps and servers run no retention at start (tests/test_retention.py asks for it)
+os.environ.setdefault("GRAPHSVC_RETENTION_AT_START", "0")
 from .helpers import (  # noqa: E402 - after the keys
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -173,6 +173,11 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
 
     app.register_blueprint(exposure_web.bp)
     app.register_blueprint(exposure_web.api_bp)
+    # retention (graphsvc/retention.py) once at start, in a thread of its own: never delays serving
+    if app.config.get("GRAPHSVC_RETENTION_AT_START", settings.retention_at_start):
+        from graphsvc import retention
+
+        app.extensions["graphsvc_retention"] = retention.start_in_background(settings)
 
     @app.before_request
     def _nonce() -> None:

@@ -10,7 +10,9 @@ UNWIND $rows AS row
 CREATE (:AuditEvent {seq: row.seq, at: row.at, actor: row.actor, role: row.role,
                      action: row.action, targets: row.targets, outcome: row.outcome,
                      ip: row.ip, user_agent: row.user_agent, reason: row.reason,
-                     detail: row.detail, prev: row.prev, hash: row.hash});
+                     detail: row.detail, format: row.format, salt: row.salt,
+                     ip_digest: row.ip_digest, user_agent_digest: row.user_agent_digest,
+                     detail_digest: row.detail_digest, prev: row.prev, hash: row.hash});
 
 // name: bench_audit_set_head
 // BENCHMARKS AND TEST FIXTURES ONLY: point the head at the newest inserted event.

@@ -6,7 +6,9 @@
 //
 // RULE: no statement in this file (or any other file but tests/cypher/testing.cypher) sets, removes or
 // deletes anything on an AuditEvent node; events are only ever CREATEd. The head is the only
-// node that is updated (tests/test_audit.py scans every .cypher file for this).
+// node that is updated (tests/test_audit.py scans every .cypher file for this). The one
+// exception is retention's removal of a format-2 event's removable values and salt
+// (retention.cypher: audit_retain_details), which verify accepts (audit.py docstring).
 
 // name: audit_lock_head
 // First statement of every append: writing the head takes its write lock, so concurrent
@@ -51,7 +53,9 @@ UNWIND $events AS row
 CREATE (:AuditEvent {seq: row.seq, at: row.at, actor: row.actor, role: row.role,
                      action: row.action, targets: row.targets, outcome: row.outcome,
                      ip: row.ip, user_agent: row.user_agent, reason: row.reason,
-                     detail: row.detail, prev: row.prev, hash: row.hash})
+                     detail: row.detail, format: row.format, salt: row.salt,
+                     ip_digest: row.ip_digest, user_agent_digest: row.user_agent_digest,
+                     detail_digest: row.detail_digest, prev: row.prev, hash: row.hash})
 WITH h, count(*) AS created
 SET h.seq = $seq, h.hash = $hash, h.journal = $journal, h.journal_mac = $journal_mac
 RETURN created;
@@ -78,7 +82,8 @@ WHERE $after < e.seq < $before
 WITH e ORDER BY e.seq LIMIT $page
 WITH properties(e) AS p
 RETURN collect([p.seq, p.at, p.actor, p.role, p.action, p.targets, p.outcome, p.ip, p.user_agent,
-                p.reason, p.detail, p.prev, p.hash, size(keys(p))]) AS events;
+                p.reason, p.detail, p.prev, p.hash, size(keys(p)),
+                p.format, p.salt, p.ip_digest, p.user_agent_digest, p.detail_digest]) AS events;
 
 // name: audit_verify_counts
 // After the stream: all AuditEvent nodes and those numbered above the last one streamed

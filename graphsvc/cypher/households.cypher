@@ -29,6 +29,7 @@ OPTIONAL MATCH (u:User)-[:MADE]->(v)
 WITH h, members, v, u ORDER BY v.on DESC, v.id DESC
 WITH h, members, [x IN collect(CASE WHEN v IS NULL THEN NULL ELSE {
           id: v.id, on: v.on, outcome: v.outcome, materials: v.materials, notes: v.notes,
+          notes_retained_days: v.notes_retained_days,
           visitor: u.username} END) WHERE x IS NOT NULL] AS visits
 OPTIONAL MATCH (h)<-[:ON]-(c:Claim {username: $username})
 WHERE c.ended_at IS NULL AND c.expires_at > $now

@@ -137,3 +137,7 @@ CREATE CONSTRAINT idempotency_key IF NOT EXISTS FOR (k:IdempotencyKey) REQUIRE (
 // name: index_idempotency_expires
 // Expired keys are purged by their expiry (idempotency_purge).
 CREATE INDEX idempotency_expires IF NOT EXISTS FOR (k:IdempotencyKey) ON (k.expires_at);
+
+// name: constraint_retention_state_id
+// Retention (graphsvc/retention.py): one lock-and-progress node per kind.
+CREATE CONSTRAINT retention_state_id IF NOT EXISTS FOR (r:RetentionState) REQUIRE r.id IS UNIQUE;
