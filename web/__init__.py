@@ -167,6 +167,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     desks = (intake.bp, intake.api_bp, desk.bp, desk_api.bp, dispatch_web.bp, dispatch_web.api_bp, team.bp, transfer.bp)
     for blueprint in blueprints + desks:
         app.register_blueprint(blueprint)
+    from . import auditsearch as auditsearch_web  # issue 15 §1: who saw X, what did user Y see
+
+    app.register_blueprint(auditsearch_web.bp)
+    app.register_blueprint(auditsearch_web.api_bp)
 
     @app.before_request
     def _nonce() -> None:
