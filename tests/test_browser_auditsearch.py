@@ -1,0 +1,93 @@
+"""The audit's pages in a real Chromium (gunicorn serving), on a phone (390x844) and a desktop:
+no table wider than the screen, rows that name hundreds of records stay short (the records
+fold into a <details>), the records open by a click, in Korean and in English."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct horse battery"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _sign_in(page, server: str, secret: str) -> None:
+    import pyotp
+
+    page.goto(server + "/admin/audit")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/login/totp**")
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/admin/audit**")
+
+
+def _widths(page) -> tuple[int, int, int]:
+    """(document width, viewport width, page height) in CSS pixels."""
+    return tuple(
+        page.evaluate(
+            "[document.documentElement.scrollWidth, window.innerWidth, document.documentElement.scrollHeight]"
+        )
+    )
+
+
+def test_audit_pages_fit_a_phone_and_a_desktop(server, browser, db, small):
+    import pyotp
+
+    from graphsvc import accounts, audit
+
+    from .helpers import ACTOR, import_folder, keyring
+
+    assert import_folder(db, small).ok
+    accounts.add_user(db, ACTOR, "admin", "admin", [], PASSWORD, adopt=True)
+    secret = pyotp.random_base32()
+    accounts.set_totp(db, ACTOR, "admin", keyring().encrypt(secret, "User", "admin", "totp_secret"), True)
+    many = ["h-001"] + [f"h-{i:06d}" for i in range(400)]  # a network read naming 401 records
+    for i in range(60):
+        audit.append_now(db, actor="coord", role="coordinator", action="network.read", targets=many, detail="map")
+        audit.append_now(
+            db,
+            actor="admin",
+            role="admin",
+            action="household.identity.read",
+            targets=["h-001", "p-001"],
+            reason="안부 확인 요청이 있어 주소를 확인함",
+        )
+
+    for lang, viewport, words in (
+        ("ko", PHONE, ("기록 401건", "누가 보았나")),
+        ("en", PHONE, ("401 records", "Who saw it")),
+        ("en", DESKTOP, ("401 records", "Who saw it")),
+    ):
+        context = browser.new_context(locale="ko-KR" if lang == "ko" else "en-US", viewport=viewport)
+        page = context.new_page()
+        outside: list[str] = []
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(server) else None)
+        _sign_in(page, server, secret)
+
+        page.goto(f"{server}/admin/audit?target=H-001&lang={lang}")
+        text = page.inner_text("main")
+        assert words[0] in text
+        width, viewport_width, height = _widths(page)
+        assert width <= viewport_width, (lang, viewport, width)
+        assert height < 60 * 50 * (3 if viewport is PHONE else 1), height  # 50 rows, each a few lines
+        page.click("details summary >> nth=0")  # the records open: listed by code
+        assert page.locator("details[open] ul.records li").count() == 401
+        assert "H-001" in page.inner_text("details[open] ul.records")
+        assert page.locator("nav.pager a[rel=next]").count() == 2  # older pages, above and below
+
+        page.goto(f"{server}/admin/audit/who-saw?target=H-001&lang={lang}")
+        assert words[1] in page.inner_text("h1")
+        assert "안부 확인 요청이 있어 주소를 확인함" in page.inner_text("main")
+        width, viewport_width, _ = _widths(page)
+        assert width <= viewport_width, ("who-saw", lang, viewport, width)
+
+        page.goto(f"{server}/admin/audit/user/coord?lang={lang}")
+        width, viewport_width, _ = _widths(page)
+        assert width <= viewport_width, ("user", lang, viewport, width)
+        assert not outside, outside  # nothing from a third party
+        context.close()
