@@ -177,6 +177,13 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=7721)
     parser.add_argument("--reuse", action="store_true", help="keep a database already filled with these numbers")
     parser.add_argument("--fill-only", action="store_true")
+    parser.add_argument(
+        "--append-cost",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time N appends with and without the full-text index of targets (rebuilds it: minutes)",
+    )
     parser.add_argument("--keep", action="store_true", help="do not stop the server at the end")
     args = parser.parse_args()
 
@@ -206,6 +213,8 @@ def main() -> int:
             if args.fill_only:
                 return 0
             failed = run_queries(db, server, args, fill_s)
+            if args.append_cost:
+                append_cost(db, args.append_cost)
     finally:
         if not args.keep:
             neo4j_local.stop(local, say=say)
@@ -248,6 +257,12 @@ def run_queries(db: Database, server: dict[str, Any], args: argparse.Namespace, 
             f"   old p50 {pct(old_costs, 50):8.1f} ms  p95 {pct(old_costs, 95):8.1f} ms"
             f"   old/new p50 ×{pct(old_costs, 50) / max(pct(new_costs, 50), 0.01):.1f}"
         )
+    page = auditsearch.search(db, target=code, limit=PAGE)
+    label_costs, named = timed(lambda: auditsearch.page_labels(db, page).labels, args.runs)
+    lines.append(
+        f"{'codes for a page':<26} {len(named):>4} ids  new p50 {pct(label_costs, 50):7.1f} ms"
+        f"  p95 {pct(label_costs, 95):7.1f} ms  (the records of the 50 rows above, listed by code)"
+    )
     who_costs, rows = timed(lambda: auditsearch.who_saw(db, auditsearch.resolve(db, code)), args.runs)
     lines.append(
         f"{'who saw ' + code:<26} {len(rows):>3} users new p50 {pct(who_costs, 50):7.1f} ms"
@@ -272,6 +287,40 @@ def run_queries(db: Database, server: dict[str, Any], args: argparse.Namespace, 
         print(line)
     print(f"target: filtered page p95 < {TARGET_P95_MS:.0f} ms: {'MISSED' if failed else 'ok'}")
     return failed
+
+
+def append_cost(db: Database, n: int) -> None:
+    """p50/p95 of append_now with 3 targets (a household read) and 300 (a map), with the
+    full-text index of targets and without it; the index is made again at the end."""
+
+    def appends(k: int) -> list[float]:
+        targets = [hid(h) for h in range(1, k + 1)]
+        costs = []
+        for _ in range(n):
+            t = time.perf_counter()
+            audit.append_now(db, actor="bench", role="admin", action="household.read", targets=targets)
+            costs.append((time.perf_counter() - t) * 1000)
+        return costs
+
+    with_index = {k: appends(k) for k in (3, 300)}
+    db.run_autocommit("bench_auditsearch_drop_targets")
+    without = {k: appends(k) for k in (3, 300)}
+    for k in (3, 300):
+        print(
+            f"append_now, {k:>3} targets ({n} calls): with the targets index p50 {pct(with_index[k], 50):6.2f} ms"
+            f" p95 {pct(with_index[k], 95):6.2f} ms; without p50 {pct(without[k], 50):6.2f} ms"
+            f" p95 {pct(without[k], 95):6.2f} ms"
+        )
+    t = time.perf_counter()
+    db.apply_schema()
+    db.run_autocommit("bench_auditsearch_await")
+    print(f"the targets index made again over {args_events(db):,} events in {time.perf_counter() - t:.0f} s")
+    if not audit.verify(db).ok:
+        print("verify FAILED after the appends")
+
+
+def args_events(db: Database) -> int:
+    return int(db.read("bench_auditsearch_count")[0]["events"])
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 PAGE = 50
 MAX_PAGE = 1000
-MAX_LABELS = 5000  # ids labelled with codes per page (beyond: shown as ids)
+MAX_LABELS = 5000  # ids labelled with codes at once (beyond: shown as ids)
+ROW_RECORDS = 30  # records a page lists in a row's <details> (all of them: the event's own page)
 USER_RECORDS = 1000  # records listed on "what did user Y see" (the total is counted)
 USER_SENSITIVE = 200  # identity reads and contact reveals listed there
 USER_DAYS = 30  # the default range of "what did user Y see"
@@ -128,7 +129,7 @@ def resolve(db: Database, text: str) -> Target:
 
 
 def _named(db: Database, ids: list[str]) -> bool:
-    audit.flush(db)
+    audit._flush_for_reading(db)
     try:
         return bool(db.read("auditsearch_target_exists", lucene=lucene(ids))[0]["n"])
     except ClientError:  # the index is still being built (a first start on a large log)
@@ -162,7 +163,7 @@ def search(
     if isinstance(target, str):
         target = resolve(db, target)
     params = audit._filters(actor, None, action, outcome, since, until)
-    audit.flush(db)
+    audit._flush_for_reading(db)
     newer_first = after_seq is None
     params.update(
         before_seq=_NO_SEQ if before_seq is None else before_seq,
@@ -241,8 +242,20 @@ def labels(db: Database, ids: Iterable[str]) -> dict[str, str]:
 
 
 def page_labels(db: Database, page: Page) -> Page:
-    page.labels = labels(db, (t for e in page.events for t in e["targets"] or ()))
+    """Codes for the records a page lists: the first ROW_RECORDS of each row."""
+    page.labels = labels(db, (t for e in page.events for t in (e["targets"] or ())[:ROW_RECORDS]))
     return page
+
+
+def event(db: Database, seq: int) -> dict[str, Any] | None:
+    """One event (a dict of audit.FIELDS) with ``labels`` for its records, or None."""
+    audit._flush_for_reading(db)
+    rows = db.read("auditsearch_event", seq=seq)
+    if not rows:
+        return None
+    found = audit._row(rows[0]["event"])
+    found["labels"] = labels(db, found["targets"] or ())
+    return found
 
 
 def who_saw(db: Database, target: Target) -> list[dict[str, Any]]:
@@ -251,7 +264,7 @@ def who_saw(db: Database, target: Target) -> list[dict[str, Any]]:
     ``actions`` ({action: count}), ``api`` (how many through a token), ``identity`` and
     ``contact`` (how many identity reads / contact reveals), ``reasons`` (the stated ones);
     the most recent first."""
-    audit.flush(db)
+    audit._flush_for_reading(db)
     rows = db.read("auditsearch_who_saw", lucene=lucene(target.ids))
     people: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -308,17 +321,21 @@ def user_view(
     since = since or until - dt.timedelta(days=USER_DAYS - 1)
     if since > until:
         raise ValueError("auditsearch: since is after until")
-    bounds = {"since": audit._bound(since, end=False), "until": audit._bound(until, end=True) or "9999"}
-    audit.flush(db)
+    bounds: dict[str, Any] = {"since": audit._bound(since, end=False), "until": audit._bound(until, end=True)}
+    audit._flush_for_reading(db)
+    bounds.update(after_seq=0, before_seq=_NO_SEQ)
+    _narrow(db, bounds)
+    bounds["until"] = bounds["until"] or "9999"
     days = db.read("auditsearch_user_days", actor=username, **bounds)
-    rec = db.read(
+    rec: Any = db.read(
         "auditsearch_user_records",
         actor=username,
         identity_actions=list(IDENTITY_ACTIONS),
         contact_actions=list(CONTACT_ACTIONS),
         limit=USER_RECORDS,
         **bounds,
-    )[0]
+    ) or [{"total": 0, "rows": []}]
+    rec = rec[0]
     sensitive = db.read(
         "auditsearch_user_identity",
         actor=username,

@@ -187,6 +187,13 @@ def test_the_page_searches_by_code_and_lists_records_compactly(app, world, admin
     assert ">H-003</a>" in page  # listed by code
     ko = admin.get("/admin/audit?target=H-001&lang=ko").get_data(as_text=True)
     assert "기록 4건" in ko
+    many = _append(world, "coord", "network.read", ["h-001"] + [f"h-x{i}" for i in range(40)])
+    page = admin.get("/admin/audit?target=H-001&lang=en").get_data(as_text=True)
+    assert "41 records" in page and page.count('<li><a href="/admin/audit?target=h-x') == 29  # the first 30
+    assert f'href="/admin/audit/event/{many}"' in page and "All 41 records" in page
+    whole = admin.get(f"/admin/audit/event/{many}?lang=en").get_data(as_text=True)
+    assert "h-x39" in whole and ">H-001</a>" in whole
+    assert admin.get("/admin/audit/event/999999").status_code == 404
 
 
 def test_the_page_offers_the_choice_for_a_shared_code_name(app, world, admin):
@@ -262,7 +269,12 @@ def test_user_page(app, world, admin):
 def test_non_admins_are_refused(app, world, who):
     client = app.test_client()
     sign_in(client, who)
-    for path in ("/admin/audit?target=H-001", "/admin/audit/who-saw?target=H-001", "/admin/audit/user/coord"):
+    for path in (
+        "/admin/audit?target=H-001",
+        "/admin/audit/who-saw?target=H-001",
+        "/admin/audit/user/coord",
+        "/admin/audit/event/1",
+    ):
         assert client.get(path).status_code == 403, path
     call = api(app, who)
     assert call("/api/v1/audit?target=H-001").status_code == 403

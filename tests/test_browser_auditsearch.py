@@ -47,7 +47,7 @@ def test_audit_pages_fit_a_phone_and_a_desktop(server, browser, db, small):
     secret = pyotp.random_base32()
     accounts.set_totp(db, ACTOR, "admin", keyring().encrypt(secret, "User", "admin", "totp_secret"), True)
     many = ["h-001"] + [f"h-{i:06d}" for i in range(400)]  # a network read naming 401 records
-    for i in range(60):
+    for _ in range(60):
         audit.append_now(db, actor="coord", role="coordinator", action="network.read", targets=many, detail="map")
         audit.append_now(
             db,
@@ -75,10 +75,14 @@ def test_audit_pages_fit_a_phone_and_a_desktop(server, browser, db, small):
         width, viewport_width, height = _widths(page)
         assert width <= viewport_width, (lang, viewport, width)
         assert height < 60 * 50 * (3 if viewport is PHONE else 1), height  # 50 rows, each a few lines
-        page.click("details summary >> nth=0")  # the records open: listed by code
-        assert page.locator("details[open] ul.records li").count() == 401
+        page.click("details summary >> nth=0")  # the records open: listed by code, the first 30
+        assert page.locator("details[open] ul.records li").count() == 30
         assert "H-001" in page.inner_text("details[open] ul.records")
         assert page.locator("nav.pager a[rel=next]").count() == 2  # older pages, above and below
+        page.click("details[open] a.all-records")  # all of them on the event's page
+        assert page.locator("ul.records.all li").count() == 401
+        width, viewport_width, _ = _widths(page)
+        assert width <= viewport_width, ("event", lang, viewport, width)
 
         page.goto(f"{server}/admin/audit/who-saw?target=H-001&lang={lang}")
         assert words[1] in page.inner_text("h1")

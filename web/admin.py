@@ -12,7 +12,7 @@ from flask_babel import format_number, format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from graphsvc import access, accounts, audit, checkpoints, csvio
+from graphsvc import access, accounts, audit, auditsearch, checkpoints, csvio
 from graphsvc.model import plain
 
 from . import auditsearch as auditsearch_web
@@ -69,6 +69,7 @@ def audit_page():
         checked_at=checked_at,
         checkpoint=checkpoint,
         alerts=[plain(a) for a in alerts],
+        row_records=auditsearch.ROW_RECORDS,
     ), 404 if "unknown" in found else 200
 
 

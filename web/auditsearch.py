@@ -113,6 +113,17 @@ def who_saw_page():
     return render_template("admin_audit_who.html", **context), status
 
 
+@bp.get("/event/<int:seq>")
+@allow(access.AUDIT_READ)
+def event_page(seq: int):
+    """One event with every record it names, by code (a row lists the first few)."""
+    found = auditsearch.event(get_db(), seq) if seq <= MAX_SEQ else None
+    if found is None:
+        abort(404)
+    audit_request("audit.read", detail=f"event {seq}")
+    return render_template("admin_audit_event.html", e=plain(found))
+
+
 @bp.get("/user/<username>")
 @allow(access.AUDIT_READ)
 @takes("since", "until")

@@ -44,6 +44,11 @@ OPTIONAL MATCH (p:Person {id: id})
 RETURN id, coalesce(h.code, p.code_name) AS label, CASE WHEN h IS NOT NULL THEN 'household'
        WHEN p IS NOT NULL THEN 'person' END AS kind;
 
+// name: auditsearch_event
+// One event by its seq (the page that lists all its records).
+MATCH (e:AuditEvent {seq: $seq})
+RETURN properties(e) AS event;
+
 // name: auditsearch_target_exists
 // Whether any event names one of these ids (a record erased or deleted is still in the log).
 CALL db.index.fulltext.queryNodes('audit_event_targets', $lucene, {limit: 1}) YIELD node
@@ -177,10 +182,12 @@ RETURN actor, action, api, count, first, last, first_seq, last_seq, reasons, rol
 
 // name: auditsearch_user_days
 // What one account did in [$since, $until): per day (UTC), its events and their outcome ok
-// reads, and how many distinct records they showed.
+// reads, and how many distinct records they showed. The user_* statements seek the (actor,
+// seq) index within the seq range of that time (auditsearch_seq_range, widened) and filter
+// on at exactly.
 MATCH (e:AuditEvent)
 USING INDEX e:AuditEvent(actor, seq)
-WHERE e.actor = $actor AND e.seq > 0 AND e.at >= $since AND e.at < $until
+WHERE e.actor = $actor AND $after_seq < e.seq < $before_seq AND e.at >= $since AND e.at < $until
 WITH substring(e.at, 0, 10) AS day, e
 WITH day, count(e) AS events, sum(CASE WHEN e.outcome = 'ok' THEN 0 ELSE 1 END) AS refused,
      collect(CASE WHEN e.outcome = 'ok' THEN e.targets ELSE [] END) AS lists
@@ -194,7 +201,7 @@ ORDER BY day DESC;
 // the most recent first, at most $limit ($total: how many distinct ids in all).
 MATCH (e:AuditEvent)
 USING INDEX e:AuditEvent(actor, seq)
-WHERE e.actor = $actor AND e.seq > 0 AND e.at >= $since AND e.at < $until AND e.outcome = 'ok'
+WHERE e.actor = $actor AND $after_seq < e.seq < $before_seq AND e.at >= $since AND e.at < $until AND e.outcome = 'ok'
 UNWIND e.targets AS id
 WITH id, count(*) AS count, min(e.at) AS first, max(e.at) AS last,
      max(CASE WHEN e.action IN $identity_actions THEN 1 ELSE 0 END) AS identity,
@@ -207,7 +214,7 @@ RETURN size(rows) AS total, rows[..$limit] AS rows;
 // One account's identity reads and contact reveals in [$since, $until), newest first, with reasons.
 MATCH (e:AuditEvent)
 USING INDEX e:AuditEvent(actor, seq)
-WHERE e.actor = $actor AND e.seq > 0 AND e.at >= $since AND e.at < $until
+WHERE e.actor = $actor AND $after_seq < e.seq < $before_seq AND e.at >= $since AND e.at < $until
   AND e.action IN $sensitive_actions
 WITH e ORDER BY e.seq DESC LIMIT $limit
 RETURN e.seq AS seq, e.at AS at, e.action AS action, e.targets AS targets, e.reason AS reason,
