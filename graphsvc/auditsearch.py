@@ -152,19 +152,17 @@ def search(
     audit.query: ``action`` exact or a prefix ending in a dot; ``since`` inclusive, ``until``
     exclusive, a date its whole day). ``target``: a Target, or text that ``resolve`` turns
     into one (household code, code name, id; it may raise). Paging: ``before_seq`` gives the
-    page older than it, ``after_seq`` the page newer than it (not both)."""
+    page older than it, ``after_seq`` the page newer than it; both: the newest events between."""
     if type(limit) is not int or not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"auditsearch: limit must be a whole number from 1 to {MAX_PAGE}")
     for name, value in (("before_seq", before_seq), ("after_seq", after_seq)):
         if value is not None and type(value) is not int:
             raise ValueError(f"auditsearch: {name} must be a whole number")
-    if before_seq is not None and after_seq is not None:
-        raise ValueError("auditsearch: page with before_seq or after_seq, not both")
     if isinstance(target, str):
         target = resolve(db, target)
     params = audit._filters(actor, None, action, outcome, since, until)
     audit._flush_for_reading(db)
-    newer_first = after_seq is None
+    newer_first = after_seq is None or before_seq is not None  # both: the events between, newest first
     params.update(
         before_seq=_NO_SEQ if before_seq is None else before_seq,
         after_seq=0 if after_seq is None else after_seq,
