@@ -8,8 +8,9 @@ types into ids (``resolve``), finds pages of events through the index that fits 
 
 Indexes (cypher/schema.cypher): a target is a member of the list property ``targets``,
 which a range or text index cannot index; the full-text index ``audit_event_targets``
-(keyword analyser: each id one exact term) can, and is written in the appending
-transaction itself. Events are never changed, their hashes stay as they are. One account's
+(keyword analyser: each id one exact term) can. It is eventually consistent (a transactional
+one cost every append ~50 ms at a million events): the searches add the newest TAIL events
+by a scan of the seq index. Events are never changed, their hashes stay as they are. One account's
 or one action's events are read through the composite indexes (actor, seq) and (action,
 seq) in index order. A time range is turned into a seq range through the ``at`` index
 (widened: a journal's late lines carry earlier times, graphsvc/journal.py) and filtered on
@@ -40,6 +41,7 @@ ROW_RECORDS = 30  # records a page lists in a row's <details> (all of them: the 
 USER_RECORDS = 1000  # records listed on "what did user Y see" (the total is counted)
 USER_SENSITIVE = 200  # identity reads and contact reveals listed there
 USER_DAYS = 30  # the default range of "what did user Y see"
+TAIL = 2_000  # the newest events searched by a scan beside the (eventually consistent) index
 SEQ_MARGIN = 10_000  # how far a seq range found through times is widened on each side
 _NO_SEQ = 2**62
 
@@ -91,6 +93,15 @@ class Page:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+def _by_ids(db: Database, ids: Iterable[str]) -> dict[str, Any]:
+    """The parameters of a search for events naming any of ``ids``: the full-text query, and
+    the ids and the seq above which the newest events are scanned (the index is updated just
+    after each commit: an event appended a moment ago may not be in it yet)."""
+    ids = list(ids)
+    head = db.read("audit_head")
+    return {"lucene": lucene(ids), "ids": ids, "tail": max(0, (head[0]["seq"] if head else 0) - TAIL)}
+
+
 def lucene(ids: Iterable[str]) -> str:
     """A full-text query for events naming any of ``ids`` (each an exact, quoted term)."""
     terms = []
@@ -131,7 +142,7 @@ def resolve(db: Database, text: str) -> Target:
 def _named(db: Database, ids: list[str]) -> bool:
     audit._flush_for_reading(db)
     try:
-        return bool(db.read("auditsearch_target_exists", lucene=lucene(ids))[0]["n"])
+        return bool(db.read("auditsearch_target_exists", **_by_ids(db, ids))[0]["n"])
     except ClientError:  # the index is still being built (a first start on a large log)
         return bool(audit.query(db, target=ids[0], limit=1))
 
@@ -199,7 +210,7 @@ def search(
 
 def _by_target(db: Database, target: Target, direction: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     try:
-        return db.read(f"auditsearch_target_{direction}", lucene=lucene([target.id]), **params)
+        return db.read(f"auditsearch_target_{direction}", **_by_ids(db, [target.id]), **params)
     except ClientError:  # the full-text index is still being built: the old scan
         rows = audit.query(
             db,
@@ -263,7 +274,7 @@ def who_saw(db: Database, target: Target) -> list[dict[str, Any]]:
     ``contact`` (how many identity reads / contact reveals), ``reasons`` (the stated ones);
     the most recent first."""
     audit._flush_for_reading(db)
-    rows = db.read("auditsearch_who_saw", lucene=lucene(target.ids))
+    rows = db.read("auditsearch_who_saw", **_by_ids(db, target.ids))
     people: dict[str, dict[str, Any]] = {}
     for r in rows:
         p = people.setdefault(

@@ -5,7 +5,10 @@
 // Every page statement takes the same parameters: $after_seq < seq < $before_seq, $limit,
 // and the optional filters (null = any) $actor, $action, $action_prefix, $outcome, $since,
 // $until; the target statements take $lucene, a full-text query of exact target ids
-// ("h-000363" OR "p-…") on the index audit_event_targets (schema.cypher). *_desc pages are
+// ("h-000363" OR "p-…") on the index audit_event_targets (schema.cypher), and, since that
+// index is updated just after a commit, add the events above seq $tail that name one of
+// $ids (a seek on the seq index: the newest few hundred events, which the index may not
+// have yet). *_desc pages are
 // the newest events first (older pages), *_asc the oldest first (newer pages; the caller
 // turns them round).
 
@@ -51,11 +54,23 @@ RETURN properties(e) AS event;
 
 // name: auditsearch_target_exists
 // Whether any event names one of these ids (a record erased or deleted is still in the log).
-CALL db.index.fulltext.queryNodes('audit_event_targets', $lucene, {limit: 1}) YIELD node
-RETURN count(node) AS n;
+CALL () {
+  CALL db.index.fulltext.queryNodes('audit_event_targets', $lucene, {limit: 1}) YIELD node
+  RETURN node AS e
+  UNION
+  MATCH (e:AuditEvent) WHERE e.seq > $tail AND any(t IN e.targets WHERE t IN $ids)
+  RETURN e
+}
+RETURN count(e) AS n;
 
 // name: auditsearch_target_desc
-CALL db.index.fulltext.queryNodes('audit_event_targets', $lucene) YIELD node AS e
+CALL () {
+  CALL db.index.fulltext.queryNodes('audit_event_targets', $lucene) YIELD node
+  RETURN node AS e
+  UNION
+  MATCH (e:AuditEvent) WHERE e.seq > $tail AND any(t IN e.targets WHERE t IN $ids)
+  RETURN e
+}
 WITH e
 WHERE $after_seq < e.seq < $before_seq
   AND ($actor IS NULL OR e.actor = $actor)
@@ -68,7 +83,13 @@ WITH e ORDER BY e.seq DESC LIMIT $limit
 RETURN properties(e) AS event;
 
 // name: auditsearch_target_asc
-CALL db.index.fulltext.queryNodes('audit_event_targets', $lucene) YIELD node AS e
+CALL () {
+  CALL db.index.fulltext.queryNodes('audit_event_targets', $lucene) YIELD node
+  RETURN node AS e
+  UNION
+  MATCH (e:AuditEvent) WHERE e.seq > $tail AND any(t IN e.targets WHERE t IN $ids)
+  RETURN e
+}
 WITH e
 WHERE $after_seq < e.seq < $before_seq
   AND ($actor IS NULL OR e.actor = $actor)
@@ -172,7 +193,13 @@ RETURN properties(e) AS event;
 // ($lucene), how many, first and last, the stated reasons, and whether through the API (a
 // token's use is noted in the detail: web/guard.py audit_request). Python folds the actions
 // of an account into its one row.
-CALL db.index.fulltext.queryNodes('audit_event_targets', $lucene) YIELD node AS e
+CALL () {
+  CALL db.index.fulltext.queryNodes('audit_event_targets', $lucene) YIELD node
+  RETURN node AS e
+  UNION
+  MATCH (e:AuditEvent) WHERE e.seq > $tail AND any(t IN e.targets WHERE t IN $ids)
+  RETURN e
+}
 WITH e
 WHERE e.outcome = 'ok'
 WITH e.actor AS actor, e.action AS action, coalesce(e.detail, '') CONTAINS 'token ' AS api,
