@@ -150,6 +150,7 @@ def test_who_saw_a_household_has_one_row_per_account(world):
     assert coord["first"] < coord["last"]
     person = {r["actor"] for r in auditsearch.who_saw(world, auditsearch.resolve(world, "새벽별"))}
     assert person == {"coord", "minji"}  # p-002 alone
+    assert audit.verify(world).ok  # the index beside the chain changes no event
 
 
 def test_what_a_user_saw(world):
