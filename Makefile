@@ -71,6 +71,7 @@ stop:
 bench: install
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/audit.py --events 1000000
+	$(BIN)/python bench/audit_search.py --events 1000000
 	$(BIN)/python bench/audit_cost.py --requests 2000
 	$(BIN)/python bench/map.py
 	$(BIN)/python bench/suggest.py

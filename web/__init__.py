@@ -178,6 +178,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         from graphsvc import retention
 
         app.extensions["graphsvc_retention"] = retention.start_in_background(settings)
+    from . import auditsearch as auditsearch_web  # issue 15 §1: who saw X, what did user Y see
+
+    app.register_blueprint(auditsearch_web.bp)
+    app.register_blueprint(auditsearch_web.api_bp)
 
     @app.before_request
     def _nonce() -> None:

@@ -12,9 +12,10 @@ from flask_babel import format_number, format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from graphsvc import access, accounts, audit, checkpoints, csvio
+from graphsvc import access, accounts, audit, auditsearch, checkpoints, csvio
 from graphsvc.model import plain
 
+from . import auditsearch as auditsearch_web
 from .args import AUDIT_FILTERS, audit_filters, takes
 from .guard import actor, allow, audit_request, heavy
 from .idem import idempotent
@@ -42,29 +43,37 @@ EXPORT_COLUMNS = audit.FIELDS  # every stored field of an event, prev and hash l
 
 @bp.get("/audit")
 @allow(access.AUDIT_READ)
-@takes(*AUDIT_FILTERS, "verify")
+@takes(*AUDIT_FILTERS, "verify", "before_seq", "after_seq")
 def audit_page():
-    filters = audit_filters()
+    # the search by code, code name, id, user, action, outcome and dates, a page at a time
+    # (web/auditsearch.py, graphsvc/auditsearch.py)
+    filters = auditsearch_web.search_args()
+    shown_filters = auditsearch_web.shown(filters)
+    found = auditsearch_web.find(dict(filters), AUDIT_PAGE)
     db = get_db()
-    events = audit.query(db, limit=200, **filters)
     status, checked_at = _chain_status(db, force=request.args.get("verify") == "1")
     checkpoint = _checkpoint_status(db, status)
     # alerts of the last week (``alert.`` events: e.g. a visitor over the daily number of
     # addresses, graphsvc/visits.py), shown above the log whatever the filters
     alerts = audit.query(db, action="alert.", since=dt.datetime.now(dt.UTC) - ALERT_WINDOW, limit=20)
+    page = found.get("page")
+    events = page.events if page else []
     audit_request("audit.read", detail=f"{len(events)} events, {len(alerts)} alerts")
-    shown_filters = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items()}
     return render_template(
         "admin_audit.html",
         events=[plain(e) for e in events],
+        page=page,
+        found=found,
         filters=shown_filters,
         status=status,
         checked_at=checked_at,
         checkpoint=checkpoint,
         alerts=[plain(a) for a in alerts],
-    )
+        row_records=auditsearch.ROW_RECORDS,
+    ), 404 if "unknown" in found else 200
 
 
+AUDIT_PAGE = 50  # events per page of /admin/audit (keyset paging on seq: older/newer links)
 ALERT_WINDOW = dt.timedelta(days=7)
 VERIFY_MAX_AGE = 300  # seconds a verification result is shown before the page verifies again
 

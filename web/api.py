@@ -14,7 +14,8 @@ from graphsvc import access, audit, mapping, visits
 from graphsvc.model import plain
 
 from . import answers, mapview
-from .args import AUDIT_FILTERS, audit_filters, flag_arg, int_arg, json_object, parse_filters, takes, text_arg
+from . import auditsearch as auditsearch_web
+from .args import AUDIT_FILTERS, flag_arg, int_arg, json_object, parse_filters, takes, text_arg
 from .guard import actor, allow, audit_request, audit_shown, heavy
 from .idem import idempotent
 from .neo import get_db
@@ -44,16 +45,10 @@ def household(household_id: str):
 
 @bp.get("/audit")
 @allow(access.AUDIT_READ)
-@takes(*AUDIT_FILTERS, "limit", "before_seq")
+@takes(*AUDIT_FILTERS, "limit", "before_seq", "after_seq")
 def audit_list():
-    filters = audit_filters()
-    limit = int_arg("limit", 500, 1, 1000)
-    before = int_arg("before_seq", None, 1, 2**62)
-    rows = audit.query(get_db(), limit=limit, before_seq=before, **filters)
-    audit_request("audit.read", detail=f"{len(rows)} events")
-    # the next page: ?before_seq=<next_before_seq> with the same filters
-    next_before = rows[-1]["seq"] if len(rows) == limit else None
-    return jsonify(events=[plain(r) for r in rows], next_before_seq=next_before)
+    # target: an id, household code or code name; keyset pages (web/auditsearch.py)
+    return auditsearch_web.api_events()
 
 
 @bp.get("/audit/verify")

@@ -75,6 +75,25 @@ CREATE INDEX audit_event_at IF NOT EXISTS FOR (e:AuditEvent) ON (e.at);
 // name: index_audit_action
 CREATE INDEX audit_event_action IF NOT EXISTS FOR (e:AuditEvent) ON (e.action);
 
+// name: index_audit_actor_seq
+// One account's events newest first (graphsvc/auditsearch.py): an equality seek on actor and
+// a range on seq, read in the index's order (no sort of every event of a busy account).
+CREATE INDEX audit_event_actor_seq IF NOT EXISTS FOR (e:AuditEvent) ON (e.actor, e.seq);
+
+// name: index_audit_action_seq
+// The same for one action (household.identity.read, export …).
+CREATE INDEX audit_event_action_seq IF NOT EXISTS FOR (e:AuditEvent) ON (e.action, e.seq);
+
+// name: index_audit_targets
+// "Who saw household X" (graphsvc/auditsearch.py): a range or text index cannot index the
+// members of a list, a full-text index can. The keyword analyzer keeps each target id whole
+// and exact (case-sensitive). Eventually consistent: updated just after the append commits
+// (a transactional full-text index cost every append ~50 ms at a million events, against
+// ~3 ms without it: bench/RESULTS.md); the searches add the newest events by a scan of their
+// own (auditsearch.TAIL). Events stay as they are: the chain and its hashes are untouched.
+CREATE FULLTEXT INDEX audit_event_targets IF NOT EXISTS FOR (e:AuditEvent) ON EACH [e.targets]
+  OPTIONS {indexConfig: {`fulltext.analyzer`: 'keyword', `fulltext.eventually_consistent`: true}};
+
 // name: constraint_session_id
 CREATE CONSTRAINT session_id IF NOT EXISTS FOR (s:Session) REQUIRE s.id_hash IS UNIQUE;
 
