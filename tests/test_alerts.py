@@ -35,7 +35,13 @@ def insert(db, events: list[dict]) -> None:
 
 
 def read(who: str, when: dt.datetime, households: range, action: str = "household.read") -> dict:
-    return {"at": when, "actor": who, "role": "visitor", "action": action, "targets": [f"h-a{i:03d}" for i in households]}
+    return {
+        "at": when,
+        "actor": who,
+        "role": "visitor",
+        "action": action,
+        "targets": [f"h-a{i:03d}" for i in households],
+    }
 
 
 @pytest.fixture()
@@ -148,7 +154,9 @@ def test_repeated_denials_of_an_account_and_of_an_address(db):
     assert alerts.check(db, RULES, NOW) == []
     # the 4th of jiho's within 10 minutes; a folded summary standing for 3 from the address
     insert(db, [{**denied, "at": at(DAY, 9, 10)}])
-    insert(db, [{**anonymous, "at": at(DAY, 11, 0), "detail": "/x; 2 more like this between 02:00:01 and 02:00:30 UTC"}])
+    insert(
+        db, [{**anonymous, "at": at(DAY, 11, 0), "detail": "/x; 2 more like this between 02:00:01 and 02:00:30 UTC"}]
+    )
     insert(db, [{**anonymous, "at": at(DAY, 11, 1)}])
     assert len(alerts.check(db, RULES, NOW)) == 2
     found = {(e["actor"], e["ip"]): e["detail"] for e in raised(db, alerts.DENIALS)}
@@ -161,7 +169,10 @@ def test_repeated_denials_of_an_account_and_of_an_address(db):
 
 
 def test_alerts_themselves_are_not_denials(db):
-    insert(db, [{"at": at(DAY, 9, m), "actor": "mina", "action": "alert.contact_cap", "outcome": "denied"} for m in range(5)])
+    insert(
+        db,
+        [{"at": at(DAY, 9, m), "actor": "mina", "action": "alert.contact_cap", "outcome": "denied"} for m in range(5)],
+    )
     assert alerts.check(db, RULES, NOW) == []
 
 
