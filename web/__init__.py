@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         transfer,
         visitor,
     )
+    from . import alerts as alerts_web
     from . import dispatch as dispatch_web
 
     app.extensions["graphsvc_keyring"] = crypto.load_keyring()
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     desks = (intake.bp, intake.api_bp, desk.bp, desk_api.bp, dispatch_web.bp, dispatch_web.api_bp, team.bp, transfer.bp)
     for blueprint in blueprints + desks:
         app.register_blueprint(blueprint)
+    alerts_web.init_app(app)  # issue 15: the alerts' page, API and the admins' banner
 
     @app.before_request
     def _nonce() -> None:
