@@ -263,3 +263,39 @@ def test_settings_are_checked():
             alerts.Rules.from_env({name: value})
     rules = alerts.Rules.from_env({"GRAPHSVC_ALERT_CHECK_SECONDS": "0", "GRAPHSVC_ALERT_READ_MULTIPLE": "2.5"})
     assert (rules.check_seconds, rules.read_multiple) == (0, 2.5)
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def test_cli_lists_open_alerts_for_a_script(db, cli_env):
+    import json
+
+    from click.testing import CliRunner
+
+    from graphsvc.cli import main
+
+    def run(*args: str):
+        return CliRunner().invoke(main, ["audit", "alerts", *args], catch_exceptions=False)
+
+    empty = run()
+    assert empty.exit_code == 0 and empty.output == ""
+    for _ in range(12):  # 12 denials now: over the default 10 in 10 minutes
+        audit.append_now(db, actor="jiho", action="household.read", outcome="denied", targets=["h-001"])
+    assert run().output == ""  # not evaluated without --check
+    checked = run("--check")
+    assert checked.exit_code == 0
+    [line] = checked.output.splitlines()
+    seq, at_, rule, account, address, detail = line.split("\t")
+    assert (rule, account, address) == ("denials", "jiho", "-") and "10 denied requests within 10 minutes" in detail
+    assert run("--check").output == checked.output  # once a day
+    listed = json.loads(run("--json").output)
+    assert [(a["id"], a["rule"], a["account"], a["acknowledged"]) for a in listed] == [
+        (int(seq), "denials", "jiho", None)
+    ]
+    alerts.acknowledge(db, ADMIN, BOSS, seq, "확인")
+    assert run().output == ""
+    [done] = run("--all").output.splitlines()
+    assert done.split("\t")[0] == seq and done.split("\t")[6] == "boss"
+    reads = audit.query(db, action="alerts.read")
+    assert len(reads) == 6 and reads[0]["actor"].startswith("cli:") and reads[0]["targets"] == ["jiho"]
