@@ -747,7 +747,7 @@ def audit_checkpoint(ctx: click.Context, checkpoint_file: Path | None, public_ke
 
 
 @audit_group.command("alerts")
-@click.option("--all", "everything", is_flag=True, help="Include the recently acknowledged alerts (after the open ones).")
+@click.option("--all", "everything", is_flag=True, help="Add the recently acknowledged alerts (after the open ones).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of alerts instead of tab-separated lines.")
 @click.option("--check", is_flag=True, help="Evaluate the alert rules first and raise what is new (for cron).")
 @click.pass_context

@@ -298,4 +298,4 @@ def test_cli_lists_open_alerts_for_a_script(db, cli_env):
     [done] = run("--all").output.splitlines()
     assert done.split("\t")[0] == seq and done.split("\t")[6] == "boss"
     reads = audit.query(db, action="alerts.read")
-    assert len(reads) == 6 and reads[0]["actor"].startswith("cli:") and reads[0]["targets"] == ["jiho"]
+    assert len(reads) == 7 and reads[0]["actor"].startswith("cli:") and reads[0]["targets"] == ["jiho"]
