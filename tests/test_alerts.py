@@ -46,7 +46,7 @@ def read(who: str, when: dt.datetime, households: range, action: str = "househol
 
 @pytest.fixture()
 def households(db):
-    db.write("test_alerts_households", n=40)
+    db.write("test_alerts_households", ids=[f"h-a{i:03d}" for i in range(40)])
     return db
 
 
