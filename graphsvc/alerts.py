@@ -61,7 +61,7 @@ import secrets
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -195,7 +195,21 @@ def _bounds(rules: Rules, day: dt.date, days: int = 1) -> tuple[str, str]:
     return audit.timestamp(start), audit.timestamp(start + dt.timedelta(days=days))
 
 
-def reads(db: Database, rules: Rules, day: dt.date) -> list[Finding]:
+@dataclass
+class Memo:
+    """What a process may keep between checks (the web's once-a-minute check): the habits
+    already computed (an account's median of the 30 days before a day does not change once
+    the day has begun) and the days evaluated after they ended (nothing new arrives for
+    them). Without one (the command line), everything is read again."""
+
+    habits: dict[tuple[str, dt.date], tuple[float, int]] = field(default_factory=dict)
+    settled: set[dt.date] = field(default_factory=set)
+
+
+SETTLE = dt.timedelta(minutes=15)  # a day's events have all shipped this long after it ended
+
+
+def reads(db: Database, rules: Rules, day: dt.date, memo: Memo | None = None) -> list[Finding]:
     """Accounts that read more distinct households on ``day`` than their habit allows."""
     since, until = _bounds(rules, day)
     rows = db.read(
@@ -210,17 +224,7 @@ def reads(db: Database, rules: Rules, day: dt.date) -> list[Finding]:
         count = row["households"]
         if count <= rules.read_floor:  # cheap first: most accounts stay under the floor
             continue
-        h_since, h_until = _bounds(rules, day - dt.timedelta(days=HISTORY_DAYS), HISTORY_DAYS)
-        history = db.read(
-            "alerts_reads_history",
-            account=row["account"],
-            since=h_since,
-            until=h_until,
-            read_actions=list(READ_ACTIONS),
-            tz=rules.timezone,
-        )
-        daily = [h["households"] for h in history if h["households"]]
-        median = statistics.median(daily) if daily else 0
+        median, days = _habit(db, rules, row["account"], day, memo)
         if count > rules.read_multiple * median:
             found.append(
                 Finding(
@@ -229,10 +233,31 @@ def reads(db: Database, rules: Rules, day: dt.date) -> list[Finding]:
                     None,
                     day,
                     f"{day.isoformat()}: {count} households read; 30-day median {median:g} "
-                    f"on {len(daily)} days (alert above {rules.read_multiple:g}x and {rules.read_floor})",
+                    f"on {days} days (alert above {rules.read_multiple:g}x and {rules.read_floor})",
                 )
             )
     return found
+
+
+def _habit(db: Database, rules: Rules, account: str, day: dt.date, memo: Memo | None) -> tuple[float, int]:
+    """The account's median of distinct households read per day over the 30 days before
+    ``day`` (days without reads left out), and on how many days it read."""
+    if memo is not None and (account, day) in memo.habits:
+        return memo.habits[(account, day)]
+    since, until = _bounds(rules, day - dt.timedelta(days=HISTORY_DAYS), HISTORY_DAYS)
+    history = db.read(
+        "alerts_reads_history",
+        account=account,
+        since=since,
+        until=until,
+        read_actions=list(READ_ACTIONS),
+        tz=rules.timezone,
+    )
+    daily = [h["households"] for h in history if h["households"]]
+    habit = (float(statistics.median(daily)) if daily else 0.0, len(daily))
+    if memo is not None:
+        memo.habits[(account, day)] = habit
+    return habit
 
 
 def _local(rules: Rules, at: str) -> dt.datetime:
@@ -303,21 +328,29 @@ def denials(db: Database, rules: Rules, day: dt.date) -> list[Finding]:
     return found
 
 
-def evaluate(db: Database, rules: Rules, day: dt.date) -> list[Finding]:
+def evaluate(db: Database, rules: Rules, day: dt.date, memo: Memo | None = None) -> list[Finding]:
     """What every rule finds for the network day ``day`` (raised or not)."""
-    return reads(db, rules, day) + off_hours(db, rules, day) + denials(db, rules, day)
+    return reads(db, rules, day, memo) + off_hours(db, rules, day) + denials(db, rules, day)
 
 
 def today(rules: Rules, now: dt.datetime | None = None) -> dt.date:
     return (now or dt.datetime.now(dt.UTC)).astimezone(rules.zone).date()
 
 
-def check(db: Database, rules: Rules, now: dt.datetime | None = None) -> list[int]:
+def check(db: Database, rules: Rules, now: dt.datetime | None = None, memo: Memo | None = None) -> list[int]:
     """Evaluate the rules for the network's day of ``now`` and the day before, and raise each
-    alert not raised yet for its account, rule and day; return the seqs of the new events."""
+    alert not raised yet for its account, rule and day; return the seqs of the new events.
+    ``memo``: what this process kept from its earlier checks (``Memo``)."""
     _flush(db)  # what the journal holds is part of the day
+    now = now or dt.datetime.now(dt.UTC)
     day = today(rules, now)
-    findings = evaluate(db, rules, day - dt.timedelta(days=1)) + evaluate(db, rules, day)
+    yesterday = day - dt.timedelta(days=1)
+    findings = []
+    if memo is None or yesterday not in memo.settled:
+        findings += evaluate(db, rules, yesterday, memo)
+        if memo is not None and now >= dt.datetime.combine(day, dt.time(), rules.zone) + SETTLE:
+            memo.settled.add(yesterday)
+    findings += evaluate(db, rules, day, memo)
     if not findings:
         return []
     return raise_findings(db, findings)

@@ -195,6 +195,23 @@ def test_concurrent_checks_raise_an_alert_once(db):
     assert [r["key"] for r in db.read("test_alerts_marks")] == ["alert.denials|jiho|2026-11-25"]
 
 
+def test_a_memo_keeps_habits_and_settled_days(households):
+    """The web's once-a-minute check keeps an account's habit for the day and evaluates a
+    day that ended (15 minutes ago) no more."""
+    db = households
+    insert(db, [read("mina", at(DAY - dt.timedelta(days=d), 10), range(3)) for d in (1, 2, 3)])
+    insert(db, [read("mina", at(DAY, 9), range(6))])
+    memo = alerts.Memo()
+    assert alerts.check(db, RULES, NOW, memo) == []  # 6 is not over 3 x 3
+    assert memo.habits[("mina", DAY)] == (3.0, 3)
+    assert memo.settled == {DAY - dt.timedelta(days=1)}
+    # the habit is not read again: a changed past does not change it for the day
+    insert(db, [read("mina", at(DAY - dt.timedelta(days=d), 11), range(3, 30)) for d in (1, 2, 3)])
+    insert(db, [read("mina", at(DAY, 10), range(6, 10))])
+    assert len(alerts.check(db, RULES, NOW, memo)) == 1
+    assert alerts.check(db, RULES, NOW) == []  # without a memo, raised once a day all the same
+
+
 # --- listing and acknowledging ------------------------------------------------------------------
 
 

@@ -89,15 +89,31 @@ def test_the_page_escapes_what_it_shows(app, world):
     assert "<script>alert(1)" not in page and "&lt;script&gt;" in page and "<b>x</b>" not in page
 
 
-def test_an_admin_page_evaluates_the_rules(app, world):
-    """The web process checks the rules (at most every minute) when an admin's page is served."""
+def test_an_admin_page_evaluates_the_rules_in_the_background(settings, world):
+    """The web process checks the rules (at most every minute, in a thread of its own) when
+    an admin's page is served; the tests' settings turn that off, this test on."""
+    from dataclasses import replace
+
+    from web import create_app
+
+    app = create_app(replace(settings, alert_env=(("GRAPHSVC_ALERT_CHECK_SECONDS", "60"),)), TESTING=True)
     for _ in range(12):
         audit.append_now(world, actor="minji", action="household.read", outcome="denied", targets=["h-009"])
     admin = _signed_in(app, "admin")
-    page = admin.get("/admin/alerts?lang=en").get_data(as_text=True)
+    assert _get(admin, "/admin/users").status_code == 200  # starts the check; does not wait for it
+    for _ in range(100):
+        found = audit.query(world, action=alerts.DENIALS)
+        if found:
+            break
+        time.sleep(0.2)
+    assert [e["actor"] for e in found] == ["minji"]
+    page = _get(admin, "/admin/alerts?lang=en").get_data(as_text=True)
     assert "Repeated denied requests" in page
-    [event] = audit.query(world, action=alerts.DENIALS)
-    assert event["actor"] == "minji"
+    # within the minute no second check begins
+    assert app.extensions["graphsvc_alerts_checked"].running is False
+    checked = app.extensions["graphsvc_alerts_checked"].last
+    _get(admin, "/admin/users")
+    assert app.extensions["graphsvc_alerts_checked"].last == checked
 
 
 def test_the_api_lists_and_acknowledges(app, world):
