@@ -32,9 +32,12 @@ When the rules run
 events of the last minutes before midnight are not missed) and raises what is new. It runs
 from ``graphsvc audit alerts --check`` (cron) and in the web process at most every
 GRAPHSVC_ALERT_CHECK_SECONDS (default 60; 0: never in the web process) when an admin's page
-or the alerts API is served: the banner is then never older than a minute. A periodic check
-over the day's events, rather than a check on every audited read, keeps the read path as it is
-(a journal append of 0.1 ms) and reads the day's events once a minute at most.
+or the alerts API is served, in a thread of its own (web/alerts.py: the request does not wait).
+A periodic check over the day's events, rather than a check on every audited read, keeps the
+read path as it is (a journal append of 0.1 ms) and reads the day's events once a minute at
+most. A web process keeps a ``Memo``: each account's habit (the 30 days before a day do not
+change during it) and the days that ended, so that its checks after the first of the day read
+the current day's events only (bench/alerts.py: the figures).
 
 Once per account, rule and day
 ------------------------------
