@@ -79,6 +79,8 @@ def test_the_banner_leads_to_the_alerts_and_leaves_after_acknowledgement(server,
     banner = page.locator("#alert-banner")
     assert banner.is_visible() and words["banner"] in banner.inner_text()
     _fits(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"alerts-banner-{lang}-{size}.png"))
     banner.locator("a").click()
     page.wait_for_url("**/admin/alerts")
     item = page.locator(f"#alert-{first}")
