@@ -156,3 +156,27 @@ def test_korean_and_english_pages(app, world):
     assert "업무 시간 외 신원 정보 열람" in ko and "확인 처리" in ko
     assert "Identity read outside working hours" in en and "Acknowledge" in en
     assert re.search(r"<h1>경고</h1>", ko) and "<h1>Alerts</h1>" in en
+
+
+def test_the_contact_cap_of_the_field_loop_is_one_of_the_alerts(settings, world):
+    """A visitor over the daily number of addresses (graphsvc/visits.py raises the alert at
+    the refusal): the admins' banner and list show it, and it is acknowledged like the rest."""
+    from dataclasses import replace
+
+    from graphsvc import accounts, visits
+    from graphsvc.access import Subject
+    from web import create_app
+
+    from .helpers import ACTOR
+
+    app = create_app(replace(settings, contact_reveals_per_day=1), TESTING=True)
+    call = api(app, "minji")
+    visitor = Subject("minji", "visitor", tuple(accounts.get_user(world, "minji")["districts"]))
+    for household in ("h-001", "h-002"):
+        visits.claim(world, visitor, ACTOR, household)
+    assert call("/api/v1/households/h-001/contact").status_code == 200
+    assert call("/api/v1/households/h-002/contact").status_code == 429
+    admin = _signed_in(app, "admin")
+    assert "Open alerts: 1" in _get(admin, "/admin/users?lang=en").get_data(as_text=True)
+    [view] = api(app, "admin")("/api/v1/alerts").json["alerts"]
+    assert (view["rule"], view["account"]) == ("contact_cap", "minji")
