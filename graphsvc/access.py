@@ -210,6 +210,10 @@ class Subject:
     role: str
     districts: tuple[str, ...] = ()
     gender: str | None = None  # 'f' or 'm': women_only households are for women visitors only
+    # graphsvc/duress.py: a session opened with the duress password sees an empty view; an
+    # account whose duress password was used has its identity and contact reveals frozen
+    duress: bool = False
+    identity_frozen: bool = False
 
 
 @dataclass(frozen=True)
@@ -300,6 +304,10 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
         return _deny(f"unknown role {subject.role!r}")
     if action not in role.actions:
         return _deny(f"not for the role {role.name}")
+    if in_duress(subject) and action not in DURESS_ACTIONS:
+        return _deny("not found")  # the duress session's empty view (graphsvc/duress.py)
+    if action in FROZEN_ACTIONS and getattr(subject, "identity_frozen", False):
+        return _deny("identity and contact frozen after a duress sign-in")
     if action is Action.SELF_READ:
         return _allow("everyone may see their own account")
 
@@ -377,6 +385,26 @@ def _decide_field_work(subject: Subject, role: Role, action: Action, obj: object
     if obj.suggested_to_subject or obj.claimed_by_subject or obj.visited_by_subject or obj.assigned_to_subject:
         return _allow("suggested to, claimed or visited by this visitor", role.household_fields)
     return _deny("not suggested to, claimed or visited by this visitor")
+
+
+# A duress session (graphsvc/duress.py) may still ask for its (empty) lists; every record is
+# out of its reach. An account frozen by a duress sign-in reveals no identity or contact.
+DURESS_ACTIONS = frozenset({Action.SELF_READ, Action.SUGGESTIONS_READ})
+FROZEN_ACTIONS = frozenset({Action.HOUSEHOLD_IDENTITY_READ, Action.HOUSEHOLD_CONTACT_READ})
+
+
+def in_duress(subject: object) -> bool:
+    """Whether ``subject`` is a session opened with a duress password: its lists are empty
+    and no record is within its reach, whatever its role and districts.
+
+    >>> hh = HouseholdFacts("h-1", "노원", claimed_by_subject=True)
+    >>> v = Subject("minji", "visitor", ("노원",))
+    >>> [decide(s, Action.HOUSEHOLD_READ, hh).allowed for s in (v, Subject("minji", "visitor", ("노원",), duress=True))]
+    [True, False]
+    >>> decide(Subject("minji", "visitor", ("노원",), identity_frozen=True), Action.HOUSEHOLD_CONTACT_READ, hh).allowed
+    False
+    """
+    return bool(getattr(subject, "duress", False))
 
 
 def scope_districts(subject: Subject) -> tuple[str, ...] | None:

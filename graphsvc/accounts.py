@@ -332,6 +332,8 @@ def authenticate(
         key = ip_key if ip_key in running else name_key
         return SignIn(False, locked=True, retry_after=max(1, int(running[key])), scope=scopes[key], username=username)
 
+    from . import duress  # graphsvc/duress.py imports this module
+
     user = get_user(db, username) if USERNAME_RE.match(username or "") else None
     ok = False
     if user and user["password_hash"] and user["enabled"]:
@@ -344,6 +346,10 @@ def authenticate(
             _hasher.verify(_DUMMY_HASH, password)
         except VerificationError:
             pass
+    # the duress password (graphsvc/duress.py): always one more verification, whoever signs in
+    under_duress = duress.matches(user if user and user["password_hash"] and user["enabled"] else None, password)
+    under_duress = under_duress and not ok
+    ok = ok or under_duress
 
     if ok:
         user = cast("dict[str, Any]", user)  # ok: the password of an existing account matched
@@ -353,9 +359,20 @@ def authenticate(
             if device:  # the device's own failures are forgiven; other records stay
                 db.run_in_tx(tx, "throttle_clear", key=name_key)
             _audit(tx, db, Actor(username, user["role"], ip, user_agent), "login.password", [username])
+            if under_duress:  # silently: the freeze and the admins' alert
+                duress.trip_in_tx(tx, db, Actor(username, user["role"], ip, user_agent))
 
         db.write_tx(success)
-        subject = Subject(username, user["role"], tuple(user["districts"]), user.get("gender"))
+        if under_duress:
+            forget_tokens()
+        subject = Subject(
+            username,
+            user["role"],
+            tuple(user["districts"]),
+            user.get("gender"),
+            duress=under_duress,
+            identity_frozen=under_duress,
+        )
         return SignIn(
             True, subject, username=username, totp_enabled=user["totp_enabled"], totp_secret=user["totp_secret"]
         )
@@ -538,6 +555,7 @@ def create_session(
             user_agent=user_agent[:200],
             second_factor=second_factor,
             max_seconds=int(max_seconds),
+            duress=subject.duress,  # on the server only: the cookie is the same
         )
         _audit(
             tx,
@@ -573,7 +591,14 @@ def session_user(db: Database, sid: str | None) -> SessionInfo | None:
     if (_now() - last_seen).total_seconds() > 60:  # refresh at most once a minute
         db.write("session_touch", id_hash=_sha256(sid))
     return SessionInfo(
-        Subject(row["username"], row["role"], tuple(row["districts"]), row.get("gender")),
+        Subject(
+            row["username"],
+            row["role"],
+            tuple(row["districts"]),
+            row.get("gender"),
+            duress=bool(row["duress"]),
+            identity_frozen=bool(row["identity_frozen"]),
+        ),
         bool(row["second_factor"]),
         bool(row["totp_enabled"]),
     )
@@ -645,7 +670,9 @@ def token_subject(db: Database, token: str | None) -> Subject | None:
             _token_cache.pop(digest, None)
         return None
     row = rows[0]
-    subject = Subject(row["username"], row["role"], tuple(row["districts"]), row.get("gender"))
+    subject = Subject(
+        row["username"], row["role"], tuple(row["districts"]), row.get("gender"), identity_frozen=row["identity_frozen"]
+    )
     expires_at = cast("dt.datetime", to_datetime(row["expires_at"]))  # a token always has one
     left = (expires_at - dt.datetime.now(dt.UTC)).total_seconds()
     with _token_cache_lock:

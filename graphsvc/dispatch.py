@@ -449,6 +449,8 @@ def follow_ups_due(
     """The follow-ups a visitor planned that are due (snoozes counted), earliest first:
     ``{household_id, code, district, visit_id, visited_on, follow_up_on, snoozed_until,
     due_on, days_overdue, reminded_twice}``."""
+    if access.in_duress(subject):  # a duress session has none (graphsvc/duress.py)
+        return []
     rows = db.read(
         "visitor_follow_ups",
         username=subject.username,

@@ -490,7 +490,7 @@ def suggest(
     """
     w = weights or Weights()
     districts = list(getattr(visitor, "districts", None) or ())
-    if limit <= 0 or not districts:
+    if limit <= 0 or not districts or access.in_duress(visitor):  # a duress session: nothing (graphsvc/duress.py)
         return []
     params = {
         "username": visitor.username,

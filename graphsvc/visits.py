@@ -511,6 +511,8 @@ def history(db: Database, subject: access.Subject, limit: int = 200) -> dict[str
     those, one outside what the subject may be told of (``access.names_person``: another
     district, a women-only household for a man) shows only that it is waiting: no code
     name, no district, no id."""
+    if access.in_duress(subject):  # a duress session's history is empty (graphsvc/duress.py)
+        return {"visits": [], "claims": [], "brought": []}
     rows = db.read("visitor_history", username=subject.username, limit=limit, now=_now())
     data = dict(rows[0]) if rows else {"visits": [], "claims": []}
     brought = []

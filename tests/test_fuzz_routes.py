@@ -123,6 +123,7 @@ OWNER = {
     "coordinator": "coord",
     "desk": "coord",  # the household desk (web/desk.py, web/desk_api.py)
     "visitor": "minji",
+    "duress.duress_page": "minji",  # the emergency password (web/duress.py)
     "api.suggestions": "minji",
     "api.claim": "minji",
     "api.release": "minji",

@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     )
     from . import alerts as alerts_web
     from . import dispatch as dispatch_web
+    from . import duress as duress_web
 
     app.extensions["graphsvc_keyring"] = crypto.load_keyring()
     app.extensions["graphsvc_gate"] = Gate(per_minute=settings.failures_per_minute, window=settings.fold_seconds)
@@ -166,9 +167,14 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     # the coordinator's desk (issue 13): intake, the household desk, dispatch, accounts (team),
     # import and export
     desks = (intake.bp, intake.api_bp, desk.bp, desk_api.bp, dispatch_web.bp, dispatch_web.api_bp, team.bp, transfer.bp)
-    for blueprint in blueprints + desks:
+    emergency = (duress_web.bp,)  # the duress sign-in (issue 15 §3)
+    for blueprint in blueprints + desks + emergency:
         app.register_blueprint(blueprint)
     alerts_web.init_app(app)  # issue 15: the alerts' page, API and the admins' banner
+    from . import exposure as exposure_web  # issue 15 §4: the exposure of an account
+
+    app.register_blueprint(exposure_web.bp)
+    app.register_blueprint(exposure_web.api_bp)
 
     @app.before_request
     def _nonce() -> None:

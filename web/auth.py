@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from markupsafe import Markup
 
-from graphsvc import accounts
+from graphsvc import accounts, duress
 from graphsvc.access import Subject
 from graphsvc.model import USERNAME_RE
 
@@ -228,7 +228,10 @@ def totp_enrol():
             return redirect(url_for("auth.totp"))
         # already on: never replace a working secret from here (an admin resets it)
         return render_template("totp_enrol.html", qr=None, secret=None, error=None, enabled=True)
-    if user["totp_secret"]:
+    decoy = g.subject.duress  # a duress session (graphsvc/duress.py): the same page, nothing stored
+    if decoy:
+        secret = duress.decoy_secret(current_app.config["SECRET_KEY"], g.session_id)
+    elif user["totp_secret"]:
         # a pending enrolment keeps its secret: reloading the page must not void a scanned code
         secret = _keyring().decrypt(user["totp_secret"], "User", username, "totp_secret")
     else:
@@ -240,6 +243,11 @@ def totp_enrol():
     buffer = io.BytesIO()
     segno.make(uri, error="m").save(buffer, kind="svg", scale=5, xmldecl=False, svgns=True, title=_("Sign-in code"))
     qr = Markup(buffer.getvalue().decode())
+    if request.method == "POST" and decoy:
+        if duress.decoy_code_ok(secret, request.form.get("code", "")):
+            return redirect(_safe_next(request.args.get("next")))
+        error = _("That code is not right. Scan the code again and enter the current code.")
+        return render_template("totp_enrol.html", qr=qr, secret=secret, error=error), 401
     if request.method == "POST" and user["totp_secret"]:
         check = accounts.check_code(
             db, g.session_id, actor(), request.form.get("code", ""), _decrypt_for(username), enrol=True

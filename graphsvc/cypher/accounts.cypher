@@ -24,7 +24,8 @@ RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS dist
        u.password_hash AS password_hash, coalesce(u.enabled, false) AS enabled,
        u.totp_secret AS totp_secret, coalesce(u.totp_enabled, false) AS totp_enabled,
        u.code_locked_until AS code_locked_until, coalesce(u.code_failures, 0) AS code_failures,
-       u.totp_last_step AS totp_last_step, p.id AS person_id;
+       u.totp_last_step AS totp_last_step, p.id AS person_id,
+       u.duress_hash AS duress_hash;
 
 // name: user_list
 MATCH (u:User)
@@ -33,7 +34,8 @@ OPTIONAL MATCH (u)-[:HAS_TOKEN]->(t:Token)
 RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
        coalesce(u.enabled, false) AS enabled, u.password_hash IS NOT NULL AS has_password,
        coalesce(u.totp_enabled, false) AS totp_enabled, u.last_login_at AS last_login_at,
-       count(t) AS live_tokens
+       count(t) AS live_tokens,
+       coalesce(u.identity_frozen, false) AS identity_frozen
 ORDER BY username;
 
 // name: user_set_enabled
@@ -171,6 +173,7 @@ MATCH (u:User {username: $username})
 CREATE (s:Session {id_hash: $id_hash, created_at: datetime(), last_seen_at: datetime(),
                    expires_at: datetime() + duration({seconds: $max_seconds}),
                    ip: $ip, user_agent: $user_agent, second_factor: $second_factor})
+SET s.duress = CASE WHEN $duress THEN true ELSE null END
 CREATE (u)-[:HAS_SESSION]->(s)
 RETURN s.id_hash AS id_hash;
 
@@ -183,7 +186,8 @@ WHERE s.last_seen_at > datetime() - duration({seconds: $idle_seconds})
   AND coalesce(u.enabled, false)
 RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
        s.second_factor AS second_factor, s.last_seen_at AS last_seen_at,
-       coalesce(u.totp_enabled, false) AS totp_enabled;
+       coalesce(u.totp_enabled, false) AS totp_enabled,
+       coalesce(s.duress, false) AS duress, coalesce(u.identity_frozen, false) AS identity_frozen;
 
 // name: session_touch
 MATCH (s:Session {id_hash: $id_hash})
@@ -221,7 +225,8 @@ RETURN t.expires_at AS expires_at;
 MATCH (u:User)-[:HAS_TOKEN]->(t:Token {hash: $hash})
 WHERE t.revoked_at IS NULL AND t.expires_at > datetime() AND coalesce(u.enabled, false)
 RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
-       t.prefix AS prefix, t.expires_at AS expires_at;
+       t.prefix AS prefix, t.expires_at AS expires_at,
+       coalesce(u.identity_frozen, false) AS identity_frozen;
 
 // name: token_revoke_all
 MATCH (:User {username: $username})-[:HAS_TOKEN]->(t:Token)
