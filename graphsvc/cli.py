@@ -766,6 +766,50 @@ def retention_run(ctx: click.Context) -> None:
         click.echo(line)
 
 
+@audit_group.command("alerts")
+@click.option("--all", "everything", is_flag=True, help="Add the recently acknowledged alerts (after the open ones).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of alerts instead of tab-separated lines.")
+@click.option("--check", is_flag=True, help="Evaluate the alert rules first and raise what is new (for cron).")
+@click.pass_context
+def audit_alerts(ctx: click.Context, everything: bool, as_json: bool, check: bool) -> None:
+    """List the open alerts for a script (graphsvc/alerts.py), newest first; exit status 0.
+
+    One line per alert, tab-separated: id (the event's seq), time (UTC), rule, account (or
+    -), address (or -), detail, and for acknowledged ones (--all) who acknowledged it and
+    when. Run with --check every minute or so from cron so that alerts are raised when no
+    admin has a page open. The listing is audited (alerts.read).
+    """
+    import json
+
+    from . import alerts, audit
+
+    settings = _settings(ctx)
+    try:
+        rules = alerts.Rules.from_settings(settings)
+    except ValueError as exc:
+        _fail(str(exc))
+    with _connect(settings) as db:
+        raised = alerts.check(db, rules) if check else []
+        views = alerts.listing(db, everything=everything)
+        accounts = sorted({v["account"] for v in views if v["account"]})
+        open_count = sum(1 for v in views if v["acknowledged"] is None)
+        audit.append_now(
+            db,
+            **cli_actor().event(),
+            action="alerts.read",
+            targets=accounts,
+            detail=f"cli: {open_count} open, {len(views) - open_count} acknowledged, {len(raised)} raised",
+        )
+    if as_json:
+        click.echo(json.dumps(views, ensure_ascii=False, indent=1))
+        return
+    for v in views:
+        cells = [str(v["id"]), v["at"], v["rule"], v["account"] or "-", v["address"] or "-", v["detail"] or "-"]
+        if v["acknowledged"]:
+            cells += [v["acknowledged"]["by"], v["acknowledged"]["at"]]
+        click.echo("\t".join(" ".join(str(c).split()) for c in cells))
+
+
 @main.group("keys")
 def keys_group() -> None:
     """The keys that encrypt identity fields (kept outside the database)."""

@@ -138,6 +138,9 @@ class Settings:
     timezone: str = "Asia/Seoul"
     # GRAPHSVC_RESET_LINK_HOURS: how long a password-reset link works (graphsvc/team.py)
     reset_link_hours: float = 24.0
+    # GRAPHSVC_ALERT_* and GRAPHSVC_WORK_HOURS: the alert rules' thresholds, read and checked
+    # by graphsvc/alerts.py Rules.from_settings (the README lists them)
+    alert_env: tuple[tuple[str, str], ...] = ()
 
     @property
     def state_dir(self) -> Path:
@@ -263,6 +266,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retain_audit_detail_days=_count(env, "GRAPHSVC_RETAIN_AUDIT_DETAIL_DAYS", 365),
         retention_at_start=_count(env, "GRAPHSVC_RETENTION_AT_START", 1) != 0,
         suggest_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_SUGGEST_"))),
+        alert_env=tuple(
+            sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_ALERT_") or k == "GRAPHSVC_WORK_HOURS")
+        ),
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import access, audit, chains, crypto, households, records, suggest
+from . import access, alerts, audit, chains, crypto, households, records, suggest
 from .errors import Refused
 from .model import Actor
 from .suggest import SHOWN_ACTION, suggested_since
@@ -194,7 +194,7 @@ def release(
 
 # --- where to go: the contact of a household the visitor holds ---------------------------
 
-CONTACT_ALERT = "alert.contact_cap"
+CONTACT_ALERT = alerts.CONTACT_CAP  # one of the alert rules (graphsvc/alerts.py lists and acknowledges it)
 REVEAL_WINDOW = dt.timedelta(hours=24)
 
 

@@ -49,6 +49,9 @@ def test_env() -> dict[str, str]:
         env["GRAPHSVC_NEO4J_PORT"] = str(TEST_PORT)
         env["GRAPHSVC_NEO4J_HEAP"] = os.environ.get("GRAPHSVC_TEST_NEO4J_HEAP", "384m")
         env["GRAPHSVC_NEO4J_PAGECACHE"] = os.environ.get("GRAPHSVC_TEST_NEO4J_PAGECACHE", "128m")
+    # no background evaluation of the alert rules (web/alerts.py): a thread of one test's app
+    # must not raise alerts in the next test's database (tests/test_alerts_web.py turns it on)
+    env.setdefault("GRAPHSVC_ALERT_CHECK_SECONDS", "0")
     return env
 
 

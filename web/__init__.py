@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         transfer,
         visitor,
     )
+    from . import alerts as alerts_web
     from . import dispatch as dispatch_web
     from . import duress as duress_web
 
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     emergency = (duress_web.bp,)  # the duress sign-in (issue 15 §3)
     for blueprint in blueprints + desks + emergency:
         app.register_blueprint(blueprint)
+    alerts_web.init_app(app)  # issue 15: the alerts' page, API and the admins' banner
     from . import exposure as exposure_web  # issue 15 §4: the exposure of an account
 
     app.register_blueprint(exposure_web.bp)

@@ -66,6 +66,11 @@ CREATE CONSTRAINT audit_event_seq IF NOT EXISTS FOR (e:AuditEvent) REQUIRE e.seq
 // One head: two first-ever appends cannot each create one.
 CREATE CONSTRAINT audit_head_id IF NOT EXISTS FOR (h:AuditHead) REQUIRE h.id IS UNIQUE;
 
+// name: constraint_alert_mark_key
+// Alerts (graphsvc/alerts.py): one mark per alert of an account, rule and day, and per
+// acknowledgement, so that concurrent checks raise it once.
+CREATE CONSTRAINT alert_mark_key IF NOT EXISTS FOR (m:AlertMark) REQUIRE m.key IS UNIQUE;
+
 // name: index_audit_actor
 CREATE INDEX audit_event_actor IF NOT EXISTS FOR (e:AuditEvent) ON (e.actor);
 
