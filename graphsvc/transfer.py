@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
-from . import audit, csvio, importer
+from . import audit, csvio, importer, personkeys
 from .crypto import CryptoError, Keyring, fields_of, record_key
 from .csvio import TABLES
 from .exporter import LABELS, _rows, _text, private_folder
@@ -371,6 +371,7 @@ def changes(db: Database, plan: importer.Plan, keyring: Keyring) -> dict[str, di
     (encrypted fields by their plaintext). Nothing is shown: only the counts leave.
     """
     out: dict[str, dict[str, int]] = {}
+    ring = personkeys.reader(db, keyring)  # a person's own key, read when needed
     for name, rows in plan.rows.items():
         table, key = TABLES[name], KEYS[name]
         label = LABELS[name]
@@ -385,7 +386,7 @@ def changes(db: Database, plan: importer.Plan, keyring: Keyring) -> dict[str, di
                 continue
             for f in secret:
                 if f in old:
-                    old[f] = keyring.decrypt(old[f], label, old[record_key(label)], f)
+                    old[f] = ring.decrypt(old[f], label, old[record_key(label)], f)
             same = all(_cell(row.get(c)) == _cell(old.get(c)) for c in table.columns if c in old or c in row)
             counts["unchanged" if same else "changed"] += 1
         out[name] = counts

@@ -137,3 +137,7 @@ CREATE CONSTRAINT idempotency_key IF NOT EXISTS FOR (k:IdempotencyKey) REQUIRE (
 // name: index_idempotency_expires
 // Expired keys are purged by their expiry (idempotency_purge).
 CREATE INDEX idempotency_expires IF NOT EXISTS FOR (k:IdempotencyKey) ON (k.expires_at);
+
+// name: constraint_person_key
+// One key per person (graphsvc/personkeys.py): two writers cannot each make one.
+CREATE CONSTRAINT person_key_person IF NOT EXISTS FOR (k:PersonKey) REQUIRE k.person_id IS UNIQUE;
