@@ -104,8 +104,8 @@ class PersonRing(Keyring):
         keys: Mapping[str, bytes] | None = None,
         lookup: Callable[[str], bytes | None] | None = None,
     ) -> None:
-        data = keyring.data if isinstance(keyring, PersonRing) else keyring
-        self.data = data
+        data: Keyring = keyring.data if isinstance(keyring, PersonRing) else keyring
+        self.data: Keyring = data
         self._aead, self._blind, self._current, self.source = data._aead, data._blind, data._current, data.source
         self._keys: dict[str, bytes | None] = dict(keys or {})
         self._lookup = lookup
@@ -248,7 +248,10 @@ def rewrap(db: Database, keyring: Keyring, actor: Actor, batch_size: int = 2000)
     """Wrap every person key under the current data key (after ``keys rotate``); returns how
     many were rewrapped. Cheap: one short token per person, no identity field touched."""
     pending = [
-        {"person_id": r["person_id"], "wrapped": wrap(keyring, r["person_id"], unwrap(keyring, r["person_id"], r["wrapped"]))}
+        {
+            "person_id": r["person_id"],
+            "wrapped": wrap(keyring, r["person_id"], unwrap(keyring, r["person_id"], r["wrapped"])),
+        }
         for r in db.stream("personkey_all")
         if keyring.needs_rotation(r["wrapped"])
     ]

@@ -150,6 +150,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         visitor,
     )
     from . import dispatch as dispatch_web
+    from . import erasure as erasure_web
 
     app.extensions["graphsvc_keyring"] = crypto.load_keyring()
     app.extensions["graphsvc_gate"] = Gate(per_minute=settings.failures_per_minute, window=settings.fold_seconds)
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     desks = (intake.bp, intake.api_bp, desk.bp, desk_api.bp, dispatch_web.bp, dispatch_web.api_bp, team.bp, transfer.bp)
     for blueprint in blueprints + desks:
         app.register_blueprint(blueprint)
+    app.register_blueprint(erasure_web.bp)  # the admin's erasure page (issue 15 §5)
 
     @app.before_request
     def _nonce() -> None:
