@@ -209,3 +209,13 @@ def test_the_cli_erases_and_a_restore_re_applies_the_list(world, cli_env, small,
     assert erasure.reapply(world, keyring(), ACTOR, settings.state_dir) >= 1
     assert props(world, "p-003")["erased"] is True and "legal_name" not in props(world, "p-003")
     erasure.erasures_path(settings.state_dir).unlink()
+
+
+def test_an_import_does_not_bring_an_erased_person_back(world, small):
+    from .helpers import import_folder
+
+    erasure.erase(world, keyring(), ADMIN, ACTOR, "person", "p-001", REASON)
+    assert import_folder(world, small).ok  # the same file, with p-001's identity in it
+    p = props(world, "p-001")
+    assert p["erased"] is True and p["code_name"] == erasure.PLACEHOLDER and "legal_name" not in p
+    assert "legal_name" in props(world, "p-002")
