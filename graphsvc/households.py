@@ -389,6 +389,8 @@ def update_person(
         person = _person_facts(tx, db, person_id)
         db.run_in_tx(tx, "household_lock", id=person["household_id"])
         _decide_write(subject, person["district"], person["women_only"], (person_id,))
+        if db.run_in_tx(tx, "erase_person_facts", id=person_id)[0]["erased"]:  # graphsvc/erasure.py
+            raise Refused("conflict", "the person is erased", "id", (person_id,), code="already_erased")
         fields = dict(checked.values)
         changed = [k for k in fields if k in IDENTITY or person.get(k) != fields[k]]
         if not changed:

@@ -219,3 +219,11 @@ def test_an_import_does_not_bring_an_erased_person_back(world, small):
     p = props(world, "p-001")
     assert p["erased"] is True and p["code_name"] == erasure.PLACEHOLDER and "legal_name" not in p
     assert "legal_name" in props(world, "p-002")
+
+
+def test_an_erased_person_takes_no_new_identity(world):
+    erasure.erase(world, keyring(), ADMIN, ACTOR, "person", "p-002", REASON)
+    with pytest.raises(Refused) as e:
+        households.update_person(world, keyring(), COORD, ACTOR, "p-002", {"legal_name": "박철수"})
+    assert (e.value.kind, e.value.field, e.value.code) == ("conflict", "id", "already_erased")
+    assert "legal_name" not in props(world, "p-002") and not world.read("test_person_keys")
