@@ -371,7 +371,6 @@ def changes(db: Database, plan: importer.Plan, keyring: Keyring) -> dict[str, di
     (encrypted fields by their plaintext). Nothing is shown: only the counts leave.
     """
     out: dict[str, dict[str, int]] = {}
-    ring = personkeys.reader(db, keyring)  # a person's own key, read when needed
     for name, rows in plan.rows.items():
         table, key = TABLES[name], KEYS[name]
         label = LABELS[name]
@@ -379,6 +378,10 @@ def changes(db: Database, plan: importer.Plan, keyring: Keyring) -> dict[str, di
         counts = {"new": 0, "changed": 0, "unchanged": 0}
         ids = [row[key] for row in rows]
         stored = {r[key]: r for r in db.read(f"diff_{name}", ids=ids)} if ids else {}
+        # people under keys of their own (graphsvc/personkeys.py): their keys in one read
+        ring = personkeys.PersonRing(
+            keyring, personkeys.keys_of(db, keyring, list(stored)) if label == "Person" else {}
+        )
         for row in rows:
             old = stored.get(row[key])
             if old is None:

@@ -227,3 +227,12 @@ def test_an_erased_person_takes_no_new_identity(world):
         households.update_person(world, keyring(), COORD, ACTOR, "p-002", {"legal_name": "박철수"})
     assert (e.value.kind, e.value.field, e.value.code) == ("conflict", "id", "already_erased")
     assert "legal_name" not in props(world, "p-002") and not world.read("test_person_keys")
+
+
+def test_keys_personal_on_the_command_line(world, cli_env):
+    done = CliRunner().invoke(main, ["keys", "personal"])
+    assert done.exit_code == 0, done.output
+    assert "people now under keys of their own" in done.output
+    assert all(personkeys.is_personal(v) for v in world.read("test_person_raw", id="p-003")[0].values() if v)
+    again = CliRunner().invoke(main, ["keys", "personal"])
+    assert "0 identity fields of 0 people" in again.output
