@@ -55,6 +55,7 @@ class Action(str, Enum):
     TEAM_MANAGE = "team.manage"  # an account's gender, districts, reset link (coordinators: their visitors)
     DATA_IMPORT = "data.import"  # coordinators: rows of their own districts only (the importer checks)
     DATA_EXPORT = "data.export"
+    RECORD_ERASE = "record.erase"  # erase a person or household (graphsvc/erasure.py): admins
 
     def __str__(self) -> str:
         return self.value
@@ -78,6 +79,7 @@ USERS_MANAGE = Action.USERS_MANAGE
 TEAM_MANAGE = Action.TEAM_MANAGE
 DATA_IMPORT = Action.DATA_IMPORT
 DATA_EXPORT = Action.DATA_EXPORT
+RECORD_ERASE = Action.RECORD_ERASE
 ACTIONS = tuple(Action)
 
 # What a role may see of a household it may read.

@@ -832,8 +832,21 @@ def keys_rotate(ctx: click.Context) -> None:
         _fail(str(exc))
     click.echo(
         f"new key {kid}; re-encrypted {counts['fields']:,} fields of {counts['records']:,} records; "
-        f"retired {len(removed)} old key(s)"
+        f"rewrapped {counts.get('person_keys', 0):,} person keys; retired {len(removed)} old key(s)"
     )
+
+
+@keys_group.command("personal")
+@click.pass_context
+def keys_personal(ctx: click.Context) -> None:
+    """Move every person's identity fields under a key of that person's own (graphsvc/personkeys.py),
+    so that erasing the person destroys them; safe to run again."""
+    from . import personkeys
+
+    keyring = _keyring()
+    with _connect(_settings(ctx)) as db:
+        counts = personkeys.upgrade(db, keyring, cli_actor())
+    click.echo(f"{counts['fields']:,} identity fields of {counts['people']:,} people now under keys of their own")
 
 
 @keys_group.command("new")
@@ -874,6 +887,40 @@ def keys_reindex(ctx: click.Context) -> None:
     with _connect(_settings(ctx)) as db:
         n = rekey.reindex(db, keyring, cli_actor(), progress=_Progress())
     click.echo(f"blind indexes of {n:,} people computed under key {keyring.current_kid}")
+
+
+@main.command("erase")
+@click.argument("kind", type=click.Choice(["person", "household"]))
+@click.argument("record_id", metavar="ID")
+@click.option("--reason", required=True, help="Why (audited; a few words, never a name).")
+@click.pass_context
+def erase_cmd(ctx: click.Context, kind: str, record_id: str, reason: str) -> None:
+    """Erase a person or a household (all its members): identity and keys destroyed, the
+    introduction chain kept with anonymous placeholders (graphsvc/erasure.py). README: Erasure."""
+    from . import erasure
+    from .access import Subject
+    from .errors import Refused
+
+    settings = _settings(ctx)
+    actor = cli_actor()
+    with _connect(settings) as db:
+        try:
+            done = erasure.erase(
+                db,
+                _keyring(),
+                Subject(actor.username, "admin"),
+                actor,
+                kind,
+                record_id,
+                reason,
+                state_dir=settings.state_dir,
+            )
+        except Refused as exc:
+            _fail(f"{exc.field or kind}: {exc.why}; nothing was erased")
+    click.echo(
+        f"erased {kind} {record_id}: {len(done['people'])} people, {done['keys']} person keys destroyed, "
+        f"{done['notes']} visit notes shredded, {done['answers']} stored answers dropped"
+    )
 
 
 # --- backup and restore ---------------------------------------------------------------------
@@ -960,6 +1007,19 @@ def restore_cmd(ctx: click.Context, folder: Path, force: bool) -> None:
         click.echo(f"note: ${var} already holds the backup's value; keep it set", err=True)
     if not result.verified.ok:
         sys.exit(2)
+    _reapply_erasures(settings)
+
+
+def _reapply_erasures(settings: Settings) -> None:
+    """Erasures made after the backup was taken (the erasure list, outside Neo4j) are made
+    again: a restore does not bring erased people back (graphsvc/erasure.py)."""
+    from . import erasure
+
+    if not erasure.remembered(settings.state_dir):
+        return
+    with _connect(settings) as db:
+        again = erasure.reapply(db, _keyring(), cli_actor(), settings.state_dir)
+    click.echo(f"erasures re-applied: {again}")
 
 
 # --- the web app -----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import audit, csvio
+from . import audit, csvio, personkeys
 from .crypto import EXPORTED_KINDS, Keyring, fields_of, record_key
 from .csvio import TABLES
 from .model import Actor
@@ -101,6 +101,8 @@ def _rows(db: Database, name: str, keyring: Keyring, redact: bool) -> Iterator[d
     label = LABELS.get(name, "")
     fields = fields_of(label, EXPORTED_KINDS)
     key = record_key(label) if fields else ""
+    if label == "Person" and not redact:  # each person's own key (graphsvc/personkeys.py)
+        keyring = personkeys.reader_all(db, keyring)
     for record in db.stream(f"export_{name}"):
         for field in fields:
             record[field] = None if redact else keyring.decrypt(record[field], label, record[key], field)

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import access, audit, chains, crypto, network, records, suggest
+from . import access, audit, chains, crypto, network, personkeys, records, suggest
 from .errors import Refused
 from .model import Actor, plain, to_date
 
@@ -126,6 +126,7 @@ def read(
         _notes_for_staff(keyring, subject, found, row, shown)
         return access.HOUSEHOLD_READ, plain(shown), None
     by_id = {m["id"]: m for m in row["members"]}
+    keyring = personkeys.reader(db, keyring)  # each person's own key (graphsvc/personkeys.py)
     for member in shown["members"]:
         for field in ("legal_name", "phone", "address"):
             member[field] = keyring.decrypt(by_id[member["id"]][field], "Person", member["id"], field)
@@ -354,7 +355,6 @@ def add_person(db: Database, keyring: Keyring, subject: access.Subject, actor: A
     if not checked.ok:
         raise _invalid(checked)
     p = checked.values
-    sealed = crypto.encrypt_record(keyring, "Person", p["id"], p)
 
     def work(tx: neo4j.ManagedTransaction) -> str:
         db.run_in_tx(tx, "introductions_lock")
@@ -364,6 +364,8 @@ def add_person(db: Database, keyring: Keyring, subject: access.Subject, actor: A
         _decide_write(subject, rows[0]["district"], rows[0]["women_only"], (p["household_id"],))
         if db.run_in_tx(tx, "person_facts", id=p["id"]):
             raise Refused("conflict", "a person with this id exists", "id", (p["id"],), code="id_taken")
+        # sealed under the person's own key, made in this transaction (graphsvc/personkeys.py)
+        sealed = crypto.encrypt_record(personkeys.ring_in_tx(tx, db, keyring, [p["id"]]), "Person", p["id"], p)
         db.run_in_tx(tx, "person_create", **sealed)
         audit.append_in_tx(
             tx,
@@ -395,11 +397,14 @@ def update_person(
         person = _person_facts(tx, db, person_id)
         db.run_in_tx(tx, "household_lock", id=person["household_id"])
         _decide_write(subject, person["district"], person["women_only"], (person_id,))
+        if db.run_in_tx(tx, "erase_person_facts", id=person_id)[0]["erased"]:  # graphsvc/erasure.py
+            raise Refused("conflict", "the person is erased", "id", (person_id,), code="already_erased")
         fields = dict(checked.values)
         changed = [k for k in fields if k in IDENTITY or person.get(k) != fields[k]]
         if not changed:
             return []
-        sealed = crypto.encrypt_record(keyring, "Person", person_id, fields)
+        ring = personkeys.ring_in_tx(tx, db, keyring, [person_id]) if IDENTITY & set(changed) else keyring
+        sealed = crypto.encrypt_record(ring, "Person", person_id, fields)
         # the blind indexes of the identity fields written follow them (crypto.blind_indexes)
         blind = crypto.blind_indexes(keyring, "Person", {k: fields[k] for k in changed if k in IDENTITY})
         db.run_in_tx(tx, "person_update", id=person_id, fields={**{k: sealed[k] for k in changed}, **blind})

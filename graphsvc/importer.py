@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import audit, chains, csvio, network, records, suggest
+from . import audit, chains, csvio, network, personkeys, records, suggest
 from .crypto import KeyringError, blind_indexes, encrypt_record, fields_of, is_encrypted
 from .csvio import TABLES
 from .model import Actor
@@ -707,10 +707,14 @@ def _encrypt_rows(db: Database, plan: Plan, keyring: Keyring) -> None:
                 kid = str(token).split(":", 3)[2] if is_encrypted(token) else None
                 if kid is not None and kid not in keyring.kids:
                     raise _wrong_key(keyring, kid, f"{label} {record['id']} {name}")
+        # people under a key of their own keep it (graphsvc/personkeys.py); new people: v1
+        ring = keyring
+        if label == "Person" and stored:
+            ring = personkeys.PersonRing(keyring, personkeys.keys_of(db, keyring, list(stored)))
         for row in rows:
             row.update(
                 encrypt_record(
-                    keyring, label, row["id"], {name: row.get(name) for name in fields}, stored=stored.get(row["id"])
+                    ring, label, row["id"], {name: row.get(name) for name in fields}, stored=stored.get(row["id"])
                 )
             )
 

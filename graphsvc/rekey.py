@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import audit
+from . import audit, personkeys
 from .crypto import Keyring, blind_indexes, fields_of, is_encrypted, labels, record_key
 from .model import Actor
 
@@ -53,7 +53,7 @@ def reencrypt(
             changed: dict[str, str | None] = {}
             for name in names:
                 token = row[name]
-                if token and keyring.needs_rotation(token):
+                if token and keyring.needs_rotation(token) and not personkeys.is_personal(token):
                     # plaintext written before encryption existed is encrypted too
                     plain = keyring.decrypt(token, label, row[key], name) if is_encrypted(token) else token
                     changed[name] = keyring.encrypt(plain, label, row[key], name)
@@ -78,7 +78,12 @@ def reencrypt(
                 progress(f"re-encrypt {label}", min(start + batch_size, len(pending)), len(pending))
         records += len(pending)
     indexed = reindex(db, keyring, actor, batch_size, progress)
-    return {"records": records, "fields": fields, "blind_indexes": indexed}
+    counts = {"records": records, "fields": fields, "blind_indexes": indexed}
+    # people under keys of their own: their keys are rewrapped, their fields left as they are
+    rewrapped = personkeys.rewrap(db, keyring, actor, batch_size)
+    if rewrapped:
+        counts["person_keys"] = rewrapped
+    return counts
 
 
 def reindex(
@@ -92,11 +97,14 @@ def reindex(
     key (or who has none yet); returns how many people were indexed anew."""
     names = fields_of("Person")
     pending: list[dict[str, Any]] = []
+    ring = personkeys.reader(db, keyring)  # people under keys of their own (graphsvc/personkeys.py)
     for row in db.stream("rekey_read_people"):
         if row["bi_kid"] == keyring.current_kid:
             continue
         plain = {
-            name: keyring.decrypt(row[name], "Person", row["id"], name) if is_encrypted(row[name]) else row[name]
+            name: ring.decrypt(row[name], "Person", row["id"], name)
+            if is_encrypted(row[name]) or personkeys.is_personal(row[name])
+            else row[name]
             for name in names
         }
         pending.append({"key": row["id"], **blind_indexes(keyring, "Person", plain)})

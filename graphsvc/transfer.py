@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
-from . import audit, csvio, importer
+from . import audit, csvio, importer, personkeys
 from .crypto import CryptoError, Keyring, fields_of, record_key
 from .csvio import TABLES
 from .exporter import LABELS, _rows, _text, private_folder
@@ -378,6 +378,10 @@ def changes(db: Database, plan: importer.Plan, keyring: Keyring) -> dict[str, di
         counts = {"new": 0, "changed": 0, "unchanged": 0}
         ids = [row[key] for row in rows]
         stored = {r[key]: r for r in db.read(f"diff_{name}", ids=ids)} if ids else {}
+        # people under keys of their own (graphsvc/personkeys.py): their keys in one read
+        ring = personkeys.PersonRing(
+            keyring, personkeys.keys_of(db, keyring, list(stored)) if label == "Person" else {}
+        )
         for row in rows:
             old = stored.get(row[key])
             if old is None:
@@ -385,7 +389,7 @@ def changes(db: Database, plan: importer.Plan, keyring: Keyring) -> dict[str, di
                 continue
             for f in secret:
                 if f in old:
-                    old[f] = keyring.decrypt(old[f], label, old[record_key(label)], f)
+                    old[f] = ring.decrypt(old[f], label, old[record_key(label)], f)
             same = all(_cell(row.get(c)) == _cell(old.get(c)) for c in table.columns if c in old or c in row)
             counts["unchanged" if same else "changed"] += 1
         out[name] = counts

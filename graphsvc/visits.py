@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import access, alerts, audit, chains, crypto, households, records, suggest
+from . import access, alerts, audit, chains, crypto, households, personkeys, records, suggest
 from .errors import Refused
 from .model import Actor
 from .suggest import SHOWN_ACTION, suggested_since
@@ -240,12 +240,13 @@ def contact(
         found = db.run_in_tx(tx, "household_contact", household_id=household_id)
         person = found[0] if found else {}
         pid = person.get("person_id")
+        ring = personkeys.reader_in_tx(tx, db, keyring)  # a person's own key (graphsvc/personkeys.py)
         answer = {
             "household_id": household_id,
             "code": row["code"],
             "contact_code_name": person.get("code_name"),
-            "address": keyring.decrypt(person.get("address"), "Person", pid, "address") if pid else None,
-            "phone": keyring.decrypt(person.get("phone"), "Person", pid, "phone") if pid else None,
+            "address": ring.decrypt(person.get("address"), "Person", pid, "address") if pid else None,
+            "phone": ring.decrypt(person.get("phone"), "Person", pid, "phone") if pid else None,
             "claim_id": row["claim_id"],
             "claim_expires_at": row["expires_at"].to_native().isoformat() if row["expires_at"] else None,
         }

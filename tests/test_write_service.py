@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from graphsvc import access, audit, chains, households
+from graphsvc import access, audit, chains, households, personkeys
 from graphsvc.errors import Refused
 
 from .helpers import ACTOR, events, keyring, snapshot
@@ -82,9 +82,9 @@ def test_a_person_is_added_with_identity_sealed_and_named_not_shown_in_the_audit
         {"household_id": "h-001", "code_name": "봄비", "legal_name": "김봄비", "phone": "010-9999-8888"},
     )
     raw = world.read("test_person_raw", id=pid)[0]
-    assert (
-        raw["legal_name"].startswith("enc:v1:")
-        and keyring().decrypt(raw["legal_name"], "Person", pid, "legal_name") == "김봄비"
+    assert (  # sealed under the person's own key (graphsvc/personkeys.py), v1 keys read it not
+        raw["legal_name"].startswith("enc:p1:")
+        and personkeys.reader(world, keyring()).decrypt(raw["legal_name"], "Person", pid, "legal_name") == "김봄비"
     )
     event = events(world, action="person.create")[0]
     assert "legal_name" in event["detail"] and "김봄비" not in str(event) and "9999" not in str(event)

@@ -152,6 +152,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     from . import alerts as alerts_web
     from . import dispatch as dispatch_web
     from . import duress as duress_web
+    from . import erasure as erasure_web
 
     app.extensions["graphsvc_keyring"] = crypto.load_keyring()
     app.extensions["graphsvc_gate"] = Gate(per_minute=settings.failures_per_minute, window=settings.fold_seconds)
@@ -184,6 +185,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
 
     app.register_blueprint(auditsearch_web.bp)
     app.register_blueprint(auditsearch_web.api_bp)
+    app.register_blueprint(erasure_web.bp)  # the admin's erasure page (issue 15 §5)
 
     @app.before_request
     def _nonce() -> None:

@@ -26,9 +26,14 @@ FOREACH (_ IN CASE WHEN row.placed THEN [1] ELSE [] END |
 UNWIND $rows AS row
 MATCH (h:Household {id: row.household_id})
 MERGE (p:Person {id: row.id})
-SET p.code_name = row.code_name, p.legal_name = row.legal_name, p.phone = row.phone,
-    p.address = row.address, p.phone_bi = row.phone_bi, p.name_bi = row.name_bi,
-    p.name_rev_bi = row.name_rev_bi, p.address_bi = row.address_bi, p.bi_kid = row.bi_kid
+WITH p, h, row
+// an erased person (graphsvc/erasure.py) stays erased: a file from before cannot bring them back
+CALL (p, row) {
+  WITH p, row WHERE coalesce(p.erased, false) = false
+  SET p.code_name = row.code_name, p.legal_name = row.legal_name, p.phone = row.phone,
+      p.address = row.address, p.phone_bi = row.phone_bi, p.name_bi = row.name_bi,
+      p.name_rev_bi = row.name_rev_bi, p.address_bi = row.address_bi, p.bi_kid = row.bi_kid
+}
 WITH p, h
 CALL (p, h) {
   // no label on `other`: the plan must expand from p, never scan an index per row

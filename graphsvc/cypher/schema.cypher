@@ -165,3 +165,7 @@ CREATE INDEX idempotency_expires IF NOT EXISTS FOR (k:IdempotencyKey) ON (k.expi
 // name: constraint_retention_state_id
 // Retention (graphsvc/retention.py): one lock-and-progress node per kind.
 CREATE CONSTRAINT retention_state_id IF NOT EXISTS FOR (r:RetentionState) REQUIRE r.id IS UNIQUE;
+
+// name: constraint_person_key
+// One key per person (graphsvc/personkeys.py): two writers cannot each make one.
+CREATE CONSTRAINT person_key_person IF NOT EXISTS FOR (k:PersonKey) REQUIRE k.person_id IS UNIQUE;
