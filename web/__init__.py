@@ -138,6 +138,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         desk,
         desk_api,
         edge,
+        freeze,
         guard,
         health,
         home,
@@ -165,7 +166,8 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     # the coordinator's desk (issue 13): intake, the household desk, dispatch, accounts (team),
     # import and export
     desks = (intake.bp, intake.api_bp, desk.bp, desk_api.bp, dispatch_web.bp, dispatch_web.api_bp, team.bp, transfer.bp)
-    for blueprint in blueprints + desks:
+    emergency = (freeze.bp,)  # issue 15 §3: freeze and sessions
+    for blueprint in blueprints + desks + emergency:
         app.register_blueprint(blueprint)
 
     @app.before_request
