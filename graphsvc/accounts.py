@@ -648,12 +648,15 @@ def _mark_path(db: Database | None) -> Path | None:
 
 
 def _read_mark(path: Path | None) -> str | None:
+    """The mark's identity, from one stat (no read): each bump renames a new file into place,
+    made while the old one still exists, so its inode differs from the mark it replaces."""
     if path is None:
         return None
     try:
-        return path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError):
-        return ""  # no mark yet (or unreadable): a value of its own, changed by the first bump
+        st = os.stat(path)
+    except OSError:
+        return ""  # no mark yet: a value of its own, changed by the first bump
+    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}"
 
 
 def forget_tokens(db: Database | None = None) -> None:
@@ -662,7 +665,10 @@ def forget_tokens(db: Database | None = None) -> None:
     new revocation mark (written whole, then renamed into place)."""
     with _token_cache_lock:
         _token_cache.clear()
-    path = _mark_path(db)
+    _bump_mark(_mark_path(db))
+
+
+def _bump_mark(path: Path | None) -> None:
     if path is None:
         return
     try:
