@@ -361,3 +361,17 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def past_events(db, *rows: dict) -> None:
+    """Audit events with times of a test's choosing, chained after the head as the benchmarks
+    insert them (bench/cypher/bench_audit.cypher): ``{"at": datetime, "actor", "action",
+    "targets"}``, outcome ``ok`` and role ``visitor`` unless given."""
+    audit.flush(db)
+    head = db.read("audit_head")
+    seq, digest = (head[0]["seq"], head[0]["hash"]) if head else (0, audit.ZERO_HASH)
+    sealed = list(
+        audit.chain_events([{"outcome": "ok", "role": "visitor", **r} for r in rows], start_seq=seq + 1, prev=digest)
+    )
+    db.write("bench_audit_insert", rows=sealed)
+    db.write("bench_audit_set_head", seq=sealed[-1]["seq"], hash=sealed[-1]["hash"])

@@ -169,6 +169,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     emergency = (freeze.bp,)  # issue 15 §3: freeze and sessions
     for blueprint in blueprints + desks + emergency:
         app.register_blueprint(blueprint)
+    from . import exposure as exposure_web  # issue 15 §4: the exposure of an account
+
+    app.register_blueprint(exposure_web.bp)
+    app.register_blueprint(exposure_web.api_bp)
 
     @app.before_request
     def _nonce() -> None:
