@@ -56,6 +56,7 @@ class Action(str, Enum):
     DATA_IMPORT = "data.import"  # coordinators: rows of their own districts only (the importer checks)
     DATA_EXPORT = "data.export"
     RECORD_ERASE = "record.erase"  # erase a person or household (graphsvc/erasure.py): admins
+    USER_FREEZE = "user.freeze"  # end an account's sessions and tokens now (coordinators: their visitors)
 
     def __str__(self) -> str:
         return self.value
@@ -80,6 +81,7 @@ TEAM_MANAGE = Action.TEAM_MANAGE
 DATA_IMPORT = Action.DATA_IMPORT
 DATA_EXPORT = Action.DATA_EXPORT
 RECORD_ERASE = Action.RECORD_ERASE
+USER_FREEZE = Action.USER_FREEZE
 ACTIONS = tuple(Action)
 
 # What a role may see of a household it may read.
@@ -168,6 +170,7 @@ COORDINATOR = Role(
             Action.HOUSEHOLD_ASSIGN,
             Action.DATA_IMPORT,
             Action.TEAM_MANAGE,
+            Action.USER_FREEZE,
         }
     ),
     FULL_HOUSEHOLD_FIELDS,
@@ -314,6 +317,8 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
         return _allow("everyone may see their own account")
 
     if action is Action.TEAM_MANAGE:
+        return _decide_account(subject, role, obj)
+    if action is Action.USER_FREEZE:  # the accounts the subject runs (graphsvc/freeze.py)
         return _decide_account(subject, role, obj)
     if role.all_districts:
         if action is Action.HOUSEHOLD_IDENTITY_READ:

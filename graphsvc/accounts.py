@@ -14,8 +14,12 @@
 - Personal access tokens (``gs_…``) are shown once, stored as SHA-256, expire, and can be
   revoked; disabling an account ends its sessions and revokes its tokens. A process
   remembers a token's owner for ``TOKEN_CACHE_SECONDS`` (one Neo4j read less per API
-  request); revoking or disabling forgets it at once in the process that did it, and every
-  other process stops accepting the token within those seconds.
+  request); revoking, disabling or freezing (graphsvc/freeze.py) forgets it at once in the
+  process that did it, and writes a new revocation mark (a small file beside the audit
+  journal, which every process of the database shares): every other process reads the mark
+  at each token request (a file read, no Neo4j) and forgets what it remembered when it
+  changed. A process on another host (not sharing the journal's folder) stops accepting the
+  token within those seconds.
 
 Every change and every checked sign-in attempt (a password or a code that was verified) is
 written to the audit log, in the same transaction as the change. An attempt refused before
@@ -30,12 +34,14 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import os
 import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import neo4j
@@ -199,7 +205,7 @@ def set_enabled(db: Database, actor: Actor, username: str, enabled: bool) -> Non
         _audit(tx, db, actor, "user.enable" if enabled else "user.disable", [username])
 
     db.write_tx(work)
-    forget_tokens()
+    forget_tokens(db)
 
 
 def reset_password(db: Database, actor: Actor, username: str, password: str) -> None:
@@ -336,6 +342,7 @@ def authenticate(
 
     user = get_user(db, username) if USERNAME_RE.match(username or "") else None
     ok = False
+    frozen = bool(user and user.get("frozen"))  # graphsvc/freeze.py: refused like a wrong password
     if user and user["password_hash"] and user["enabled"]:
         try:
             ok = _hasher.verify(user["password_hash"], password)
@@ -351,7 +358,7 @@ def authenticate(
     under_duress = under_duress and not ok
     ok = ok or under_duress
 
-    if ok:
+    if ok and not frozen:
         user = cast("dict[str, Any]", user)  # ok: the password of an existing account matched
 
         def success(tx: neo4j.ManagedTransaction) -> None:
@@ -397,9 +404,17 @@ def authenticate(
             max_lock_seconds=MAX_LOCK_SECONDS,
         )
         reason = "disabled account" if user and not user["enabled"] else ("wrong password" if user else "unknown user")
+        if frozen:  # the admins learn whether whoever tries knows the password
+            reason = "frozen account; " + ("right password" if ok else "wrong password")
         via = "known device" if device else "unknown device"
         _audit(
-            tx, db, anonymous, "login.failure", [username] if user else [], outcome="failure", detail=f"{reason}; {via}"
+            tx,
+            db,
+            anonymous,
+            "login.frozen" if frozen else "login.failure",
+            [username] if user else [],
+            outcome="failure",
+            detail=f"{reason}; {via}",
         )
 
     db.write_tx(failure)
@@ -638,31 +653,68 @@ def revoke_tokens(db: Database, actor: Actor, username: str) -> int:
         return revoked
 
     revoked = db.write_tx(work)
-    forget_tokens()
+    forget_tokens(db)
     return revoked
 
 
 _clock = time.monotonic
-# token hash -> (monotonic time until which it may be used without asking Neo4j, subject)
-_token_cache: dict[str, tuple[float, Subject]] = {}
+# token hash -> (monotonic time until which it may be used without asking Neo4j, subject,
+# the revocation mark when it was read)
+_token_cache: dict[str, tuple[float, Subject, str | None]] = {}
 _token_cache_lock = threading.Lock()
+REVOCATION_MARK = "revocations"
 
 
-def forget_tokens() -> None:
-    """Forget every remembered token lookup of this process (after a revocation)."""
+def _mark_path(db: Database | None) -> Path | None:
+    """The revocation mark of the database: beside its audit journal (which every process
+    of one database shares, graphsvc/config.py ``audit_journal``), or None without one."""
+    journal = getattr(db, "journal", None) if db is not None else None
+    return Path(journal.path).with_name(REVOCATION_MARK) if journal is not None else None
+
+
+def _read_mark(path: Path | None) -> str | None:
+    """The mark's identity, from one stat (no read): each bump renames a new file into place,
+    made while the old one still exists, so its inode differs from the mark it replaces."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""  # no mark yet: a value of its own, changed by the first bump
+    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}"
+
+
+def forget_tokens(db: Database | None = None) -> None:
+    """Forget every remembered token lookup of this process (after a revocation, committed
+    first), and with ``db`` tell every other process of the database to forget theirs: a
+    new revocation mark (written whole, then renamed into place)."""
     with _token_cache_lock:
         _token_cache.clear()
+    _bump_mark(_mark_path(db))
+
+
+def _bump_mark(path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fresh = path.with_name(f".{REVOCATION_MARK}.{secrets.token_hex(4)}")
+        fresh.write_text(secrets.token_hex(16), encoding="ascii")
+        os.replace(fresh, path)
+    except OSError as exc:  # the change is committed; other processes notice within the cache's seconds
+        log.error("the revocation mark %s could not be written: %s", path, exc)
 
 
 def token_subject(db: Database, token: str | None) -> Subject | None:
-    """The owner of a valid token (not revoked, not expired, account enabled), else None."""
+    """The owner of a valid token (not revoked, not expired, account enabled, not frozen), else None."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
     digest = _sha256(token)
     now = _clock()
+    mark = _read_mark(_mark_path(db))
     with _token_cache_lock:
         hit = _token_cache.get(digest)
-    if hit is not None and hit[0] > now:
+    if hit is not None and hit[0] > now and hit[2] == mark:
         return hit[1]
     rows = db.read("token_user", hash=digest)
     if not rows:
@@ -678,5 +730,5 @@ def token_subject(db: Database, token: str | None) -> Subject | None:
     with _token_cache_lock:
         if len(_token_cache) >= TOKEN_CACHE_SIZE:
             _token_cache.clear()
-        _token_cache[digest] = (now + min(TOKEN_CACHE_SECONDS, left), subject)
+        _token_cache[digest] = (now + min(TOKEN_CACHE_SECONDS, left), subject, mark)
     return subject

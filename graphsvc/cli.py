@@ -508,6 +508,7 @@ def users_list(ctx: click.Context) -> None:
         rows = accounts.list_users(db)
     for u in rows:
         state = "enabled" if u["enabled"] else "disabled"
+        state = "frozen" if u.get("frozen") else state
         extra = [] if u["has_password"] else ["no password"]
         if u["gender"]:
             extra.append(f"gender {u['gender']}")
@@ -611,6 +612,48 @@ def users_revoke_tokens(ctx: click.Context, username: str) -> None:
     with _connect(_settings(ctx)) as db:
         n = _account_call(accounts.revoke_tokens, db, cli_actor(), username)
     click.echo(f"{n} tokens of {username} revoked")
+
+
+def _freeze_call(ctx: click.Context, verb: str, username: str, reason: str) -> Any:
+    """Freeze or unfreeze (graphsvc/freeze.py) as the operator: any account."""
+    from . import freeze
+    from .errors import Refused
+
+    with _connect(_settings(ctx)) as db:
+        try:
+            if verb == "freeze":
+                return freeze.freeze(db, None, cli_actor(), username, reason)
+            return freeze.unfreeze(db, None, cli_actor(), username, reason)
+        except Refused as exc:
+            if exc.kind == "not_found":
+                _fail(f"no user {username!r}")
+            if exc.problems:
+                _fail(f"--reason: {exc.problems[0].english()}")
+            _fail(exc.why)
+
+
+@users_group.command("freeze")
+@click.argument("username")
+@click.option("--reason", required=True, help="why (at most 300 characters; kept in the audit log)")
+@click.pass_context
+def users_freeze(ctx: click.Context, username: str, reason: str) -> None:
+    """Freeze an account now: its sessions and tokens end in every process, its claims are
+    released, and it cannot sign in until `users unfreeze`."""
+    done = _freeze_call(ctx, "freeze", username, reason)
+    click.echo(
+        f"user {username} frozen: {done.sessions} sessions ended, {done.tokens} tokens revoked, "
+        f"{len(done.released)} claims released"
+    )
+
+
+@users_group.command("unfreeze")
+@click.argument("username")
+@click.option("--reason", required=True, help="why (at most 300 characters; kept in the audit log)")
+@click.pass_context
+def users_unfreeze(ctx: click.Context, username: str, reason: str) -> None:
+    """Let a frozen account sign in again (its tokens stay revoked)."""
+    _freeze_call(ctx, "unfreeze", username, reason)
+    click.echo(f"user {username} unfrozen")
 
 
 # --- audit and keys -------------------------------------------------------------------------

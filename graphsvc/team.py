@@ -164,7 +164,7 @@ def change_account(
 
     result: Change = db.write_tx(work)
     if result.changed:
-        forget_tokens()
+        forget_tokens(db)
     return result
 
 

@@ -138,6 +138,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
         desk,
         desk_api,
         edge,
+        freeze,
         guard,
         health,
         home,
@@ -168,7 +169,7 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     # the coordinator's desk (issue 13): intake, the household desk, dispatch, accounts (team),
     # import and export
     desks = (intake.bp, intake.api_bp, desk.bp, desk_api.bp, dispatch_web.bp, dispatch_web.api_bp, team.bp, transfer.bp)
-    emergency = (duress_web.bp,)  # the duress sign-in (issue 15 §3)
+    emergency = (duress_web.bp, freeze.bp)  # issue 15 §3: the duress sign-in; freeze and sessions
     for blueprint in blueprints + desks + emergency:
         app.register_blueprint(blueprint)
     alerts_web.init_app(app)  # issue 15: the alerts' page, API and the admins' banner

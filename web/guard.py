@@ -292,11 +292,33 @@ def _load_subject() -> None:
     sid = request.cookies.get(SESSION_COOKIE)
     info = accounts.session_user(db, sid) if sid else None
     if info is None:
+        g.session_revoked = bool(sid)  # ended, frozen, signed out elsewhere or timed out: clear_site_data
         return
     g.session_id = sid
     needs_second = needs_second_factor(info.subject, info.totp_enabled)
     g.second_factor_pending = needs_second and not info.second_factor
     g.subject = info.subject
+
+
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+CLEAR_SPARED = ("auth.login", "team.reset_password")
+
+
+def clear_site_data(response) -> None:
+    """A request that came with the cookie of a session that no longer opens (issue 15 §3:
+    ended, frozen, signed out elsewhere, timed out) is answered with ``Clear-Site-Data``
+    (the browser drops this site's cache, cookies and storage) and the cookie's removal:
+    the redirect to sign-in (or the API's 401). Not without such a cookie, and not on the
+    sign-in and reset forms (``CLEAR_SPARED``: their CSRF token rests on the pre-session
+    cookie, which the browser would drop too): there the dead cookie is only removed."""
+    if not g.get("session_revoked"):
+        return
+    cookies = response.headers.getlist("Set-Cookie")
+    if any(c.startswith(f"{SESSION_COOKIE}=") for c in cookies):
+        return  # a sign-in over a dead cookie starts a new session; or the cookie is removed already
+    if request.endpoint not in CLEAR_SPARED:
+        response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    response.delete_cookie(SESSION_COOKIE, samesite="Strict", httponly=True, secure=request.is_secure)
 
 
 def csrf_token() -> str:
@@ -393,6 +415,7 @@ def init_app(app: Flask) -> None:
         if request.endpoint != "static":
             response.headers["Cache-Control"] = "no-store"
             response.headers["Pragma"] = "no-cache"
+        clear_site_data(response)
         return response
 
     def _error(status: int, message: str, headers: dict[str, str] | None = None, **extra):

@@ -25,7 +25,7 @@ RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS dist
        u.totp_secret AS totp_secret, coalesce(u.totp_enabled, false) AS totp_enabled,
        u.code_locked_until AS code_locked_until, coalesce(u.code_failures, 0) AS code_failures,
        u.totp_last_step AS totp_last_step, p.id AS person_id,
-       u.duress_hash AS duress_hash;
+       u.duress_hash AS duress_hash, coalesce(u.frozen, false) AS frozen;
 
 // name: user_list
 MATCH (u:User)
@@ -35,7 +35,7 @@ RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS dist
        coalesce(u.enabled, false) AS enabled, u.password_hash IS NOT NULL AS has_password,
        coalesce(u.totp_enabled, false) AS totp_enabled, u.last_login_at AS last_login_at,
        count(t) AS live_tokens,
-       coalesce(u.identity_frozen, false) AS identity_frozen
+       coalesce(u.identity_frozen, false) AS identity_frozen, coalesce(u.frozen, false) AS frozen
 ORDER BY username;
 
 // name: user_set_enabled
@@ -184,6 +184,7 @@ MATCH (u:User)-[:HAS_SESSION]->(s:Session {id_hash: $id_hash})
 WHERE s.last_seen_at > datetime() - duration({seconds: $idle_seconds})
   AND coalesce(s.expires_at, s.created_at + duration({hours: 12})) > datetime()
   AND coalesce(u.enabled, false)
+  AND NOT coalesce(u.frozen, false)
 RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
        s.second_factor AS second_factor, s.last_seen_at AS last_seen_at,
        coalesce(u.totp_enabled, false) AS totp_enabled,
@@ -224,6 +225,7 @@ RETURN t.expires_at AS expires_at;
 // name: token_user
 MATCH (u:User)-[:HAS_TOKEN]->(t:Token {hash: $hash})
 WHERE t.revoked_at IS NULL AND t.expires_at > datetime() AND coalesce(u.enabled, false)
+  AND NOT coalesce(u.frozen, false)
 RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
        t.prefix AS prefix, t.expires_at AS expires_at,
        coalesce(u.identity_frozen, false) AS identity_frozen;
