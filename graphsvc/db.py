@@ -21,9 +21,11 @@ from typing import Any, TypeVar
 import neo4j
 from neo4j import GraphDatabase, RoutingControl
 
-from . import idempotency, journal, neo4j_local, waits
+from . import driverfix, idempotency, journal, neo4j_local, waits
 from .config import Settings
 from .journal import Journal
+
+driverfix.install()  # the driver's at_eof must not spin (graphsvc/driverfix.py)
 
 T = TypeVar("T")
 
