@@ -169,3 +169,7 @@ CREATE CONSTRAINT retention_state_id IF NOT EXISTS FOR (r:RetentionState) REQUIR
 // name: constraint_person_key
 // One key per person (graphsvc/personkeys.py): two writers cannot each make one.
 CREATE CONSTRAINT person_key_person IF NOT EXISTS FOR (k:PersonKey) REQUIRE k.person_id IS UNIQUE;
+
+// name: constraint_org_name
+// Partner organisations (graphsvc/orgs.py): one node per name.
+CREATE CONSTRAINT org_name IF NOT EXISTS FOR (o:Org) REQUIRE o.name IS UNIQUE;
