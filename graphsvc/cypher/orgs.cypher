@@ -69,3 +69,31 @@ RETURN c.id AS id, c.username AS username;
 MATCH (h:Household {id: $household_id})-[r:SHARED_WITH]->(o:Org)
 RETURN o.name AS org, r.at AS at, r.by AS by
 ORDER BY org;
+
+// name: partner_candidates
+// class: heavy
+// A partner's suggestions (graphsvc/sharing.py suggestions): the active households shared
+// with $org or brought in by $username's own reports (not merged at intake into another),
+// not held by a live claim of someone else, not women_only unless $gender = 'f', not
+// declined by them lately; at most $max, each row as suggest_candidates' rows
+// [id, code, district, arrived_on, joined_on, last_visit_on, follow_up_on, failed_attempts].
+OPTIONAL MATCH (u:User {username: $username})
+CALL () {
+  OPTIONAL MATCH (h:Household)-[:SHARED_WITH]->(:Org {name: $org})
+  RETURN collect(h) AS shared
+}
+CALL (u) {
+  OPTIONAL MATCH (u)-[:MADE]->(:Visit)-[b:BROUGHT]->(h:Household)
+  WHERE b.merged_from IS NULL
+  RETURN collect(h) AS brought
+}
+UNWIND shared + brought AS h
+WITH DISTINCT u, h
+WHERE h.status = 'active' AND ($gender = 'f' OR NOT coalesce(h.women_only, false))
+  AND NOT EXISTS { MATCH (h)<-[:ON]-(c:Claim)
+                   WHERE c.ended_at IS NULL AND c.expires_at > $now AND c.username <> $username }
+  AND NOT EXISTS { MATCH (u)-[:CLAIMED]->(c:Claim)-[:ON]->(h)
+                   WHERE c.ended_by = 'decline' AND c.ended_at >= $declined_since }
+WITH h ORDER BY h.id LIMIT $max
+RETURN [h.id, h.code, h.district, toString(h.arrived_on), toString(h.joined_on),
+        toString(h.last_visit_on), toString(h.follow_up_on), coalesce(h.failed_attempts, 0)] AS row;
