@@ -142,8 +142,8 @@ def test_a_partner_does_field_work_on_shared_households(app, net):
     for path in ("/api/v1/households/h-001", "/api/v1/households/H-001", "/api/v1/households/h-003/contact"):
         assert net.api(path).status_code == 404, path
     assert net.api("/api/v1/households/h-001/claim", method="POST").status_code == 404
-    assert net.api("/api/v1/visits", method="POST",
-                   json={"household_id": "h-001", "visited_on": "2026-01-02", "outcome": "met"}).status_code == 404  # fmt: skip
+    elsewhere = {"household_id": "h-001", "visited_on": "2026-01-02", "outcome": "met"}
+    assert net.api("/api/v1/visits", method="POST", json=elsewhere).status_code == 404
     # another organisation's partner sees none of it
     other = add_partner(app_db(app), "bora", OTHER, app=app)
     assert other.api("/api/v1/suggestions").json["suggestions"] == []
