@@ -156,3 +156,28 @@ def suggestions(
     )
     found = [suggest.Candidate.from_row(r["row"]) for r in rows]
     return suggest.rank(found, {}, subject, today, weights, limit)
+
+
+BOARD_DAYS = 30
+BOARD_VISITS = 10  # the latest visits shown per partner
+
+
+def partner_board(
+    db: Database, subject: access.Subject, today: dt.date, days: int = BOARD_DAYS
+) -> list[dict[str, Any]]:
+    """The coordinator's desk, "Partners": per organisation, the households shared with it
+    in the subject's districts (admins: all), and per partner their visits reported in the
+    last ``days`` days at households of those districts and what those visits brought in:
+    ``[{org, shared: [{id, code, district, status, shared_at}], partners: [{username,
+    enabled, visit_count, visits: [{id, on, outcome, household_id, code}], brought:
+    [{id, code, status}]}]}]``. Empty for a subject who may not share households."""
+    if not access.role_may(subject, access.HOUSEHOLD_SHARE) or access.in_duress(subject):
+        return []
+    districts = access.scope_districts(subject)
+    rows = db.read(
+        "partner_board",
+        districts=list(districts) if districts is not None else None,
+        since=today - dt.timedelta(days=days),
+        limit=BOARD_VISITS,
+    )
+    return [plain(dict(r)) for r in rows]

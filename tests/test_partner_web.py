@@ -149,3 +149,63 @@ def test_a_partner_does_field_work_on_shared_households(app, net):
     assert other.api("/api/v1/suggestions").json["suggestions"] == []
     assert other.api("/api/v1/households/h-002").status_code == 404
     assert other.api(f"/api/v1/households/{brought}").status_code == 404
+
+
+def test_the_desk_shows_each_partner_s_households_and_visits(app, net):
+    coord = api(app, "coord")
+    coord("/api/v1/households/h-002/share", method="POST", json={"org": ORG})
+    made = net.api(
+        "/api/v1/visits",
+        method="POST",
+        json={"household_id": "h-002", "visited_on": dt.date.today().isoformat(), "outcome": "not_home"},
+    )
+    assert made.status_code == 201
+    add_partner(app_db(app), "bora", OTHER)
+    client = app.test_client()
+    sign_in(client, "coord")
+    page = client.get("/dispatch?lang=ko").get_data(as_text=True)
+    section = page[page.index('id="partners"') :]
+    assert ORG in section and OTHER in section and "hana" in section and "bora" in section
+    assert "H-002" in section
+    mine = re.search(r"<td>hana</td>\s*<td>(\d+)</td>", section)
+    assert mine and mine.group(1) == "1"
+    shown = events(app_db(app), action="partners.read")
+    assert shown and "h-002" in shown[0]["targets"] and made.json["id"] in shown[0]["targets"]
+    # a coordinator of another district sees the organisations, not 노원's households or visits
+    other = app.test_client()
+    sign_in(other, "yeon")
+    section = other.get("/dispatch?lang=ko").get_data(as_text=True)
+    section = section[section.index('id="partners"') :]
+    assert ORG in section and "H-002" not in section and made.json["id"] not in section
+    assert re.search(r"<td>hana</td>\s*<td>0</td>", section)
+
+
+def test_admin_adds_a_partner_with_an_organisation(app, net):
+    client = app.test_client()
+    sign_in(client, "admin")
+    page = client.get("/admin/users?lang=ko").get_data(as_text=True)
+    assert f"partner · {ORG}" in page and "소속 단체 (협력 사역자만)" in page
+
+    def add(**fields):
+        token = csrf(client, "/admin/users")
+        data = {"username": "sena", "role": "partner", "password": "correct horse battery", "csrf_token": token}
+        return client.post("/admin/users?lang=ko", data={**data, **fields})
+
+    assert "협력 사역자에게는 소속 단체가 필요합니다" in add().get_data(as_text=True)
+    assert "그런 협력 단체가 없습니다" in add(org="없는곳").get_data(as_text=True)
+    assert "협력 사역자만 단체에 속합니다" in add(role="visitor", districts="서울 노원구", org=ORG).get_data(
+        as_text=True
+    )
+    assert add(org=OTHER).status_code == 302
+    assert f"partner · {OTHER}" in client.get("/admin/users").get_data(as_text=True)
+    account = client.get("/team/sena?lang=ko").get_data(as_text=True)
+    assert "소속 단체" in account and OTHER in account
+    # a partner becomes no other role, and no account becomes a partner
+    change = api(app, "admin")(
+        "/api/v1/users/sena", method="PATCH", json={"role": "visitor", "districts": ["서울 노원구"]}
+    )
+    assert change.status_code == 400 and change.json["field"] == "role"
+    change = api(app, "admin")("/api/v1/users/minji", method="PATCH", json={"role": "partner"})
+    assert change.status_code == 400 and change.json["field"] == "role"
+    change = api(app, "admin")("/api/v1/users/sena", method="PATCH", json={"districts": ["서울 노원구"]})
+    assert change.status_code == 400 and change.json["field"] == "districts"

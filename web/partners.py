@@ -18,7 +18,7 @@ from graphsvc.errors import Refused
 
 from . import answers, deskpage
 from .args import json_object
-from .guard import actor, allow, refusal_message
+from .guard import actor, allow, audit_shown, refusal_message
 from .idem import idempotent
 from .neo import get_db
 
@@ -110,3 +110,16 @@ def unshare(household_id: str, org: str):
         removed=out["removed"],
         ended_claims=out["ended_claims"],
     )
+
+
+# --- the coordinator's desk: "Partners" (web/templates/_desk_partner.html) -----------------------
+
+
+@bp.app_template_global()
+def partner_desk() -> dict[str, Any]:
+    """The desk's "Partners" section (graphsvc/sharing.py partner_board), audited with every
+    id it shows; called by the desk's template (one include line): ``{orgs, outcomes}``."""
+    board = sharing.partner_board(get_db(), g.subject, answers.today())
+    if board:
+        audit_shown("partners.read", board, detail=f"{len(board)} organisations")
+    return {"orgs": board, "outcomes": answers.outcome_names()}
