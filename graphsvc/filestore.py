@@ -196,13 +196,14 @@ def file_ids(settings: Settings) -> set[str]:
 
 # --- key rotation (graphsvc keys rotate) ----------------------------------------------------------
 #
-# A stored file is sealed for its record, so re-encrypting it needs (kind, record_id): the
-# services that store files name a statement (graphsvc/cypher/*.cypher) returning every
-# {file_id, kind, record_id} they hold, e.g. the photos' and the receipts'. ``reencrypt``
-# turns each of those files over to the current key. A file no statement names keeps its
-# key: ``key_ids`` tells `keys rotate` which old keys stored files still need, and those
-# keys are kept rather than retired (a retired key would make the file unreadable).
-OWNERS: list[str] = []
+# A stored file is sealed for its record, so re-encrypting it needs (kind, record_id): a
+# statement per service that stores files (graphsvc/cypher/stored_files.cypher) returns
+# every {file_id, kind, record_id} it holds: the photos' and the receipts'. ``reencrypt``
+# turns each of those files over to the current key. A file no statement names (or that
+# does not open for the binding named) keeps its key: ``key_ids`` tells `keys rotate` which
+# old keys stored files still need, and those keys are kept rather than retired (a retired
+# key would make the file unreadable).
+OWNERS: list[str] = ["stored_files_photos", "stored_files_receipts"]
 
 
 def register_owner(statement: str) -> None:
@@ -241,7 +242,10 @@ def reencrypt(db: Database, settings: Settings, keyring: Keyring) -> int:
             blob = (storage.files_dir(settings) / file_id).read_bytes()
             if not keyring.needs_rotation_bytes(blob):
                 continue
-            data = keyring.decrypt_bytes(blob, kind, record_id, FIELD)
+            try:
+                data = keyring.decrypt_bytes(blob, kind, record_id, FIELD)
+            except DecryptionError:
+                continue  # not this binding, or its key is gone: left as it is (its key is kept)
             _write(settings, file_id, keyring.encrypt_bytes(data, kind, record_id, FIELD), replace=True)
             done += 1
     return done

@@ -343,3 +343,38 @@ def test_keys_rotate_keeps_the_keys_stored_files_need(db, cli_env, settings, tmp
         assert third.kids == (third.current_kid,)
     finally:
         filestore.remove_for(settings, [orphan])
+
+
+def test_reencrypt_knows_the_photos_and_the_receipts(db, store):
+    """The application's owner statements (graphsvc/cypher/stored_files.cypher) name the
+    files of photos (original and sanitized) and receipts with their bindings; a file whose
+    binding does not match is left as it is, not a failure of the rotation."""
+    from .helpers import empty
+
+    empty(db)
+    assert filestore.OWNERS == ["stored_files_photos", "stored_files_receipts"]
+    old_key, new_key = os.urandom(32), os.urandom(32)
+    old = crypto.Keyring({"kold": old_key}, "kold")
+    with filestore.staging(store, old) as stage:
+        original = stage.put(b"original", kind="Photo", record_id="ph-1")
+        sanitized = stage.put(b"sanitized", kind="PhotoSanitized", record_id="ph-1")
+        receipt = stage.put(b"receipt", kind="receipt", record_id="rc-1")
+        stray = stage.put(b"stray", kind="Photo", record_id="ph-other")
+    db.write(
+        "test_file_owner_shapes",
+        photo_id="ph-1",
+        original=original,
+        sanitized=sanitized,
+        receipt_id="rc-1",
+        receipt=receipt,
+    )
+    db.write(
+        "test_file_owner_shapes", photo_id="ph-2", original=stray, sanitized=None, receipt_id="rc-2", receipt=None
+    )  # a file bound to another record
+    ring = crypto.Keyring({"kold": old_key, "knew": new_key}, "knew")
+    assert filestore.reencrypt(db, store, ring) == 3
+    assert filestore.key_ids(store) == {"knew": 3, "kold": 1}
+    only_new = crypto.Keyring({"knew": new_key}, "knew")
+    assert filestore.read(store, only_new, original, kind="Photo", record_id="ph-1") == b"original"
+    assert filestore.read(store, only_new, sanitized, kind="PhotoSanitized", record_id="ph-1") == b"sanitized"
+    assert filestore.read(store, only_new, receipt, kind="receipt", record_id="rc-1") == b"receipt"
