@@ -378,3 +378,20 @@ def test_reencrypt_knows_the_photos_and_the_receipts(db, store):
     assert filestore.read(store, only_new, original, kind="Photo", record_id="ph-1") == b"original"
     assert filestore.read(store, only_new, sanitized, kind="PhotoSanitized", record_id="ph-1") == b"sanitized"
     assert filestore.read(store, only_new, receipt, kind="receipt", record_id="rc-1") == b"receipt"
+
+
+def test_orphans_are_old_files_no_record_names(db, store):
+    from .helpers import empty
+
+    empty(db)
+    ring = keyring()
+    with filestore.staging(store, ring) as stage:
+        named = stage.put(b"original", kind="Photo", record_id="ph-1")
+        lost = stage.put(b"lost", kind="Photo", record_id="ph-lost")
+        young = stage.put(b"young", kind="Photo", record_id="ph-young")
+    db.write("test_file_owner_shapes", photo_id="ph-1", original=named, sanitized=None, receipt_id="rc-1", receipt=None)
+    hour_ago = os.stat(storage.files_dir(store) / lost).st_mtime - 7200
+    for file_id in (named, lost):
+        os.utime(storage.files_dir(store) / file_id, (hour_ago, hour_ago))
+    assert filestore.orphans(db, store) == {lost}  # the young one may belong to a running transaction
+    assert filestore.orphans(db, store, older_than=-60) == {lost, young}
