@@ -395,3 +395,10 @@ def test_orphans_are_old_files_no_record_names(db, store):
         os.utime(storage.files_dir(store) / file_id, (hour_ago, hour_ago))
     assert filestore.orphans(db, store) == {lost}  # the young one may belong to a running transaction
     assert filestore.orphans(db, store, older_than=-60) == {lost, young}
+
+
+def test_a_malformed_upload_limit_stops_the_app_at_start(settings):
+    from web import create_app
+
+    with pytest.raises(ValueError, match="GRAPHSVC_UPLOAD_MAX_MB"):
+        create_app(replace(settings, upload_env=(("GRAPHSVC_UPLOAD_MAX_MB", "lots"),)), TESTING=True)
