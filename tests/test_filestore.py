@@ -270,8 +270,11 @@ def test_an_upload_route_refuses_bad_files_in_the_callers_language_and_writes_no
     assert listing(store) == {}
     pages = _post(call, "/api/v1/test-files", pdf_bytes(2), name="receipt.pdf")
     assert pages.status_code == 201 and pages.get_json()["mimes"] == ["image/jpeg", "image/jpeg"]
-    for blob in listing(store).values():
-        assert b"%PDF" not in blob
+    ring = file_app.extensions["graphsvc_keyring"]
+    assert set(listing(store)) == set(pages.get_json()["ids"])
+    for file_id, blob in listing(store).items():
+        plain = filestore.read(store, ring, file_id, kind="Photo", record_id="ph-web")
+        assert b"%PDF" not in blob and b"%PDF" not in plain and plain.startswith(b"\xff\xd8\xff")
 
 
 def test_an_upload_over_the_limit_is_413(file_app, store, monkeypatch):
