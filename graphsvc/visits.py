@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import access, alerts, audit, chains, crypto, households, personkeys, records, suggest
+from . import access, alerts, audit, chains, crypto, households, materials, personkeys, records, suggest
 from .errors import Refused
 from .model import Actor
 from .suggest import SHOWN_ACTION, suggested_since
@@ -314,6 +314,7 @@ class Reported:
     household_id: str
     new_members: tuple[str, ...] = ()
     introductions: tuple[tuple[str, str], ...] = ()  # (household id, its first person's id)
+    materials: tuple[dict[str, Any], ...] = ()  # the ledger's given movements (graphsvc/materials.py)
 
 
 def parse_report(body: Any, today: dt.date) -> Report:
@@ -429,6 +430,18 @@ def report(
             follow_up_on=parsed.follow_up_on,
             now=now,
         )
+        # the materials ledger: what was given leaves the reporter's holding in this transaction
+        moved = materials.give_in_tx(
+            tx,
+            db,
+            reporter=subject.username,
+            visit_id=visit_id,
+            household_id=household_id,
+            materials=parsed.materials,
+            on=parsed.visited_on,
+            actor=actor,
+            now=now,
+        )
         for person in sealed_members:
             db.run_in_tx(tx, "person_create", **person)
         met = [*parsed.met, *member_ids]
@@ -471,7 +484,7 @@ def report(
             targets=[household_id, visit_id, *(e["id"] for e in ended), *met, *(x for pair in intro_ids for x in pair)],
             detail="; ".join([parsed.outcome + ("; household moved" if parsed.outcome == "moved" else ""), *brought]),
         )
-        return Reported(visit_id, household_id, member_ids, intro_ids)
+        return Reported(visit_id, household_id, member_ids, intro_ids, tuple(moved))
 
     return db.write_tx(work)
 
