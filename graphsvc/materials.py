@@ -383,9 +383,7 @@ def _may_keep(subject: access.Subject, row: Mapping[str, Any] | None) -> bool:
 
 def _qty(checked: Checked, body: Mapping[str, Any]) -> int | None:
     raw = body.get("qty")
-    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
-        raw = int(raw.strip())
-    if raw in (None, ""):
+    if raw is None:
         checked.problem("qty", "empty")
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_QTY:
@@ -395,26 +393,29 @@ def _qty(checked: Checked, body: Mapping[str, Any]) -> int | None:
 
 
 def parse_movement(db: Database, subject: access.Subject, body: Any, today: dt.date) -> dict[str, Any]:
-    """A movement from a JSON body or a form (``kind``, and the fields of its kind:
-    ``FIELDS``), checked: ``{kind, item, qty, holder, on, reason, corrects, original}``.
-    Refused (invalid) naming the first field at fault, with every problem."""
+    """A movement from a JSON body (a form's: its empty fields left out, ``qty`` a number):
+    ``kind`` and the fields of its kind (``FIELDS``), checked: ``{kind, item, qty, holder,
+    on, reason, corrects, original}``. Refused (invalid) naming the first field at fault,
+    with every problem."""
     if not isinstance(body, Mapping):
         raise Refused("invalid", "a JSON object is expected", "body")
-    body = {k: v for k, v in body.items() if v not in (None, "")}
     checked = Checked()
-    kind = records.text(checked, body, "kind", required=True)
+    kind = body.get("kind")
     if kind == "given":
         raise _refuse("kind", "materials_given_by_report")
-    if kind is not None and kind not in RECORDABLE:
-        raise _refuse("kind", "bad_choice", value=repr(kind[:40]), choices=", ".join(RECORDABLE))
     if kind is None:
-        raise _invalid(checked)
-    for name in body:
+        raise _refuse("kind", "empty")
+    if kind not in RECORDABLE:  # exactly (no white space): a JSON enum
+        raise _refuse("kind", "bad_choice", value=repr(str(kind)[:40]), choices=", ".join(RECORDABLE))
+    for name, value in body.items():
         if name != "kind" and name not in FIELDS[kind]:
             if name in ("item", "qty", "holder", "on", "reason", "corrects"):
                 checked.problem(str(name), "materials_not_for_kind", kind=kind)
             else:
                 checked.problem(str(name)[:40], "unknown_field", value=repr(str(name)[:40]))
+        elif value is None:  # JSON null is no value (a form leaves an empty field out)
+            checked.problem(str(name), "empty")
+    body = {k: v for k, v in body.items() if v is not None}
     out: dict[str, Any] = {"kind": kind, "item": None, "qty": None, "holder": None, "corrects": None, "original": None}
     if kind != "correction":
         raw_item = records.text(checked, body, "item", required=True)
@@ -447,6 +448,9 @@ def parse_movement(db: Database, subject: access.Subject, body: Any, today: dt.d
         checked.problem("reason", "materials_needs_reason")
     if reason is not None and len(reason) > REASON_MAX:
         checked.problem("reason", "too_long", max=REASON_MAX)
+    elif reason is not None and any(ord(c) < 32 for c in reason):  # one line: no tab, no line break
+        checked.problem("reason", "control")
+        reason = None
     out["reason"] = reason
     if kind == "correction":
         corrects = records.ident(checked, body, "corrects", required=True)

@@ -119,7 +119,9 @@ def _form_refused(refused: Refused):
 @allow(access.MATERIALS_MANAGE)
 @idempotent
 def movement_form():
-    body = {k: request.form.get(k, "") for k in FORM_FIELDS}
+    body: dict[str, Any] = {k: v for k in FORM_FIELDS if (v := request.form.get(k, "").strip())}
+    if str(body.get("qty", "")).isascii() and str(body.get("qty", "")).isdigit():
+        body["qty"] = int(body["qty"])
     try:
         materials.record(get_db(), g.subject, actor(), body, answers.today())
     except Refused as refused:
