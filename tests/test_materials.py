@@ -349,3 +349,46 @@ def test_pages_by_role_and_the_forms(app, ledger):
         "/materials/items", data={"csrf_token": token, "key": "tract", "label_en": "Tract", "label_ko": "전도지"}
     )
     assert added.status_code == 302 and "전도지" in admin.get("/materials?lang=ko").get_data(as_text=True)
+
+
+def test_a_partner_holds_materials_and_gives_them_at_visits_of_shared_households(app, ledger):
+    """A partner (Seam P) is a holder every coordinator keeps (partners work in no district):
+    issued to, given from at a report on a household shared with her organisation, seen on
+    her own page and in the API as her own."""
+    from graphsvc import sharing
+
+    from .helpers import add_partner
+
+    hana = add_partner(ledger, "hana", "새희망선교회", app=app)
+    sharing.share(ledger, COORD, who(COORD), "h-002", "새희망선교회")
+    move(ledger, kind="received", item="bible", qty=5, on="2026-10-01")
+    move(ledger, kind="issued", item="bible", qty=2, holder="hana", on="2026-10-02")
+    partner = access.Subject("hana", "partner", (), "f", org="새희망선교회")
+    body = {"household_id": "h-002", "visited_on": "2026-10-06", "outcome": "met", "materials": "성경:3"}
+    done = visits.report(ledger, keyring(), partner, who(partner), body, now=NOW)
+    (given,) = done.materials
+    assert given["holder"] == "hana" and given["discrepancy"] and given["held"] == 2
+    assert holding(ledger, "hana") == {"bible": -1}
+    # yeon keeps no visitor of 노원구, but a partner's materials, yes; the household of the
+    # discrepancy is 노원구's: on coord's desk, not on yeon's
+    yeon = access.Subject("yeon", "coordinator", (YANG,))
+    assert materials.balances_for(ledger, yeon, "hana", None) == [{"holder": "hana", "item": "bible", "qty": -1}]
+    assert [d["holder"] for d in materials.discrepancies(ledger, [NOWON])] == ["hana"]
+    assert materials.discrepancies(ledger, [YANG]) == []
+    assert hana.api("/api/v1/materials/balances").get_json()["balances"] == [
+        {"holder": "hana", "item": "bible", "qty": -1}
+    ]
+    assert hana.api("/api/v1/materials/balances?holder=minji").status_code == 404
+    assert (
+        hana.api(
+            "/api/v1/materials/movements", "POST", json={"kind": "received", "item": "bible", "qty": 1}
+        ).status_code
+        == 403
+    )
+    assert hana.client.get("/materials").status_code == 403
+    page = hana.client.get("/suggestions").get_data(as_text=True)
+    assert 'id="my-materials"' in page and "<strong>-1</strong>" in page
+    # on the ledger page of a coordinator, among the holders
+    coord_page = app.test_client()
+    sign_in(coord_page, "coord")
+    assert 'data-holder="hana"' in coord_page.get("/materials").get_data(as_text=True)
