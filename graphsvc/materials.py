@@ -171,10 +171,13 @@ def resolve(text: str | None, known: list[dict[str, str]], field: str = "materia
     return list(out.items())
 
 
-def add_item(db: Database, subject: access.Subject, actor: Actor, body: Any, now: dt.datetime | None = None) -> dict:
-    """Add a kind of materials: ``{key, label_en, label_ko}`` (admins: MATERIALS_ITEMS). A
-    key or label that names an item already is refused (a report's name must be one item)."""
-    if not access.decide(subject, access.MATERIALS_ITEMS):
+def add_item(
+    db: Database, subject: access.Subject | None, actor: Actor, body: Any, now: dt.datetime | None = None
+) -> dict:
+    """Add a kind of materials: ``{key, label_en, label_ko}`` (admins: MATERIALS_ITEMS;
+    ``subject`` None: the operator at the command line). A key or label that names an item
+    already is refused (a report's name must be one item)."""
+    if subject is not None and not access.decide(subject, access.MATERIALS_ITEMS):
         raise Refused("forbidden", "not for this role")
     if not isinstance(body, Mapping):
         raise Refused("invalid", "a JSON object is expected", "body")

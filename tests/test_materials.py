@@ -392,3 +392,28 @@ def test_a_partner_holds_materials_and_gives_them_at_visits_of_shared_households
     coord_page = app.test_client()
     sign_in(coord_page, "coord")
     assert 'data-holder="hana"' in coord_page.get("/materials").get_data(as_text=True)
+
+
+def test_the_command_line_adds_and_lists_items_and_shows_balances(ledger, cli_env):
+    from click.testing import CliRunner
+
+    from graphsvc.cli import main
+
+    def run(*args: str):
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    added = run("materials", "items", "add", "tract", "--label-en", "Tract", "--label-ko", "전도지")
+    assert added.exit_code == 0 and "tract" in added.output
+    again = run("materials", "items", "add", "leaflet", "--label-en", "Leaflet", "--label-ko", "전도지")
+    assert again.exit_code == 1 and "label_ko" in again.output
+    assert run("materials", "items", "list").output.splitlines() == [
+        "bible\tBible\t성경",
+        "hymnal\tHymnal\t찬송가",
+        "tract\tTract\t전도지",
+    ]
+    move(ledger, kind="received", item="tract", qty=30, on="2026-10-01")
+    move(ledger, kind="issued", item="전도지", qty=10, holder="minji", on="2026-10-05")
+    shown = run("materials", "balances", "--on", "2026-10-04").output.splitlines()
+    assert "-\ttract\t30" in shown and not any(line.startswith("minji") for line in shown)
+    assert "minji\ttract\t10" in run("materials", "balances", "--holder", "minji").output
+    assert [e["actor"].startswith("cli:") for e in audit.query(ledger, action="materials.item.add")] == [True]
