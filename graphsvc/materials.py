@@ -429,7 +429,7 @@ def parse_movement(db: Database, subject: access.Subject, body: Any, today: dt.d
                 checked.problem("item", "materials_unknown_item", value=repr(raw_item[:40]), choices=_choices(known))
         out["qty"] = _qty(checked, body)
     if "holder" in FIELDS[kind]:
-        holder = records.ident(checked, body, "holder", required=kind in NEEDS_HOLDER, username=True)
+        holder = records.ident(checked, body, "holder", username=True)
         if holder is None and kind in NEEDS_HOLDER and not any(p.field == "holder" for p in checked.problems):
             checked.problem("holder", "materials_needs_holder")
         if holder is not None:
@@ -446,7 +446,7 @@ def parse_movement(db: Database, subject: access.Subject, body: Any, today: dt.d
     elif on < EARLIEST:
         checked.problem("on", "too_early", value=on, earliest=EARLIEST)
     out["on"] = on
-    reason = records.text(checked, body, "reason", required=kind in NEEDS_REASON)
+    reason = records.text(checked, body, "reason")
     if reason is None and kind in NEEDS_REASON and not any(p.field == "reason" for p in checked.problems):
         checked.problem("reason", "materials_needs_reason")
     if reason is not None and len(reason) > REASON_MAX:

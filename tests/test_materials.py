@@ -417,3 +417,22 @@ def test_the_command_line_adds_and_lists_items_and_shows_balances(ledger, cli_en
     assert "-\ttract\t30" in shown and not any(line.startswith("minji") for line in shown)
     assert "minji\ttract\t10" in run("materials", "balances", "--holder", "minji").output
     assert [e["actor"].startswith("cli:") for e in audit.query(ledger, action="materials.item.add")] == [True]
+
+
+def test_a_duress_session_sees_no_materials_and_records_none(ledger):
+    move(ledger, kind="received", item="bible", qty=4, on="2026-10-01")
+    move(ledger, kind="issued", item="bible", qty=2, holder="minji", on="2026-10-02")
+    before = snapshot(ledger)
+    for subject in (
+        access.Subject("coord", "coordinator", (NOWON,), duress=True),
+        access.Subject("admin", "admin", duress=True),
+    ):
+        with pytest.raises(Refused) as e:
+            move(ledger, subject, kind="received", item="bible", qty=1)
+        assert e.value.kind == "forbidden"
+        assert materials.balances_for(ledger, subject, None, None) == []
+        assert materials.holders(ledger, subject) == []
+    assert snapshot(ledger) == before
+    hidden = access.Subject("minji", "visitor", (NOWON,), "f", duress=True)
+    assert materials.own_holding(ledger, hidden) == [] and materials.balances_for(ledger, hidden, None, None) == []
+    assert materials.own_holding(ledger, MINJI) == [{"item": "bible", "qty": 2}]

@@ -1,5 +1,5 @@
 // The materials ledger (graphsvc/materials.py).
-//   (:MaterialItem {key, label_en, label_ko, builtin, created_at, created_by})
+//   (:MaterialItem {key, id: 'item:' + key, label_en, label_ko, builtin, created_at, created_by})
 //   (:MaterialMovement {id, kind, item, qty, holder, on, at, by, reason, visit_id,
 //                       household_id, corrects, discrepancy, held, stock_delta, holder_delta})
 //   (:MaterialMovement)-[:CORRECTS]->(:MaterialMovement)
@@ -10,7 +10,8 @@
 // The items every ledger has (bible, hymnal), on first use (the key is unique: schema.cypher).
 UNWIND $items AS it
 MERGE (i:MaterialItem {key: it.key})
-ON CREATE SET i.label_en = it.label_en, i.label_ko = it.label_ko, i.builtin = true, i.created_at = $now
+ON CREATE SET i.id = 'item:' + it.key, i.label_en = it.label_en, i.label_ko = it.label_ko, i.builtin = true,
+              i.created_at = $now
 RETURN count(i) AS items;
 
 // name: materials_items
@@ -20,7 +21,7 @@ ORDER BY coalesce(i.builtin, false) DESC, i.created_at, i.key;
 
 // name: materials_item_create
 // (a key taken already: the caller looks first, and the constraint refuses a race)
-CREATE (i:MaterialItem {key: $key, label_en: $label_en, label_ko: $label_ko, builtin: false,
+CREATE (i:MaterialItem {id: 'item:' + $key, key: $key, label_en: $label_en, label_ko: $label_ko, builtin: false,
                         created_at: $now, created_by: $by})
 RETURN i.key AS key;
 
