@@ -173,7 +173,7 @@ def resolve(text: str | None, known: list[dict[str, str]], field: str = "materia
 
 def add_item(
     db: Database, subject: access.Subject | None, actor: Actor, body: Any, now: dt.datetime | None = None
-) -> dict:
+) -> dict[str, Any]:
     """Add a kind of materials: ``{key, label_en, label_ko}`` (admins: MATERIALS_ITEMS;
     ``subject`` None: the operator at the command line). A key or label that names an item
     already is refused (a report's name must be one item)."""
@@ -202,7 +202,7 @@ def add_item(
     if not checked.ok:
         raise _invalid(checked)
 
-    def work(tx: neo4j.ManagedTransaction) -> dict:
+    def work(tx: neo4j.ManagedTransaction) -> dict[str, Any]:
         _seed_in_tx(tx, db, now)
         known = [dict(r) for r in db.run_in_tx(tx, "materials_items")]
         names = _names(known)
@@ -337,7 +337,7 @@ def give_in_tx(
             db,
             **actor.event(),
             action="materials.move",
-            targets=[visit_id, household_id, *(m["id"] for m in moved)],
+            targets=[visit_id, household_id, *(str(m["id"]) for m in moved)],
             detail=detail,
         )
     return moved
@@ -368,6 +368,10 @@ def _create_in_tx(
 
 
 # --- movements recorded by a coordinator or an admin -------------------------------------------
+
+
+def _first(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return rows[0] if rows else None
 
 
 def _holder_facts(row: Mapping[str, Any]) -> access.HolderFacts:
@@ -433,7 +437,7 @@ def parse_movement(db: Database, subject: access.Subject, body: Any, today: dt.d
         if holder is None and kind in NEEDS_HOLDER and not any(p.field == "holder" for p in checked.problems):
             checked.problem("holder", "materials_needs_holder")
         if holder is not None:
-            row = (db.read("materials_holder", username=holder) or [None])[0]
+            row = _first(db.read("materials_holder", username=holder))
             if not _may_keep(subject, row):
                 checked.problem("holder", "materials_bad_holder", value=repr(holder))
             elif kind == "issued" and row is not None and not row["enabled"]:
@@ -458,9 +462,9 @@ def parse_movement(db: Database, subject: access.Subject, body: Any, today: dt.d
     if kind == "correction":
         corrects = records.ident(checked, body, "corrects", required=True)
         if corrects is not None:
-            found = (db.read("materials_movement", id=corrects) or [None])[0]
+            found = _first(db.read("materials_movement", id=corrects))
             holder_row = db.read("materials_holder", username=found["holder"]) if found and found["holder"] else []
-            if found is None or (found["holder"] and not _may_keep(subject, (holder_row or [None])[0])):
+            if found is None or (found["holder"] and not _may_keep(subject, _first(holder_row))):
                 checked.problem("corrects", "materials_unknown_movement", value=repr(corrects))
             elif found["kind"] == "correction":
                 checked.problem("corrects", "materials_correction_of_correction", value=repr(corrects))
@@ -592,7 +596,7 @@ def balances_for(db: Database, subject: access.Subject, holder: str | None, on: 
         return []
     if access.role_may(subject, access.MATERIALS_MANAGE):
         if holder is not None:
-            row = (db.read("materials_holder", username=holder) or [None])[0]
+            row = _first(db.read("materials_holder", username=holder))
             if not _may_keep(subject, row):
                 raise _refuse("holder", "materials_bad_holder", value=repr(holder[:40]))
             return balances(db, holder=holder, on=on)
