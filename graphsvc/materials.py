@@ -307,9 +307,9 @@ def give_in_tx(
     if not materials:
         return []
     now = now or _now()
+    db.run_in_tx(tx, "materials_lock_holder", username=username)  # first: two reports of one holder queue here
     _seed_in_tx(tx, db, now)
     wanted = resolve(materials, [dict(r) for r in db.run_in_tx(tx, "materials_items")])
-    db.run_in_tx(tx, "materials_lock_holder", username=username)
     held = _low_points_in_tx(tx, db, username, [k for k, _ in wanted], on)
     moved = []
     for key, qty in wanted:
@@ -328,19 +328,36 @@ def give_in_tx(
         _create_in_tx(tx, db, movement, by=username, now=now, stock_delta=0, holder_delta=-qty)
         moved.append(movement)
     if actor is not None:
-        flagged = [m for m in moved if m["discrepancy"]]
-        detail = "given: " + ", ".join(f"{m['item']} {m['qty']}" for m in moved)
-        if flagged:
-            detail += "; discrepancy: " + ", ".join(f"{m['item']} (held {m['held']})" for m in flagged)
-        audit.append_in_tx(
-            tx,
-            db,
-            **actor.event(),
-            action="materials.move",
-            targets=[visit_id, household_id, *(str(m["id"]) for m in moved)],
-            detail=detail,
-        )
+        audit_given_in_tx(tx, db, actor, visit_id=visit_id, household_id=household_id, moved=moved)
     return moved
+
+
+def audit_given_in_tx(
+    tx: neo4j.ManagedTransaction,
+    db: Database,
+    actor: Actor,
+    *,
+    visit_id: str,
+    household_id: str,
+    moved: list[dict[str, Any]],
+) -> None:
+    """The audit event of the movements a visit report gave (``materials.move``: the visit,
+    the household and each movement's id; the flagged ones in the detail). A caller that
+    takes the audit head's lock last (graphsvc/visits.py report) calls it at its end."""
+    if not moved:
+        return
+    flagged = [m for m in moved if m["discrepancy"]]
+    detail = "given: " + ", ".join(f"{m['item']} {m['qty']}" for m in moved)
+    if flagged:
+        detail += "; discrepancy: " + ", ".join(f"{m['item']} (held {m['held']})" for m in flagged)
+    audit.append_in_tx(
+        tx,
+        db,
+        **actor.event(),
+        action="materials.move",
+        targets=[visit_id, household_id, *(str(m["id"]) for m in moved)],
+        detail=detail,
+    )
 
 
 def _create_in_tx(

@@ -419,6 +419,18 @@ def report(
             raise Refused("conflict", "held by another visitor", "household_id", (household_id,), code="claimed")
         if parsed.met or parsed.introductions:
             _checked_in_tx(tx, db, household_id, parsed)
+        # the materials ledger: what was given leaves the reporter's holding in this transaction
+        # (the holder's lock first: before the visit's edge to the account is written)
+        moved = materials.give_in_tx(
+            tx,
+            db,
+            reporter=subject.username,
+            visit_id=visit_id,
+            household_id=household_id,
+            materials=parsed.materials,
+            on=parsed.visited_on,
+            now=now,
+        )
         db.run_in_tx(
             tx,
             "visit_create",
@@ -430,18 +442,6 @@ def report(
             materials=parsed.materials,
             notes=sealed_notes,
             follow_up_on=parsed.follow_up_on,
-            now=now,
-        )
-        # the materials ledger: what was given leaves the reporter's holding in this transaction
-        moved = materials.give_in_tx(
-            tx,
-            db,
-            reporter=subject.username,
-            visit_id=visit_id,
-            household_id=household_id,
-            materials=parsed.materials,
-            on=parsed.visited_on,
-            actor=actor,
             now=now,
         )
         for person in sealed_members:
@@ -475,6 +475,7 @@ def report(
         suggest.refresh_visit_summary_in_tx(tx, db, [household_id])  # the new ones: set as created
         if intro_ids:  # the new households come in below the visited one, whose way in stays
             chains.update_in_tx(tx, db, [hid for hid, _ in intro_ids])
+        materials.audit_given_in_tx(tx, db, actor, visit_id=visit_id, household_id=household_id, moved=moved)
         brought = [f"{len(parsed.met)} met"] if parsed.met else []
         brought += [f"{len(member_ids)} new members"] if member_ids else []
         brought += [f"{len(intro_ids)} introductions"] if intro_ids else []

@@ -3,6 +3,7 @@
 //   (:MaterialMovement {id, kind, item, qty, holder, on, at, by, reason, visit_id,
 //                       household_id, corrects, discrepancy, held, stock_delta, holder_delta})
 //   (:MaterialMovement)-[:CORRECTS]->(:MaterialMovement)
+//   (:MaterialHolding {holder, id, seq}): a holder's lock
 // Movements are only ever created: a balance is the sum of the deltas of the movements
 // dated on or before a day (stock_delta for the stock, holder_delta for the holder's).
 
@@ -33,12 +34,13 @@ SET i.seq = coalesce(i.seq, 0) + 1
 RETURN i.key AS key;
 
 // name: materials_lock_holder
-// The holder's lock (their holding): writing their account node, so that two movements of
-// one holder's materials (two visit reports at once) are counted one after the other.
-MATCH (u:User {username: $username})
-SET u.materials_seq = coalesce(u.materials_seq, 0) + 1
-RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts,
-       coalesce(u.enabled, false) AS enabled;
+// The holder's lock (their holding): one node per holder (unique: schema.cypher), written
+// first by every movement of that holder's materials, so that two of them (two visit reports
+// at once) are counted one after the other. (Not the account's node: a report writes edges to it.)
+MERGE (l:MaterialHolding {holder: $username})
+ON CREATE SET l.id = 'holding:' + $username
+SET l.seq = coalesce(l.seq, 0) + 1
+RETURN l.holder AS holder;
 
 // name: materials_holder
 MATCH (u:User {username: $username})

@@ -179,6 +179,10 @@ CREATE CONSTRAINT org_name IF NOT EXISTS FOR (o:Org) REQUIRE o.name IS UNIQUE;
 // bible and hymnal: two at once must not each create one).
 CREATE CONSTRAINT material_item_key IF NOT EXISTS FOR (i:MaterialItem) REQUIRE i.key IS UNIQUE;
 
+// name: constraint_material_holding_holder
+// One lock node per holder of materials (materials_lock_holder).
+CREATE CONSTRAINT material_holding_holder IF NOT EXISTS FOR (l:MaterialHolding) REQUIRE l.holder IS UNIQUE;
+
 // name: constraint_material_movement_id
 CREATE CONSTRAINT material_movement_id IF NOT EXISTS FOR (m:MaterialMovement) REQUIRE m.id IS UNIQUE;
 
