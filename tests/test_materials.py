@@ -377,6 +377,12 @@ def test_a_partner_holds_materials_and_gives_them_at_visits_of_shared_households
     assert materials.balances_for(ledger, yeon, "hana", None) == [{"holder": "hana", "item": "bible", "qty": -1}]
     assert [d["holder"] for d in materials.discrepancies(ledger, [NOWON])] == ["hana"]
     assert materials.discrepancies(ledger, [YANG]) == []
+    # the ledger page: yeon sees hana's movement, not the household (nor the visit) of 노원구
+    (seen,) = [m for m in materials.ledger(ledger, yeon, None)["recent"] if m["kind"] == "given"]
+    assert seen["holder"] == "hana" and (seen["household_id"], seen["code"], seen["visit_id"]) == (None, None, None)
+    assert materials.ledger(ledger, yeon, None)["discrepancies"] == []
+    (mine,) = [m for m in materials.ledger(ledger, COORD, None)["recent"] if m["kind"] == "given"]
+    assert (mine["household_id"], mine["code"]) == ("h-002", "H-002")
     assert hana.api("/api/v1/materials/balances").get_json()["balances"] == [
         {"holder": "hana", "item": "bible", "qty": -1}
     ]
