@@ -501,6 +501,8 @@ def pdf_bytes(pages: int = 2, width: int = 300, height: int = 400) -> bytes:
         creator=CAMERA_MODEL,
     )
     return out.getvalue()
+
+
 # --- partners (issue 16, Seam P) ---------------------------------------------------------
 
 
