@@ -57,6 +57,10 @@ class Action(str, Enum):
     DATA_EXPORT = "data.export"
     RECORD_ERASE = "record.erase"  # erase a person or household (graphsvc/erasure.py): admins
     USER_FREEZE = "user.freeze"  # end an account's sessions and tokens now (coordinators: their visitors)
+    # issue 16 §3: expenses (graphsvc/expenses.py): a partner submits, coordinators and admins decide
+    EXPENSE_SUBMIT = "expense.submit"
+    EXPENSE_READ = "expense.read"  # an expense, its receipts and history; a partner's monthly report
+    EXPENSE_APPROVE = "expense.approve"  # approve, reject, record paid: never one's own
 
     def __str__(self) -> str:
         return self.value
@@ -82,6 +86,9 @@ DATA_IMPORT = Action.DATA_IMPORT
 DATA_EXPORT = Action.DATA_EXPORT
 RECORD_ERASE = Action.RECORD_ERASE
 USER_FREEZE = Action.USER_FREEZE
+EXPENSE_SUBMIT = Action.EXPENSE_SUBMIT
+EXPENSE_READ = Action.EXPENSE_READ
+EXPENSE_APPROVE = Action.EXPENSE_APPROVE
 ACTIONS = tuple(Action)
 
 # What a role may see of a household it may read.
@@ -148,7 +155,7 @@ def N_(message: str) -> str:  # translation marker (graphsvc/model.py N_; access
 ADMIN = Role(
     "admin",
     N_("Admin"),
-    frozenset(Action) - FIELD_ACTIONS,
+    frozenset(Action) - FIELD_ACTIONS - {Action.EXPENSE_SUBMIT},  # an admin approves; partners submit
     FULL_HOUSEHOLD_FIELDS,
     all_districts=True,
     needs_totp=True,
@@ -171,6 +178,8 @@ COORDINATOR = Role(
             Action.DATA_IMPORT,
             Action.TEAM_MANAGE,
             Action.USER_FREEZE,
+            Action.EXPENSE_READ,
+            Action.EXPENSE_APPROVE,
         }
     ),
     FULL_HOUSEHOLD_FIELDS,
@@ -239,6 +248,14 @@ class VisitFacts:
     id: str
     district: str
     author: str | None
+
+
+@dataclass(frozen=True)
+class ExpenseFacts:
+    """An expense (graphsvc/expenses.py), or a partner's monthly report (``id`` None): whose it is."""
+
+    id: str | None
+    submitter: str
 
 
 @dataclass(frozen=True)
@@ -316,6 +333,8 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
     if action is Action.SELF_READ:
         return _allow("everyone may see their own account")
 
+    if action in EXPENSE_ACTIONS:  # issue 16 §3
+        return _decide_expense(subject, role, action, obj)
     if action is Action.TEAM_MANAGE:
         return _decide_account(subject, role, obj)
     if action is Action.USER_FREEZE:  # the accounts the subject runs (graphsvc/freeze.py)
@@ -368,6 +387,31 @@ def _decide_account(subject: Subject, role: Role, obj: object) -> Decision:
     if not set(obj.districts) & set(subject.districts):
         return _deny(f"outside the {role.name}'s districts")
     return _allow(f"{role.name} of the visitor's district", TEAM_FIELDS)
+
+
+EXPENSE_ACTIONS = frozenset({Action.EXPENSE_SUBMIT, Action.EXPENSE_READ, Action.EXPENSE_APPROVE})
+
+
+def _decide_expense(subject: Subject, role: Role, action: Action, obj: object) -> Decision:
+    """Expenses and their receipts (graphsvc/expenses.py): a role that submits them sees its
+    own only; the approvers (coordinators, of every district: an expense is the ministry's
+    money, not a household's record) and admins see every one, and decide every one but
+    their own.
+
+    >>> coord, hana = Subject("c", "coordinator", ("노원",)), Subject("hana", "partner")
+    >>> [decide(coord, Action.EXPENSE_APPROVE, ExpenseFacts(i, s)).allowed for i, s in (("e-1", "hana"), ("e-2", "c"))]
+    [True, False]
+    """
+    if action is Action.EXPENSE_SUBMIT:
+        return _allow(f"a {role.name} submits expenses")
+    if not isinstance(obj, ExpenseFacts):
+        return _deny("no object")
+    own = obj.submitter == subject.username
+    if action is Action.EXPENSE_APPROVE:
+        return _deny("nobody decides their own expense") if own else _allow(f"{role.name}: an approver")
+    if own or Action.EXPENSE_APPROVE in role.actions:
+        return _allow("their own expense" if own else f"{role.name}: an approver")
+    return _deny("another's expense")
 
 
 def _decide_field_work(subject: Subject, role: Role, action: Action, obj: object) -> Decision:

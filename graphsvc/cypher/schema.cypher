@@ -169,3 +169,13 @@ CREATE CONSTRAINT retention_state_id IF NOT EXISTS FOR (r:RetentionState) REQUIR
 // name: constraint_person_key
 // One key per person (graphsvc/personkeys.py): two writers cannot each make one.
 CREATE CONSTRAINT person_key_person IF NOT EXISTS FOR (k:PersonKey) REQUIRE k.person_id IS UNIQUE;
+
+// name: constraint_expense_id
+// Expenses of partners and their receipts (graphsvc/expenses.py, issue 16 §3).
+CREATE CONSTRAINT expense_id IF NOT EXISTS FOR (e:Expense) REQUIRE e.id IS UNIQUE;
+
+// name: constraint_receipt_id
+CREATE CONSTRAINT receipt_id IF NOT EXISTS FOR (r:Receipt) REQUIRE r.id IS UNIQUE;
+
+// name: index_expense_status
+CREATE INDEX expense_status IF NOT EXISTS FOR (e:Expense) ON (e.status);
