@@ -171,7 +171,6 @@ def submit(
                 "expense_create",
                 id=expense_id,
                 username=subject.username,
-                org=getattr(subject, "org", None),
                 amount=parsed.amount,
                 spent_on=parsed.spent_on,
                 category=parsed.category,
@@ -446,10 +445,11 @@ def monthly_report(db: Database, subject: access.Subject, username: str, month: 
     [{household_id, code, visits}], households_unnamed, brought: [...], brought_unnamed,
     materials_given, materials_balance, expenses: [...], totals}``.
 
-    Households (visited, brought in) are named (id, code) only where the subject may know
-    them: the partner themself (their own visits), an admin, a coordinator of the
-    household's district; the others are counted in ``households_unnamed`` /
-    ``brought_unnamed`` and a visit at one shows no household."""
+    Households (visited, brought in, shared with the partner's organisation) are named (id,
+    code) only where the subject may know them: the partner themself (their own visits, their
+    organisation's shares), an admin, a coordinator of the household's district; the others
+    are counted in ``households_unnamed`` / ``brought_unnamed`` / ``shared_unnamed`` and a
+    visit at one shows no household."""
     account = _report_subject(db, subject, username)
     span = month_range(month)
     assert span is not None
@@ -487,6 +487,19 @@ def monthly_report(db: Database, subject: access.Subject, username: str, month: 
                 brought.append({"household_id": b["id"], "code": b["code"], "visit_id": v["visit_id"]})
             else:
                 brought_unnamed += 1
+    shared, shared_unnamed = [], 0
+    for h in db.read("partner_report_shared", org=account["org"]) if account["org"] else []:
+        if named(h["district"], h["women_only"]):
+            at = h["shared_at"].to_native() if hasattr(h["shared_at"], "to_native") else h["shared_at"]
+            shared.append(
+                {
+                    "household_id": h["household_id"],
+                    "code": h["code"],
+                    "shared_on": at.date().isoformat() if at else None,
+                }
+            )
+        else:
+            shared_unnamed += 1
     expenses = listing(db, subject, username=username, month=month, limit=1000)
     by_status: dict[str, dict[str, int]] = {s: {"count": 0, "amount": 0} for s in STATUSES}
     for e in expenses:
@@ -505,6 +518,8 @@ def monthly_report(db: Database, subject: access.Subject, username: str, month: 
         "households_unnamed": len(unnamed),
         "brought": brought,
         "brought_unnamed": brought_unnamed,
+        "shared": shared,  # shared with the partner's organisation now
+        "shared_unnamed": shared_unnamed,
         "materials_given": materials_given,
         "materials_balance": materials_balance,
         "materials": _materials_rows(materials_given, materials_balance),
@@ -575,6 +590,8 @@ def report_csv(report: Mapping[str, Any]) -> str:
         row("visit", v["visited_on"], v["outcome"], v["code"] or "-", "", "", v["materials"] or "")
     for b in report["brought"]:
         row("brought", "", "", b["code"], "", "", "")
+    for h in report["shared"]:
+        row("shared", h["shared_on"] or "", "", h["code"], "", "", "")
     for m in report["materials_given"] or []:
         row("material_given", "", m["item"], "", m["qty"], "", "")
     for m in report["materials_balance"] or []:

@@ -10,7 +10,7 @@
 // name: expense_create
 // A new expense by $username, submitted, with its first step of history.
 MATCH (u:User {username: $username})
-CREATE (u)-[:SUBMITTED]->(e:Expense {id: $id, username: u.username, org: $org, amount: $amount,
+CREATE (u)-[:SUBMITTED]->(e:Expense {id: $id, username: u.username, org: u.org, amount: $amount,
                                      spent_on: $spent_on, category: $category,
                                      description: $description, status: 'submitted',
                                      submitted_at: $now, seq: 0})
@@ -117,3 +117,10 @@ ORDER BY v.on, v.id
 RETURN v.id AS visit_id, v.on AS visited_on, v.outcome AS outcome, v.materials AS materials,
        h.id AS household_id, h.code AS code, h.district AS district,
        coalesce(h.women_only, false) AS women_only, brought;
+
+// name: partner_report_shared
+// The households shared with an organisation now (graphsvc/sharing.py), and since when.
+MATCH (h:Household)-[r:SHARED_WITH]->(:Org {name: $org})
+RETURN h.id AS household_id, h.code AS code, h.district AS district,
+       coalesce(h.women_only, false) AS women_only, r.at AS shared_at
+ORDER BY code;
