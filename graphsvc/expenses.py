@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import access, audit, records
 from .errors import Refused
-from .model import N_, Actor, plain
+from .model import N_, USERNAME_RE, Actor, plain
 
 if TYPE_CHECKING:
     import neo4j
@@ -134,11 +134,11 @@ def submit(
     checked and cleaned first (a file that is neither refuses the whole submission, nothing
     written), then the images are stored and the expense written in one transaction; if it
     fails, the stored files are removed (filestore.staging). Returns the expense (``get``)."""
-    from . import filestore, uploads  # issue 16 §4 (the file pipeline)
-
     if not access.decide(subject, access.EXPENSE_SUBMIT):
         raise Refused("forbidden", "not for this role", "expense")
     parsed = parse_expense(body, today, len(files))
+    from . import filestore, uploads  # issue 16 §4 (the file pipeline)
+
     images = []
     for i, data in enumerate(files):
         images += uploads.accept(data, field=f"receipts[{i}]", allow_pdf=True)
@@ -330,6 +330,10 @@ def month_range(month: str | None) -> tuple[dt.date, dt.date] | None:
 def _who(subject: access.Subject, username: str | None) -> str | None:
     """Whose expenses the subject may list: an approver anyone's (``username``, or all:
     None); anyone else their own only (an asked username of another is refused 404)."""
+    if username is not None and not USERNAME_RE.match(username):
+        checked = records.Checked()
+        checked.problem("username", "bad_username", value=repr(username[:40]))
+        raise _invalid(checked)
     if access.role_may(subject, access.EXPENSE_APPROVE):
         return username
     if username not in (None, subject.username):

@@ -96,7 +96,9 @@ def test_the_policy_of_expenses():
     assert not access.decide(admin, access.EXPENSE_APPROVE, access.ExpenseFacts("x-2", "admin"))
     assert not access.decide(coord, access.EXPENSE_APPROVE, access.ExpenseFacts("x-3", "coord"))
     # a duress session sees and decides nothing
-    assert not access.decide(access.Subject("coord", "coordinator", ("서울 노원구",), duress=True), access.EXPENSE_READ, mine)
+    assert not access.decide(
+        access.Subject("coord", "coordinator", ("서울 노원구",), duress=True), access.EXPENSE_READ, mine
+    )
 
 
 # --- the status machine and its history ------------------------------------------------------
@@ -228,7 +230,9 @@ def test_two_approvers_at_once_one_wins_the_other_is_told_the_state(people, app)
         ({"colour": "red"}, None, "colour"),
     ],
 )
-def test_bad_submissions_are_refused_naming_the_field_and_write_nothing(people, world, settings, fields, receipts, field):
+def test_bad_submissions_are_refused_naming_the_field_and_write_nothing(
+    people, world, settings, fields, receipts, field
+):
     before = _stored(settings)
     answer = _submit(people["hana"].api, receipts, **fields)
     assert answer.status_code == 400, answer.get_json()
@@ -361,7 +365,9 @@ def test_pages_form_desk_and_decision(people, app):
     expense_id = good.headers["Location"].split("/expenses/")[1].split("?")[0]
     shown = coord.get(f"/expenses/{expense_id}").get_data(as_text=True)
     assert 'id="approve-form"' in shown
-    decided = coord.post(f"/expenses/{expense_id}/reject", data={"reason": "", "csrf_token": csrf(coord, f"/expenses/{expense_id}")})
+    decided = coord.post(
+        f"/expenses/{expense_id}/reject", data={"reason": "", "csrf_token": csrf(coord, f"/expenses/{expense_id}")}
+    )
     assert decided.status_code == 400  # a reason is required
     decided = coord.post(f"/expenses/{expense_id}/approve", data={"csrf_token": csrf(coord, f"/expenses/{expense_id}")})
     assert decided.status_code == 302
@@ -447,7 +453,9 @@ def test_the_monthly_report_of_a_scripted_month(people, world, app):
 
     # audited with the ids that left: visits and expenses (and the households named)
     audit.flush(world)
-    read = [ev for ev in events(world, action="partner.report.read") if ev["actor"] == "coord" and ev["outcome"] == "ok"][0]
+    read = [
+        ev for ev in events(world, action="partner.report.read") if ev["actor"] == "coord" and ev["outcome"] == "ok"
+    ][0]
     assert {"v-x1", "v-x2", "v-x3", "h-001", made["paid"]["id"]} <= set(read["targets"])
     assert "h-003" not in read["targets"]
 
@@ -473,7 +481,13 @@ def test_the_csv_is_formula_safe():
         "materials_balance": None,
         "until": "2026-11-30",
         "expenses": [
-            {"spent_on": "2026-11-02", "category": "other", "amount": 1, "status": "submitted", "description": "@SUM(A1)"},
+            {
+                "spent_on": "2026-11-02",
+                "category": "other",
+                "amount": 1,
+                "status": "submitted",
+                "description": "@SUM(A1)",
+            },
             {"spent_on": "2026-11-03", "category": "other", "amount": 2, "status": "submitted", "description": "-2+3"},
         ],
         "totals": {"by_status": {}},

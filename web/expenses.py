@@ -307,7 +307,7 @@ def submit():
 
 @api_bp.get("/expenses")
 @allow(access.EXPENSE_READ)
-@takes("month", "username", "status", "limit")
+@takes("month", "username", "status")
 def list_api():
     found = expenses.listing(
         get_db(),
