@@ -496,3 +496,22 @@ def test_the_csv_is_formula_safe():
     cells = [c for r in rows for c in r]
     assert "'=cmd|' /C calc'!A0" in cells and "'@SUM(A1)" in cells and "'-2+3" in cells
     assert not any(c[:1] in ("=", "+", "-", "@") for c in cells)
+
+
+def test_a_retried_submission_is_saved_once(people, world):
+    hana = people["hana"]
+    headers = {"Idempotency-Key": "영수증-재전송-1".encode().hex()}
+    first = hana.api(
+        "/api/v1/expenses", method="POST", data=_form(), content_type="multipart/form-data", headers=headers
+    )
+    again = hana.api(
+        "/api/v1/expenses", method="POST", data=_form(), content_type="multipart/form-data", headers=headers
+    )
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert _counts(world)["expenses"] == 1
+    other = hana.api(
+        "/api/v1/expenses", method="POST", data=_form(amount="999"), content_type="multipart/form-data", headers=headers
+    )
+    assert other.status_code == 422  # the same key with another body

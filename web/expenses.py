@@ -255,8 +255,7 @@ def _receipt(receipt_id: str) -> Response:
 
     data, mime, info = expenses.receipt(get_db(), _settings(), _keyring(), g.subject, receipt_id)
     audit_shown("expense.receipt.read", info)
-    ext = "png" if mime == "image/png" else "jpg"
-    return private_file(data, mime, f"receipt-{info['id']}.{ext}")
+    return private_file(data, mime)  # inline: the page shows it in an <img>
 
 
 @bp.get("/partners/<username>/report")
