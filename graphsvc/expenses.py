@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import access, audit, records
+from . import access, audit, filestore, records, uploads
 from .errors import Refused
 from .model import N_, USERNAME_RE, Actor, plain
 
@@ -137,8 +137,6 @@ def submit(
     if not access.decide(subject, access.EXPENSE_SUBMIT):
         raise Refused("forbidden", "not for this role", "expense")
     parsed = parse_expense(body, today, len(files))
-    from . import filestore, uploads  # issue 16 §4 (the file pipeline)
-
     images = []
     for i, data in enumerate(files):
         images += uploads.accept(data, field=f"receipts[{i}]", allow_pdf=True)
@@ -150,7 +148,7 @@ def submit(
     expense_id = "x-" + secrets.token_hex(8)
 
     with filestore.staging(settings, keyring) as stage:
-        receipts = []
+        receipts: list[dict[str, Any]] = []
         for n, image in enumerate(images):
             receipt_id = "r-" + secrets.token_hex(8)
             file_id = stage.put(image.data, kind=RECEIPT_KIND, record_id=receipt_id)
@@ -408,8 +406,6 @@ def receipt(
 ) -> tuple[bytes, str, dict[str, Any]]:
     """A receipt's image for a subject who may see its expense: (bytes, mime, {id,
     expense_id, n}); 404 otherwise (the same answer as for no such receipt)."""
-    from . import filestore  # issue 16 §4
-
     rows = db.read("expense_receipt", id=receipt_id) if len(receipt_id) <= 64 else []
     if not rows or not access.decide(
         subject, access.EXPENSE_READ, access.ExpenseFacts(rows[0]["expense_id"], rows[0]["username"])

@@ -164,7 +164,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     transfer.init_app(app)  # before the guard: the import's upload limit applies when it reads the form
     from . import expenses as expenses_web  # issue 16 §3: expenses, receipts, the monthly partner report
 
-    expenses_web.init_app(app)  # before the guard too: the receipts' upload limit
+    expenses_web.init_app(app)
+    from . import filesend  # issue 16: upload routes' size limit (before the guard), private files' headers
+
+    filesend.init_app(app)
     guard.init_app(app)
     edge.init_app(app)  # first of the before_request hooks: 414, 431, and JSON redirects under /api
     idem.init_app(app)  # the forms' Idempotency-Key (issue 14)

@@ -11,7 +11,6 @@ printable page) and ``.csv``. API twins under ``/api/v1/expenses`` and
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from flask import (
@@ -33,6 +32,7 @@ from graphsvc.errors import Refused
 
 from . import answers
 from .args import json_object, takes, text_arg
+from .filesend import private_file, upload_limit
 from .guard import actor, allow, audit_refusal, audit_request, audit_shown, problem_text, refusal_message
 from .idem import idempotent
 from .neo import get_db
@@ -42,31 +42,17 @@ api_bp = Blueprint("expenses_api", __name__, url_prefix="/api/v1")
 
 MB = 1024 * 1024
 MAX_UPLOAD_BYTES = 40 * MB  # one submission: up to MAX_RECEIPT_FILES phone photos or PDFs
-UPLOAD_ENDPOINTS = ("expenses.submit_form", "expenses_api.submit")
 RECEIPT_FIELD = "receipts"
 
 
 def init_app(app: Flask) -> None:
-    """Register the pages and API, and raise the upload limit for the two submission routes
-    (before the guard reads the form for its CSRF check: call before guard.init_app), with
-    the uploads kept in memory (Werkzeug would spool big ones to a temporary file)."""
-
-    @app.before_request
-    def _expense_upload_limit() -> None:
-        if request.endpoint in UPLOAD_ENDPOINTS:
-            request.max_content_length = MAX_UPLOAD_BYTES
-            request._get_file_stream = _memory_stream  # type: ignore[method-assign]
-
+    """Register the pages and API, and the desk's section (``desk_expenses`` in templates)."""
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
 
     @app.context_processor
     def _desk_expenses() -> dict[str, Any]:
         return {"desk_expenses": desk_expenses}
-
-
-def _memory_stream(*_args: Any, **_kw: Any) -> io.BytesIO:
-    return io.BytesIO()
 
 
 def _settings():
@@ -173,6 +159,7 @@ def _form_page(values: dict[str, str], errors: dict[str, str], status: int = 200
 
 @bp.post("/expenses")
 @allow(access.EXPENSE_SUBMIT)
+@upload_limit(MAX_UPLOAD_BYTES)
 @idempotent
 def submit_form():
     try:
@@ -251,8 +238,6 @@ def receipt_page(receipt_id: str):
 
 
 def _receipt(receipt_id: str) -> Response:
-    from .filesend import private_file  # issue 16 §4
-
     data, mime, info = expenses.receipt(get_db(), _settings(), _keyring(), g.subject, receipt_id)
     audit_shown("expense.receipt.read", info)
     return private_file(data, mime)  # inline: the page shows it in an <img>
@@ -297,6 +282,7 @@ def desk_expenses() -> list[dict[str, Any]]:
 
 @api_bp.post("/expenses")
 @allow(access.EXPENSE_SUBMIT)
+@upload_limit(MAX_UPLOAD_BYTES)
 @idempotent
 def submit():
     """Multipart: amount, spent_on, category, description, and ``receipts`` (one or more
