@@ -27,7 +27,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from graphsvc import access, expenses, records
+from graphsvc import access, expenses
 from graphsvc.errors import Refused
 
 from . import answers
@@ -63,8 +63,12 @@ def _keyring():
     return current_app.extensions["graphsvc_keyring"]
 
 
+FORM_ONLY = ("csrf_token", "idempotency_key")  # a page's fields that are not the expense's
+
+
 def _body_of_form() -> dict[str, str]:
-    return {k: request.form.get(k, "") for k in records.EXPENSE_FIELDS if k in request.form}
+    """The expense's fields as sent (an unknown one is named by the record layer)."""
+    return {k: request.form.get(k, "") for k in request.form if k not in FORM_ONLY}
 
 
 def _files() -> list[bytes]:
