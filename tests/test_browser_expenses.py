@@ -55,8 +55,11 @@ def test_a_partner_submits_on_a_phone_and_a_coordinator_approves(server, browser
     page.set_input_files(
         "input[name=receipts]", files=[{"name": "영수증.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_exif()}]
     )
-    assert _fits(page)
     page.screenshot(path=str(ARTIFACTS / "expense-new-phone-ko.png"), full_page=True)
+    wide = page.evaluate(
+        """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 10)"""
+    )
+    assert _fits(page), wide
     page.click("#submit-expense")
     page.wait_for_url("**/expenses/x-**submitted=1**")
     assert page.locator("#expense-status").inner_text() == "제출됨"
