@@ -190,27 +190,30 @@ def test_reject_needs_a_reason_which_the_history_keeps(people):
 
 
 def test_two_approvers_at_once_one_wins_the_other_is_told_the_state(people, app):
+    """Three pairs of simultaneous decisions (approve against reject): each time one wins
+    and the other is answered 409 (without the expense's lock both could pass)."""
     hana = people["hana"]
-    e = _submit(hana.api).get_json()
     callers = [api(app, "coord"), api(app, "admin")]
-    answers: list[int] = []
-    start = threading.Barrier(2)
+    for _ in range(3):
+        e = _submit(hana.api).get_json()
+        answers: list[int] = []
+        start = threading.Barrier(2)
 
-    def decide(caller, step, body):
-        start.wait()
-        answers.append(caller(f"/api/v1/expenses/{e['id']}/{step}", method="POST", json=body).status_code)
+        def decide(caller, step, body, expense_id=e["id"], answers=answers, start=start):
+            start.wait()
+            answers.append(caller(f"/api/v1/expenses/{expense_id}/{step}", method="POST", json=body).status_code)
 
-    threads = [
-        threading.Thread(target=decide, args=(callers[0], "approve", {})),
-        threading.Thread(target=decide, args=(callers[1], "reject", {"reason": "중복 청구"})),
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert sorted(answers) == [200, 409], answers
-    found = callers[0](f"/api/v1/expenses/{e['id']}").get_json()
-    assert len(found["history"]) == 2 and found["status"] in ("approved", "rejected")
+        threads = [
+            threading.Thread(target=decide, args=(callers[0], "approve", {})),
+            threading.Thread(target=decide, args=(callers[1], "reject", {"reason": "중복 청구"})),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(answers) == [200, 409], answers
+        found = callers[0](f"/api/v1/expenses/{e['id']}").get_json()
+        assert len(found["history"]) == 2 and found["status"] in ("approved", "rejected")
 
 
 # --- refusals ----------------------------------------------------------------------------
