@@ -40,8 +40,6 @@ from .neo import get_db
 bp = Blueprint("expenses", __name__)
 api_bp = Blueprint("expenses_api", __name__, url_prefix="/api/v1")
 
-MB = 1024 * 1024
-MAX_UPLOAD_BYTES = 40 * MB  # one submission: up to MAX_RECEIPT_FILES phone photos or PDFs
 RECEIPT_FIELD = "receipts"
 
 
@@ -163,7 +161,7 @@ def _form_page(values: dict[str, str], errors: dict[str, str], status: int = 200
 
 @bp.post("/expenses")
 @allow(access.EXPENSE_SUBMIT)
-@upload_limit(MAX_UPLOAD_BYTES)
+@upload_limit(files=expenses.MAX_RECEIPT_FILES)
 @idempotent
 def submit_form():
     try:
@@ -286,7 +284,7 @@ def desk_expenses() -> list[dict[str, Any]]:
 
 @api_bp.post("/expenses")
 @allow(access.EXPENSE_SUBMIT)
-@upload_limit(MAX_UPLOAD_BYTES)
+@upload_limit(files=expenses.MAX_RECEIPT_FILES)
 @idempotent
 def submit():
     """Multipart: amount, spent_on, category, description, and ``receipts`` (one or more
