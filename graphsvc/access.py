@@ -57,6 +57,8 @@ class Action(str, Enum):
     DATA_EXPORT = "data.export"
     RECORD_ERASE = "record.erase"  # erase a person or household (graphsvc/erasure.py): admins
     USER_FREEZE = "user.freeze"  # end an account's sessions and tokens now (coordinators: their visitors)
+    MATERIALS_MANAGE = "materials.manage"  # the materials ledger (graphsvc/materials.py): movements, balances
+    MATERIALS_ITEMS = "materials.items"  # add kinds of materials to the ledger: admins
     HOUSEHOLD_SHARE = "household.share"  # share a household with a partner organisation, or stop (issue 16)
     # issue 16 §3: expenses (graphsvc/expenses.py): a partner submits, coordinators and admins decide
     EXPENSE_SUBMIT = "expense.submit"
@@ -87,6 +89,8 @@ DATA_IMPORT = Action.DATA_IMPORT
 DATA_EXPORT = Action.DATA_EXPORT
 RECORD_ERASE = Action.RECORD_ERASE
 USER_FREEZE = Action.USER_FREEZE
+MATERIALS_MANAGE = Action.MATERIALS_MANAGE
+MATERIALS_ITEMS = Action.MATERIALS_ITEMS
 HOUSEHOLD_SHARE = Action.HOUSEHOLD_SHARE
 EXPENSE_SUBMIT = Action.EXPENSE_SUBMIT
 EXPENSE_READ = Action.EXPENSE_READ
@@ -184,6 +188,7 @@ COORDINATOR = Role(
             Action.DATA_IMPORT,
             Action.TEAM_MANAGE,
             Action.USER_FREEZE,
+            Action.MATERIALS_MANAGE,  # holders: visitors of their districts and partners (HolderFacts)
             Action.HOUSEHOLD_SHARE,
             Action.EXPENSE_READ,
             Action.EXPENSE_APPROVE,
@@ -272,6 +277,15 @@ class VisitFacts:
     id: str
     district: str
     author: str | None
+
+
+@dataclass(frozen=True)
+class HolderFacts:
+    """An account that holds materials (graphsvc/materials.py): a field worker."""
+
+    username: str
+    role: str
+    districts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -373,6 +387,8 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
     if role.field_work:
         return _decide_field_work(subject, role, action, obj)
 
+    if action is Action.MATERIALS_MANAGE:  # the materials ledger (graphsvc/materials.py)
+        return _decide_holder(subject, role, obj)
     # a role of its districts
     if action in HOUSEHOLD_ACTIONS:
         if not isinstance(obj, (HouseholdFacts, VisitFacts)):
@@ -411,6 +427,30 @@ def _decide_account(subject: Subject, role: Role, obj: object) -> Decision:
     if not set(obj.districts) & set(subject.districts):
         return _deny(f"outside the {role.name}'s districts")
     return _allow(f"{role.name} of the visitor's district", TEAM_FIELDS)
+
+
+def _decide_holder(subject: Subject, role: Role, obj: object) -> Decision:
+    """The materials ledger for a role of its districts: the stock (no object, or a district
+    scope) and the holdings of field workers: visitors who share one of its districts, and
+    every partner (an org-scoped role works on households shared with it, in any district).
+
+    >>> coord = Subject("c", "coordinator", ("노원",))
+    >>> [decide(coord, Action.MATERIALS_MANAGE, o).allowed for o in (None, HolderFacts("v", "visitor", ("노원",)),
+    ...  HolderFacts("w", "visitor", ("양천",)), HolderFacts("d", "coordinator", ("노원",)))]
+    [True, True, False, False]
+    """
+    if obj is None or isinstance(obj, DistrictScope):
+        return _allow(f"{role.name}: the stock")
+    if not isinstance(obj, HolderFacts):
+        return _deny("no object")
+    target = REGISTRY.get(obj.role)
+    if target is None or not target.field_work:
+        return _deny("not an account that holds materials")
+    if target.org_scoped:
+        return _allow(f"{role.name}: a partner's holding")
+    if not set(obj.districts) & set(subject.districts):
+        return _deny(f"outside the {role.name}'s districts")
+    return _allow(f"{role.name} of the holder's district")
 
 
 EXPENSE_ACTIONS = frozenset({Action.EXPENSE_SUBMIT, Action.EXPENSE_READ, Action.EXPENSE_APPROVE})

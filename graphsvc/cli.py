@@ -1212,5 +1212,10 @@ def gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str]
     ]
 
 
+from .materials_cli import materials_group  # noqa: E402  (issue 16 §2: the materials ledger)
+
+main.add_command(materials_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -193,6 +193,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.register_blueprint(auditsearch_web.bp)
     app.register_blueprint(auditsearch_web.api_bp)
     app.register_blueprint(erasure_web.bp)  # the admin's erasure page (issue 15 §5)
+    from . import materials as materials_web  # issue 16 §2: the materials ledger
+
+    app.register_blueprint(materials_web.bp)
+    app.register_blueprint(materials_web.api_bp)
 
     @app.before_request
     def _nonce() -> None:
