@@ -20,7 +20,7 @@ from graphsvc import access, audit, expenses, sharing
 from graphsvc.config import load_settings
 from graphsvc.storage import files_dir
 
-from .helpers import ACTOR, add_partner, api, csrf, events, jpeg_with_exif, pdf_bytes, sign_in
+from .helpers import ACTOR, add_partner, api, app_db, csrf, events, jpeg_with_exif, pdf_bytes, sign_in
 from .helpers import test_env as environment  # (a name pytest would collect as a test)
 
 ORG = "새희망선교회"
@@ -371,6 +371,9 @@ def test_pages_form_desk_and_decision(people, app):
     desk = coord.get("/dispatch").get_data(as_text=True)
     assert 'id="desk-expenses"' in desk and "hana" in desk and "32,000" in desk
     expense_id = good.headers["Location"].split("/expenses/")[1].split("?")[0]
+    audit.flush(app_db(app))
+    shown = [ev for ev in events(app_db(app), action="expense.read") if ev["actor"] == "coord"]
+    assert shown and expense_id in shown[0]["targets"]  # the desk's section is audited with what it showed
     shown = coord.get(f"/expenses/{expense_id}").get_data(as_text=True)
     assert 'id="approve-form"' in shown
     decided = coord.post(
