@@ -346,6 +346,8 @@ def test_totals_per_month_and_partner(people):
 def test_pages_form_desk_and_decision(people, app):
     hana = people["hana"]
     client = hana.client
+    mine = client.get("/expenses?lang=ko").get_data(as_text=True)
+    assert 'href="/partners/hana/report"' in mine and "내 월간 보고서" in mine
     form = client.get("/expenses/new?lang=ko").get_data(as_text=True)
     assert 'accept="image/*,application/pdf"' in form and "multiple" in form
     token = csrf(client, "/expenses/new")
