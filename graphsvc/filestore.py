@@ -249,3 +249,16 @@ def reencrypt(db: Database, settings: Settings, keyring: Keyring) -> int:
             _write(settings, file_id, keyring.encrypt_bytes(data, kind, record_id, FIELD), replace=True)
             done += 1
     return done
+
+
+def orphans(db: Database, settings: Settings, older_than: float = 3600.0) -> set[str]:
+    """Stored files that no owner statement names and that were written more than
+    ``older_than`` seconds ago (a younger one may belong to a transaction still running):
+    left by a commit whose outcome was unknown and that did not happen, or by a record
+    deleted without its files. Only ciphertext; ``remove_for`` deletes them."""
+    import time
+
+    named = {row["file_id"] for statement in OWNERS for row in db.read(statement)}
+    folder = storage.files_dir(settings)
+    cutoff = time.time() - older_than
+    return {file_id for file_id in file_ids(settings) - named if (folder / file_id).stat().st_mtime < cutoff}

@@ -270,8 +270,11 @@ def test_an_upload_route_refuses_bad_files_in_the_callers_language_and_writes_no
     assert listing(store) == {}
     pages = _post(call, "/api/v1/test-files", pdf_bytes(2), name="receipt.pdf")
     assert pages.status_code == 201 and pages.get_json()["mimes"] == ["image/jpeg", "image/jpeg"]
-    for blob in listing(store).values():
-        assert b"%PDF" not in blob
+    ring = file_app.extensions["graphsvc_keyring"]
+    assert set(listing(store)) == set(pages.get_json()["ids"])
+    for file_id, blob in listing(store).items():
+        plain = filestore.read(store, ring, file_id, kind="Photo", record_id="ph-web")
+        assert b"%PDF" not in blob and b"%PDF" not in plain and plain.startswith(b"\xff\xd8\xff")
 
 
 def test_an_upload_over_the_limit_is_413(file_app, store, monkeypatch):
@@ -378,3 +381,27 @@ def test_reencrypt_knows_the_photos_and_the_receipts(db, store):
     assert filestore.read(store, only_new, original, kind="Photo", record_id="ph-1") == b"original"
     assert filestore.read(store, only_new, sanitized, kind="PhotoSanitized", record_id="ph-1") == b"sanitized"
     assert filestore.read(store, only_new, receipt, kind="receipt", record_id="rc-1") == b"receipt"
+
+
+def test_orphans_are_old_files_no_record_names(db, store):
+    from .helpers import empty
+
+    empty(db)
+    ring = keyring()
+    with filestore.staging(store, ring) as stage:
+        named = stage.put(b"original", kind="Photo", record_id="ph-1")
+        lost = stage.put(b"lost", kind="Photo", record_id="ph-lost")
+        young = stage.put(b"young", kind="Photo", record_id="ph-young")
+    db.write("test_file_owner_shapes", photo_id="ph-1", original=named, sanitized=None, receipt_id="rc-1", receipt=None)
+    hour_ago = os.stat(storage.files_dir(store) / lost).st_mtime - 7200
+    for file_id in (named, lost):
+        os.utime(storage.files_dir(store) / file_id, (hour_ago, hour_ago))
+    assert filestore.orphans(db, store) == {lost}  # the young one may belong to a running transaction
+    assert filestore.orphans(db, store, older_than=-60) == {lost, young}
+
+
+def test_a_malformed_upload_limit_stops_the_app_at_start(settings):
+    from web import create_app
+
+    with pytest.raises(ValueError, match="GRAPHSVC_UPLOAD_MAX_MB"):
+        create_app(replace(settings, upload_env=(("GRAPHSVC_UPLOAD_MAX_MB", "lots"),)), TESTING=True)

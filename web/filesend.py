@@ -77,7 +77,10 @@ def _memory_stream(*_args: Any, **_kw: Any) -> io.BytesIO:
 
 
 def init_app(app: Flask) -> None:
-    """Register before the guard: the raised limit applies when the guard reads the form."""
+    """Register before the guard: the raised limit applies when the guard reads the form.
+    A malformed GRAPHSVC_UPLOAD_* setting stops the app here (ValueError naming it), not at
+    the first upload."""
+    uploads.limits_of(app.config["GRAPHSVC_SETTINGS"])
 
     @app.before_request
     def _upload_limit() -> None:
