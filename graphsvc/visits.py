@@ -420,7 +420,7 @@ def report(
         if parsed.met or parsed.introductions:
             _checked_in_tx(tx, db, household_id, parsed)
         # the materials ledger: what was given leaves the reporter's holding in this transaction
-        # (the holder's lock first: before the visit's edge to the account is written)
+        # (under the holder's lock: two reports of one holder are counted one after the other)
         moved = materials.give_in_tx(
             tx,
             db,

@@ -327,6 +327,8 @@ def test_pages_by_role_and_the_forms(app, ledger):
     assert "H-" in html  # the household of the discrepancy (coord's district)
     desk = coord.get("/dispatch").get_data(as_text=True)
     assert 'id="desk-ledger"' in desk and "minji" in desk.split('id="desk-ledger"')[1]
+    shown = audit.query(ledger, action="materials.discrepancies.read")
+    assert shown and "h-002" in shown[0]["targets"] and shown[0]["actor"] == "coord"
     token = html.split('name="csrf_token" value="')[1].split('"')[0]
     form = {"csrf_token": token, "kind": "received", "item": "hymnal", "qty": "4", "on": "", "holder": "", "reason": ""}
     done = coord.post("/materials/movements", data=form)
@@ -375,6 +377,12 @@ def test_a_partner_holds_materials_and_gives_them_at_visits_of_shared_households
     assert materials.balances_for(ledger, yeon, "hana", None) == [{"holder": "hana", "item": "bible", "qty": -1}]
     assert [d["holder"] for d in materials.discrepancies(ledger, [NOWON])] == ["hana"]
     assert materials.discrepancies(ledger, [YANG]) == []
+    # the ledger page: yeon sees hana's movement, not the household (nor the visit) of 노원구
+    (seen,) = [m for m in materials.ledger(ledger, yeon, None)["recent"] if m["kind"] == "given"]
+    assert seen["holder"] == "hana" and (seen["household_id"], seen["code"], seen["visit_id"]) == (None, None, None)
+    assert materials.ledger(ledger, yeon, None)["discrepancies"] == []
+    (mine,) = [m for m in materials.ledger(ledger, COORD, None)["recent"] if m["kind"] == "given"]
+    assert (mine["household_id"], mine["code"]) == ("h-002", "H-002")
     assert hana.api("/api/v1/materials/balances").get_json()["balances"] == [
         {"holder": "hana", "item": "bible", "qty": -1}
     ]
@@ -436,3 +444,22 @@ def test_a_duress_session_sees_no_materials_and_records_none(ledger):
     hidden = access.Subject("minji", "visitor", (NOWON,), "f", duress=True)
     assert materials.own_holding(ledger, hidden) == [] and materials.balances_for(ledger, hidden, None, None) == []
     assert materials.own_holding(ledger, MINJI) == [{"item": "bible", "qty": 2}]
+
+
+def test_the_report_form_names_an_unknown_item_and_records_nothing(app, ledger):
+    """The visitor's report page: the "other" materials field with a name that is no item is
+    answered on that field, in Korean, and nothing is written; a known one is given."""
+    audit.append_now(ledger, actor="minji", role="visitor", action="suggestions.read", targets=["h-002"])
+    client = app.test_client()
+    sign_in(client, "minji")
+    form = client.get("/visits/new?household_id=h-002&lang=ko").get_data(as_text=True)
+    token = form.split('name="csrf_token" value="')[1].split('"')[0]
+    body = {"csrf_token": token, "household_id": "h-002", "visited_on": "2026-11-02", "outcome": "met"}
+    before = snapshot(ledger)
+    bad = client.post("/visits/new?lang=ko", data={**body, "materials_other": "쌀:2"})
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "자료 장부의 품목이 아닙니다" in page and "쌀" in page
+    assert snapshot(ledger) == before
+    done = client.post("/visits/new", data={**body, "materials_bible": "1", "materials_other": "찬송가:1"})
+    assert done.status_code == 302
+    assert holding(ledger, "minji") == {"bible": -1, "hymnal": -1}
