@@ -88,6 +88,9 @@ MESSAGES = {
     "listed_twice": N_("%(field)s %(value)s is listed twice"),
     "not_member": N_("%(field)s %(value)s is not a person of the visited household"),
     "unknown_district": N_("%(field)s %(value)s is not a district of this network"),
+    # issue 16: a partner's account is made with its organisation, and has no districts
+    "org_role": N_("a %(role)s belongs to an organisation: its account is made with graphsvc users add --org"),
+    "org_no_districts": N_("a %(role)s has no districts: its reach is what is shared with its organisation"),
 }
 
 
@@ -537,6 +540,8 @@ def user(data: Mapping[str, Any], strict: bool = False) -> Checked:
     out.values["districts"] = districts
     if role is not None and access.REGISTRY[role].needs_districts and not districts:
         out.problem("districts", "needs_district", role=role)
+    if role is not None and access.REGISTRY[role].org_scoped:  # issue 16: not from a file (no organisation)
+        out.problem("role", "org_role", role=role)
     out.values["person_id"] = ident(out, data, "person_id") if _raw(data, "person_id") else None
     out.values["gender"] = choice(out, data, "gender", model.GENDER) if _raw(data, "gender") else None
     return out
@@ -732,4 +737,78 @@ def introducer_change(data: Mapping[str, Any]) -> Checked:
     else:
         out.values["relation"] = None
     out.values["replaces"] = ident(out, data, "replaces")
+    return out
+
+
+# --- expenses (issue 16 §3: graphsvc/expenses.py) ---------------------------------------
+
+EXPENSE_FIELDS = ("amount", "spent_on", "category", "description")
+EXPENSE_CATEGORIES = model.Vocabulary(
+    "category",
+    ("transport", "materials", "food", "gifts", "lodging", "other"),
+    {
+        "교통": "transport",
+        "교통비": "transport",
+        "자료": "materials",
+        "식비": "food",
+        "식사": "food",
+        "선물": "gifts",
+        "숙박": "lodging",
+        "기타": "other",
+    },
+)
+EXPENSE_MAX_AMOUNT = 10_000_000  # KRW: one expense above ten million won is a mistake or a different process
+MESSAGES.update(
+    {
+        "bad_amount": N_("%(field)s %(value)s is not a whole number of won (e.g. 32000)"),
+        "amount_range": N_("%(field)s must be from 1 to %(max)s won"),
+        "no_receipt": N_("%(field)s: at least one receipt is needed (a photo or a PDF)"),
+        "too_many_receipts": N_("%(field)s: at most %(max)d files at once"),
+        "paid_before_spent": N_("%(field)s %(value)s is before the expense's date %(spent_on)s"),
+        "bad_month": N_("%(field)s %(value)s is not a month (YYYY-MM)"),
+    }
+)
+
+
+def amount(out: Checked, data: Mapping[str, Any], name: str = "amount") -> int | None:
+    """A whole number of won, 1 to ``EXPENSE_MAX_AMOUNT`` (a JSON integer, or digits with
+    optional thousands commas as a form sends them).
+
+    >>> [amount(Checked(), {"amount": a}) for a in (32000, "32,000", "0", "1.5", True, "１２")]
+    [32000, 32000, None, None, None, None]
+    """
+    raw = _raw(data, name)
+    if raw in (None, ""):
+        out.problem(name, "empty")
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        out.problem(name, "bad_amount", value=repr(raw)[:40])
+        return None
+    if isinstance(raw, str):
+        digits = raw.replace(",", "")
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 12):
+            out.problem(name, "bad_amount", value=repr(raw[:40]))
+            return None
+        raw = int(digits)
+    if not 1 <= raw <= EXPENSE_MAX_AMOUNT:
+        out.problem(name, "amount_range", max=f"{EXPENSE_MAX_AMOUNT:,}")
+        return None
+    out.values[name] = raw
+    return raw
+
+
+def expense(data: Mapping[str, Any]) -> Checked:
+    """A partner's expense: amount (KRW), spent_on (a date), category (``EXPENSE_CATEGORIES``),
+    description (optional text, at most 200 characters). The date's bounds (not in the future)
+    and the receipts are the write service's checks (graphsvc/expenses.py).
+
+    >>> [p.field for p in expense({"amount": "x", "spent_on": "2026-13-01", "category": "taxi"}).problems]
+    ['amount', 'spent_on', 'category']
+    """
+    out = Checked()
+    _unknown(out, data, EXPENSE_FIELDS)
+    amount(out, data)
+    date(out, data, "spent_on", required=True)
+    choice(out, data, "category", EXPENSE_CATEGORIES, required=True)
+    text(out, data, "description")
     return out

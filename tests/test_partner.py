@@ -35,7 +35,7 @@ def who(subject: Subject) -> Actor:
 
 def test_the_partner_role_is_a_visitor_of_its_organisation():
     role = access.REGISTRY["partner"]
-    assert role.actions == access.VISITOR.actions
+    assert role.actions == access.VISITOR.actions | {Action.EXPENSE_SUBMIT, Action.EXPENSE_READ}  # + expenses (§3)
     assert Action.NETWORK_READ not in role.actions and Action.HOUSEHOLD_IDENTITY_READ not in role.actions
     assert Action.HOUSEHOLD_SHARE not in role.actions
     assert role.field_work and role.needs_totp and role.org_scoped and not role.needs_districts
@@ -69,6 +69,15 @@ def test_a_partner_reaches_shared_households_never_by_district():
     assert decide(HANA, Action.VISIT_NOTES_READ, access.VisitFacts("v-1", NOWON, "hana")).allowed
     # a visitor's rules do not change with the new fact
     assert not decide(MINJI, Action.HOUSEHOLD_READ, HouseholdFacts("h-1", YANGCHEON, shared_with_subject=True)).allowed
+
+
+def test_a_partner_is_never_told_of_people_by_district():
+    # even an account that somehow holds districts: its reach is the sharing, never a district
+    with_district = Subject("hana", "partner", (NOWON,), "f", org=ORG)
+    assert not access.names_person(with_district, NOWON)
+    assert not access.names_person(HANA, NOWON)
+    assert access.names_person(HANA, NOWON, met=True)  # the people of the household she visits
+    assert not access.names_person(Subject("jun", "partner", (), "m", org=ORG), NOWON, women_only=True, met=True)
 
 
 def test_sharing_is_for_coordinators_of_the_district_and_admins():

@@ -162,6 +162,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     )
     neo.init_app(app)
     transfer.init_app(app)  # before the guard: the import's upload limit applies when it reads the form
+    from . import expenses as expenses_web  # issue 16 §3: expenses, receipts, the monthly partner report
+
+    expenses_web.init_app(app)
     from . import filesend  # issue 16: upload routes' size limit (before the guard), private files' headers
 
     filesend.init_app(app)
@@ -194,6 +197,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
 
     app.register_blueprint(materials_web.bp)
     app.register_blueprint(materials_web.api_bp)
+    from . import partners as partners_web  # issue 16 §1: sharing households with partner organisations
+
+    app.register_blueprint(partners_web.bp)
+    app.register_blueprint(partners_web.api_bp)
 
     @app.before_request
     def _nonce() -> None:

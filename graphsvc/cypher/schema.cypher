@@ -188,3 +188,13 @@ CREATE CONSTRAINT material_movement_id IF NOT EXISTS FOR (m:MaterialMovement) RE
 
 // name: index_material_movement_holder
 CREATE INDEX material_movement_holder IF NOT EXISTS FOR (m:MaterialMovement) ON (m.holder, m.item);
+
+// name: constraint_expense_id
+// Expenses of partners and their receipts (graphsvc/expenses.py, issue 16 §3).
+CREATE CONSTRAINT expense_id IF NOT EXISTS FOR (e:Expense) REQUIRE e.id IS UNIQUE;
+
+// name: constraint_receipt_id
+CREATE CONSTRAINT receipt_id IF NOT EXISTS FOR (r:Receipt) REQUIRE r.id IS UNIQUE;
+
+// name: index_expense_status
+CREATE INDEX expense_status IF NOT EXISTS FOR (e:Expense) ON (e.status);
