@@ -57,7 +57,13 @@ class Action(str, Enum):
     DATA_EXPORT = "data.export"
     RECORD_ERASE = "record.erase"  # erase a person or household (graphsvc/erasure.py): admins
     USER_FREEZE = "user.freeze"  # end an account's sessions and tokens now (coordinators: their visitors)
+    MATERIALS_MANAGE = "materials.manage"  # the materials ledger (graphsvc/materials.py): movements, balances
+    MATERIALS_ITEMS = "materials.items"  # add kinds of materials to the ledger: admins
     HOUSEHOLD_SHARE = "household.share"  # share a household with a partner organisation, or stop (issue 16)
+    # issue 16 §3: expenses (graphsvc/expenses.py): a partner submits, coordinators and admins decide
+    EXPENSE_SUBMIT = "expense.submit"
+    EXPENSE_READ = "expense.read"  # an expense, its receipts and history; a partner's monthly report
+    EXPENSE_APPROVE = "expense.approve"  # approve, reject, record paid: never one's own
 
     def __str__(self) -> str:
         return self.value
@@ -83,7 +89,12 @@ DATA_IMPORT = Action.DATA_IMPORT
 DATA_EXPORT = Action.DATA_EXPORT
 RECORD_ERASE = Action.RECORD_ERASE
 USER_FREEZE = Action.USER_FREEZE
+MATERIALS_MANAGE = Action.MATERIALS_MANAGE
+MATERIALS_ITEMS = Action.MATERIALS_ITEMS
 HOUSEHOLD_SHARE = Action.HOUSEHOLD_SHARE
+EXPENSE_SUBMIT = Action.EXPENSE_SUBMIT
+EXPENSE_READ = Action.EXPENSE_READ
+EXPENSE_APPROVE = Action.EXPENSE_APPROVE
 ACTIONS = tuple(Action)
 
 # What a role may see of a household it may read.
@@ -154,7 +165,7 @@ def N_(message: str) -> str:  # translation marker (graphsvc/model.py N_; access
 ADMIN = Role(
     "admin",
     N_("Admin"),
-    frozenset(Action) - FIELD_ACTIONS,
+    frozenset(Action) - FIELD_ACTIONS - {Action.EXPENSE_SUBMIT},  # an admin approves; partners submit
     FULL_HOUSEHOLD_FIELDS,
     all_districts=True,
     needs_totp=True,
@@ -177,7 +188,10 @@ COORDINATOR = Role(
             Action.DATA_IMPORT,
             Action.TEAM_MANAGE,
             Action.USER_FREEZE,
+            Action.MATERIALS_MANAGE,  # holders: visitors of their districts and partners (HolderFacts)
             Action.HOUSEHOLD_SHARE,
+            Action.EXPENSE_READ,
+            Action.EXPENSE_APPROVE,
         }
     ),
     FULL_HOUSEHOLD_FIELDS,
@@ -208,7 +222,7 @@ VISITOR = Role(
 PARTNER = Role(
     "partner",
     N_("Partner"),
-    VISITOR.actions,
+    VISITOR.actions | {Action.EXPENSE_SUBMIT, Action.EXPENSE_READ},  # and their own expenses (issue 16 §3)
     VISITOR_HOUSEHOLD_FIELDS,
     needs_totp=True,
     field_work=True,
@@ -263,6 +277,23 @@ class VisitFacts:
     id: str
     district: str
     author: str | None
+
+
+@dataclass(frozen=True)
+class HolderFacts:
+    """An account that holds materials (graphsvc/materials.py): a field worker."""
+
+    username: str
+    role: str
+    districts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExpenseFacts:
+    """An expense (graphsvc/expenses.py), or a partner's monthly report (``id`` None): whose it is."""
+
+    id: str | None
+    submitter: str
 
 
 @dataclass(frozen=True)
@@ -340,6 +371,8 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
     if action is Action.SELF_READ:
         return _allow("everyone may see their own account")
 
+    if action in EXPENSE_ACTIONS:  # issue 16 §3
+        return _decide_expense(subject, role, action, obj)
     if action is Action.TEAM_MANAGE:
         return _decide_account(subject, role, obj)
     if action is Action.USER_FREEZE:  # the accounts the subject runs (graphsvc/freeze.py)
@@ -354,6 +387,8 @@ def decide(subject: Subject | None, action: str, obj: object = None) -> Decision
     if role.field_work:
         return _decide_field_work(subject, role, action, obj)
 
+    if action is Action.MATERIALS_MANAGE:  # the materials ledger (graphsvc/materials.py)
+        return _decide_holder(subject, role, obj)
     # a role of its districts
     if action in HOUSEHOLD_ACTIONS:
         if not isinstance(obj, (HouseholdFacts, VisitFacts)):
@@ -392,6 +427,55 @@ def _decide_account(subject: Subject, role: Role, obj: object) -> Decision:
     if not set(obj.districts) & set(subject.districts):
         return _deny(f"outside the {role.name}'s districts")
     return _allow(f"{role.name} of the visitor's district", TEAM_FIELDS)
+
+
+def _decide_holder(subject: Subject, role: Role, obj: object) -> Decision:
+    """The materials ledger for a role of its districts: the stock (no object, or a district
+    scope) and the holdings of field workers: visitors who share one of its districts, and
+    every partner (an org-scoped role works on households shared with it, in any district).
+
+    >>> coord = Subject("c", "coordinator", ("노원",))
+    >>> [decide(coord, Action.MATERIALS_MANAGE, o).allowed for o in (None, HolderFacts("v", "visitor", ("노원",)),
+    ...  HolderFacts("w", "visitor", ("양천",)), HolderFacts("d", "coordinator", ("노원",)))]
+    [True, True, False, False]
+    """
+    if obj is None or isinstance(obj, DistrictScope):
+        return _allow(f"{role.name}: the stock")
+    if not isinstance(obj, HolderFacts):
+        return _deny("no object")
+    target = REGISTRY.get(obj.role)
+    if target is None or not target.field_work:
+        return _deny("not an account that holds materials")
+    if target.org_scoped:
+        return _allow(f"{role.name}: a partner's holding")
+    if not set(obj.districts) & set(subject.districts):
+        return _deny(f"outside the {role.name}'s districts")
+    return _allow(f"{role.name} of the holder's district")
+
+
+EXPENSE_ACTIONS = frozenset({Action.EXPENSE_SUBMIT, Action.EXPENSE_READ, Action.EXPENSE_APPROVE})
+
+
+def _decide_expense(subject: Subject, role: Role, action: Action, obj: object) -> Decision:
+    """Expenses and their receipts (graphsvc/expenses.py): a role that submits them sees its
+    own only; the approvers (coordinators, of every district: an expense is the ministry's
+    money, not a household's record) and admins see every one, and decide every one but
+    their own.
+
+    >>> coord, hana = Subject("c", "coordinator", ("노원",)), Subject("hana", "partner")
+    >>> [decide(coord, Action.EXPENSE_APPROVE, ExpenseFacts(i, s)).allowed for i, s in (("e-1", "hana"), ("e-2", "c"))]
+    [True, False]
+    """
+    if action is Action.EXPENSE_SUBMIT:
+        return _allow(f"a {role.name} submits expenses")
+    if not isinstance(obj, ExpenseFacts):
+        return _deny("no object")
+    own = obj.submitter == subject.username
+    if action is Action.EXPENSE_APPROVE:
+        return _deny("nobody decides their own expense") if own else _allow(f"{role.name}: an approver")
+    if own or Action.EXPENSE_APPROVE in role.actions:
+        return _allow("their own expense" if own else f"{role.name}: an approver")
+    return _deny("another's expense")
 
 
 def _decide_field_work(subject: Subject, role: Role, action: Action, obj: object) -> Decision:

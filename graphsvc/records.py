@@ -738,3 +738,77 @@ def introducer_change(data: Mapping[str, Any]) -> Checked:
         out.values["relation"] = None
     out.values["replaces"] = ident(out, data, "replaces")
     return out
+
+
+# --- expenses (issue 16 §3: graphsvc/expenses.py) ---------------------------------------
+
+EXPENSE_FIELDS = ("amount", "spent_on", "category", "description")
+EXPENSE_CATEGORIES = model.Vocabulary(
+    "category",
+    ("transport", "materials", "food", "gifts", "lodging", "other"),
+    {
+        "교통": "transport",
+        "교통비": "transport",
+        "자료": "materials",
+        "식비": "food",
+        "식사": "food",
+        "선물": "gifts",
+        "숙박": "lodging",
+        "기타": "other",
+    },
+)
+EXPENSE_MAX_AMOUNT = 10_000_000  # KRW: one expense above ten million won is a mistake or a different process
+MESSAGES.update(
+    {
+        "bad_amount": N_("%(field)s %(value)s is not a whole number of won (e.g. 32000)"),
+        "amount_range": N_("%(field)s must be from 1 to %(max)s won"),
+        "no_receipt": N_("%(field)s: at least one receipt is needed (a photo or a PDF)"),
+        "too_many_receipts": N_("%(field)s: at most %(max)d files at once"),
+        "paid_before_spent": N_("%(field)s %(value)s is before the expense's date %(spent_on)s"),
+        "bad_month": N_("%(field)s %(value)s is not a month (YYYY-MM)"),
+    }
+)
+
+
+def amount(out: Checked, data: Mapping[str, Any], name: str = "amount") -> int | None:
+    """A whole number of won, 1 to ``EXPENSE_MAX_AMOUNT`` (a JSON integer, or digits with
+    optional thousands commas as a form sends them).
+
+    >>> [amount(Checked(), {"amount": a}) for a in (32000, "32,000", "0", "1.5", True, "１２")]
+    [32000, 32000, None, None, None, None]
+    """
+    raw = _raw(data, name)
+    if raw in (None, ""):
+        out.problem(name, "empty")
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        out.problem(name, "bad_amount", value=repr(raw)[:40])
+        return None
+    if isinstance(raw, str):
+        digits = raw.replace(",", "")
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 12):
+            out.problem(name, "bad_amount", value=repr(raw[:40]))
+            return None
+        raw = int(digits)
+    if not 1 <= raw <= EXPENSE_MAX_AMOUNT:
+        out.problem(name, "amount_range", max=f"{EXPENSE_MAX_AMOUNT:,}")
+        return None
+    out.values[name] = raw
+    return raw
+
+
+def expense(data: Mapping[str, Any]) -> Checked:
+    """A partner's expense: amount (KRW), spent_on (a date), category (``EXPENSE_CATEGORIES``),
+    description (optional text, at most 200 characters). The date's bounds (not in the future)
+    and the receipts are the write service's checks (graphsvc/expenses.py).
+
+    >>> [p.field for p in expense({"amount": "x", "spent_on": "2026-13-01", "category": "taxi"}).problems]
+    ['amount', 'spent_on', 'category']
+    """
+    out = Checked()
+    _unknown(out, data, EXPENSE_FIELDS)
+    amount(out, data)
+    date(out, data, "spent_on", required=True)
+    choice(out, data, "category", EXPENSE_CATEGORIES, required=True)
+    text(out, data, "description")
+    return out

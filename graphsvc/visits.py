@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import access, alerts, audit, chains, crypto, households, personkeys, records, suggest
+from . import access, alerts, audit, chains, crypto, households, materials, personkeys, records, suggest
 from .errors import Refused
 from .model import Actor
 from .suggest import SHOWN_ACTION, suggested_since
@@ -316,6 +316,7 @@ class Reported:
     household_id: str
     new_members: tuple[str, ...] = ()
     introductions: tuple[tuple[str, str], ...] = ()  # (household id, its first person's id)
+    materials: tuple[dict[str, Any], ...] = ()  # the ledger's given movements (graphsvc/materials.py)
 
 
 def parse_report(body: Any, today: dt.date) -> Report:
@@ -418,6 +419,18 @@ def report(
             raise Refused("conflict", "held by another visitor", "household_id", (household_id,), code="claimed")
         if parsed.met or parsed.introductions:
             _checked_in_tx(tx, db, household_id, parsed)
+        # the materials ledger: what was given leaves the reporter's holding in this transaction
+        # (under the holder's lock: two reports of one holder are counted one after the other)
+        moved = materials.give_in_tx(
+            tx,
+            db,
+            reporter=subject.username,
+            visit_id=visit_id,
+            household_id=household_id,
+            materials=parsed.materials,
+            on=parsed.visited_on,
+            now=now,
+        )
         db.run_in_tx(
             tx,
             "visit_create",
@@ -462,6 +475,7 @@ def report(
         suggest.refresh_visit_summary_in_tx(tx, db, [household_id])  # the new ones: set as created
         if intro_ids:  # the new households come in below the visited one, whose way in stays
             chains.update_in_tx(tx, db, [hid for hid, _ in intro_ids])
+        materials.audit_given_in_tx(tx, db, actor, visit_id=visit_id, household_id=household_id, moved=moved)
         brought = [f"{len(parsed.met)} met"] if parsed.met else []
         brought += [f"{len(member_ids)} new members"] if member_ids else []
         brought += [f"{len(intro_ids)} introductions"] if intro_ids else []
@@ -473,7 +487,7 @@ def report(
             targets=[household_id, visit_id, *(e["id"] for e in ended), *met, *(x for pair in intro_ids for x in pair)],
             detail="; ".join([parsed.outcome + ("; household moved" if parsed.outcome == "moved" else ""), *brought]),
         )
-        return Reported(visit_id, household_id, member_ids, intro_ids)
+        return Reported(visit_id, household_id, member_ids, intro_ids, tuple(moved))
 
     return db.write_tx(work)
 

@@ -92,6 +92,7 @@ def test_role_level_and_object_level_agree():
         a.DistrictScope(None),
         a.VisitFacts("v", "서울 노원구", "minji"),
         a.AccountFacts("junho", "visitor", ("서울 노원구",)),
+        a.ExpenseFacts("x-1", "hana"),  # a partner's expense (issue 16 §3)
     ]
     for subject in (ADMIN, COORD, VISITOR):
         for action in a.ACTIONS:

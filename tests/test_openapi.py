@@ -57,6 +57,9 @@ CROSS_FIELD_RULES += (
 # ... and an account's change: a district added must exist, a visitor keeps one, a coordinator
 # changes only a visitor's gender and districts, nobody their own role.
 CROSS_FIELD_RULES += ("/api/v1/users/{username}",)
+# The materials ledger (graphsvc/materials.py): the fields of a movement depend on its kind, an
+# item or holder must exist, the stock or holding must hold what is taken, no day in the future.
+CROSS_FIELD_RULES += ("/api/v1/materials/movements", "/api/v1/materials/balances")
 # The household desk's writes (issue 13 §3): a change of status needs a reason, a transfer goes
 # to a known other district, a new household to one of the caller's, a phone has 8 to 15
 # digits, an introducer needs a relation and closes no cycle.

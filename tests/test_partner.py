@@ -35,7 +35,7 @@ def who(subject: Subject) -> Actor:
 
 def test_the_partner_role_is_a_visitor_of_its_organisation():
     role = access.REGISTRY["partner"]
-    assert role.actions == access.VISITOR.actions
+    assert role.actions == access.VISITOR.actions | {Action.EXPENSE_SUBMIT, Action.EXPENSE_READ}  # + expenses (§3)
     assert Action.NETWORK_READ not in role.actions and Action.HOUSEHOLD_IDENTITY_READ not in role.actions
     assert Action.HOUSEHOLD_SHARE not in role.actions
     assert role.field_work and role.needs_totp and role.org_scoped and not role.needs_districts

@@ -54,6 +54,8 @@ PLAIN = {  # path values that name no household (the routes of other roles, or n
     "username": "coord",
     "target": UNSHARED,
     "org": ORG,
+    "expense_id": "x-0000000000000000",  # expenses (issue 16 §3): none of hers; tests/test_expenses.py
+    "receipt_id": "r-0000000000000000",
 }
 
 

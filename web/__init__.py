@@ -162,6 +162,12 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     )
     neo.init_app(app)
     transfer.init_app(app)  # before the guard: the import's upload limit applies when it reads the form
+    from . import expenses as expenses_web  # issue 16 §3: expenses, receipts, the monthly partner report
+
+    expenses_web.init_app(app)
+    from . import filesend  # issue 16: upload routes' size limit (before the guard), private files' headers
+
+    filesend.init_app(app)
     guard.init_app(app)
     edge.init_app(app)  # first of the before_request hooks: 414, 431, and JSON redirects under /api
     idem.init_app(app)  # the forms' Idempotency-Key (issue 14)
@@ -187,6 +193,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.register_blueprint(auditsearch_web.bp)
     app.register_blueprint(auditsearch_web.api_bp)
     app.register_blueprint(erasure_web.bp)  # the admin's erasure page (issue 15 §5)
+    from . import materials as materials_web  # issue 16 §2: the materials ledger
+
+    app.register_blueprint(materials_web.bp)
+    app.register_blueprint(materials_web.api_bp)
     from . import partners as partners_web  # issue 16 §1: sharing households with partner organisations
 
     app.register_blueprint(partners_web.bp)

@@ -220,6 +220,12 @@ REFUSAL_MESSAGES = {
     ),
     "no_org": _l("There is no such partner organisation."),  # issue 16 (graphsvc/sharing.py)
     "org_name": _l("An organisation's name has 1 to 80 characters."),
+    # issue 16 §3: a step of an expense that its state does not allow (graphsvc/expenses.py)
+    "expense_submitted": _l("This expense is still submitted: approve it first."),
+    "expense_approved": _l("This expense is already approved."),
+    "expense_rejected": _l("This expense was rejected: it cannot be changed."),
+    "expense_paid": _l("This expense is already paid."),
+    "expense_own": _l("Nobody approves, rejects or pays their own expense."),
 }
 
 

@@ -173,3 +173,28 @@ CREATE CONSTRAINT person_key_person IF NOT EXISTS FOR (k:PersonKey) REQUIRE k.pe
 // name: constraint_org_name
 // Partner organisations (graphsvc/orgs.py): one node per name.
 CREATE CONSTRAINT org_name IF NOT EXISTS FOR (o:Org) REQUIRE o.name IS UNIQUE;
+
+// name: constraint_material_item_key
+// The materials ledger (graphsvc/materials.py): one item per key (the first use MERGEs
+// bible and hymnal: two at once must not each create one).
+CREATE CONSTRAINT material_item_key IF NOT EXISTS FOR (i:MaterialItem) REQUIRE i.key IS UNIQUE;
+
+// name: constraint_material_holding_holder
+// One lock node per holder of materials (materials_lock_holder).
+CREATE CONSTRAINT material_holding_holder IF NOT EXISTS FOR (l:MaterialHolding) REQUIRE l.holder IS UNIQUE;
+
+// name: constraint_material_movement_id
+CREATE CONSTRAINT material_movement_id IF NOT EXISTS FOR (m:MaterialMovement) REQUIRE m.id IS UNIQUE;
+
+// name: index_material_movement_holder
+CREATE INDEX material_movement_holder IF NOT EXISTS FOR (m:MaterialMovement) ON (m.holder, m.item);
+
+// name: constraint_expense_id
+// Expenses of partners and their receipts (graphsvc/expenses.py, issue 16 §3).
+CREATE CONSTRAINT expense_id IF NOT EXISTS FOR (e:Expense) REQUIRE e.id IS UNIQUE;
+
+// name: constraint_receipt_id
+CREATE CONSTRAINT receipt_id IF NOT EXISTS FOR (r:Receipt) REQUIRE r.id IS UNIQUE;
+
+// name: index_expense_status
+CREATE INDEX expense_status IF NOT EXISTS FOR (e:Expense) ON (e.status);
