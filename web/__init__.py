@@ -187,6 +187,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     app.register_blueprint(auditsearch_web.bp)
     app.register_blueprint(auditsearch_web.api_bp)
     app.register_blueprint(erasure_web.bp)  # the admin's erasure page (issue 15 §5)
+    from . import photos as photos_web  # issue 16 §5: visit photos, sanitizing, the newsletter export
+
+    photos_web.init_app(app)
 
     @app.before_request
     def _nonce() -> None:

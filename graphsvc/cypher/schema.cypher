@@ -169,3 +169,7 @@ CREATE CONSTRAINT retention_state_id IF NOT EXISTS FOR (r:RetentionState) REQUIR
 // name: constraint_person_key
 // One key per person (graphsvc/personkeys.py): two writers cannot each make one.
 CREATE CONSTRAINT person_key_person IF NOT EXISTS FOR (k:PersonKey) REQUIRE k.person_id IS UNIQUE;
+
+// name: constraint_photo_id
+// Visit photos (graphsvc/photos.py, issue 16 §5).
+CREATE CONSTRAINT photo_id IF NOT EXISTS FOR (p:Photo) REQUIRE p.id IS UNIQUE;
