@@ -58,6 +58,7 @@ class Action(str, Enum):
     RECORD_ERASE = "record.erase"  # erase a person or household (graphsvc/erasure.py): admins
     USER_FREEZE = "user.freeze"  # end an account's sessions and tokens now (coordinators: their visitors)
     PHOTO_REVIEW = "photo.review"  # open unsanitized visit photos, sanitize, export (issue 16 §5)
+    HOUSEHOLD_SHARE = "household.share"  # share a household with a partner organisation, or stop (issue 16)
 
     def __str__(self) -> str:
         return self.value
@@ -84,6 +85,7 @@ DATA_EXPORT = Action.DATA_EXPORT
 RECORD_ERASE = Action.RECORD_ERASE
 USER_FREEZE = Action.USER_FREEZE
 PHOTO_REVIEW = Action.PHOTO_REVIEW
+HOUSEHOLD_SHARE = Action.HOUSEHOLD_SHARE
 ACTIONS = tuple(Action)
 
 # What a role may see of a household it may read.
@@ -115,6 +117,7 @@ HOUSEHOLD_ACTIONS = frozenset(
         Action.INTAKE_REVIEW,
         Action.HOUSEHOLD_ASSIGN,
         Action.PHOTO_REVIEW,
+        Action.HOUSEHOLD_SHARE,
     }
 )
 
@@ -138,10 +141,13 @@ class Role:
     field_work: bool = False
     identity_needs_reason: bool = False
     aliases: tuple[str, ...] = ()  # other names an import file may use (Korean)
+    # an organisation's role (issue 16): no districts; its reach is the households shared with
+    # its organisation or brought in by its own visit reports (HouseholdFacts.shared_with_subject)
+    org_scoped: bool = False
 
     @property
     def needs_districts(self) -> bool:
-        return not self.all_districts
+        return not self.all_districts and not self.org_scoped
 
 
 def N_(message: str) -> str:  # translation marker (graphsvc/model.py N_; access imports nothing)
@@ -175,6 +181,7 @@ COORDINATOR = Role(
             Action.TEAM_MANAGE,
             Action.USER_FREEZE,
             Action.PHOTO_REVIEW,
+            Action.HOUSEHOLD_SHARE,
         }
     ),
     FULL_HOUSEHOLD_FIELDS,
@@ -200,8 +207,21 @@ VISITOR = Role(
     aliases=("방문자",),
 )
 
+# A partner ministry's worker (issue 16): a visitor's field work, on the households shared with
+# their organisation by a coordinator or brought in by their own visit reports; never by district.
+PARTNER = Role(
+    "partner",
+    N_("Partner"),
+    VISITOR.actions,
+    VISITOR_HOUSEHOLD_FIELDS,
+    needs_totp=True,
+    field_work=True,
+    aliases=("협력 사역자", "파트너", "협력자"),
+    org_scoped=True,
+)
+
 #: The registry: every role by name, in the order forms offer them (most common first).
-REGISTRY: dict[str, Role] = {r.name: r for r in (VISITOR, COORDINATOR, ADMIN)}
+REGISTRY: dict[str, Role] = {r.name: r for r in (VISITOR, COORDINATOR, ADMIN, PARTNER)}
 ROLES = tuple(REGISTRY)
 
 
@@ -223,6 +243,7 @@ class Subject:
     # account whose duress password was used has its identity and contact reveals frozen
     duress: bool = False
     identity_frozen: bool = False
+    org: str | None = None  # an org-scoped role's organisation (graphsvc/orgs.py)
 
 
 @dataclass(frozen=True)
@@ -236,6 +257,9 @@ class HouseholdFacts:
     claimed_by_subject: bool = False
     visited_by_subject: bool = False
     assigned_to_subject: bool = False  # a coordinator gave it to them (live)
+    # shared with the subject's organisation, or brought in by the subject's own visit report
+    # (what an org-scoped role's reach is made of, in place of districts)
+    shared_with_subject: bool = False
 
 
 @dataclass(frozen=True)
@@ -375,16 +399,33 @@ def _decide_account(subject: Subject, role: Role, obj: object) -> Decision:
 
 
 def _decide_field_work(subject: Subject, role: Role, action: Action, obj: object) -> Decision:
-    """A visitor's rules: their districts, the women-only rule, and their link to the household."""
+    """A visitor's rules: their districts, the women-only rule, and their link to the household.
+
+    An org-scoped role (a partner) has no districts: a household shared with its organisation
+    or brought in by its own report (``shared_with_subject``) is its reach in their place, and
+    that sharing is its link to the household (it needs no suggestion); a claim, a visit or an
+    assignment never reaches past the sharing (a revoked share ends it).
+
+    >>> hana = Subject("hana", "partner", (), "f", org="새희망선교회")
+    >>> [decide(hana, Action.HOUSEHOLD_READ, HouseholdFacts("h-1", "노원", **k)).allowed for k in (
+    ...  {"shared_with_subject": True}, {"visited_by_subject": True, "claimed_by_subject": True}, {})]
+    [True, False, False]
+    >>> [decide(hana, Action.HOUSEHOLD_CONTACT_READ, HouseholdFacts("h-1", "노원", shared_with_subject=True, **k)
+    ...  ).allowed for k in ({}, {"claimed_by_subject": True})]
+    [False, True]
+    """
     if action is Action.SUGGESTIONS_READ:
-        return _allow("field workers get suggestions in their districts")
+        return _allow("field workers get suggestions in their reach")
     if action is Action.VISIT_NOTES_READ:
         if isinstance(obj, VisitFacts) and obj.author == subject.username:
             return _allow("the visitor's own notes")
         return _deny("another visitor's notes")
     if not isinstance(obj, HouseholdFacts):
         return _deny("no object")
-    if obj.district not in subject.districts:
+    if role.org_scoped:
+        if not obj.shared_with_subject:
+            return _deny("not shared with the partner's organisation")
+    elif obj.district not in subject.districts:
         return _deny("outside the visitor's districts")
     if obj.women_only and subject.gender != "f":
         return _deny("women visitors only")
@@ -393,6 +434,8 @@ def _decide_field_work(subject: Subject, role: Role, action: Action, obj: object
         if obj.claimed_by_subject or obj.assigned_to_subject:
             return _allow("held by this visitor (a live claim or assignment)")
         return _deny("not held by this visitor")
+    if role.org_scoped:
+        return _allow("shared with the partner's organisation or brought in by them", role.household_fields)
     if obj.suggested_to_subject or obj.claimed_by_subject or obj.visited_by_subject or obj.assigned_to_subject:
         return _allow("suggested to, claimed or visited by this visitor", role.household_fields)
     return _deny("not suggested to, claimed or visited by this visitor")

@@ -144,16 +144,24 @@ def add_user(
     gender: str | None = None,
     *,
     adopt: bool = False,
+    org: str | None = None,
 ) -> None:
     """Create an account. An existing username is refused (``user_exists``), also one that an
     import created without a password: ``users add`` once replaced such a demo visitor's
     three districts with one and said "created". Changes of an account go through
     graphsvc/team.py (``users set``, ``users passwd``). ``adopt`` (for loaders that import
     accounts and then give them a first password in the same breath, e.g. the tests' small
-    network) fills in an imported account that has no password yet."""
+    network) fills in an imported account that has no password yet. ``org``: the
+    organisation of an org-scoped role (a partner: required, and it must exist,
+    graphsvc/orgs.py); refused for every other role."""
     check_username(username)
     if role not in ROLES:
         raise AccountError("role_invalid", f"role must be one of: {', '.join(ROLES)}")
+    org = org.strip() if org else None
+    if REGISTRY[role].org_scoped and not org:
+        raise AccountError("org_needed", f"a {role} needs an organisation (--org)")
+    if org and not REGISTRY[role].org_scoped:
+        raise AccountError("org_not_for_role", f"a {role} has no organisation (--org is for partners)")
     if gender not in (None, "f", "m"):
         raise AccountError("gender_invalid", "gender must be f or m")
     districts = [d.strip() for d in districts if d.strip()]
@@ -163,6 +171,8 @@ def add_user(
     password_hash = _hasher.hash(password)
 
     def work(tx: neo4j.ManagedTransaction) -> bool:
+        if org and not db.run_in_tx(tx, "org_get", org=org):
+            raise AccountError("no_org", f"no organisation {org!r} (graphsvc orgs add)")
         created = db.run_in_tx(
             tx,
             "user_create",
@@ -172,10 +182,11 @@ def add_user(
             password_hash=password_hash,
             gender=gender,
             adopt=adopt,
+            org=org,
         )
         if not created:  # raised in the transaction: it commits nothing (not even a request's key)
             raise AccountError("user_exists", f"user {username!r} already exists")
-        _audit(tx, db, actor, "user.create", [username], detail=f"role {role}")
+        _audit(tx, db, actor, "user.create", [username], detail=f"role {role}" + (f"; org {org}" if org else ""))
         return True
 
     db.write_tx(work)
@@ -379,6 +390,7 @@ def authenticate(
             user.get("gender"),
             duress=under_duress,
             identity_frozen=under_duress,
+            org=user.get("org"),
         )
         return SignIn(
             True, subject, username=username, totp_enabled=user["totp_enabled"], totp_secret=user["totp_secret"]
@@ -613,6 +625,7 @@ def session_user(db: Database, sid: str | None) -> SessionInfo | None:
             row.get("gender"),
             duress=bool(row["duress"]),
             identity_frozen=bool(row["identity_frozen"]),
+            org=row.get("org"),
         ),
         bool(row["second_factor"]),
         bool(row["totp_enabled"]),
@@ -723,7 +736,12 @@ def token_subject(db: Database, token: str | None) -> Subject | None:
         return None
     row = rows[0]
     subject = Subject(
-        row["username"], row["role"], tuple(row["districts"]), row.get("gender"), identity_frozen=row["identity_frozen"]
+        row["username"],
+        row["role"],
+        tuple(row["districts"]),
+        row.get("gender"),
+        identity_frozen=row["identity_frozen"],
+        org=row.get("org"),
     )
     expires_at = cast("dt.datetime", to_datetime(row["expires_at"]))  # a token always has one
     left = (expires_at - dt.datetime.now(dt.UTC)).total_seconds()

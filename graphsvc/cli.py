@@ -399,10 +399,17 @@ def _account_call(fn: Callable[..., T], *args: Any) -> T:
     default=None,
     help="f or m: households marked women_only are suggested to, claimed by and shown to women only.",
 )
+@click.option("--org", default=None, help="The organisation of a partner (required for partners: graphsvc orgs add).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from one line of standard input.")
 @click.pass_context
 def users_add(
-    ctx: click.Context, username: str, role: str, districts: tuple[str, ...], gender: str | None, password_stdin: bool
+    ctx: click.Context,
+    username: str,
+    role: str,
+    districts: tuple[str, ...],
+    gender: str | None,
+    org: str | None,
+    password_stdin: bool,
 ) -> None:
     """Create an account (password: at least 12 characters). An existing account is never
     changed here: the refusal names the commands that change one."""
@@ -414,8 +421,22 @@ def users_add(
         if existing is not None:
             _refuse_existing(existing)
         password = _password(password_stdin)
-        _account_call(accounts.add_user, db, cli_actor(), username, role, list(districts), password, gender)
-    click.echo(f"user {username} ({role}) created")
+        _account_call(
+            lambda: accounts.add_user(
+                db, cli_actor(), username, role, list(districts), password, gender, org=_org_name(org)
+            )
+        )
+    click.echo(f"user {username} ({role}{', ' + org if org else ''}) created")
+
+
+def _org_name(org: str | None) -> str | None:
+    from . import orgs
+    from .errors import Refused
+
+    try:
+        return orgs.clean_name(org) if org is not None else None
+    except Refused as exc:
+        _fail(exc.why)
 
 
 def _refuse_existing(user: dict[str, Any]) -> NoReturn:
@@ -518,7 +539,43 @@ def users_list(ctx: click.Context) -> None:
             extra.append("2FA")
         if u["live_tokens"]:
             extra.append(f"{u['live_tokens']} tokens")
+        if u.get("org"):
+            extra.append(f"org {u['org']}")
         click.echo(f"{u['username']:<16} {u['role']:<12} {state:<9} {';'.join(u['districts']):<30} {', '.join(extra)}")
+
+
+@main.group("orgs")
+def orgs_group() -> None:
+    """Partner organisations: add, list (a partner's account: users add NAME --role partner --org ORG)."""
+
+
+@orgs_group.command("add")
+@click.argument("name")
+@click.pass_context
+def orgs_add(ctx: click.Context, name: str) -> None:
+    """Create a partner organisation (audited)."""
+    from . import orgs
+    from .errors import Refused
+
+    with _connect(_settings(ctx)) as db:
+        db.apply_schema()
+        try:
+            stored = orgs.add_org(db, cli_actor(), name)
+        except Refused as exc:
+            _fail(exc.why)
+    click.echo(f"organisation {stored} created")
+
+
+@orgs_group.command("list")
+@click.pass_context
+def orgs_list(ctx: click.Context) -> None:
+    """List the organisations and their partner accounts."""
+    from . import orgs
+
+    with _connect(_settings(ctx)) as db:
+        rows = orgs.list_orgs(db)
+    for o in rows:
+        click.echo(f"{o['name']}\t{', '.join(o['partners']) or '(no partners)'}")
 
 
 def _set_enabled(ctx: click.Context, username: str, enabled: bool) -> None:

@@ -48,6 +48,7 @@ def facts(
             now=now,
             suggested_since=suggest.suggested_since(db, now),
             shown_action=suggest.SHOWN_ACTION,
+            org=subject.org,
         )[0]
     else:
         row = db.read("household_facts", household_id=household_id)[0]
@@ -61,6 +62,7 @@ def facts(
         claimed_by_subject=row["claimed_by_subject"],
         visited_by_subject=row["visited_by_subject"],
         assigned_to_subject=row["assigned_to_subject"],
+        shared_with_subject=row["shared_with_subject"],
     )
 
 

@@ -59,6 +59,7 @@ def _facts(row: Mapping[str, Any], subject: access.Subject) -> access.HouseholdF
         claimed_by_subject=holder == subject.username,
         visited_by_subject=row["visited_by_subject"],
         assigned_to_subject=holder == subject.username and row["assigned_by"] is not None,
+        shared_with_subject=row["shared_with_subject"],
     )
 
 
@@ -93,6 +94,7 @@ def _locked(
         now=now,
         suggested_since=since,
         shown_action=SHOWN_ACTION,
+        org=subject.org,
     )
     if not rows or not access.decide(subject, action, _facts(rows[0], subject)):
         raise _not_found(household_id)

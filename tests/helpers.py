@@ -423,3 +423,33 @@ def photo_with_face(width: int = 800, height: int = 600, camera: str = "PhotoCam
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90, exif=exif)
     return out.getvalue()
+
+
+# --- partners (issue 16, Seam P) ---------------------------------------------------------
+
+
+class Partner:
+    """A partner account made by ``add_partner``: its ``username`` and ``org``; with an app,
+    ``client`` (a test client signed in through the pages, TOTP done) and ``api`` (a JSON
+    API caller with a fresh token, as ``api(app, username)``)."""
+
+    def __init__(self, username: str, org: str, client=None, api=None) -> None:
+        self.username, self.org, self.client, self.api = username, org, client, api
+
+
+def add_partner(db, username: str = "hana", org: str = "새희망선교회", app=None, gender: str | None = "f") -> Partner:
+    """A partner account of ``org`` (the organisation is made when missing), with the tests'
+    PASSWORD and TOTP secret (as coordinators). With ``app``: signed in (``.client``) and
+    with an API token (``.api``). The shared ``world`` fixture's accounts stay as they are."""
+    from graphsvc import orgs
+
+    if orgs.get_org(db, org) is None:
+        orgs.add_org(db, ACTOR, org)
+    accounts.add_user(db, ACTOR, username, "partner", [], PASSWORD, gender, org=org)
+    accounts.set_totp(db, ACTOR, username, keyring().encrypt(TOTP_SECRET, "User", username, "totp_secret"), True)
+    if app is None:
+        return Partner(username, org)
+    client = app.test_client()
+    response = sign_in(client, username)
+    assert response.status_code == 302, response.status_code
+    return Partner(username, org, client, api(app, username))

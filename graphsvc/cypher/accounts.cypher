@@ -14,7 +14,8 @@ REMOVE u.just_created
 WITH u, fresh
 WHERE u.password_hash IS NULL AND (fresh OR $adopt)
 SET u.role = $role, u.districts = $districts, u.password_hash = $password_hash,
-    u.gender = coalesce($gender, u.gender), u.enabled = true, u.created_at = coalesce(u.created_at, datetime())
+    u.gender = coalesce($gender, u.gender), u.enabled = true, u.created_at = coalesce(u.created_at, datetime()),
+    u.org = $org
 RETURN u.username AS username;
 
 // name: user_get
@@ -25,7 +26,7 @@ RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS dist
        u.totp_secret AS totp_secret, coalesce(u.totp_enabled, false) AS totp_enabled,
        u.code_locked_until AS code_locked_until, coalesce(u.code_failures, 0) AS code_failures,
        u.totp_last_step AS totp_last_step, p.id AS person_id,
-       u.duress_hash AS duress_hash, coalesce(u.frozen, false) AS frozen;
+       u.duress_hash AS duress_hash, coalesce(u.frozen, false) AS frozen, u.org AS org;
 
 // name: user_list
 MATCH (u:User)
@@ -35,7 +36,8 @@ RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS dist
        coalesce(u.enabled, false) AS enabled, u.password_hash IS NOT NULL AS has_password,
        coalesce(u.totp_enabled, false) AS totp_enabled, u.last_login_at AS last_login_at,
        count(t) AS live_tokens,
-       coalesce(u.identity_frozen, false) AS identity_frozen, coalesce(u.frozen, false) AS frozen
+       coalesce(u.identity_frozen, false) AS identity_frozen, coalesce(u.frozen, false) AS frozen,
+       u.org AS org
 ORDER BY username;
 
 // name: user_set_enabled
@@ -188,7 +190,7 @@ WHERE s.last_seen_at > datetime() - duration({seconds: $idle_seconds})
 RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
        s.second_factor AS second_factor, s.last_seen_at AS last_seen_at,
        coalesce(u.totp_enabled, false) AS totp_enabled,
-       coalesce(s.duress, false) AS duress, coalesce(u.identity_frozen, false) AS identity_frozen;
+       coalesce(s.duress, false) AS duress, coalesce(u.identity_frozen, false) AS identity_frozen, u.org AS org;
 
 // name: session_touch
 MATCH (s:Session {id_hash: $id_hash})
@@ -228,7 +230,7 @@ WHERE t.revoked_at IS NULL AND t.expires_at > datetime() AND coalesce(u.enabled,
   AND NOT coalesce(u.frozen, false)
 RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
        t.prefix AS prefix, t.expires_at AS expires_at,
-       coalesce(u.identity_frozen, false) AS identity_frozen;
+       coalesce(u.identity_frozen, false) AS identity_frozen, u.org AS org;
 
 // name: token_revoke_all
 MATCH (:User {username: $username})-[:HAS_TOKEN]->(t:Token)

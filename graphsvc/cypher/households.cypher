@@ -11,7 +11,7 @@ WITH h LIMIT 1
 RETURN h IS NOT NULL AS exists, h.id AS id, h.district AS district,
        coalesce(h.women_only, false) AS women_only, false AS claimed_by_subject,
        false AS candidate, false AS suggested_and_open, false AS visited_by_subject,
-       false AS assigned_to_subject;
+       false AS assigned_to_subject, false AS shared_with_subject;
 
 // name: household_view
 MATCH (h:Household {id: $id})

@@ -173,3 +173,7 @@ CREATE CONSTRAINT person_key_person IF NOT EXISTS FOR (k:PersonKey) REQUIRE k.pe
 // name: constraint_photo_id
 // Visit photos (graphsvc/photos.py, issue 16 §5).
 CREATE CONSTRAINT photo_id IF NOT EXISTS FOR (p:Photo) REQUIRE p.id IS UNIQUE;
+
+// name: constraint_org_name
+// Partner organisations (graphsvc/orgs.py): one node per name.
+CREATE CONSTRAINT org_name IF NOT EXISTS FOR (o:Org) REQUIRE o.name IS UNIQUE;

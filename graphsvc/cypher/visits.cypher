@@ -22,7 +22,11 @@ RETURN h.id AS id, h.code AS code, h.district AS district, h.status AS status,
        EXISTS { (h)<-[:AT]-(:Visit)<-[:MADE]-(:User {username: $username}) } AS visited_by_subject,
        EXISTS { MATCH (e:AuditEvent {actor: $username})
                 WHERE e.action = $shown_action AND e.at >= $suggested_since AND h.id IN e.targets }
-         AS suggested;
+         AS suggested,
+       // a partner's reach (issue 16): shared with $org, or brought in by the subject's own report
+       EXISTS { (h)-[:SHARED_WITH]->(:Org {name: $org}) }
+         OR EXISTS { MATCH (h)<-[b:BROUGHT]-(:Visit)<-[:MADE]-(:User {username: $username})
+                     WHERE b.merged_from IS NULL } AS shared_with_subject;
 
 // name: claim_create
 MATCH (h:Household {id: $household_id})
@@ -106,7 +110,12 @@ RETURN h IS NOT NULL AS exists, h.id AS id, h.district AS district,
        $username IN assignees AS assigned_to_subject,
        coalesce(h.status = 'active', false) AND all(x IN holders WHERE x = $username) AND suggested AS candidate,
        coalesce(h.status = 'active', false) AND suggested AS suggested_and_open,
-       EXISTS { (h)<-[:AT]-(:Visit)<-[:MADE]-(:User {username: $username}) } AS visited_by_subject;
+       EXISTS { (h)<-[:AT]-(:Visit)<-[:MADE]-(:User {username: $username}) } AS visited_by_subject,
+       // a partner's reach (issue 16): shared with $org, or brought in by the subject's own
+       // report (not one merged at intake into a household that was there before)
+       EXISTS { (h)-[:SHARED_WITH]->(:Org {name: $org}) }
+         OR EXISTS { MATCH (h)<-[b:BROUGHT]-(:Visit)<-[:MADE]-(:User {username: $username})
+                     WHERE b.merged_from IS NULL } AS shared_with_subject;
 
 // name: user_field_lock
 // Second lock of a claim or a contact reveal (after the household's): the visitor's own,
