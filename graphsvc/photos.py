@@ -393,7 +393,7 @@ def to_review(db: Database, subject: access.Subject, limit: int = 50) -> list[di
         return []
     rows = db.read("photos_to_review", districts=access.scope_districts(subject), limit=limit)
     return [
-        {**dict(r), "uploaded_at": _iso(r["uploaded_at"])}
+        {**dict(r), "uploaded_at": _iso(r["uploaded_at"]), "visited_on": _iso(r["visited_on"])}
         for r in rows
         if r["uploader"] != subject.username
         and access.decide(subject, access.PHOTO_REVIEW, access.HouseholdFacts(r["household_id"], r["district"]))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from graphsvc import access, accounts, audit, photos, visits
+from graphsvc import access, accounts, audit, photos, sharing, visits
 from graphsvc.errors import Refused
 from graphsvc.model import Actor
 
@@ -159,7 +159,10 @@ def test_who_sees_a_photo_on_every_route(papp, pworld, settings):
 
     vid = pworld.visit_id
     calls = {name: api(papp, name) for name in ("minji", "coord", "yeon", "junho", "admin")}
+    # hana, a partner whose organisation h-001 is shared with: she reaches the household, and
+    # still sees no unsanitized photo of it
     add_partner(pworld, username="hana", org="새희망선교회")
+    sharing.share(pworld, COORD, who(COORD), "h-001", "새희망선교회")
     calls["hana"] = api(papp, "hana")
 
     answer = _upload(calls["minji"], vid, photo_with_face())
@@ -170,7 +173,7 @@ def test_who_sees_a_photo_on_every_route(papp, pworld, settings):
     sees_original = {"minji": 200, "coord": 200, "admin": 200, "yeon": 404, "junho": 404, "hana": 404}
     # before sanitizing: there is no sanitized variant (409) for those who may know the photo
     sees_sanitized_before = {"minji": 409, "coord": 409, "admin": 409, "yeon": 404, "junho": 404, "hana": 404}
-    lists = {"minji": 200, "coord": 200, "admin": 200, "yeon": 404, "junho": 200, "hana": 404}
+    lists = {"minji": 200, "coord": 200, "admin": 200, "yeon": 404, "junho": 200, "hana": 200}
     for name, call in calls.items():
         assert call(f"/api/v1/photos/{pid}?variant=original").status_code == sees_original[name], name
         assert call(f"/api/v1/photos/{pid}?variant=sanitized").status_code == sees_sanitized_before[name], name
@@ -207,13 +210,36 @@ def test_who_sees_a_photo_on_every_route(papp, pworld, settings):
     done = calls["coord"](f"/api/v1/photos/{pid}/sanitize", method="POST", json={"boxes": [BOX]})
     assert done.status_code == 200, done.get_json()
     assert done.get_json()["state"] == "sanitized" and done.get_json()["sanitized_by"] == "coord"
-    sees_sanitized = {"minji": 200, "coord": 200, "admin": 200, "yeon": 404, "junho": 200, "hana": 404}
+    sees_sanitized = {"minji": 200, "coord": 200, "admin": 200, "yeon": 404, "junho": 200, "hana": 200}
     for name, call in calls.items():
         assert call(f"/api/v1/photos/{pid}?variant=sanitized").status_code == sees_sanitized[name], name
         assert call(f"/api/v1/photos/{pid}?variant=original").status_code == sees_original[name], name
     listed = calls["junho"](f"/api/v1/visits/{vid}/photos").get_json()["photos"]
     assert [(p["id"], p["variants"], p["uploader"]) for p in listed] == [(pid, ["sanitized"], None)]
     assert calls["coord"]("/api/v1/photos/review").get_json()["photos"] == []
+
+
+def test_a_partner_uploads_and_another_partner_of_her_org_does_not_see_it(papp, pworld, settings):
+    from .helpers import add_partner
+
+    org = "새희망선교회"
+    add_partner(pworld, username="hana", org=org)
+    add_partner(pworld, username="duri", org=org)
+    sharing.share(pworld, COORD, who(COORD), "h-002", org)
+    hana = access.Subject("hana", "partner", (), "f", org=org)
+    body = {"household_id": "h-002", "visited_on": dt.date.today().isoformat(), "outcome": "met"}
+    vid = visits.report(pworld, keyring(), hana, who(hana), body).visit_id
+    calls = {name: api(papp, name) for name in ("hana", "duri", "coord", "minji")}
+    answer = _upload(calls["hana"], vid, photo_with_face())
+    assert answer.status_code == 201, answer.get_json()
+    pid = answer.get_json()["id"]
+    expected = {"hana": 200, "duri": 404, "coord": 200, "minji": 404}
+    for name, call in calls.items():
+        assert call(f"/api/v1/photos/{pid}?variant=original").status_code == expected[name], name
+        listed = call(f"/api/v1/visits/{vid}/photos")
+        assert (pid in listed.get_data(as_text=True)) == (expected[name] == 200), name
+    assert _upload(calls["duri"], vid, photo_with_face()).status_code == 404  # not her visit
+    assert calls["hana"](f"/api/v1/photos/{pid}/sanitize", method="POST", json={"boxes": [BOX]}).status_code == 403
 
 
 def test_an_uploader_may_not_sanitize_their_own_photo(pworld, settings):

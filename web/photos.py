@@ -21,11 +21,11 @@ from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, re
 from flask_babel import gettext
 from flask_babel import gettext as _
 
-from graphsvc import access, photos, uploads
+from graphsvc import access, photos, records, uploads
 from graphsvc.errors import Refused
 
 from . import guard
-from .args import flag_arg, json_object, takes, text_arg
+from .args import json_object, takes, text_arg
 from .filesend import private_file
 from .guard import actor, allow, audit_refusal, audit_request, audit_shown, refusal_message
 from .idem import idempotent
@@ -68,6 +68,16 @@ def init_app(app: Flask) -> None:
 
 def _memory_stream(*_args: Any, **_kw: Any) -> io.BytesIO:
     return io.BytesIO()
+
+
+def _body(known: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON body; an unknown field is refused 400, named (records' ``unknown_field``)."""
+    body = json_object()
+    for name in body:
+        if name not in known:
+            problem = records.Problem(str(name)[:40], "unknown_field", {"value": repr(str(name)[:40])})
+            raise Refused("invalid", problem.english(), problem.field, problems=(problem,))
+    return body
 
 
 def _db_args() -> tuple[Any, Any, Any]:
@@ -233,7 +243,7 @@ def review_list():
 
 @api_bp.get("/photos/<photo_id>")
 @allow(access.HOUSEHOLD_READ)
-@takes("variant", "download")
+@takes("variant")
 def photo_file(photo_id: str):
     """One variant of a photo (``?variant=sanitized``, the default, or ``original``), never
     stored by the browser, audited (``photo.read``)."""
@@ -241,8 +251,7 @@ def photo_file(photo_id: str):
     db, settings, keyring = _db_args()
     data, mime, row = photos.read_file(db, settings, keyring, g.subject, photo_id, variant)
     audit_request("photo.read", [row["id"], row["visit_id"], row["household_id"]], detail=variant)
-    name = f"{row['id']}-{variant}.{'png' if mime == 'image/png' else 'jpg'}" if flag_arg("download") else None
-    return private_file(data, mime, name)
+    return private_file(data, mime)
 
 
 @api_bp.post("/photos/<photo_id>/sanitize")
@@ -251,7 +260,7 @@ def photo_file(photo_id: str):
 def sanitize(photo_id: str):
     """``{"boxes": [[x, y, w, h], …], "nothing_identifying": false}`` → the sanitized photo's
     state."""
-    body = json_object()
+    body = _body(("boxes", "nothing_identifying"))
     nothing = body.get("nothing_identifying", False)
     if not isinstance(nothing, bool):
         raise Refused("invalid", "true or false", "nothing_identifying", code="not_bool")
@@ -268,7 +277,7 @@ guard.REFUSAL_MESSAGES.setdefault("not_bool", _Said("nothing_identifying: true o
 @allow(access.PHOTO_REVIEW)
 def newsletter(photo_id: str):
     """``{"caption": …}`` → a zip: the sanitized photo, its caption, an HTML page of both."""
-    body = json_object()
+    body = _body(("caption",))
     db, settings, keyring = _db_args()
     archive, _row = photos.newsletter(db, settings, keyring, g.subject, actor(), photo_id, body.get("caption"))
     return private_file(archive, "application/zip", f"newsletter-{photo_id}.zip")
