@@ -567,7 +567,8 @@ def decide_photo(subject: Subject | None, want: str, photo: object) -> Decision:
     [True, True, False]
     >>> decide_photo(Subject("junho", "visitor", ("노원",)), PHOTO_ORIGINAL, p).allowed  # he visited too
     False
-    >>> decide_photo(coord, PHOTO_SANITIZE, p).allowed, decide_photo(Subject("minji", "visitor", ("노원",)), PHOTO_SANITIZE, p).allowed
+    >>> minji = Subject("minji", "visitor", ("노원",))
+    >>> decide_photo(coord, PHOTO_SANITIZE, p).allowed, decide_photo(minji, PHOTO_SANITIZE, p).allowed
     (True, False)
     """
     if subject is None or not isinstance(photo, PhotoFacts) or want not in PHOTO_WANTS:

@@ -41,7 +41,7 @@ from PIL import Image, ImageDraw
 
 from . import access, audit, filestore, households, personkeys, records, uploads
 from .errors import Refused
-from .model import Actor, N_
+from .model import N_, Actor
 
 if TYPE_CHECKING:
     import neo4j
@@ -68,9 +68,12 @@ MESSAGES = {
     "box_outside": N_("%(field)s: the box is not inside the photo (%(width)d × %(height)d pixels)"),
     "boxes_many": N_("%(field)s: at most %(max)d boxes"),
     "boxes_none": N_(
-        "%(field)s: no box drawn. Draw boxes over what identifies, or confirm that nothing in the photo identifies anyone"
+        "%(field)s: no box drawn. Draw boxes over what identifies, "
+        "or confirm that nothing in the photo identifies anyone"
     ),
-    "caption_identity": N_("%(field)s names someone of the photo's household (a name, code name, code, phone or address)"),
+    "caption_identity": N_(
+        "%(field)s names someone of the photo's household (a name, code name, code, phone or address)"
+    ),
 }
 records.MESSAGES.update(MESSAGES)
 records.MAX_LEN.setdefault("caption", CAPTION_MAX)
@@ -101,7 +104,9 @@ def _invalid(field: str, code: str, **values: Any) -> Refused:
 # --- pure parts: boxes, fill, faces ---------------------------------------------------------
 
 
-def check_boxes(raw: object, width: int, height: int, nothing_identifying: bool = False) -> list[tuple[int, int, int, int]]:
+def check_boxes(
+    raw: object, width: int, height: int, nothing_identifying: bool = False
+) -> list[tuple[int, int, int, int]]:
     """The boxes of a sanitizing, as whole pixels ``(x, y, w, h)`` (decimals rounded
     outward); Refused invalid naming ``boxes`` or ``boxes[i]`` otherwise.
 
@@ -174,7 +179,7 @@ def _classifier() -> Any:
     if _cascade is None:
         import cv2
 
-        found = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)
+        found = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)  # type: ignore[attr-defined]
         if found.empty():  # the package ships it: a missing file is a broken install
             raise RuntimeError(f"OpenCV's face cascade {CASCADE} cannot be loaded")
         _cascade = found
@@ -218,8 +223,10 @@ def caption_names_identity(caption: str, values: Iterable[str]) -> bool:
     code, phones, addresses), compared in squeezed forms; a phone by its digits (7 or
     more), an address also by any two of its words in a row ("상계로 1").
 
-    >>> caption_names_identity("들 국 화 님과 함께", ["들국화"]), caption_names_identity("상계로1 앞에서", ["서울 노원구 상계로 1"])
-    (True, True)
+    >>> caption_names_identity("들 국 화 님과 함께", ["들국화"])
+    True
+    >>> caption_names_identity("상계로1 앞에서", ["서울 노원구 상계로 1"])
+    True
     >>> caption_names_identity("성경 공부 모임", ["들국화", "010-1234-5678"])
     False
     """
@@ -272,7 +279,7 @@ def _household(db: Database, subject: access.Subject, household_id: str, now: dt
     return found
 
 
-def _photo(db: Database, subject: access.Subject, photo_id: str, now: dt.datetime) -> tuple[dict, access.PhotoFacts]:
+def _photo(db: Database, subject: access.Subject, photo_id: str, now: dt.datetime) -> tuple[dict[str, Any], access.PhotoFacts]:
     """The photo and its facts; 404 when there is none (same work as for one out of reach:
     the caller's check follows)."""
     if len(photo_id) > 64:
@@ -286,7 +293,7 @@ def _photo(db: Database, subject: access.Subject, photo_id: str, now: dt.datetim
     return dict(row), facts
 
 
-def _checked(db: Database, subject: access.Subject, photo_id: str, want: str, now: dt.datetime) -> dict:
+def _checked(db: Database, subject: access.Subject, photo_id: str, want: str, now: dt.datetime) -> dict[str, Any]:
     row, facts = _photo(db, subject, photo_id, now)
     decision = access.decide_photo(subject, want, facts)
     if not decision:
@@ -296,7 +303,7 @@ def _checked(db: Database, subject: access.Subject, photo_id: str, want: str, no
 
 def _sanitizable(
     db: Database, subject: access.Subject, photo_id: str, now: dt.datetime
-) -> tuple[dict, access.PhotoFacts]:
+) -> tuple[dict[str, Any], access.PhotoFacts]:
     """The photo, for a subject who may sanitize it; its uploader (who may see it) is told
     why not (403 ``own_photo``), anyone else 404."""
     row, facts = _photo(db, subject, photo_id, now)
@@ -308,7 +315,7 @@ def _sanitizable(
     return row, facts
 
 
-def public_view(row: dict, subject: access.Subject, facts: access.PhotoFacts) -> dict[str, Any]:
+def public_view(row: dict[str, Any], subject: access.Subject, facts: access.PhotoFacts) -> dict[str, Any]:
     """What a photo's metadata shows the caller (its uploader by name only to whom may see
     the original: reviewers and the uploader)."""
     sees_original = bool(access.decide_photo(subject, access.PHOTO_ORIGINAL, facts))
@@ -326,7 +333,7 @@ def public_view(row: dict, subject: access.Subject, facts: access.PhotoFacts) ->
     }
 
 
-def _has(row: dict, variant: str, subject: access.Subject, facts: access.PhotoFacts) -> bool:
+def _has(row: dict[str, Any], variant: str, subject: access.Subject, facts: access.PhotoFacts) -> bool:
     if variant == "sanitized" and row["state"] != "sanitized":
         return False
     return bool(access.decide_photo(subject, variant, facts))
@@ -336,7 +343,7 @@ def _iso(value: Any) -> str | None:
     if value is None:
         return None
     native = value.to_native() if hasattr(value, "to_native") else value
-    return native.isoformat()
+    return str(native.isoformat())
 
 
 # --- reads ----------------------------------------------------------------------------------
@@ -466,7 +473,8 @@ def upload_until(visit: dict[str, Any]) -> dt.datetime:
         on = visit["visited_on"]
         on = on.to_native() if hasattr(on, "to_native") else on
         start = dt.datetime.combine(on, dt.time(23, 59, 59), tzinfo=dt.UTC)
-    return start + dt.timedelta(days=UPLOAD_DAYS)
+    until: dt.datetime = start + dt.timedelta(days=UPLOAD_DAYS)
+    return until
 
 
 # --- writes -----------------------------------------------------------------------------------

@@ -122,7 +122,11 @@ def pworld(db, small):
     import_small(db, small, keyring())
     accounts.add_user(db, ACTOR, "junho", "visitor", [A], PASSWORD, adopt=True)
     done = visits.report(
-        db, keyring(), MINJI, who(MINJI), {"household_id": "h-001", "visited_on": dt.date.today().isoformat(), "outcome": "met"}
+        db,
+        keyring(),
+        MINJI,
+        who(MINJI),
+        {"household_id": "h-001", "visited_on": dt.date.today().isoformat(), "outcome": "met"},
     )
     db.visit_id = done.visit_id  # type: ignore[attr-defined]
     return db
@@ -385,7 +389,16 @@ def test_the_newsletter_export(papp, pworld):
     assert unsanitized.status_code == 409 and unsanitized.get_json()["code"] == "not_sanitized"
     assert coord(f"/api/v1/photos/{pid}/sanitize", method="POST", json={"boxes": [BOX]}).status_code == 200
     # the household h-001: 들국화 (김영희, 010-1234-5678, 서울 노원구 상계로 1) and 새벽별 (박철수)
-    for caption in ("들국화 님 가정 방문", "박철수 형제와", "010 1234 5678로 연락", "상계로 1 근처", "H-001 가정", "", None, 5):
+    for caption in (
+        "들국화 님 가정 방문",
+        "박철수 형제와",
+        "010 1234 5678로 연락",
+        "상계로 1 근처",
+        "H-001 가정",
+        "",
+        None,
+        5,
+    ):
         answer = export(coord, caption)
         assert answer.status_code == 400 and answer.get_json()["field"] == "caption", caption
     assert export(yeon, "가을 성경 공부").status_code == 404

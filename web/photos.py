@@ -19,7 +19,6 @@ from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_babel import gettext as _
 
 from graphsvc import access, photos, records, uploads
 from graphsvc.errors import Refused
@@ -202,7 +201,9 @@ def sanitize_form(photo_id: str):
 def newsletter_form(photo_id: str):
     db, settings, keyring = _db_args()
     try:
-        archive, _row = photos.newsletter(db, settings, keyring, g.subject, actor(), photo_id, request.form.get("caption"))
+        archive, _row = photos.newsletter(
+            db, settings, keyring, g.subject, actor(), photo_id, request.form.get("caption")
+        )
     except Refused as refused:
         audit_refusal(refused, "photo.export")
         if refused.kind == "not_found":
@@ -266,7 +267,9 @@ def sanitize(photo_id: str):
         raise Refused("invalid", "true or false", "nothing_identifying", code="not_bool")
     db, settings, keyring = _db_args()
     return jsonify(
-        photos.sanitize(db, settings, keyring, g.subject, actor(), photo_id, body.get("boxes"), nothing_identifying=nothing)
+        photos.sanitize(
+            db, settings, keyring, g.subject, actor(), photo_id, body.get("boxes"), nothing_identifying=nothing
+        )
     )
 
 
