@@ -22,6 +22,7 @@ from flask_babel import gettext
 
 from graphsvc import access, photos, records, uploads
 from graphsvc.errors import Refused
+from graphsvc.model import N_
 
 from . import guard
 from .args import json_object, takes, text_arg
@@ -92,7 +93,7 @@ def _file_bytes() -> bytes:
     return data
 
 
-guard.REFUSAL_MESSAGES.setdefault("no_file", _Said("Choose a photo to upload."))
+guard.REFUSAL_MESSAGES.setdefault("no_file", _Said(N_("Choose a photo to upload.")))
 
 
 def desk_section() -> list[dict[str, Any]]:
@@ -273,7 +274,7 @@ def sanitize(photo_id: str):
     )
 
 
-guard.REFUSAL_MESSAGES.setdefault("not_bool", _Said("nothing_identifying: true or false"))
+guard.REFUSAL_MESSAGES.setdefault("not_bool", _Said(N_("nothing_identifying: true or false")))
 
 
 @api_bp.post("/photos/<photo_id>/newsletter")
