@@ -81,6 +81,8 @@ class Settings:
     newcomer_days: int = 180
     # GRAPHSVC_SUGGEST_*, for suggest.Weights.from_settings (the windows are the fields above)
     suggest_env: tuple[tuple[str, str], ...] = ()
+    # GRAPHSVC_UPLOAD_MAX_MB / _MAX_MEGAPIXELS / _MAX_PAGES, for uploads.limits_of (issue 16)
+    upload_env: tuple[tuple[str, str], ...] = ()
     # The audit journal (graphsvc/journal.py): GRAPHSVC_AUDIT_JOURNAL, else next to the
     # local instance's data, or .journal/<database>.jsonl for an external server.
     audit_journal_override: Path | None = None
@@ -266,6 +268,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retain_audit_detail_days=_count(env, "GRAPHSVC_RETAIN_AUDIT_DETAIL_DAYS", 365),
         retention_at_start=_count(env, "GRAPHSVC_RETENTION_AT_START", 1) != 0,
         suggest_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_SUGGEST_"))),
+        upload_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_UPLOAD_"))),
         alert_env=tuple(
             sorted((k, v) for k, v in env.items() if k.startswith("GRAPHSVC_ALERT_") or k == "GRAPHSVC_WORK_HOURS")
         ),

@@ -453,3 +453,126 @@ def add_partner(db, username: str = "hana", org: str = "새희망선교회", app
     response = sign_in(client, username)
     assert response.status_code == 302, response.status_code
     return Partner(username, org, client, api(app, username))
+
+
+# --- files with metadata (issue 16: the upload pipeline, graphsvc/uploads.py) ----------------------
+# Made in the test: a camera's EXIF (GPS, make/model, dates, orientation), XMP, IPTC and a
+# comment in a JPEG; text chunks in a PNG; a PDF with an author. The markers below must not
+# come out of the pipeline.
+CAMERA_MAKE = "GraphsvcCam"
+CAMERA_MODEL = "Leak-9000"
+SECRET_TEXT = "북한이탈주민 김영수 서울시 노원구"  # what a metadata block might carry
+XMP_MARK = b"<x:xmpmeta"
+IPTC_MARK = b"Photoshop 3.0"
+
+
+def _gradient(width: int, height: int, mode: str = "RGB"):
+    """A picture with some content (a smooth gradient and a block), fast to make at any size."""
+    from PIL import Image
+
+    base = Image.linear_gradient("L").resize((width, height))
+    if mode == "L":
+        return base
+    other = base.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    image = Image.merge("RGB", (base, other, Image.new("L", (width, height), 128)))
+    if width >= 4 and height >= 4:
+        image.paste((200, 30, 30), (0, 0, max(1, width // 4), max(1, height // 4)))
+    return image
+
+
+def camera_exif(orientation: int | None = None):
+    """EXIF of a phone camera: make, model, dates, GPS (Seoul), an orientation if given."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = CAMERA_MAKE  # Make
+    exif[0x0110] = CAMERA_MODEL  # Model
+    exif[0x0132] = "2026:11:03 14:22:05"  # DateTime
+    exif[0x010E] = SECRET_TEXT  # ImageDescription
+    if orientation is not None:
+        exif[0x0112] = orientation
+    exif.get_ifd(0x8769).update({0x9003: "2026:11:03 14:22:05", 0x9004: "2026:11:03 14:22:05"})
+    exif.get_ifd(0x8825).update(
+        {
+            1: "N",
+            2: (37.0, 39.0, 14.5),
+            3: "E",
+            4: (127.0, 3.0, 25.1),
+            5: 0,
+            6: 42.0,
+            0x1D: "2026:11:03",
+        }
+    )
+    return exif
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes((0xFF, marker)) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def jpeg_with_exif(width: int = 64, height: int = 48, orientation: int | None = None, quality: int = 90) -> bytes:
+    """A JPEG with GPS, camera (make/model) and date EXIF, an XMP packet, an IPTC block and a
+    comment, all naming SECRET_TEXT or the camera."""
+    import io
+
+    out = io.BytesIO()
+    _gradient(width, height).save(
+        out, "JPEG", quality=quality, exif=camera_exif(orientation).tobytes(), comment=SECRET_TEXT.encode()
+    )
+    data = out.getvalue()
+    xmp = (
+        b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="37,39.24N" '
+        b'exif:GPSLongitude="127,3.42E"><dc:description xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        + SECRET_TEXT.encode()
+        + b'</dc:description></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+    )
+    caption = SECRET_TEXT.encode()
+    iptc = b"\x1c\x02\x78" + len(caption).to_bytes(2, "big") + caption  # 2:120 Caption
+    resource = b"8BIM\x04\x04\x00\x00" + len(iptc).to_bytes(4, "big") + iptc + (b"\x00" if len(iptc) % 2 else b"")
+    extra = _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + xmp) + _segment(0xED, IPTC_MARK + b"\x00" + resource)
+    return data[:2] + extra + data[2:]
+
+
+def png_with_text(width: int = 40, height: int = 30, alpha: bool = False) -> bytes:
+    """A PNG with tEXt, zTXt and iTXt chunks (SECRET_TEXT) and EXIF with GPS (an eXIf chunk)."""
+    import io
+
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "GPS 37.65N 127.05E")  # tEXt (Latin-1)
+    info.add_text("Description", "Seoul Nowon-gu, camera " + CAMERA_MODEL, zip=True)  # zTXt
+    info.add_itxt("Author", SECRET_TEXT, lang="ko")  # iTXt
+    image = _gradient(width, height)
+    if alpha:
+        image.putalpha(_gradient(width, height, "L"))
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=info, exif=camera_exif().tobytes())
+    return out.getvalue()
+
+
+def pdf_bytes(pages: int = 2, width: int = 300, height: int = 400) -> bytes:
+    """A PDF of ``pages`` pages (images), with an author and a title naming SECRET_TEXT."""
+    import io
+
+    from PIL import ImageDraw
+
+    images = []
+    for n in range(pages):
+        page = _gradient(width, height)
+        ImageDraw.Draw(page).rectangle((20, 20 + 10 * n, 120, 60 + 10 * n), fill=(0, 0, 0))
+        images.append(page)
+    out = io.BytesIO()
+    images[0].save(
+        out,
+        "PDF",
+        save_all=True,
+        append_images=images[1:],
+        resolution=72.0,
+        title=SECRET_TEXT,
+        author=SECRET_TEXT,
+        creator=CAMERA_MODEL,
+    )
+    return out.getvalue()

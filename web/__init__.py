@@ -162,6 +162,9 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
     )
     neo.init_app(app)
     transfer.init_app(app)  # before the guard: the import's upload limit applies when it reads the form
+    from . import filesend  # issue 16: upload routes' size limit (before the guard), private files' headers
+
+    filesend.init_app(app)
     guard.init_app(app)
     edge.init_app(app)  # first of the before_request hooks: 414, 431, and JSON redirects under /api
     idem.init_app(app)  # the forms' Idempotency-Key (issue 14)
