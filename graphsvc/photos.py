@@ -34,6 +34,7 @@ import secrets
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -279,7 +280,9 @@ def _household(db: Database, subject: access.Subject, household_id: str, now: dt
     return found
 
 
-def _photo(db: Database, subject: access.Subject, photo_id: str, now: dt.datetime) -> tuple[dict[str, Any], access.PhotoFacts]:
+def _photo(
+    db: Database, subject: access.Subject, photo_id: str, now: dt.datetime
+) -> tuple[dict[str, Any], access.PhotoFacts]:
     """The photo and its facts; 404 when there is none (same work as for one out of reach:
     the caller's check follows)."""
     if len(photo_id) > 64:
@@ -508,7 +511,7 @@ def upload(
         raise _not_found(visit_id, "visit_id", "not a visit this subject reported")
     if now > upload_until(visit):
         raise Refused("conflict", "past the upload window", "visit_id", (visit_id,), code="photo_late")
-    clean = uploads.accept(data, field="file")[0]  # images only: a PDF is refused (allow_pdf False)
+    clean = uploads.accept(data, field="file", limits=uploads.limits_of(settings))[0]  # images only (no PDF)
     photo_id = "ph-" + secrets.token_hex(8)
 
     with filestore.staging(settings, keyring) as stage:
@@ -572,8 +575,14 @@ def sanitize(
         image.load()
         blacked = apply_boxes(image, parsed)
     buffer = io.BytesIO()
-    blacked.save(buffer, "PNG")  # lossless into the clean path, which re-encodes it
-    clean = uploads.clean_image(buffer.getvalue(), field="boxes")
+    blacked.save(buffer, "PNG", compress_level=1)  # lossless into the clean path, which re-encodes it
+    lossless = buffer.getvalue()
+    # the upload's size limit is for what people send: this PNG is made here, of a photo that
+    # passed it (the pixel limit still holds)
+    limits = uploads.limits_of(settings)
+    clean = uploads.clean_image(
+        lossless, field="boxes", limits=replace(limits, max_bytes=max(limits.max_bytes, len(lossless)))
+    )
 
     with filestore.staging(settings, keyring) as stage:
         file_id = stage.put(clean.data, kind=SANITIZED_KIND, record_id=row["id"])
@@ -697,6 +706,6 @@ def shred_household_in_tx(tx: neo4j.ManagedTransaction, db: Database, household_
     return [f for r in rows for f in (r["file_id"], r["sanitized_file_id"]) if f]
 
 
-def remove_files(settings: Settings, file_ids: Sequence[str]) -> None:
-    for file_id in file_ids:
-        filestore.remove(settings, file_id)
+def remove_files(settings: Settings, file_ids: Sequence[str]) -> int:
+    """Remove the stored files of shredded photos (after the shredding committed)."""
+    return filestore.remove_for(settings, file_ids)

@@ -13,28 +13,25 @@ export). API: ``POST /api/v1/visits/<id>/photos`` (multipart ``file``), ``GET
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from graphsvc import access, photos, records, uploads
+from graphsvc import access, photos, records
 from graphsvc.errors import Refused
 from graphsvc.model import N_
 
 from . import guard
 from .args import json_object, takes, text_arg
-from .filesend import private_file
+from .filesend import private_file, upload_limit
 from .guard import actor, allow, audit_refusal, audit_request, audit_shown, refusal_message
 from .idem import idempotent
 from .neo import get_db
 
 bp = Blueprint("photos", __name__)
 api_bp = Blueprint("photos_api", __name__, url_prefix="/api/v1")
-
-UPLOAD_ENDPOINTS = ("photos.upload_form", "photos_api.upload")
 
 
 class _Said:
@@ -51,23 +48,12 @@ guard.REFUSAL_MESSAGES.update({code: _Said(message) for code, message in photos.
 
 
 def init_app(app: Flask) -> None:
-    """The blueprints; the upload routes' own size limit (the app's is 1 MB), set before the
-    guard reads the form, and their files kept in memory (Werkzeug would spool a large one
-    to a temporary file: a photo with its GPS on disk); the desk's section."""
-
-    @app.before_request
-    def _photo_upload_limit() -> None:
-        if request.endpoint in UPLOAD_ENDPOINTS:
-            request.max_content_length = uploads.MAX_BYTES + 64 * 1024  # the file and the form around it
-            request._get_file_stream = _memory_stream  # type: ignore[method-assign]
-
+    """The blueprints and the desk's section. The upload routes raise their own size limit
+    (``upload_limit``: web/filesend.py, before the guard reads the form) and keep the file in
+    memory (never a temporary file: a photo with its GPS on disk)."""
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
     app.jinja_env.globals["photos_to_review"] = desk_section
-
-
-def _memory_stream(*_args: Any, **_kw: Any) -> io.BytesIO:
-    return io.BytesIO()
 
 
 def _body(known: tuple[str, ...]) -> dict[str, Any]:
@@ -121,6 +107,7 @@ def visit_photos_page(visit_id: str):
 
 @bp.post("/visits/<visit_id>/photos")
 @allow(access.VISIT_REPORT)
+@upload_limit(None)
 @idempotent
 def upload_form(visit_id: str):
     db, settings, keyring = _db_args()
@@ -220,6 +207,7 @@ def newsletter_form(photo_id: str):
 
 @api_bp.post("/visits/<visit_id>/photos")
 @allow(access.VISIT_REPORT)
+@upload_limit(None)
 @idempotent
 def upload(visit_id: str):
     """A photo of a visit the caller reported (multipart ``file``): 201 ``{id, state:
