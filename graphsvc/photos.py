@@ -36,6 +36,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw
@@ -704,6 +705,21 @@ def shred_household_in_tx(tx: neo4j.ManagedTransaction, db: Database, household_
     if rows:
         db.run_in_tx(tx, "photos_delete", ids=[r["id"] for r in rows])
     return [f for r in rows for f in (r["file_id"], r["sanitized_file_id"]) if f]
+
+
+def remove_files_in(state_dir: Path, file_ids: Sequence[str]) -> int:
+    """Remove the stored files of shredded photos from the files folder of ``state_dir``
+    (config.Settings.files_dir: ``<state dir>/files``), for a caller that has the state
+    folder at hand (graphsvc/erasure.py); how many there were."""
+    removed = 0
+    for file_id in file_ids:
+        if filestore.is_file_id(file_id):
+            try:
+                (state_dir / "files" / file_id).unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
 
 
 def remove_files(settings: Settings, file_ids: Sequence[str]) -> int:

@@ -425,3 +425,22 @@ def test_a_duress_session_sees_no_photo(pworld, settings):
     with pytest.raises(Refused):
         photos.read_file(pworld, settings, ring, duress, pid, "original")
     assert audit.verify(pworld).ok
+
+
+def test_erasing_a_household_shreds_its_photos(pworld, settings):
+    from graphsvc import erasure, filestore
+
+    ring = keyring()
+    pid = photos.upload(pworld, settings, ring, MINJI, who(MINJI), pworld.visit_id, photo_with_face())["id"]
+    photos.sanitize(pworld, settings, ring, COORD, who(COORD), pid, [BOX])
+    row = pworld.read("photo_get", photo_id=pid)[0]
+    files = [row["file_id"], row["sanitized_file_id"]]
+    assert all(filestore.exists(settings, f) for f in files)
+    admin = access.Subject("admin", "admin")
+    done = erasure.erase(
+        pworld, ring, admin, who(admin), "household", "h-001", "가정의 요청으로 삭제", state_dir=settings.state_dir
+    )
+    assert done["photo_files"] == files or sorted(done["photo_files"]) == sorted(files)
+    assert _photo_nodes(pworld) == 0
+    assert not any(filestore.exists(settings, f) for f in files)
+    assert "2 photo files shredded" in events(pworld, action="erased")[0]["detail"]
