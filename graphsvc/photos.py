@@ -575,15 +575,7 @@ def sanitize(
     with Image.open(io.BytesIO(original)) as image:
         image.load()
         blacked = apply_boxes(image, parsed)
-    buffer = io.BytesIO()
-    blacked.save(buffer, "PNG", compress_level=1)  # lossless into the clean path, which re-encodes it
-    lossless = buffer.getvalue()
-    # the upload's size limit is for what people send: this PNG is made here, of a photo that
-    # passed it (the pixel limit still holds)
-    limits = uploads.limits_of(settings)
-    clean = uploads.clean_image(
-        lossless, field="boxes", limits=replace(limits, max_bytes=max(limits.max_bytes, len(lossless)))
-    )
+    clean = _reencoded(blacked, parsed, uploads.limits_of(settings))
 
     with filestore.staging(settings, keyring) as stage:
         file_id = stage.put(clean.data, kind=SANITIZED_KIND, record_id=row["id"])
@@ -632,6 +624,32 @@ def _caption(caption: object) -> str:
         problems = tuple(out.problems) or (records.Problem("caption", "empty", {}),)
         raise Refused("invalid", problems[0].english(), "caption", problems=problems)
     return text
+
+
+def _reencoded(
+    blacked: Image.Image, boxes: Sequence[tuple[int, int, int, int]], limits: uploads.Limits
+) -> uploads.Clean:
+    """The blacked photo through the clean path (graphsvc/uploads.py: re-encoded, no
+    metadata), checked: every pixel of every box must come back exactly black, or nothing is
+    stored (RuntimeError: a failure, never a half-sanitized photo).
+
+    The intermediate is a JPEG of quality 100 without chroma subsampling (a 12 MP PNG takes
+    seconds to write and is over the upload's byte limit); the fill survives it and the clean
+    path's re-encoding exactly because the boxes are widened to whole 16-pixel blocks."""
+    buffer = io.BytesIO()
+    blacked.save(buffer, "JPEG", quality=100, subsampling=0)
+    made = buffer.getvalue()
+    # the upload's size limit is for what people send: this file is made here, of a photo
+    # that passed it (the pixel limit still holds)
+    clean = uploads.clean_image(made, field="boxes", limits=replace(limits, max_bytes=max(limits.max_bytes, len(made))))
+    import numpy as np
+
+    with Image.open(io.BytesIO(clean.data)) as check:
+        pixels = np.asarray(check.convert("RGB"))
+    for x, y, w, h in boxes:
+        if pixels[y : y + h, x : x + w].any():
+            raise RuntimeError(f"the sanitized photo is not black inside the box {(x, y, w, h)}: not stored")
+    return clean
 
 
 def _identity_values(db: Database, keyring: Keyring, household_id: str) -> list[str]:

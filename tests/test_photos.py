@@ -61,6 +61,19 @@ def test_boxes_are_filled_solid_black_and_stay_so_through_jpeg():
     assert (before[200:280, 150:380] == after[200:280, 150:380]).all()
 
 
+def test_a_photo_that_does_not_come_back_black_is_not_stored():
+    # the check after the clean path: a fill that did not survive re-encoding fails the
+    # sanitizing (a failure, never a half-sanitized photo)
+    from graphsvc import uploads
+
+    rng = np.random.default_rng(3)
+    image = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    with pytest.raises(RuntimeError):
+        photos._reencoded(image, [(8, 8, 16, 16)], uploads.Limits())
+    done = photos._reencoded(photos.apply_boxes(image, [(8, 8, 16, 16)]), [(8, 8, 16, 16)], uploads.Limits())
+    assert done.mime == "image/jpeg"
+
+
 def test_boxes_are_checked_and_named():
     assert photos.check_boxes([[0, 0, 10, 10], [5.5, 1, 2, 2]], 20, 20) == [(0, 0, 10, 10), (5, 1, 3, 2)]
     bad = [
