@@ -67,7 +67,7 @@ lint: $(VENV)/.installed
 stop:
 	$(GRAPHSVC) neo4j stop
 
-## bench: the benchmarks of bench/RESULTS.md (import, audit, map, suggestions, an outage, exposure; ~45 minutes)
+## bench: the benchmarks of bench/RESULTS.md (import, audit, map, suggestions, an outage, exposure, re-encoding uploads; ~45 minutes)
 bench: install
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/audit.py --events 1000000
@@ -78,6 +78,7 @@ bench: install
 	$(BIN)/python bench/outage.py
 	$(BIN)/python bench/exposure.py
 	$(BIN)/python bench/photo_upload.py
+	$(BIN)/python bench/reencode.py
 
 constraints:
 	{ echo '# Pinned versions of every Python package (direct and transitive) for reproducible installs.'; \

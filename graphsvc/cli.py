@@ -919,7 +919,7 @@ def keys_group() -> None:
 @click.pass_context
 def keys_rotate(ctx: click.Context) -> None:
     """Make a new key current, re-encrypt every identity field with it, retire the old keys."""
-    from . import rekey
+    from . import filestore, rekey
 
     try:
         path = crypto.key_file_path()
@@ -927,13 +927,19 @@ def keys_rotate(ctx: click.Context) -> None:
             kid = crypto.rotate_key_file(path)
             keyring = crypto.load_keyring()
             counts = rekey.reencrypt(db, keyring, cli_actor(), progress=_Progress())
-        removed = crypto.retire_keys(path, {kid})
+            files = filestore.reencrypt(db, _settings(ctx), keyring)  # issue 16: photos, receipts
+        # a key that a stored file still needs stays (retiring it would make the file unreadable)
+        needed = {k for k in filestore.key_ids(_settings(ctx)) if k in keyring.kids} - {kid}
+        removed = crypto.retire_keys(path, {kid} | needed)
     except crypto.CryptoError as exc:
         _fail(str(exc))
     click.echo(
         f"new key {kid}; re-encrypted {counts['fields']:,} fields of {counts['records']:,} records; "
         f"rewrapped {counts.get('person_keys', 0):,} person keys; retired {len(removed)} old key(s)"
     )
+    click.echo(f"re-encrypted {files:,} stored files")
+    if needed:
+        click.echo(f"kept old key(s) {', '.join(sorted(needed))}: stored files that no record names still need them")
 
 
 @keys_group.command("personal")

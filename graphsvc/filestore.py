@@ -37,11 +37,15 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import storage
 from .config import Settings
-from .crypto import DecryptionError, Keyring
+from .crypto import DecryptionError, Keyring, blob_kid
 from .errors import Refused
+
+if TYPE_CHECKING:
+    from .db import Database
 
 FIELD = "file"
 _ID = re.compile(r"[A-Za-z0-9_-]{32}")
@@ -71,7 +75,7 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _write(settings: Settings, file_id: str, blob: bytes) -> None:
+def _write(settings: Settings, file_id: str, blob: bytes, *, replace: bool = False) -> None:
     target = _path(settings, file_id)
     folder = target.parent
     tmp = folder / f"{_TMP_PREFIX}{secrets.token_hex(8)}"
@@ -85,7 +89,7 @@ def _write(settings: Settings, file_id: str, blob: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        if target.exists():  # 192 random bits: only a bug or an attack gets here
+        if not replace and target.exists():  # 192 random bits: only a bug or an attack gets here
             raise FileExistsError(f"stored file {file_id} exists already")
         os.replace(tmp, target)
     except BaseException:
@@ -188,3 +192,73 @@ def file_ids(settings: Settings) -> set[str]:
     """The ids of every stored file (to find orphans: files no record names)."""
     folder = storage.files_dir(settings)
     return {path.name for path in folder.iterdir() if is_file_id(path.name)}
+
+
+# --- key rotation (graphsvc keys rotate) ----------------------------------------------------------
+#
+# A stored file is sealed for its record, so re-encrypting it needs (kind, record_id): a
+# statement per service that stores files (graphsvc/cypher/stored_files.cypher) returns
+# every {file_id, kind, record_id} it holds: the photos' and the receipts'. ``reencrypt``
+# turns each of those files over to the current key. A file no statement names (or that
+# does not open for the binding named) keeps its key: ``key_ids`` tells `keys rotate` which
+# old keys stored files still need, and those keys are kept rather than retired (a retired
+# key would make the file unreadable).
+OWNERS: list[str] = ["stored_files_photos", "stored_files_receipts"]
+
+
+def register_owner(statement: str) -> None:
+    """Name a statement that returns {file_id, kind, record_id} of stored files."""
+    if statement not in OWNERS:
+        OWNERS.append(statement)
+
+
+def key_ids(settings: Settings) -> dict[str, int]:
+    """The key ids the stored files are sealed under, with how many files each (headers only)."""
+    counts: dict[str, int] = {}
+    folder = storage.files_dir(settings)
+    for path in folder.iterdir():
+        if not is_file_id(path.name):
+            continue
+        with open(path, "rb") as handle:
+            head = handle.read(80)
+        try:
+            kid = blob_kid(head)
+        except DecryptionError:
+            continue
+        counts[kid] = counts.get(kid, 0) + 1
+    return counts
+
+
+def reencrypt(db: Database, settings: Settings, keyring: Keyring) -> int:
+    """Seal every stored file that an owner statement names, and that is not under the
+    current key, under the current key again (atomically, one file at a time; safe to run
+    again). How many files were re-encrypted."""
+    done = 0
+    for statement in OWNERS:
+        for row in db.read(statement):
+            file_id, kind, record_id = row["file_id"], row["kind"], row["record_id"]
+            if not exists(settings, file_id):
+                continue
+            blob = (storage.files_dir(settings) / file_id).read_bytes()
+            if not keyring.needs_rotation_bytes(blob):
+                continue
+            try:
+                data = keyring.decrypt_bytes(blob, kind, record_id, FIELD)
+            except DecryptionError:
+                continue  # not this binding, or its key is gone: left as it is (its key is kept)
+            _write(settings, file_id, keyring.encrypt_bytes(data, kind, record_id, FIELD), replace=True)
+            done += 1
+    return done
+
+
+def orphans(db: Database, settings: Settings, older_than: float = 3600.0) -> set[str]:
+    """Stored files that no owner statement names and that were written more than
+    ``older_than`` seconds ago (a younger one may belong to a transaction still running):
+    left by a commit whose outcome was unknown and that did not happen, or by a record
+    deleted without its files. Only ciphertext; ``remove_for`` deletes them."""
+    import time
+
+    named = {row["file_id"] for statement in OWNERS for row in db.read(statement)}
+    folder = storage.files_dir(settings)
+    cutoff = time.time() - older_than
+    return {file_id for file_id in file_ids(settings) - named if (folder / file_id).stat().st_mtime < cutoff}

@@ -123,7 +123,7 @@ class Limits:
         return cls(
             max_bytes=int(number("GRAPHSVC_UPLOAD_MAX_MB", default.max_bytes / MB) * MB),
             max_pixels=int(number("GRAPHSVC_UPLOAD_MAX_MEGAPIXELS", default.max_pixels / 1e6) * 1e6),
-            max_pages=int(number("GRAPHSVC_UPLOAD_MAX_PAGES", default.max_pages)),
+            max_pages=max(1, int(number("GRAPHSVC_UPLOAD_MAX_PAGES", default.max_pages))),
         )
 
 
@@ -390,15 +390,20 @@ def _decode(data: bytes, kind: str, limits: Limits, field: str) -> Image.Image:
             opened.seek(0)
             opened.load()
             icc = opened.info.get("icc_profile")
-            upright = ImageOps.exif_transpose(opened)  # a copy, the first frame, upright
+            # turned upright when the EXIF says so (a copy); else the decoded frame as it is
+            turned = opened.getexif().get(0x0112, 1) != 1
+            upright = ImageOps.exif_transpose(opened) if turned else opened
+            pixels = _pixels(upright, icc)  # inside the block: a closed image has no pixels
     except Refused:
         raise
     except Image.DecompressionBombError:
         raise _refuse(field, "upload_too_many_pixels", pixels="?", max=_megapixels(limits.max_pixels)) from None
-    except (OSError, ValueError, SyntaxError, EOFError, struct_error, Image.DecompressionBombWarning) as exc:
-        truncated = "truncated" in str(exc) or isinstance(exc, EOFError)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (fail closed: whatever a decoder raised, nothing is kept)
+        truncated = "truncated" in str(exc) or isinstance(exc, (EOFError, struct_error))
         raise _refuse(field, "upload_truncated" if truncated else "upload_corrupt") from None
-    return _pixels(upright, icc)
+    return pixels
 
 
 def _uses_alpha(image: Image.Image) -> bool:
@@ -433,7 +438,9 @@ def _pixels(image: Image.Image, icc: bytes | None) -> Image.Image:
     if converted.mode != target:
         converted = converted.convert(target)
     # the pixels into a new image: nothing of the file's info (exif, xmp, icc, text) follows
-    return Image.frombytes(target, converted.size, converted.tobytes())
+    fresh = Image.new(target, converted.size, None)  # uninitialised: paste fills every pixel
+    fresh.paste(converted)
+    return fresh
 
 
 # Only what an encoder of bare pixels writes may be in the output.
@@ -466,6 +473,7 @@ def clean_image(data: bytes, field: str = "file", *, limits: Limits | None = Non
     """The image in ``data`` (JPEG, PNG, WebP) decoded and re-encoded without metadata,
     orientation applied; Refused for anything else (a PDF too: see ``accept``)."""
     limits = limits or current_limits()
+    data = data if isinstance(data, bytes) else bytes(data)
     _check_size(data, limits, field)
     kind = sniff(data, field)
     if kind == "pdf":
@@ -491,8 +499,8 @@ def _render_pdf(data: bytes, limits: Limits, field: str) -> list[Image.Image]:
     with _PDFIUM:
         try:
             document = pdfium.PdfDocument(data)
-        except pdfium.PdfiumError as exc:
-            password = exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY)
+        except Exception as exc:  # noqa: BLE001  (PdfiumError, or whatever the input made it raise)
+            password = getattr(exc, "err_code", None) in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY)
             raise _refuse(field, "upload_pdf_password" if password else "upload_corrupt") from None
         try:
             count = len(document)
@@ -518,7 +526,9 @@ def _render_pdf(data: bytes, limits: Limits, field: str) -> list[Image.Image]:
                         pages.append(bitmap.to_pil().convert("RGB"))
                     finally:
                         bitmap.close()
-                except pdfium.PdfiumError:
+                except Refused:
+                    raise
+                except Exception:  # noqa: BLE001  (fail closed)
                     raise _refuse(field, "upload_corrupt") from None
                 finally:
                     page.close()
@@ -532,6 +542,7 @@ def accept(data: bytes, *, field: str = "file", allow_pdf: bool = False, limits:
     ``allow_pdf``), rendered to an image, the PDF itself dropped. Refused ("invalid",
     naming ``field``) for anything else, too big, damaged or two things at once."""
     limits = limits or current_limits()
+    data = data if isinstance(data, bytes) else bytes(data)
     _check_size(data, limits, field)
     kind = sniff(data, field)
     if kind == "pdf":

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from graphsvc import access, accounts, audit, backup, crypto, neo4j_local, visits
+from graphsvc import access, accounts, audit, backup, crypto, filestore, neo4j_local, visits
 from graphsvc.config import Settings, load_settings
 from graphsvc.db import Database
 from graphsvc.model import Actor
@@ -64,6 +64,11 @@ class Drill:
     sid: str  # a session of admin's
     graph: dict
     manifest: dict
+    file_id: str = ""  # a stored file (issue 16: photos, receipts), encrypted in the state folder
+
+
+# what the drill's stored file holds (a re-encoded photo's bytes would do as well)
+STORED = "사진 photo bytes of the drill".encode()
 
 
 def connect(settings: Settings) -> Database:
@@ -121,6 +126,8 @@ def drill(spare_settings: Settings, tmp_path_factory) -> Drill:
                 audit.to_journal(
                     db, actor="coord", role="coordinator", action="household.read", targets=[f"h-00{n + 1}"]
                 )
+            with filestore.staging(settings, keyring) as stage:
+                file_id = stage.put(STORED, kind="Photo", record_id="ph-drill")
         cli(env, "audit", "checkpoint")  # the checkpoint file and its signing key
         # the web app's secret (session cookies, CSRF), as `graphsvc serve` makes it
         fd = os.open(crypto.web_secret_path(), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -136,7 +143,7 @@ def drill(spare_settings: Settings, tmp_path_factory) -> Drill:
         assert "backup " in done.stdout
         (folder,) = [p for p in backups.iterdir()]
         manifest = json.loads((folder / backup.MANIFEST).read_text())
-        yield Drill(env, settings, state, backups, folder, export, token, sid, graph, manifest)
+        yield Drill(env, settings, state, backups, folder, export, token, sid, graph, manifest, file_id)
 
 
 def test_backup_folder(drill: Drill):
@@ -145,7 +152,9 @@ def test_backup_folder(drill: Drill):
     assert backup.NAME_RE.fullmatch(folder.name)
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    assert names == sorted(["manifest.json", "neo4j.dump", "journal.jsonl", "checkpoints.jsonl", "secrets.enc"])
+    stored = f"files/{drill.file_id}"
+    assert names == sorted(["manifest.json", "neo4j.dump", "journal.jsonl", "checkpoints.jsonl", "secrets.enc", stored])
+    assert crypto.is_encrypted_bytes((folder / stored).read_bytes()) and STORED not in (folder / stored).read_bytes()
     assert all(oct((folder / n).stat().st_mode & 0o777) == "0o600" for n in names)
     assert manifest["format"] == backup.FORMAT and manifest["neo4j"].startswith("5.26")
     assert manifest["counts"]["households"] > 0 and manifest["counts"]["users"] >= 4
@@ -203,6 +212,12 @@ def test_restore_drill(drill: Drill):
         totp = db.read("snapshot")[0]
         admin = next(props for labels, props in totp["nodes"] if "User" in labels and props["username"] == "admin")
         assert crypto.load_keyring().decrypt(admin["totp_secret"], "User", "admin", "totp_secret") == TOTP_SECRET
+    # the stored files are back, private, and open with the restored keys for their record only
+    files = drill.state / "files"
+    assert [p.name for p in files.iterdir()] == [drill.file_id] and oct(files.stat().st_mode & 0o777) == "0o700"
+    assert oct((files / drill.file_id).stat().st_mode & 0o777) == "0o600"
+    ring = crypto.load_keyring()
+    assert filestore.read(settings, ring, drill.file_id, kind="Photo", record_id="ph-drill") == STORED
     # the checkpoints still verify (the signing key came back with them)
     verified = cli(env, "audit", "verify", "--checkpoints", str(drill.state / "audit" / "checkpoints.jsonl"))
     assert "audit chain intact" in verified.stdout and "checkpoints: all 1" in verified.stdout

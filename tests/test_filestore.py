@@ -197,6 +197,11 @@ def file_app(app, store):
         return jsonify(ids=ids, mimes=[clean.mime for clean in cleans]), 201
 
     @signed_in
+    @filesend.upload_limit(files=3)
+    def many():
+        return jsonify(size=sum(len(f.read()) for f in request.files.getlist("file"))), 201
+
+    @signed_in
     def unmarked():
         return jsonify(size=len(request.files["file"].read())), 201
 
@@ -209,6 +214,7 @@ def file_app(app, store):
     serve.__name__ = "serve"
     app.add_url_rule("/api/v1/test-files", "test_upload", upload, methods=["POST"])
     app.add_url_rule("/api/v1/test-files-unmarked", "test_unmarked", unmarked, methods=["POST"])
+    app.add_url_rule("/api/v1/test-files-many", "test_many", many, methods=["POST"])
     app.add_url_rule("/api/v1/test-files/<file_id>", "test_serve", serve)
     app.add_url_rule("/api/v1/test-files/<file_id>/as/<name>", "test_serve_named", serve)
     return app
@@ -264,8 +270,11 @@ def test_an_upload_route_refuses_bad_files_in_the_callers_language_and_writes_no
     assert listing(store) == {}
     pages = _post(call, "/api/v1/test-files", pdf_bytes(2), name="receipt.pdf")
     assert pages.status_code == 201 and pages.get_json()["mimes"] == ["image/jpeg", "image/jpeg"]
-    for blob in listing(store).values():
-        assert b"%PDF" not in blob
+    ring = file_app.extensions["graphsvc_keyring"]
+    assert set(listing(store)) == set(pages.get_json()["ids"])
+    for file_id, blob in listing(store).items():
+        plain = filestore.read(store, ring, file_id, kind="Photo", record_id="ph-web")
+        assert b"%PDF" not in blob and b"%PDF" not in plain and plain.startswith(b"\xff\xd8\xff")
 
 
 def test_an_upload_over_the_limit_is_413(file_app, store, monkeypatch):
@@ -274,4 +283,125 @@ def test_an_upload_over_the_limit_is_413(file_app, store, monkeypatch):
     call = api(file_app, "minji")
     answer = _post(call, "/api/v1/test-files", os.urandom(2 * 1024 * 1024))
     assert answer.status_code == 413
+    assert "1 MB" in answer.get_json()["error"]
+    # a route that takes three files takes three times as much
+    assert _post(call, "/api/v1/test-files-many", os.urandom(2 * 1024 * 1024)).status_code == 201
+    assert _post(call, "/api/v1/test-files-many", os.urandom(4 * 1024 * 1024)).status_code == 413
     assert listing(store) == {}
+
+
+def test_reencrypt_turns_the_files_owners_name_over_to_the_current_key(db, store):
+    from .helpers import empty
+
+    empty(db)
+    old_key, new_key = os.urandom(32), os.urandom(32)
+    old = crypto.Keyring({"kold": old_key}, "kold")
+    with filestore.staging(store, old) as stage:
+        owned = stage.put(PIXELS, kind="Photo", record_id="ph-owned")
+        orphan = stage.put(PIXELS, kind="Photo", record_id="ph-orphan")
+    db.write("test_file_record", id="ph-owned", file_id=owned)
+    ring = crypto.Keyring({"kold": old_key, "knew": new_key}, "knew")
+    saved = list(filestore.OWNERS)
+    filestore.OWNERS[:] = ["test_file_owners"]
+    try:
+        assert filestore.reencrypt(db, store, ring) == 1
+        assert filestore.reencrypt(db, store, ring) == 0  # again: nothing left to do
+    finally:
+        filestore.OWNERS[:] = saved
+    assert filestore.key_ids(store) == {"knew": 1, "kold": 1}
+    only_new = crypto.Keyring({"knew": new_key}, "knew")
+    assert filestore.read(store, only_new, owned, kind="Photo", record_id="ph-owned") == PIXELS
+    with pytest.raises(Refused):
+        filestore.read(store, only_new, orphan, kind="Photo", record_id="ph-orphan")
+
+
+def test_keys_rotate_keeps_the_keys_stored_files_need(db, cli_env, settings, tmp_path, monkeypatch):
+    """`graphsvc keys rotate` does not retire a key that a stored file is sealed under (no
+    owner statement names it here): the file stays readable; once it is gone, the next
+    rotation retires every old key."""
+    from click.testing import CliRunner
+
+    from graphsvc.cli import main
+
+    from .helpers import empty
+
+    empty(db)
+    monkeypatch.delenv("GRAPHSVC_DATA_KEY")
+    monkeypatch.setenv("GRAPHSVC_KEY_FILE", str(tmp_path / "keys" / "data-keys.json"))
+    first = crypto.load_keyring()  # creates the key file
+    with filestore.staging(settings, first) as stage:
+        orphan = stage.put(PIXELS, kind="Photo", record_id="ph-orphan")
+    try:
+        rotated = CliRunner().invoke(main, ["keys", "rotate"], catch_exceptions=False)
+        assert rotated.exit_code == 0, rotated.output
+        assert f"kept old key(s) {first.current_kid}" in rotated.output
+        second = crypto.load_keyring()
+        assert second.current_kid != first.current_kid
+        assert set(second.kids) == {second.current_kid, first.current_kid}
+        assert filestore.read(settings, second, orphan, kind="Photo", record_id="ph-orphan") == PIXELS
+        filestore.remove(settings, orphan)
+        again = CliRunner().invoke(main, ["keys", "rotate"], catch_exceptions=False)
+        assert again.exit_code == 0 and "kept old key" not in again.output, again.output
+        third = crypto.load_keyring()
+        assert third.kids == (third.current_kid,)
+    finally:
+        filestore.remove_for(settings, [orphan])
+
+
+def test_reencrypt_knows_the_photos_and_the_receipts(db, store):
+    """The application's owner statements (graphsvc/cypher/stored_files.cypher) name the
+    files of photos (original and sanitized) and receipts with their bindings; a file whose
+    binding does not match is left as it is, not a failure of the rotation."""
+    from .helpers import empty
+
+    empty(db)
+    assert filestore.OWNERS == ["stored_files_photos", "stored_files_receipts"]
+    old_key, new_key = os.urandom(32), os.urandom(32)
+    old = crypto.Keyring({"kold": old_key}, "kold")
+    with filestore.staging(store, old) as stage:
+        original = stage.put(b"original", kind="Photo", record_id="ph-1")
+        sanitized = stage.put(b"sanitized", kind="PhotoSanitized", record_id="ph-1")
+        receipt = stage.put(b"receipt", kind="receipt", record_id="rc-1")
+        stray = stage.put(b"stray", kind="Photo", record_id="ph-other")
+    db.write(
+        "test_file_owner_shapes",
+        photo_id="ph-1",
+        original=original,
+        sanitized=sanitized,
+        receipt_id="rc-1",
+        receipt=receipt,
+    )
+    db.write(
+        "test_file_owner_shapes", photo_id="ph-2", original=stray, sanitized=None, receipt_id="rc-2", receipt=None
+    )  # a file bound to another record
+    ring = crypto.Keyring({"kold": old_key, "knew": new_key}, "knew")
+    assert filestore.reencrypt(db, store, ring) == 3
+    assert filestore.key_ids(store) == {"knew": 3, "kold": 1}
+    only_new = crypto.Keyring({"knew": new_key}, "knew")
+    assert filestore.read(store, only_new, original, kind="Photo", record_id="ph-1") == b"original"
+    assert filestore.read(store, only_new, sanitized, kind="PhotoSanitized", record_id="ph-1") == b"sanitized"
+    assert filestore.read(store, only_new, receipt, kind="receipt", record_id="rc-1") == b"receipt"
+
+
+def test_orphans_are_old_files_no_record_names(db, store):
+    from .helpers import empty
+
+    empty(db)
+    ring = keyring()
+    with filestore.staging(store, ring) as stage:
+        named = stage.put(b"original", kind="Photo", record_id="ph-1")
+        lost = stage.put(b"lost", kind="Photo", record_id="ph-lost")
+        young = stage.put(b"young", kind="Photo", record_id="ph-young")
+    db.write("test_file_owner_shapes", photo_id="ph-1", original=named, sanitized=None, receipt_id="rc-1", receipt=None)
+    hour_ago = os.stat(storage.files_dir(store) / lost).st_mtime - 7200
+    for file_id in (named, lost):
+        os.utime(storage.files_dir(store) / file_id, (hour_ago, hour_ago))
+    assert filestore.orphans(db, store) == {lost}  # the young one may belong to a running transaction
+    assert filestore.orphans(db, store, older_than=-60) == {lost, young}
+
+
+def test_a_malformed_upload_limit_stops_the_app_at_start(settings):
+    from web import create_app
+
+    with pytest.raises(ValueError, match="GRAPHSVC_UPLOAD_MAX_MB"):
+        create_app(replace(settings, upload_env=(("GRAPHSVC_UPLOAD_MAX_MB", "lots"),)), TESTING=True)

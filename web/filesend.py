@@ -12,8 +12,11 @@ request over the limit gets the 413 answer in its language (web/transfer.py's ha
 
     @bp.post("/api/v1/visits/<visit_id>/photos")
     @allow(access.VISIT_REPORT)
-    @upload_limit(None)  # one file of the configured size (GRAPHSVC_UPLOAD_MAX_MB)
+    @upload_limit()  # one file of the configured size (GRAPHSVC_UPLOAD_MAX_MB)
     def upload(visit_id): ...
+
+    @upload_limit(files=5)  # an expense with up to five receipts
+    def submit(): ...
 """
 
 from __future__ import annotations
@@ -51,12 +54,14 @@ def _disposition(download_name: str | None) -> str:
     return f"attachment; filename=\"{ascii_name or 'file'}\"; filename*=UTF-8''{quote(download_name, safe='')}"
 
 
-def upload_limit(max_bytes: int | None = None) -> Callable:
-    """Mark a view: its requests may carry ``max_bytes`` (None: one file of the configured
-    upload size, plus the form around it)."""
+def upload_limit(max_bytes: int | None = None, *, files: int = 1) -> Callable:
+    """Mark a view: its requests may carry ``max_bytes`` (None: ``files`` files of the
+    configured upload size, GRAPHSVC_UPLOAD_MAX_MB, plus the form around them)."""
+    if files < 1:
+        raise ValueError("files must be at least 1")
 
     def mark(view: Callable) -> Callable:
-        view.upload_limit = max_bytes or 0  # type: ignore[attr-defined]  # read by init_app's hook
+        view.upload_limit = (max_bytes or 0, files)  # type: ignore[attr-defined]  # read by init_app's hook
         return view
 
     return mark
@@ -72,7 +77,10 @@ def _memory_stream(*_args: Any, **_kw: Any) -> io.BytesIO:
 
 
 def init_app(app: Flask) -> None:
-    """Register before the guard: the raised limit applies when the guard reads the form."""
+    """Register before the guard: the raised limit applies when the guard reads the form.
+    A malformed GRAPHSVC_UPLOAD_* setting stops the app here (ValueError naming it), not at
+    the first upload."""
+    uploads.limits_of(app.config["GRAPHSVC_SETTINGS"])
 
     @app.before_request
     def _upload_limit() -> None:
@@ -80,7 +88,8 @@ def init_app(app: Flask) -> None:
         wanted = getattr(view, "upload_limit", None)
         if wanted is None:
             return
-        request.max_content_length = wanted or (limits().max_bytes + FORM_SLACK)
+        max_bytes, files = wanted
+        request.max_content_length = max_bytes or (files * limits().max_bytes + FORM_SLACK)
         request._get_file_stream = _memory_stream  # type: ignore[method-assign]
 
     @app.after_request
