@@ -497,6 +497,8 @@ def names_person(subject: Subject | None, district: str | None, women_only: bool
         return False
     if role.all_districts:
         return True
+    if role.org_scoped and not met:  # a partner: no districts (what is shared is never "their district")
+        return False
     if not met and (district is None or district not in subject.districts):
         return False
     if women_only and role.field_work and getattr(subject, "gender", None) != "f":

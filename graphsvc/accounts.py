@@ -162,6 +162,8 @@ def add_user(
         raise AccountError("org_needed", f"a {role} needs an organisation (--org)")
     if org and not REGISTRY[role].org_scoped:
         raise AccountError("org_not_for_role", f"a {role} has no organisation (--org is for partners)")
+    if REGISTRY[role].org_scoped and [d for d in districts if d.strip()]:
+        raise AccountError("org_no_districts", f"a {role} has no districts: its reach is what is shared with its org")
     if gender not in (None, "f", "m"):
         raise AccountError("gender_invalid", "gender must be f or m")
     districts = [d.strip() for d in districts if d.strip()]

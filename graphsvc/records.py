@@ -88,6 +88,9 @@ MESSAGES = {
     "listed_twice": N_("%(field)s %(value)s is listed twice"),
     "not_member": N_("%(field)s %(value)s is not a person of the visited household"),
     "unknown_district": N_("%(field)s %(value)s is not a district of this network"),
+    # issue 16: a partner's account is made with its organisation, and has no districts
+    "org_role": N_("a %(role)s belongs to an organisation: its account is made with graphsvc users add --org"),
+    "org_no_districts": N_("a %(role)s has no districts: its reach is what is shared with its organisation"),
 }
 
 
@@ -537,6 +540,8 @@ def user(data: Mapping[str, Any], strict: bool = False) -> Checked:
     out.values["districts"] = districts
     if role is not None and access.REGISTRY[role].needs_districts and not districts:
         out.problem("districts", "needs_district", role=role)
+    if role is not None and access.REGISTRY[role].org_scoped:  # issue 16: not from a file (no organisation)
+        out.problem("role", "org_role", role=role)
     out.values["person_id"] = ident(out, data, "person_id") if _raw(data, "person_id") else None
     out.values["gender"] = choice(out, data, "gender", model.GENDER) if _raw(data, "gender") else None
     return out

@@ -14,11 +14,12 @@ twice, or stopping a share that is not there, changes nothing and answers the sa
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import access, audit, orgs
+from . import access, audit, orgs, records, suggest
 from .errors import Refused
-from .model import Actor
+from .model import Actor, plain
 
 if TYPE_CHECKING:
     import neo4j
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from .db import Database
 
 MAX_ID = 64
+MAX_CANDIDATES = 500  # a partner's suggestions are ranked among at most this many households
 
 
 def _locked(tx: neo4j.ManagedTransaction, db: Database, subject: access.Subject, household_id: str) -> dict[str, Any]:
@@ -107,7 +109,75 @@ def unshare(
     return db.write_tx(work)
 
 
+def org_of_body(body: Any) -> Any:
+    """The organisation named by a share request's JSON body ``{"org": name}``; an unknown
+    field is Refused("invalid") naming it (records.py's ``unknown_field``), nothing written."""
+    if not isinstance(body, Mapping):
+        raise Refused("invalid", "a JSON object is expected", "body")
+    checked = records.Checked()
+    for name in body:
+        if name != "org":
+            checked.problem(str(name)[:40], "unknown_field", value=repr(str(name)[:40]))
+    if not checked.ok:
+        first = checked.problems[0]
+        raise Refused("invalid", first.english(), first.field, problems=tuple(checked.problems))
+    return body.get("org")
+
+
 def shares_of(db: Database, household_id: str) -> list[dict[str, Any]]:
     """The organisations a household is shared with: ``[{org, at, by}]`` (for staff who may
     see the household; the caller decides)."""
-    return db.read("household_shares", household_id=household_id)
+    return [plain(dict(r)) for r in db.read("household_shares", household_id=household_id)]
+
+
+def suggestions(
+    db: Database,
+    subject: Any,
+    today: dt.date,
+    limit: int,
+    weights: suggest.Weights,
+    now: dt.datetime | None = None,
+) -> list[suggest.Suggestion]:
+    """A partner's suggestions (graphsvc/suggest.py ``suggest`` asks here for an org-scoped
+    role): the households shared with their organisation or brought in by them, open to
+    them (``partner_candidates``), ranked as a visitor's cold candidates (never warm: a
+    partner has no anchors and no introduction path is shown, never by district)."""
+    if limit <= 0 or access.in_duress(subject):
+        return []
+    now = now or dt.datetime.now(dt.UTC)
+    rows = db.read(
+        "partner_candidates",
+        username=subject.username,
+        org=getattr(subject, "org", None),
+        gender=getattr(subject, "gender", None),
+        now=now,
+        declined_since=now - dt.timedelta(days=suggest.DECLINED_DAYS),
+        max=MAX_CANDIDATES,
+    )
+    found = [suggest.Candidate.from_row(r["row"]) for r in rows]
+    return suggest.rank(found, {}, subject, today, weights, limit)
+
+
+BOARD_DAYS = 30
+BOARD_VISITS = 10  # the latest visits shown per partner
+
+
+def partner_board(
+    db: Database, subject: access.Subject, today: dt.date, days: int = BOARD_DAYS
+) -> list[dict[str, Any]]:
+    """The coordinator's desk, "Partners": per organisation, the households shared with it
+    in the subject's districts (admins: all), and per partner their visits reported in the
+    last ``days`` days at households of those districts and what those visits brought in:
+    ``[{org, shared: [{id, code, district, status, shared_at}], partners: [{username,
+    enabled, visit_count, visits: [{id, on, outcome, household_id, code}], brought:
+    [{id, code, status}]}]}]``. Empty for a subject who may not share households."""
+    if not access.role_may(subject, access.HOUSEHOLD_SHARE) or access.in_duress(subject):
+        return []
+    districts = access.scope_districts(subject)
+    rows = db.read(
+        "partner_board",
+        districts=list(districts) if districts is not None else None,
+        since=today - dt.timedelta(days=days),
+        limit=BOARD_VISITS,
+    )
+    return [plain(dict(r)) for r in rows]

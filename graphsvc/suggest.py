@@ -489,6 +489,10 @@ def suggest(
     the first), and the streams of ``suggest_candidates``.
     """
     w = weights or Weights()
+    if getattr(access.role_of(visitor), "org_scoped", False):  # a partner (issue 16): what is shared with them
+        from . import sharing
+
+        return sharing.suggestions(db, visitor, today, limit, w, now)
     districts = list(getattr(visitor, "districts", None) or ())
     if limit <= 0 or not districts or access.in_duress(visitor):  # a duress session: nothing (graphsvc/duress.py)
         return []

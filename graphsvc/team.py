@@ -137,6 +137,13 @@ def change_account(
         role = given.get("role", row["role"])
         if access.REGISTRY[role].needs_districts and not districts:
             problems.problem("districts", "needs_district", role=role)
+        # issue 16: a partner's account is made with its organisation (users add --org) and has
+        # no districts; no other account becomes one, and a partner becomes no other role
+        scoped = access.REGISTRY[role].org_scoped
+        if role != row["role"] and (scoped or getattr(access.REGISTRY.get(row["role"]), "org_scoped", False)):
+            problems.problem("role", "org_role", role=access.PARTNER.name)
+        elif scoped and districts:
+            problems.problem("districts", "org_no_districts", role=role)
         if not problems.ok:
             raise _invalid(problems.problems, username)
 

@@ -519,8 +519,11 @@ def history(db: Database, subject: access.Subject, limit: int = 200) -> dict[str
     rows = db.read("visitor_history", username=subject.username, limit=limit, now=_now())
     data = dict(rows[0]) if rows else {"visits": [], "claims": []}
     brought = []
+    org_scoped = getattr(access.role_of(subject), "org_scoped", False)
     for b in db.read("visitor_brought", username=subject.username, limit=limit):
         known = access.names_person(subject, b["district"], b["women_only"])
+        if org_scoped:  # a partner: what they brought in is theirs (access.shared_with_subject), unless merged
+            known = b["status"] != "merged" and (not b["women_only"] or subject.gender == "f")
         brought.append(
             {
                 "visit_id": b["visit_id"],

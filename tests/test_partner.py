@@ -71,6 +71,15 @@ def test_a_partner_reaches_shared_households_never_by_district():
     assert not decide(MINJI, Action.HOUSEHOLD_READ, HouseholdFacts("h-1", YANGCHEON, shared_with_subject=True)).allowed
 
 
+def test_a_partner_is_never_told_of_people_by_district():
+    # even an account that somehow holds districts: its reach is the sharing, never a district
+    with_district = Subject("hana", "partner", (NOWON,), "f", org=ORG)
+    assert not access.names_person(with_district, NOWON)
+    assert not access.names_person(HANA, NOWON)
+    assert access.names_person(HANA, NOWON, met=True)  # the people of the household she visits
+    assert not access.names_person(Subject("jun", "partner", (), "m", org=ORG), NOWON, women_only=True, met=True)
+
+
 def test_sharing_is_for_coordinators_of_the_district_and_admins():
     facts = HouseholdFacts("h-1", NOWON)
     assert decide(COORD, Action.HOUSEHOLD_SHARE, facts).allowed

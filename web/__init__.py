@@ -194,6 +194,11 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
 
     photos_web.init_app(app)
 
+    from . import partners as partners_web  # issue 16 §1: sharing households with partner organisations
+
+    app.register_blueprint(partners_web.bp)
+    app.register_blueprint(partners_web.api_bp)
+
     @app.before_request
     def _nonce() -> None:
         g.csp_nonce = secrets.token_urlsafe(16)

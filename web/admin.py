@@ -35,6 +35,11 @@ ACCOUNT_ERRORS = {
     "no_user": _l("Not found."),
     "token_days": _l("A token lives 1 to 366 days."),
     "gender_invalid": _l("Gender is f (woman), m (man) or not set."),
+    # issue 16: partners belong to an organisation (graphsvc/orgs.py)
+    "org_needed": _l("A partner needs an organisation."),
+    "no_org": _l("There is no such partner organisation."),
+    "org_not_for_role": _l("Only partners belong to an organisation."),
+    "org_no_districts": _l("A partner has no districts: they see what is shared with their organisation."),
 }
 CONFIRMED_VERBS = ("disable", "revoke-tokens", "reset-totp")  # destructive: a confirmation first
 
@@ -180,6 +185,7 @@ def users_create():
             districts,
             form.get("password", ""),
             form.get("gender") or None,
+            org=form.get("org", "").strip() or None,  # issue 16: a partner's organisation
         )
     except accounts.AccountError as exc:
         users = accounts.list_users(get_db())

@@ -62,5 +62,11 @@ def render(h: dict[str, Any], status: int = 200, **extra: Any):
         h=h,
         classes=mapview.class_names(),
         outcomes=answers.outcome_names(),
-        **{**context(h), **extra},
+        **{**context(h), **_shares(h), **extra},
     ), status
+
+
+def _shares(h: dict[str, Any]) -> dict[str, Any]:
+    from .partners import share_box  # issue 16: the "Shared with" box (web/partners.py)
+
+    return share_box(h)

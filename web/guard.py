@@ -218,6 +218,8 @@ REFUSAL_MESSAGES = {
         "You have opened the addresses of as many households as allowed in 24 hours. "
         "Ask your coordinator if you need more."
     ),
+    "no_org": _l("There is no such partner organisation."),  # issue 16 (graphsvc/sharing.py)
+    "org_name": _l("An organisation's name has 1 to 80 characters."),
 }
 
 

@@ -25,7 +25,7 @@ WITH u, max(r.expires_at) AS reset_until
 RETURN u.username AS username, u.role AS role, coalesce(u.districts, []) AS districts, u.gender AS gender,
        coalesce(u.enabled, false) AS enabled, u.password_hash IS NOT NULL AS has_password,
        coalesce(u.totp_enabled, false) AS totp_enabled, u.last_login_at AS last_login_at,
-       reset_until;
+       reset_until, u.org AS org;
 
 // name: districts_known
 // The districts of this network: of its households or its accounts.
