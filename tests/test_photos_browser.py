@@ -1,14 +1,14 @@
-"""Visit photos in a real Chromium on a phone's screen (gunicorn serving): a visitor adds a
-photo to the visit she reported; a coordinator opens it on the review page, finds the face
-box suggested, draws two more boxes (one with a finger, one with the mouse) and marks it
-sanitized; the kept copy is black where the boxes are; no request leaves the server.
+"""Visit photos in a real Chromium on a phone's screen (gunicorn serving): a partner reports
+a visit on a household shared with her organisation and adds a photo to it; a coordinator
+opens it on the review page, finds the face box suggested, draws two more boxes (one with a
+finger, one with the mouse) and marks it sanitized; the kept copy is black where the boxes
+are; no request leaves the server.
 
 Chromium is Debian's (/usr/bin/chromium); Playwright drives it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from pathlib import Path
 
@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / ".artifacts"
+ORG = "새희망선교회"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
 
@@ -43,26 +44,36 @@ def _watch(page, requested: list[str], errors: list[str]) -> None:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
 
-def test_a_visitor_adds_a_photo_and_a_coordinator_sanitizes_it_on_a_phone(server, browser, db, small):
-    from graphsvc import access, visits
+def test_a_partner_reports_a_visit_with_a_photo_and_a_coordinator_sanitizes_it_on_a_phone(server, browser, db, small):
+    from graphsvc import access, sharing
     from graphsvc.model import Actor
 
-    from .helpers import import_small, keyring, photo_with_face
+    from .helpers import add_partner, import_small, keyring, photo_with_face
 
     import_small(db, small, keyring())
-    minji = access.Subject("minji", "visitor", ("서울 노원구",))
-    body = {"household_id": "h-001", "visited_on": dt.date.today().isoformat(), "outcome": "met"}
-    vid = visits.report(db, keyring(), minji, Actor("minji", "visitor", "127.0.0.1", "test"), body).visit_id
+    coord_subject = access.Subject("coord", "coordinator", ("서울 노원구",))
+    add_partner(db, "hana", ORG)
+    sharing.share(db, coord_subject, Actor("coord", "coordinator", "127.0.0.1", "test"), "h-002", ORG)
     requested: list[str] = []
     errors: list[str] = []
 
-    # the visitor, on her phone: the photo from the camera (here: a file)
-    visitor = browser.new_context(locale="ko-KR", **PHONE)
-    page = visitor.new_page()
+    # the partner, on her phone: the report, then "Add a photo" (the camera; here a file)
+    partner = browser.new_context(locale="ko-KR", **PHONE)
+    page = partner.new_page()
     _watch(page, requested, errors)
-    _sign_in(page, server, "minji", totp=False)
-    page.goto(f"{server}/history?reported={vid}")
+    _sign_in(page, server, "hana", totp=True)
+    page.goto(server + "/visits/new?household_id=H-002")
+    page.check("input[name=outcome][value=met]")
+    save = page.get_by_role("button", name="보고 저장")
+    for _ in range(6):  # the report's steps (web/static/report.js), to the last
+        if save.is_visible():
+            break
+        page.get_by_role("button", name="다음").locator("visible=true").click()
+    save.click()
+    page.wait_for_url("**/history?reported=**")
+    vid = page.url.split("reported=")[1].split("&")[0]
     page.click("#add-photo")
+    page.wait_for_url(f"**/visits/{vid}/photos")
     page.set_input_files(
         "input[name=file]", files=[{"name": "IMG_0001.jpg", "mimeType": "image/jpeg", "buffer": photo_with_face()}]
     )
@@ -70,7 +81,8 @@ def test_a_visitor_adds_a_photo_and_a_coordinator_sanitizes_it_on_a_phone(server
     page.wait_for_url("**added=ph-**")
     pid = page.url.split("added=")[1].split("&")[0]
     assert page.locator(".badge.late").count() == 1  # "Unsanitized"
-    visitor.close()
+    assert page.locator(f"#photo-{pid} img").evaluate("i => i.naturalWidth") == 800  # she sees her photo
+    partner.close()
 
     # the coordinator, on hers: the desk lists it; the review page suggests the face
     coordinator = browser.new_context(locale="ko-KR", **PHONE)
