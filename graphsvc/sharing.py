@@ -42,10 +42,17 @@ def _locked(tx: neo4j.ManagedTransaction, db: Database, subject: access.Subject,
     return dict(rows[0])
 
 
-def _org(tx: neo4j.ManagedTransaction, db: Database, name: Any, household_id: str) -> str:
-    org = orgs.clean_name(name)
-    if not db.run_in_tx(tx, "org_get", org=org):
-        raise Refused("invalid", f"no organisation {org!r}", "org", (household_id,), code="no_org")
+def _org(tx: neo4j.ManagedTransaction, db: Database, name: Any, household_id: str, kind: str = "invalid") -> str:
+    """The organisation named (stored form); ``kind``: the refusal when there is none (a
+    body's field: invalid; a path's: not_found, like any record the path names)."""
+    try:
+        org = orgs.clean_name(name)
+    except Refused:
+        if kind == "invalid":
+            raise
+        org = ""
+    if not org or not db.run_in_tx(tx, "org_get", org=org):
+        raise Refused(kind, f"no organisation {org!r}", "org", (household_id,), code="no_org")
     return org
 
 
@@ -91,7 +98,7 @@ def unshare(
 
     def work(tx: neo4j.ManagedTransaction) -> dict[str, Any]:
         _locked(tx, db, subject, household_id)
-        name = _org(tx, db, org, household_id)
+        name = _org(tx, db, org, household_id, "not_found")
         removed = db.run_in_tx(tx, "share_delete", household_id=household_id, org=name)[0]["removed"] > 0
         ended = db.run_in_tx(tx, "share_end_claims", household_id=household_id, org=name, now=now) if removed else []
         audit.append_in_tx(

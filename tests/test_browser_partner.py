@@ -91,6 +91,7 @@ def test_a_partner_on_a_phone_claims_a_shared_household_and_reports_a_visit(serv
     page.wait_for_url("**/history**")
     assert "H-002" in page.locator("main").inner_text()
     page.screenshot(path=str(ARTIFACTS / "partner-history-phone-ko.png"), full_page=True)
+    assert not errors, errors  # (the refusals below are logged by the browser as failed loads)
     # never the map, never a household that is not shared with her
     assert page.goto(server + "/map").status == 403
     assert page.goto(server + "/households/h-001").status == 404
@@ -103,6 +104,6 @@ def test_a_partner_on_a_phone_claims_a_shared_household_and_reports_a_visit(serv
 
     for urls in (requested, coord_requests):
         assert all(url.startswith(server + "/") for url in urls), urls
-    assert not errors and not coord_errors, (errors, coord_errors)
+    assert not coord_errors, coord_errors
     phone.close()
     desk.close()

@@ -59,12 +59,13 @@ def test_share_api_by_role(app, net):
         "ended_claims": 1,
     }
     assert coord(f"/api/v1/households/h-002/share/{ORG}", method="DELETE").json["removed"] is False
-    assert coord("/api/v1/households/h-002/share/없는곳", method="DELETE").status_code == 400
+    unknown = coord("/api/v1/households/h-002/share/없는곳", method="DELETE")
+    assert unknown.status_code == 404 and unknown.json["field"] == "org" and unknown.json["code"] == "no_org"
     assert net.api("/api/v1/households/h-002").status_code == 404
     assert net.api("/api/v1/households/h-002/contact").status_code == 404
     assert len(events(app_db(app), action="household.share", outcome="ok")) == 2
     denied = events(app_db(app), action="household.share", outcome="denied")
-    assert {e["actor"] for e in denied} == {"yeon", "minji", "hana"}
+    assert {e["actor"] for e in denied} == {"yeon", "minji", "hana", "coord"}  # coord: the unknown org's stop
     assert [e["targets"] for e in denied if e["actor"] == "yeon"] == [["h-002"], ["h-404"], ["h-002"]]
 
 

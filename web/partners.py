@@ -101,7 +101,7 @@ def share(household_id: str):
 @allow(access.HOUSEHOLD_SHARE)
 def unshare(household_id: str, org: str):
     """→ 200 ``{household_id, org, shared: false, removed, ended_claims}`` (removed false:
-    it was not shared; nothing changed)."""
+    it was not shared; nothing changed); 404 for an organisation that does not exist."""
     out = sharing.unshare(get_db(), g.subject, actor(), household_id, org)
     return jsonify(
         household_id=out["household_id"],
