@@ -77,6 +77,7 @@ bench: install
 	$(BIN)/python bench/suggest.py
 	$(BIN)/python bench/outage.py
 	$(BIN)/python bench/exposure.py
+	$(BIN)/python bench/photo_upload.py
 	$(BIN)/python bench/reencode.py
 
 constraints:

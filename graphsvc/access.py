@@ -59,6 +59,7 @@ class Action(str, Enum):
     USER_FREEZE = "user.freeze"  # end an account's sessions and tokens now (coordinators: their visitors)
     MATERIALS_MANAGE = "materials.manage"  # the materials ledger (graphsvc/materials.py): movements, balances
     MATERIALS_ITEMS = "materials.items"  # add kinds of materials to the ledger: admins
+    PHOTO_REVIEW = "photo.review"  # open unsanitized visit photos, sanitize, export (issue 16 §5)
     HOUSEHOLD_SHARE = "household.share"  # share a household with a partner organisation, or stop (issue 16)
     # issue 16 §3: expenses (graphsvc/expenses.py): a partner submits, coordinators and admins decide
     EXPENSE_SUBMIT = "expense.submit"
@@ -91,6 +92,7 @@ RECORD_ERASE = Action.RECORD_ERASE
 USER_FREEZE = Action.USER_FREEZE
 MATERIALS_MANAGE = Action.MATERIALS_MANAGE
 MATERIALS_ITEMS = Action.MATERIALS_ITEMS
+PHOTO_REVIEW = Action.PHOTO_REVIEW
 HOUSEHOLD_SHARE = Action.HOUSEHOLD_SHARE
 EXPENSE_SUBMIT = Action.EXPENSE_SUBMIT
 EXPENSE_READ = Action.EXPENSE_READ
@@ -125,6 +127,7 @@ HOUSEHOLD_ACTIONS = frozenset(
         Action.VISIT_NOTES_READ,
         Action.INTAKE_REVIEW,
         Action.HOUSEHOLD_ASSIGN,
+        Action.PHOTO_REVIEW,
         Action.HOUSEHOLD_SHARE,
     }
 )
@@ -189,6 +192,7 @@ COORDINATOR = Role(
             Action.TEAM_MANAGE,
             Action.USER_FREEZE,
             Action.MATERIALS_MANAGE,  # holders: visitors of their districts and partners (HolderFacts)
+            Action.PHOTO_REVIEW,
             Action.HOUSEHOLD_SHARE,
             Action.EXPENSE_READ,
             Action.EXPENSE_APPROVE,
@@ -615,3 +619,56 @@ def reason_problem(text: str | None) -> str | None:
     if sum(1 for n in words if n) < REASON_MIN_WORDS or sum(words) < REASON_MIN_LETTERS:
         return "reason_short"
     return None
+
+
+# --- visit photos (issue 16 §5, graphsvc/photos.py) ---------------------------------------
+
+PHOTO_ORIGINAL = "original"  # the photo as uploaded (re-encoded, no metadata): may show anyone, anywhere
+PHOTO_SANITIZED = "sanitized"  # after a reviewer blacked out what identifies
+PHOTO_SANITIZE = "sanitize"  # draw the boxes and mark it sanitized
+PHOTO_WANTS = (PHOTO_ORIGINAL, PHOTO_SANITIZED, PHOTO_SANITIZE)
+
+
+@dataclass(frozen=True)
+class PhotoFacts:
+    """A visit photo: the household of its visit (with the subject's link to it), who
+    uploaded it and whether it was sanitized."""
+
+    id: str
+    household: HouseholdFacts
+    uploader: str
+    sanitized: bool = False
+
+
+def decide_photo(subject: Subject | None, want: str, photo: object) -> Decision:
+    """Who may see or sanitize a visit photo. Nobody who may not read the photo's household.
+    The original (unsanitized): its uploader, and the reviewers of the household
+    (PHOTO_REVIEW: coordinators of its district, admins). Sanitizing: a reviewer who is not
+    the uploader. The sanitized variant, once there is one: whoever may read the household.
+
+    >>> hh = HouseholdFacts("h-1", "노원", visited_by_subject=True)
+    >>> p = PhotoFacts("ph-1", hh, "minji")
+    >>> coord, other = Subject("c", "coordinator", ("노원",)), Subject("d", "coordinator", ("양천",))
+    >>> [decide_photo(s, PHOTO_ORIGINAL, p).allowed for s in (Subject("minji", "visitor", ("노원",)), coord, other)]
+    [True, True, False]
+    >>> decide_photo(Subject("junho", "visitor", ("노원",)), PHOTO_ORIGINAL, p).allowed  # he visited too
+    False
+    >>> minji = Subject("minji", "visitor", ("노원",))
+    >>> decide_photo(coord, PHOTO_SANITIZE, p).allowed, decide_photo(minji, PHOTO_SANITIZE, p).allowed
+    (True, False)
+    """
+    if subject is None or not isinstance(photo, PhotoFacts) or want not in PHOTO_WANTS:
+        return _deny("no object")
+    if not decide(subject, Action.HOUSEHOLD_READ, photo.household):
+        return _deny("outside the subject's reach")
+    reviewer = bool(decide(subject, Action.PHOTO_REVIEW, photo.household))
+    uploader = subject.username == photo.uploader
+    if want == PHOTO_SANITIZE:
+        if uploader:
+            return _deny("the uploader may not sanitize their own photo")
+        return _allow("a reviewer of the district") if reviewer else _deny("not a reviewer of the district")
+    if want == PHOTO_ORIGINAL or not photo.sanitized:
+        if uploader or reviewer:
+            return _allow("the uploader or a reviewer of the district")
+        return _deny("an unsanitized photo: its uploader and the district's reviewers only")
+    return _allow("a sanitized photo of a household the subject may read")

@@ -40,7 +40,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import access, audit, chains, idempotency, personkeys, suggest
+from . import access, audit, chains, idempotency, personkeys, photos, suggest
 from .crypto import Keyring
 from .errors import Refused
 from .model import Actor
@@ -203,9 +203,11 @@ def erase(
             )
         done = db.run_in_tx(tx, "erase_people", ids=people, now=now, placeholder=PLACEHOLDER)[0]
         notes = 0
+        photo_files: list[str] = []
         if kind == "household":
             notes = db.run_in_tx(tx, "erase_household", id=record_id, now=now)[0]["notes"]
             suggest.refresh_visit_summary_in_tx(tx, db, [record_id])
+            photo_files = photos.shred_household_in_tx(tx, db, record_id)  # issue 16 §5: its visit photos
         if household_id:
             chains.update_in_tx(tx, db, [household_id])  # unchanged shape: the index stays equal
         dropped = _drop_answers(tx, db, keyring, values)
@@ -220,6 +222,7 @@ def erase(
             detail=(
                 f"{kind}: {done['people']} people, {done['keys']} person keys destroyed, "
                 f"{notes} visit notes shredded, {dropped} stored answers dropped"
+                + (f", {len(photo_files)} photo files shredded" if photo_files else "")
             ),
         )
         return {
@@ -230,11 +233,13 @@ def erase(
             "keys": done["keys"],
             "notes": notes,
             "answers": dropped,
+            "photo_files": photo_files,
         }
 
     result = db.write_tx(work)
     if state_dir is not None:
         remember(state_dir, kind, record_id, result["people"], now)
+        photos.remove_files_in(state_dir, result["photo_files"])  # once the nodes are gone for good
     return result
 
 

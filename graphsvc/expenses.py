@@ -473,6 +473,10 @@ def monthly_report(db: Database, subject: access.Subject, username: str, month: 
                 "materials": v["materials"],
                 "household_id": v["household_id"] if shown else None,
                 "code": v["code"] if shown else None,
+                # the visit's photos, counted only for whom may see them unsanitized too (the
+                # partner who took them, the district's coordinators, admins: access.decide_photo)
+                "photos": v["photos"] if shown else None,
+                "photos_sanitized": v["photos_sanitized"] if shown else None,
             }
         )
         if shown:
@@ -587,7 +591,8 @@ def report_csv(report: Mapping[str, Any]) -> str:
     row(*CSV_HEADER)
     row("partner", report["month"], report["username"], "", "", "", report["org"] or "")
     for v in report["visits"]:
-        row("visit", v["visited_on"], v["outcome"], v["code"] or "-", "", "", v["materials"] or "")
+        photos = f"photos={v['photos']} sanitized={v['photos_sanitized']}" if v.get("photos") else ""
+        row("visit", v["visited_on"], v["outcome"], v["code"] or "-", "", photos, v["materials"] or "")
     for b in report["brought"]:
         row("brought", "", "", b["code"], "", "", "")
     for h in report["shared"]:

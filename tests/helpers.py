@@ -380,6 +380,51 @@ def past_events(db, *rows: dict) -> None:
     db.write("bench_audit_set_head", seq=sealed[-1]["seq"], hash=sealed[-1]["hash"])
 
 
+# --- visit photos (issue 16 §5: tests/test_photos*.py) -------------------------------------
+
+
+def drawn_face(size: int = 400, background: int = 120):
+    """A face drawn with Pillow (grey levels: hair, skin, brows, eyes, nose shadow, mouth;
+    softened) that OpenCV's frontal-face Haar cascade finds: a Pillow "L" image. Not a
+    photo of anyone: the tests need a face the detector fires on without a person's picture."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    s = size / 400
+    image = Image.new("L", (size, size), background)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([90 * s, 40 * s, 310 * s, 250 * s], fill=40)  # hair
+    draw.ellipse([110 * s, 70 * s, 290 * s, 330 * s], fill=190)  # face
+    for cx in (160, 240):
+        draw.ellipse([(cx - 22) * s, 160 * s, (cx + 22) * s, 180 * s], fill=30)  # eyes
+        draw.rectangle([(cx - 28) * s, 143 * s, (cx + 28) * s, 151 * s], fill=60)  # brows
+    draw.polygon([(200 * s, 180 * s), (185 * s, 245 * s), (215 * s, 245 * s)], fill=165)  # nose
+    draw.ellipse([165 * s, 270 * s, 235 * s, 290 * s], fill=90)  # mouth
+    return image.filter(ImageFilter.GaussianBlur(4 * s))
+
+
+def photo_with_face(width: int = 800, height: int = 600, camera: str = "PhotoCam X100") -> bytes:
+    """A colourful JPEG with a drawn face (``drawn_face``) at (200, 100), 400 pixels a side,
+    and EXIF that must not survive: GPS (37.65 N, 127.06 E), camera make/model, date."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), (30, 120, 60))
+    draw = ImageDraw.Draw(image)
+    for i in range(0, width, 40):
+        draw.rectangle([i, 0, i + 19, height], fill=(200, 80 + i % 120, 40))
+    image.paste(drawn_face(400).convert("RGB"), (200, 100))
+    exif = Image.Exif()
+    exif[0x010F] = camera.split()[0]  # Make
+    exif[0x0110] = camera  # Model
+    exif[0x0132] = "2026:11:20 10:11:12"  # DateTime
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (37.0, 39.0, 0.0), 3: "E", 4: (127.0, 3.6, 0.0)})
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
+
+
 # --- files with metadata (issue 16: the upload pipeline, graphsvc/uploads.py) ----------------------
 # Made in the test: a camera's EXIF (GPS, make/model, dates, orientation), XMP, IPTC and a
 # comment in a JPEG; text chunks in a PNG; a PDF with an author. The markers below must not

@@ -20,7 +20,7 @@ from graphsvc import access, audit, expenses, sharing
 from graphsvc.config import load_settings
 from graphsvc.storage import files_dir
 
-from .helpers import ACTOR, add_partner, api, app_db, csrf, events, jpeg_with_exif, pdf_bytes, sign_in
+from .helpers import ACTOR, add_partner, api, app_db, csrf, events, jpeg_with_exif, pdf_bytes, photo_with_face, sign_in
 from .helpers import test_env as environment  # (a name pytest would collect as a test)
 
 ORG = "새희망선교회"
@@ -437,6 +437,20 @@ def test_the_monthly_report_of_a_scripted_month(people, world, app):
     assert reported.status_code == 201, reported.get_json()
     v1 = reported.get_json()["id"]
     hana, coord, admin = people["hana"], people["coord"], people["admin"]
+    # two photos of that visit, one sanitized by the coordinator: counted on the report for whom
+    # may see them unsanitized (hana, the district's coordinator, admins), for nobody else
+    photo_ids = []
+    for _ in range(2):
+        up = hana.api(
+            f"/api/v1/visits/{v1}/photos",
+            method="POST",
+            data={"file": (io.BytesIO(photo_with_face()), "IMG_0001.jpg")},
+            content_type="multipart/form-data",
+        )
+        assert up.status_code == 201, up.get_json()
+        photo_ids.append(up.get_json()["id"])
+    done = coord(f"/api/v1/photos/{photo_ids[0]}/sanitize", method="POST", json={"boxes": [[0, 0, 100, 100]]})
+    assert done.status_code == 200, done.get_json()
     day = (first + dt.timedelta(days=5)).isoformat()
     made = {
         name: _submit(hana.api, amount=str(amount), spent_on=day, category=category).get_json()
@@ -468,6 +482,8 @@ def test_the_monthly_report_of_a_scripted_month(people, world, app):
     assert (own["totals"]["claimed"], own["totals"]["approved"], own["totals"]["paid"]) == (90000, 82000, 32000)
     assert sorted(e["id"] for e in own["expenses"]) == sorted(e["id"] for e in made.values())
     assert own["materials_given"] == [{"item": "bible", "qty": 2}]
+    photos = {v["visit_id"]: (v["photos"], v["photos_sanitized"]) for v in own["visits"]}
+    assert photos == {v1: (2, 1), "v-x2": (0, 0), "v-x3": (0, 0)}
     assert own["materials"] == [{"item": "bible", "given": 2, "held": 3}, {"item": "hymnal", "given": 0, "held": 3}]
 
     # a coordinator of 노원구 sees the households of 노원구 by code; the others counted only
@@ -477,7 +493,9 @@ def test_the_monthly_report_of_a_scripted_month(people, world, app):
     assert (seen["households_unnamed"], seen["brought_unnamed"], seen["visit_count"]) == (1, 1, 3)
     for hidden in ("h-003", "H-003", "h-004", "H-004"):
         assert hidden not in body
+    assert [(v["photos"], v["photos_sanitized"]) for v in seen["visits"] if v["visit_id"] == v1] == [(2, 1)]
     other = people["yeon"](path).get_json()
+    assert [v["photos"] for v in other["visits"] if v["visit_id"] == v1] == [None]
     assert [h["code"] for h in other["households"]] == ["H-003"] and other["shared_unnamed"] == 1
     assert [h["code"] for h in admin(path).get_json()["households"]] == ["H-001", "H-003"]
     # not another partner of the organisation, not a visitor; an unknown or non-partner account: 404
@@ -498,12 +516,14 @@ def test_the_monthly_report_of_a_scripted_month(people, world, app):
     # the page (printable) and the CSV
     page = hana.client.get(f"/partners/hana/report?month={month}&lang=ko").get_data(as_text=True)
     assert "월간 보고서" in page and "H-003" in page and "90,000" in page
+    assert "2장 (정리됨 1장)" in page
     csv_answer = hana.client.get(f"/partners/hana/report.csv?month={month}")
     assert csv_answer.status_code == 200 and csv_answer.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(csv_answer.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0] == list(expenses.CSV_HEADER)
     assert sum(1 for r in rows if r[0] == "visit") == 3 and sum(1 for r in rows if r[0] == "expense") == 4
     assert ["material_balance", own["until"], "bible", "", "3", "", ""] in rows
+    assert [r[5] for r in rows if r[0] == "visit" and r[3] == "H-001" and r[5]] == ["photos=2 sanitized=1"]
 
 
 def test_the_csv_is_formula_safe():

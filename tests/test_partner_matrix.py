@@ -59,6 +59,17 @@ PLAIN = {  # path values that name no household (the routes of other roles, or n
 }
 
 
+_TODAY_VISIT = {"visited_on": dt.date.today().isoformat(), "outcome": "met"}
+
+
+def _photo_form() -> dict:
+    import io
+
+    from .helpers import photo_with_face
+
+    return {"data": {"file": (io.BytesIO(photo_with_face()), "IMG_0001.jpg")}, "content_type": "multipart/form-data"}
+
+
 @pytest.fixture()
 def scene(app, world):
     """hana (새희망선교회) with h-002 shared by coord; her report there brought in a
@@ -83,6 +94,13 @@ def scene(app, world):
     assert made.status_code == 201, made.get_data(as_text=True)
     brought, person = made.json["introductions"][0]["household_id"], made.json["introductions"][0]["person_id"]
     assert hana.api(f"/api/v1/households/{SHARED}/claim", method="POST").status_code == 200
+    # visit photos (issue 16 §5): hana's own of her visit, and minji's of the unshared household
+    minji = api(app, "minji")
+    hers = minji("/api/v1/visits", method="POST", json={**_TODAY_VISIT, "household_id": UNSHARED}).json["id"]
+    photo_ids = [
+        caller(f"/api/v1/visits/{visit}/photos", method="POST", **_photo_form()).json["id"]
+        for caller, visit in ((hana.api, made.json["id"]), (minji, hers))
+    ]
     return {
         "hana": hana,
         "visit": made.json["id"],
@@ -94,14 +112,22 @@ def scene(app, world):
                 "visit_id": made.json["id"],
                 "record_id": SHARED,
                 "username": "hana",
+                "photo_id": photo_ids[0],
             },
             "brought": {
                 "household_id": brought,
                 "person_id": person,
                 "visit_id": made.json["id"],
                 "record_id": brought,
+                "photo_id": photo_ids[0],
             },
-            "unshared": {"household_id": UNSHARED, "person_id": "p-001", "visit_id": "v-001", "record_id": UNSHARED},
+            "unshared": {
+                "household_id": UNSHARED,
+                "person_id": "p-001",
+                "visit_id": "v-001",
+                "record_id": UNSHARED,
+                "photo_id": photo_ids[1],
+            },
         },
     }
 
@@ -109,7 +135,13 @@ def scene(app, world):
 # what a page says whoever asks (not data): the report form's example code, the API's document
 EXAMPLES = ("e.g. H-001)", "예: H-001)")
 NOT_DATA = {"openapi.openapi_json"}
-NOWHERE = {"household_id": "h-0nothing", "person_id": "p-0nothing", "visit_id": "v-0nothing", "record_id": "h-0nothing"}
+NOWHERE = {
+    "household_id": "h-0nothing",
+    "person_id": "p-0nothing",
+    "visit_id": "v-0nothing",
+    "record_id": "h-0nothing",
+    "photo_id": "ph-0nothing",
+}
 
 
 def _leaks(text: str, asked: str) -> list[str]:
@@ -175,7 +207,9 @@ def test_a_partner_sees_exactly_the_shared_households_on_every_route(app, scene)
             if path is None:
                 failures.append(f"{rule.rule}: no value for {sorted(rule.arguments)}")
                 continue
-            names_record = bool(set(rule.arguments) & {"household_id", "person_id", "visit_id", "record_id"})
+            names_record = bool(
+                set(rule.arguments) & {"household_id", "person_id", "visit_id", "record_id", "photo_id"}
+            )
             queries = [""]
             if rule.endpoint == "visitor.report_page" and method == "GET":
                 queries = [f"?household_id={values['household_id']}"]

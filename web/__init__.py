@@ -197,6 +197,10 @@ def create_app(settings: Settings | None = None, **config: Any) -> Flask:
 
     app.register_blueprint(materials_web.bp)
     app.register_blueprint(materials_web.api_bp)
+    from . import photos as photos_web  # issue 16 §5: visit photos, sanitizing, the newsletter export
+
+    photos_web.init_app(app)
+
     from . import partners as partners_web  # issue 16 §1: sharing households with partner organisations
 
     app.register_blueprint(partners_web.bp)

@@ -107,7 +107,7 @@ RETURN u.username AS username, u.role AS role, u.org AS org;
 
 // name: partner_report_visits
 // A reporter's visits in [$since, $until), oldest first, with the household each was at and
-// the households each brought in.
+// the households each brought in, and how many photos it carries (graphsvc/photos.py).
 MATCH (:User {username: $username})-[:MADE]->(v:Visit)-[:AT]->(h:Household)
 WHERE v.on >= $since AND v.on < $until
 OPTIONAL MATCH (v)-[:BROUGHT]->(b:Household)
@@ -116,7 +116,9 @@ WITH v, h, collect(CASE WHEN b IS NOT NULL THEN {id: b.id, code: b.code, distric
 ORDER BY v.on, v.id
 RETURN v.id AS visit_id, v.on AS visited_on, v.outcome AS outcome, v.materials AS materials,
        h.id AS household_id, h.code AS code, h.district AS district,
-       coalesce(h.women_only, false) AS women_only, brought;
+       coalesce(h.women_only, false) AS women_only, brought,
+       COUNT { (v)<-[:OF]-(:Photo) } AS photos,
+       COUNT { (v)<-[:OF]-(:Photo {state: 'sanitized'}) } AS photos_sanitized;
 
 // name: partner_report_shared
 // The households shared with an organisation now (graphsvc/sharing.py), and since when.

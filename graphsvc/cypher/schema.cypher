@@ -170,6 +170,10 @@ CREATE CONSTRAINT retention_state_id IF NOT EXISTS FOR (r:RetentionState) REQUIR
 // One key per person (graphsvc/personkeys.py): two writers cannot each make one.
 CREATE CONSTRAINT person_key_person IF NOT EXISTS FOR (k:PersonKey) REQUIRE k.person_id IS UNIQUE;
 
+// name: constraint_photo_id
+// Visit photos (graphsvc/photos.py, issue 16 §5).
+CREATE CONSTRAINT photo_id IF NOT EXISTS FOR (p:Photo) REQUIRE p.id IS UNIQUE;
+
 // name: constraint_org_name
 // Partner organisations (graphsvc/orgs.py): one node per name.
 CREATE CONSTRAINT org_name IF NOT EXISTS FOR (o:Org) REQUIRE o.name IS UNIQUE;
