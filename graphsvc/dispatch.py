@@ -454,10 +454,11 @@ def follow_ups_due(
     rows = db.read(
         "visitor_follow_ups",
         username=subject.username,
-        districts=list(subject.districts),
+        districts=[] if getattr(access.role_of(subject), "org_scoped", False) else list(subject.districts),
         gender=subject.gender,
         today=today,
         limit=limit,
+        org=subject.org if getattr(access.role_of(subject), "org_scoped", False) else None,  # a partner (issue 16)
     )
     return [_follow_up(r, today, reminder_days) for r in rows]
 

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from click.testing import CliRunner
 
-from graphsvc import access, accounts, households, orgs, sharing, visits
+from graphsvc import access, accounts, dispatch, households, orgs, sharing, visits
 from graphsvc.access import Action, HouseholdFacts, Subject, decide
 from graphsvc.cli import main
 from graphsvc.errors import Refused
@@ -219,6 +219,24 @@ def test_share_refusals_change_nothing(shared, subject, household, org, kind, fi
         assert (e.value.kind, e.value.field) == (expected, field)
     assert sharing.shares_of(shared, "h-002") == []
     assert events(shared, action="household.share") == events(shared, action="household.unshare") == []
+
+
+def test_a_partner_s_follow_ups_are_of_shared_households(shared):
+    db = shared
+    sharing.share(db, COORD, who(COORD), "h-002", ORG)
+    today = dt.date.today()
+    body = {
+        "household_id": "h-002",
+        "visited_on": (today - dt.timedelta(days=3)).isoformat(),
+        "outcome": "met",
+        "follow_up_on": (today - dt.timedelta(days=1)).isoformat(),
+    }
+    visits.report(db, keyring(), HANA, who(HANA), body)
+    assert [f["household_id"] for f in dispatch.follow_ups_due(db, HANA, today)] == ["h-002"]
+    dispatch.snooze(db, HANA, who(HANA), "h-002", {"until": (today + dt.timedelta(days=2)).isoformat()}, today)
+    assert dispatch.follow_ups_due(db, HANA, today + dt.timedelta(days=1)) == []
+    sharing.unshare(db, COORD, who(COORD), "h-002", ORG)  # no longer hers: no reminder of it
+    assert dispatch.follow_ups_due(db, HANA, today + dt.timedelta(days=5)) == []
 
 
 def test_a_household_brought_in_by_the_partner_is_theirs(shared):

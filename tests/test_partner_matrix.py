@@ -105,11 +105,13 @@ def scene(app, world):
         "hana": hana,
         "visit": made.json["id"],
         "values": {
+            # (username: her own pages, e.g. her monthly report, must hold only what is shared with her)
             "shared": {
                 "household_id": SHARED,
                 "person_id": "p-003",
                 "visit_id": made.json["id"],
                 "record_id": SHARED,
+                "username": "hana",
                 "photo_id": photo_ids[0],
             },
             "brought": {

@@ -78,9 +78,14 @@ ORDER BY c.claimed_at DESC, h.id;
 
 // name: visitor_follow_ups
 // The follow-ups a visitor planned (at the latest visit of each household, theirs) that
-// are due by $today, counting a snooze: the earliest first.
+// are due by $today, counting a snooze: the earliest first. A partner ($org, issue 16): of
+// the households shared with their organisation or brought in by them, never by district.
 MATCH (u:User {username: $username})-[:MADE]->(v:Visit)-[:AT]->(h:Household)
-WHERE v.follow_up_on IS NOT NULL AND h.status = 'active' AND h.district IN $districts
+WHERE v.follow_up_on IS NOT NULL AND h.status = 'active'
+  AND (h.district IN $districts
+       OR ($org IS NOT NULL AND (EXISTS { (h)-[:SHARED_WITH]->(:Org {name: $org}) }
+                                 OR EXISTS { MATCH (h)<-[b:BROUGHT]-(:Visit)<-[:MADE]-(u)
+                                             WHERE b.merged_from IS NULL })))
   AND ($gender = 'f' OR NOT coalesce(h.women_only, false))
   AND NOT EXISTS { MATCH (h)<-[:AT]-(w:Visit) WHERE w.on > v.on OR (w.on = v.on AND w.id > v.id) }
 WITH h, v, CASE WHEN v.snoozed_until > v.follow_up_on THEN v.snoozed_until ELSE v.follow_up_on END AS due_on
