@@ -12,7 +12,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from graphsvc import access, audit, chains, crypto, erasure, households, idempotency, personkeys, rekey
+from graphsvc import access, audit, chains, crypto, erasure, households, idempotency, orgs, personkeys, rekey, sharing
 from graphsvc.cli import main
 from graphsvc.errors import Refused
 
@@ -120,6 +120,14 @@ def test_erasing_a_household_keeps_the_chain_and_leaves_no_identity(world, tmp_p
     listed = erasure.remembered(tmp_path)
     assert [(e["kind"], e["id"], sorted(e["people"])) for e in listed] == [("household", "h-001", ["p-001", "p-002"])]
     assert not any(v in erasure.erasures_path(tmp_path).read_text() for v in H001)
+
+
+def test_an_erased_household_is_no_longer_shared_with_partners(world, tmp_path):
+    orgs.add_org(world, ACTOR, "새희망선교회")
+    sharing.share(world, ADMIN, ACTOR, "h-001", "새희망선교회")
+    assert [s["org"] for s in sharing.shares_of(world, "h-001")] == ["새희망선교회"]
+    erasure.erase(world, keyring(), ADMIN, ACTOR, "household", "h-001", REASON, state_dir=tmp_path)
+    assert sharing.shares_of(world, "h-001") == []
 
 
 def test_erasing_one_person_leaves_the_rest_of_the_household(world):

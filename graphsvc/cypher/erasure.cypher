@@ -43,11 +43,15 @@ RETURN size(erased) AS people, count(k) AS keys;
 
 // name: erase_household
 // The household stays too (its place in the chain, district, dates, visit history) but
-// is closed to visits; its free-text reason and its visits' notes are shredded.
+// is closed to visits; its free-text reason and its visits' notes are shredded, and it is
+// no longer shared with any partner organisation (graphsvc/sharing.py).
 MATCH (h:Household {id: $id})
 SET h.erased = true, h.erased_at = $now, h.status = 'closed'
 REMOVE h.status_reason
 WITH h
+OPTIONAL MATCH (h)-[shared:SHARED_WITH]->(:Org)
+DELETE shared
+WITH DISTINCT h
 OPTIONAL MATCH (v:Visit)-[:AT]->(h)
 WHERE v.notes IS NOT NULL
 REMOVE v.notes
