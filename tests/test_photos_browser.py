@@ -1,8 +1,10 @@
-"""Visit photos in a real Chromium on a phone's screen (gunicorn serving): a partner reports
-a visit on a household shared with her organisation and adds a photo to it; a coordinator
-opens it on the review page, finds the face box suggested, draws two more boxes (one with a
-finger, one with the mouse) and marks it sanitized; the kept copy is black where the boxes
-are; no request leaves the server.
+"""Issue 16's "done when" in a real Chromium on a phone's screen (gunicorn serving): a partner
+reports a visit on a household shared with her organisation, adds a photo to it and submits
+the visit's expense with a receipt; a coordinator opens the photo on the review page, finds
+the face box suggested, draws two more boxes (one with a finger, one with the mouse) and marks
+it sanitized (the kept copy is black where the boxes are), then approves the expense; the
+partner's monthly report shows the visit, its sanitized photo and the approved expense; no
+request leaves the server.
 
 Chromium is Debian's (/usr/bin/chromium); Playwright drives it.
 """
@@ -44,11 +46,13 @@ def _watch(page, requested: list[str], errors: list[str]) -> None:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
 
-def test_a_partner_reports_a_visit_with_a_photo_and_a_coordinator_sanitizes_it_on_a_phone(server, browser, db, small):
+def test_a_partner_reports_a_visit_with_a_photo_and_a_receipt_and_the_coordinator_sanitizes_and_approves(
+    server, browser, db, small
+):
     from graphsvc import access, sharing
     from graphsvc.model import Actor
 
-    from .helpers import add_partner, import_small, keyring, photo_with_face
+    from .helpers import add_partner, import_small, jpeg_with_exif, keyring, photo_with_face
 
     import_small(db, small, keyring())
     coord_subject = access.Subject("coord", "coordinator", ("서울 노원구",))
@@ -82,7 +86,18 @@ def test_a_partner_reports_a_visit_with_a_photo_and_a_coordinator_sanitizes_it_o
     pid = page.url.split("added=")[1].split("&")[0]
     assert page.locator(".badge.late").count() == 1  # "Unsanitized"
     assert page.locator(f"#photo-{pid} img").evaluate("i => i.naturalWidth") == 800  # she sees her photo
-    partner.close()
+    # and, on the same phone, the expense of that visit with its receipt (a photo of it)
+    page.goto(server + "/expenses/new")
+    page.fill("input[name=amount]", "32,000")
+    page.select_option("select[name=category]", "transport")
+    page.fill("textarea[name=description]", "노원구 방문 교통비")
+    page.set_input_files(
+        "input[name=receipts]", files=[{"name": "영수증.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_exif()}]
+    )
+    page.click("#submit-expense")
+    page.wait_for_url("**/expenses/x-**submitted=1**")
+    assert page.locator("#expense-status").inner_text() == "제출됨"
+    expense_url = page.url.split("?")[0]
 
     # the coordinator, on hers: the desk lists it; the review page suggests the face
     coordinator = browser.new_context(locale="ko-KR", **PHONE)
@@ -130,7 +145,27 @@ def test_a_partner_reports_a_visit_with_a_photo_and_a_coordinator_sanitizes_it_o
     pixels = np.asarray(Image.open(io.BytesIO(answer.body())).convert("RGB"))
     for x, y, w, h in boxes:
         assert w > 5 and h > 5 and (pixels[y : y + h, x : x + w] == 0).all(), (x, y, w, h)
+    # the expense, from the desk: approved
+    page.goto(server + "/dispatch")
+    page.locator("#desk-expenses tr.expense-row a").first.click()
+    page.wait_for_url(expense_url + "**")
+    page.fill("#approve-form input[name=reason]", "영수증 확인")
+    page.click("#approve")
+    page.wait_for_url("**done=approve**")
+    assert page.locator("#expense-status").inner_text() == "승인됨"
     coordinator.close()
+
+    # the partner's monthly report shows it all: the visit and its sanitized photo, the expense
+    page = partner.new_page()
+    _watch(page, requested, errors)
+    page.goto(server + "/partners/hana/report")
+    visits = page.locator("#report-visits").inner_text()
+    assert "H-002" in visits and "1장 (정리됨 1장)" in visits and "met" not in visits, visits
+    expenses = page.locator("#report-expenses").inner_text()
+    assert "32,000" in expenses and "승인됨" in expenses, expenses
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(ARTIFACTS / "partner-month-phone-ko.png"), full_page=True)
+    partner.close()
 
     assert requested and all(url.startswith(server + "/") for url in requested), requested
     assert not errors, errors

@@ -252,7 +252,14 @@ def report_page(username: str):
     month = text_arg("month", 7) or answers.today().strftime("%Y-%m")
     found = expenses.monthly_report(get_db(), g.subject, username, month)
     audit_shown("partner.report.read", found, detail=f"{username} {month}")
-    return render_template("partner_report.html", r=found, categories=categories(), statuses=statuses(), month=month)
+    return render_template(
+        "partner_report.html",
+        r=found,
+        categories=categories(),
+        statuses=statuses(),
+        outcomes=answers.outcome_names(),
+        month=month,
+    )
 
 
 @bp.get("/partners/<username>/report.csv")
