@@ -27,7 +27,6 @@ coordinator sees codes of their own districts only (others are counted, not name
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import re
@@ -36,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import access, audit, filestore, records, uploads
+from . import access, audit, csvio, filestore, records, uploads
 from .errors import Refused
 from .model import N_, USERNAME_RE, Actor, plain
 
@@ -572,21 +571,14 @@ def _materials_rows(
 CSV_HEADER = ("section", "date", "what", "household", "amount", "status", "detail")
 
 
-def _cell(value: Any) -> str:
-    """One CSV cell, safe to open in a spreadsheet: text starting with = + - @ or a tab/CR is
-    prefixed with ' (OWASP's advice against formula injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def report_csv(report: Mapping[str, Any]) -> str:
     """The monthly report as CSV (one row per visit, household brought in, material and
-    expense, then the totals), every cell formula-safe (``_cell``)."""
+    expense, then the totals), written by csvio's writer: every cell formula-safe."""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = csvio.writer(out, lineterminator="\r\n")
 
     def row(*cells: Any) -> None:
-        w.writerow([_cell(c) for c in cells])
+        w.writerow(cells)
 
     row(*CSV_HEADER)
     row("partner", report["month"], report["username"], "", "", "", report["org"] or "")
